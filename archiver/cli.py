@@ -1,0 +1,67 @@
+"""Command line: parse arguments, call the library, set the exit code.
+
+Each command lives beside the stage it drives (``archiver/<stage>/cli.py``)
+and exposes ``add_parser(subparsers)`` and ``run(args) -> int``; this module
+only dispatches and turns ``ArchiverError`` into one line and an exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from archiver import __version__
+from archiver.errors import EXIT_USAGE, ArchiverError
+
+# command name -> module with add_parser()/run()
+COMMANDS = {
+    "crawl": "archiver.capture.cli",
+    "detect": "archiver.detect.cli",
+    "map": "archiver.mapping.cli",
+    "audit": "archiver.audit.cli",
+    "run": "archiver.jobs_cli",
+    "diff": "archiver.jobs_cli",
+    "schedule": "archiver.jobs_cli",
+    "demo": "archiver.demo.cli",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with one line, as argparse does
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="archiver", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"archiver {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    seen = set()
+    for module_name in COMMANDS.values():
+        if module_name in seen:
+            continue
+        seen.add(module_name)
+        importlib.import_module(module_name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module = importlib.import_module(COMMANDS[args.command])
+    try:
+        return module.run(args)
+    except ArchiverError as exc:
+        print(f"archiver {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"archiver {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

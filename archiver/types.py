@@ -1,0 +1,153 @@
+"""Data types passed between the stages, defined once.
+
+Every stage after capture reads WARC records, so the types below describe what
+was *archived*, never the live site. They are small frozen dataclasses; their
+``to_json()`` shapes are the shapes written to the JSON/JSONL outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _jsonable(obj: Any) -> Any:
+    return asdict(obj)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One archived HTTP exchange, as read back from a WARC record.
+
+    ``body`` is the entity body with transfer- and content-encoding removed
+    (capped by the reader so a decompression bomb cannot exhaust memory);
+    ``headers`` are the HTTP response headers in their original order.
+    A revisit record is resolved to its original's body where the original is
+    in the collection (``revisit_of`` then names the original's URL and date).
+    """
+
+    url: str
+    status: int | None
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    date: str  # WARC-Date, ISO 8601
+    file: str
+    offset: int
+    record_type: str = "response"  # response | revisit | resource
+    payload_digest: str | None = None
+    truncated: str | None = None  # WARC-Truncated value, if any
+    revisit_of: tuple[str, str] | None = None  # (refers-to URI, refers-to date)
+    ip_address: str | None = None
+
+    def header(self, name: str) -> str | None:
+        """First value of an HTTP header, case-insensitively."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    @property
+    def mime(self) -> str:
+        """The media type without parameters, lower-cased ('' when absent)."""
+        value = self.header("content-type") or ""
+        return value.split(";", 1)[0].strip().lower()
+
+    @property
+    def is_html(self) -> bool:
+        return self.mime in ("text/html", "application/xhtml+xml")
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What content matching needs to know about a page (see ``extract.py``)."""
+
+    url: str
+    title: str = ""
+    h1: str = ""
+    date: str | None = None  # publication date, YYYY-MM-DD
+    lang: str | None = None  # ISO 639-1
+    text: str = ""  # main text, boilerplate removed
+    links: tuple[str, ...] = ()  # absolute URLs of outgoing links
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One piece of evidence that a page moved (or is gone).
+
+    ``kind`` is one of: http_redirect, gone, not_found, meta_refresh,
+    js_redirect, canonical, banner. ``target`` is an absolute URL, or None
+    when the signal names no page (a 410, a banner that names only the portal).
+    """
+
+    kind: str
+    target: str | None
+    evidence: str
+    strength: float = 1.0  # 0..1, how much this signal alone says "moved"
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Detection's verdict on one captured URL (one line of notices.jsonl).
+
+    ``classification``: moved (a page-level target is known), moved_site
+    (a banner or link names only the new site), gone (410 or 404), live (no
+    signal), error (5xx or not captured).
+    """
+
+    url: str
+    status: int | None
+    classification: str
+    target: str | None = None
+    signals: tuple[Signal, ...] = ()
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class RedirectRow:
+    """One row of the redirect manifest, the input of every export format.
+
+    kind: page (a page-level equivalent), fallback (the notice's own link or a
+    section rule), gone (410), unmatched (no equivalent found; flagged).
+    status: 301, 308, 410, or None for unmatched rows.
+    """
+
+    old_url: str
+    new_url: str | None
+    status: int | None
+    kind: str
+    method: str  # http_redirect, meta_refresh, js_redirect, canonical, content, banner_link, rule, gone, none
+    confidence: float
+    evidence: str = ""
+    review: bool = False  # a person should look at this row
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    """What happened to one expected URL (see ``audit/``).
+
+    outcome: captured, redirected, not_found, error, blocked_by_robots,
+    out_of_scope, not_captured.
+    """
+
+    url: str
+    outcome: str
+    status: int | None = None
+    final_url: str | None = None
+    reason: str = ""
+    file: str | None = None
+    offset: int | None = None
+    sources: tuple[str, ...] = field(default_factory=tuple)  # where the URL was expected from
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
