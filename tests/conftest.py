@@ -1,0 +1,1 @@
+"""Shared pytest fixtures. Append small fixtures; do not rewrite."""
