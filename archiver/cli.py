@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 
+import archiver
 from archiver import __version__
 from archiver.errors import EXIT_USAGE, ArchiverError
 
@@ -33,7 +34,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="archiver", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="archiver", description=archiver.__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
