@@ -1,0 +1,291 @@
+"""Shared helpers for the bench scripts: child processes measured one by one,
+free ports, medians, and the results files that ``bench/run.py`` summarises.
+
+Each bench script writes ``bench/results/<name>.json`` with a ``summary`` list
+of rows ``{"metric", "value", "goal", "ok"}``; ``run.py`` prints those rows.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+def venv_bin(name: str) -> str:
+    """Path of a console script installed beside the running interpreter."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ChildRun:
+    """What one child process cost: wall clock, CPU and peak memory.
+
+    The figures come from ``os.wait4`` on that child alone (the per-process
+    form of ``getrusage(RUSAGE_CHILDREN)``), so CPU and peak RSS include the
+    processes it waited for but nothing else the bench runs.
+    """
+
+    cmd: list[str]
+    returncode: int
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    timed_out: bool = False
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.sys_s
+
+    def tail(self, which: str = "stderr", lines: int = 15) -> str:
+        path = self.stderr_path if which == "stderr" else self.stdout_path
+        if not path or not Path(path).exists():
+            return ""
+        text = Path(path).read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def run_child(
+    cmd: list[str],
+    *,
+    cwd: str | Path | None = None,
+    log_prefix: str | Path | None = None,
+    timeout: float | None = None,
+    env: dict | None = None,
+    on_start=None,
+) -> ChildRun:
+    """Run ``cmd`` to completion and measure it.
+
+    stdout/stderr go to ``<log_prefix>.out`` / ``.err`` (or /dev/null). On
+    ``timeout`` the child's whole process group is killed. ``on_start(pid)``
+    is called once the child runs (e.g. to attach a profiler).
+    """
+    out = err = subprocess.DEVNULL
+    out_path = err_path = None
+    if log_prefix is not None:
+        out_path, err_path = f"{log_prefix}.out", f"{log_prefix}.err"
+        out, err = open(out_path, "wb"), open(err_path, "wb")
+    timed_out = threading.Event()
+    start = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )
+    finally:
+        if log_prefix is not None:
+            out.close()
+            err.close()
+
+    def kill() -> None:
+        timed_out.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    if on_start:
+        on_start(proc.pid)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if timer:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return ChildRun(
+        cmd=[str(c) for c in cmd],
+        returncode=proc.returncode,
+        wall_s=wall,
+        user_s=usage.ru_utime,
+        sys_s=usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024.0,  # Linux reports KiB
+        timed_out=timed_out.is_set(),
+        stdout_path=out_path,
+        stderr_path=err_path,
+    )
+
+
+def median(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def row(metric: str, value, goal: str = "", ok: bool | None = None) -> dict:
+    """One line of the summary table run.py prints."""
+    return {"metric": metric, "value": value, "goal": goal, "ok": ok}
+
+
+def write_results(name: str, summary: list[dict], details: dict) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = {
+        "bench": name,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "summary": summary,
+        "details": details,
+    }
+    path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def _jsonable(obj):
+    if isinstance(obj, ChildRun):
+        return asdict(obj) | {"cpu_s": obj.cpu_s}
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def format_table(rows: list[dict], title: str | None = None) -> str:
+    """Plain fixed-width table (readable in CI logs and when piped)."""
+    header = ("metric", "value", "goal", "")
+    body = [
+        (r["metric"], _fmt(r["value"]), r.get("goal") or "",
+         {True: "ok", False: "MISSED", None: ""}[r.get("ok")])
+        for r in rows
+    ]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(4)]
+    lines = [title] if title else []
+    for line in [header, *body]:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+        if line is header:
+            lines.append("  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "n/a" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One answer of a bench site (always 200)."""
+
+    content_type: str
+    body: bytes
+
+
+class SlowSite:
+    """A local site that behaves like a distant one: a threaded HTTP/1.1
+    server on 127.0.0.1 that answers each request after ``latency`` seconds
+    (requests overlap), counting requests and the most in flight at once."""
+
+    def __init__(self, site: dict[str, Resource], latency: float):
+        self.site = site
+        self.latency = latency
+        self.lock = threading.Lock()
+        self.reset()
+        bench = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # headers and body are separate writes: without this, Nagle plus
+            # the client's delayed ACK add ~40 ms to every answer
+            disable_nagle_algorithm = True
+
+            def do_GET(self):
+                bench._enter()
+                try:
+                    time.sleep(bench.latency)
+                    path = self.path.split("#", 1)[0]
+                    res = bench.site.get(path)
+                    if res is None:
+                        body, ctype, status = b"not found\n", "text/plain", 404
+                    else:
+                        body, ctype, status = res.body, res.content_type, 200
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    bench._leave(path, len(body))
+                except Exception:
+                    bench._leave(None, 0)
+                    raise
+
+            def log_message(self, *args):
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests: collections.Counter = collections.Counter()
+            self.inflight = 0
+            self.max_inflight = 0
+            self.bytes_sent = 0
+
+    def _enter(self) -> None:
+        with self.lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+
+    def _leave(self, path, size) -> None:
+        with self.lock:
+            self.inflight -= 1
+            if path is not None:
+                self.requests[path] += 1
+                self.bytes_sent += size
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "requests": sum(self.requests.values()),
+                "distinct_paths": len(self.requests),
+                "refetched_paths": sum(1 for n in self.requests.values() if n > 1),
+                "max_inflight": self.max_inflight,
+                "bytes_sent": self.bytes_sent,
+            }
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

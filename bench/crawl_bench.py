@@ -1,0 +1,381 @@
+"""Crawl speed: ours at concurrency 8 against wget on a slow local site.
+
+Serves a generated site (home, sections, articles; every page 20-60 KB of
+HTML with 1-3 images of 5-50 KB and a shared stylesheet) on 127.0.0.1 where
+every answer takes ``--latency`` seconds, as a distant server would. Each
+round crawls it with wget (one connection) and with ``archiver crawl``
+(concurrency 8, 8 per host, no delay), alternating which goes first; the
+report gives medians of wall clock, the speed ratio, CPU per fetch (user+sys
+of the child / requests the server answered during that run), and the URLs
+each WARC holds, read back with warcio, including every URL wget captured
+that ours did not.
+
+    .venv/bin/python bench/crawl_bench.py            # 400 pages, 3 rounds
+    .venv/bin/python bench/crawl_bench.py --quick    # 60 pages, 1 round
+    .venv/bin/python bench/crawl_bench.py --profile  # + py-spy profile of ours
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+GOAL_RATIO = 6.0
+CONCURRENCY = 8
+
+WORDS = (
+    "ministry public administration notice regulation procedure citizens "
+    "applications decree report annual budget statistics environment "
+    "agriculture transport infrastructure education health justice interior "
+    "finance culture labour family social affairs project funding call "
+    "tender results archive press release minister state secretary office "
+    "directorate department document form guidance deadline consultation"
+).split()
+
+
+# --------------------------------------------------------------------------
+# The site
+# --------------------------------------------------------------------------
+
+def generate_site(n_pages: int, seed: int = 2019) -> dict[str, common.Resource]:
+    """A ministry-like site: home -> sections -> articles, all reachable
+    within three links, every page with nav, cross links, images and CSS."""
+    rng = random.Random(seed)
+    n_sections = max(2, min(20, n_pages // 20))
+    n_articles = max(1, n_pages - 1 - n_sections)
+    sections = [f"/section/{s}/" for s in range(n_sections)]
+    articles = [f"/section/{a % n_sections}/article-{a}.html" for a in range(n_articles)]
+    n_images = max(4, int(n_pages * 0.8))
+    images = [f"/media/img-{i}.jpg" for i in range(n_images)]
+    paragraphs = [
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(60, 140)))
+        for _ in range(300)
+    ]
+
+    site: dict[str, common.Resource] = {}
+    used_images: set[str] = set()
+    nav = "".join(f'<li><a href="{s}">Section {i}</a></li>' for i, s in enumerate(sections))
+
+    def page(title: str, links: list[str]) -> common.Resource:
+        pics = rng.sample(images, rng.randint(1, 3))
+        used_images.update(pics)
+        target = rng.randint(20_000, 60_000)
+        parts = [
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{title}</title>"
+            '<link rel="stylesheet" href="/static/site.css"></head><body>'
+            f'<header><a href="/">Home</a><ul class="nav">{nav}</ul></header>'
+            f"<main><h1>{title}</h1>",
+            *(f'<figure><img src="{p}" alt="figure"></figure>' for p in pics),
+            "<ul class=\"related\">",
+            *(f'<li><a href="{link}">{link.rsplit("/", 2)[-2:]}</a></li>' for link in links),
+            "</ul>",
+        ]
+        size = sum(len(p) for p in parts)
+        while size < target - 200:
+            para = f"<p>{rng.choice(paragraphs)}</p>\n"
+            parts.append(para)
+            size += len(para)
+        parts.append("</main><footer>Ministry of Examples</footer></body></html>\n")
+        return common.Resource("text/html; charset=utf-8", "".join(parts).encode())
+
+    site["/"] = page("Ministry of Examples", sections)
+    for s, section in enumerate(sections):
+        site[section] = page(f"Section {s}", articles[s::n_sections])
+    for a, article in enumerate(articles):
+        others = rng.sample(articles, min(len(articles), rng.randint(3, 5)))
+        site[article] = page(f"Article {a}", [sections[a % n_sections], *others])
+    for path in sorted(used_images):
+        body = b"\xff\xd8\xff\xe0" + rng.randbytes(rng.randint(5_000, 50_000))
+        site[path] = common.Resource("image/jpeg", body)
+    site["/static/site.css"] = common.Resource(
+        "text/css",
+        (b"body{font-family:sans-serif;background:url(/static/bg.png)}\n"
+         + b".nav li{display:inline}\n" * 300),
+    )
+    site["/static/bg.png"] = common.Resource("image/png", b"\x89PNG\r\n\x1a\n" + rng.randbytes(8_000))
+    return site
+
+
+# --------------------------------------------------------------------------
+# The crawlers
+# --------------------------------------------------------------------------
+
+def captured_urls(paths) -> set[str]:
+    """Target URIs of response and revisit records (wget writes ``<...>``)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    urls = set()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type in ("response", "revisit"):
+                    uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                    urls.add(uri.strip().strip("<>"))
+    return urls
+
+
+def wget_command(url: str, warc_prefix: Path) -> list[str]:
+    return [
+        "wget", "--recursive", "--level=inf", "--page-requisites", "--no-verbose",
+        f"--warc-file={warc_prefix}", "--delete-after", "--no-directories",
+        "-e", "robots=off", url,
+    ]
+
+
+def ours_command(url: str, out_dir: Path, help_text: str) -> list[str]:
+    """Our CLI with every politeness limit set to match the comparison:
+    8 connections, 8 per host, no delay, robots off (as wget's -e robots=off)."""
+    cmd = [common.venv_bin("archiver"), "crawl", url, "--out", str(out_dir),
+           "--concurrency", str(CONCURRENCY), "--delay", "0"]
+    optional = {
+        "--per-host-concurrency": str(CONCURRENCY),
+        "--ignore-robots": None,
+        "--progress": "plain",
+    }
+    for flag, value in optional.items():
+        if re.search(rf"{re.escape(flag)}\b", help_text):
+            cmd += [flag] if value is None else [flag, value]
+    return cmd
+
+
+def ours_help() -> str | None:
+    """``archiver crawl --help``, or None while the command is a placeholder."""
+    try:
+        proc = subprocess.run([common.venv_bin("archiver"), "crawl", "--help"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 and "--out" in proc.stdout else None
+
+
+def run_tool(tool: str, server: common.SlowSite, work: Path, round_no: int,
+             help_text: str, timeout: float, wrap: list[str] | None = None) -> dict:
+    run_dir = work / f"{tool}-{round_no}"
+    run_dir.mkdir()
+    if tool == "wget":
+        cmd = wget_command(server.base_url + "/", run_dir / "wget")
+    else:
+        cmd = ours_command(server.base_url + "/", run_dir / "crawl", help_text)
+    server.reset()
+    child = common.run_child((wrap or []) + cmd, cwd=run_dir,
+                             log_prefix=work / f"{tool}-{round_no}", timeout=timeout)
+    stats = server.stats()
+    warcs = sorted(p for p in run_dir.rglob("*.warc.gz"))
+    urls = captured_urls(warcs) if warcs else set()
+    fetches = stats["requests"] or 1
+    result = {
+        "tool": tool, "round": round_no, "child": child, "server": stats,
+        "warc_files": [str(p) for p in warcs], "urls": urls,
+        "cpu_ms_per_fetch": 1000.0 * child.cpu_s / fetches,
+    }
+    ok = child.returncode == 0 and not child.timed_out
+    # wget exits 8 when any request got an error answer (e.g. a 404)
+    if tool == "wget" and child.returncode == 8:
+        ok = True
+    result["ok"] = ok
+    print(f"  {tool:5s} round {round_no}: {child.wall_s:6.2f} s wall, "
+          f"{child.cpu_s:6.2f} s cpu, {stats['requests']} requests "
+          f"(max {stats['max_inflight']} at once), {len(urls)} URLs in WARC, "
+          f"rc={child.returncode}{' TIMEOUT' if child.timed_out else ''}", flush=True)
+    if not ok:
+        print("    stderr tail:\n      " + child.tail().replace("\n", "\n      "), flush=True)
+    return result
+
+
+def find_py_spy() -> str | None:
+    for candidate in (os.environ.get("PY_SPY"), shutil.which("py-spy"),
+                      common.venv_bin("py-spy"), "/tmp/pyspy/bin/py-spy"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def profile_ours(server: common.SlowSite, work: Path, help_text: str, timeout: float) -> dict:
+    """One more crawl of ours under py-spy (on-CPU samples, all threads);
+    returns the functions with most self and inclusive samples."""
+    py_spy = find_py_spy()
+    if not py_spy:
+        return {"error": "py-spy not found (pip install py-spy, or set PY_SPY)"}
+    raw = work / "ours-profile.txt"
+    wrap = [py_spy, "record", "--rate", "250", "--format", "raw", "--subprocesses",
+            "-o", str(raw), "--"]
+    run = run_tool("ours", server, work, 99, help_text, timeout, wrap=wrap)
+    if not raw.exists():
+        return {"error": "py-spy wrote no profile", "stderr": run["child"].tail()}
+    self_samples: collections.Counter = collections.Counter()
+    incl_samples: collections.Counter = collections.Counter()
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_short_frame(f) for f in stack.split(";")]
+        self_samples[frames[-1]] += n
+        for frame in set(frames):
+            incl_samples[frame] += n
+
+    def top(counter, k=20):
+        return [(frame, round(100.0 * n / total, 1)) for frame, n in counter.most_common(k)]
+
+    return {"samples": total, "self_pct": top(self_samples),
+            "inclusive_pct": top(incl_samples), "raw_file": str(raw)}
+
+
+def _short_frame(frame: str) -> str:
+    # py-spy raw frames look like "func (path/to/module.py:123)"
+    m = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame)
+    if not m:
+        return frame
+    func, path = m.groups()
+    parts = Path(path).parts
+    for anchor in ("site-packages", "archiver", "lib"):
+        if anchor in parts:
+            parts = parts[parts.index(anchor) + (anchor != "archiver"):]
+            break
+    return f"{func} ({'/'.join(parts[-3:])})"
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=400, help="HTML pages on the site")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per tool")
+    parser.add_argument("--latency", type=float, default=0.040, help="seconds per answer")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 60 pages, 1 round")
+    parser.add_argument("--profile", action="store_true", help="also profile ours with py-spy")
+    parser.add_argument("--timeout", type=float, default=600, help="per crawl, seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.pages, args.rounds = 60, 1
+
+    site = generate_site(args.pages)
+    html = [r for r in site.values() if r.content_type.startswith("text/html")]
+    print(f"crawl_bench: {len(html)} pages + {len(site) - len(html)} other resources "
+          f"({sum(len(r.body) for r in site.values()) / 1e6:.1f} MB), "
+          f"{args.latency * 1000:.0f} ms per answer, {args.rounds} round(s)", flush=True)
+    server = common.SlowSite(site, args.latency)
+    site_urls = {server.base_url + path for path in site}
+    help_text = ours_help()
+    if help_text is None:
+        print("  ours: `archiver crawl` is not usable yet; measuring wget only", flush=True)
+    tools = ["wget"] + (["ours"] if help_text else [])
+
+    work = Path(tempfile.mkdtemp(prefix="crawl_bench-"))
+    runs: dict[str, list[dict]] = {t: [] for t in tools}
+    profile = None
+    try:
+        for round_no in range(args.rounds):
+            order = tools if round_no % 2 == 0 else tools[::-1]
+            for tool in order:
+                runs[tool].append(run_tool(tool, server, work, round_no, help_text or "",
+                                           args.timeout))
+        if args.profile and help_text:
+            profile = profile_ours(server, work, help_text, args.timeout)
+    finally:
+        server.close()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"  work directory kept: {work}")
+
+    summary, details = summarise(runs, site_urls, args)
+    if profile:
+        details["profile_ours"] = profile
+        print_profile(profile)
+    print()
+    print(common.format_table(summary, "crawl_bench"))
+    path = common.write_results("crawl", summary, details)
+    print(f"\nresults: {path}")
+    return 0 if all(r["ok"] for tool_runs in runs.values() for r in tool_runs) else 1
+
+
+def summarise(runs: dict, site_urls: set[str], args) -> tuple[list[dict], dict]:
+    summary = [common.row("site URLs (pages + requisites)", len(site_urls))]
+    details: dict = {"pages": args.pages, "rounds": args.rounds, "latency_s": args.latency,
+                     "concurrency": CONCURRENCY, "site_urls": len(site_urls)}
+    med = {}
+    for tool, tool_runs in runs.items():
+        good = [r for r in tool_runs if r["ok"]] or tool_runs
+        med[tool] = {
+            "wall_s": common.median(r["child"].wall_s for r in good),
+            "cpu_ms_per_fetch": common.median(r["cpu_ms_per_fetch"] for r in good),
+            "peak_rss_mb": common.median(r["child"].peak_rss_mb for r in good),
+            "fetches": common.median(r["server"]["requests"] for r in good),
+            "urls": common.median(len(r["urls"]) for r in good),
+            "max_inflight": max(r["server"]["max_inflight"] for r in good),
+        }
+        m = med[tool]
+        summary += [
+            common.row(f"{tool}: wall clock (median s)", m["wall_s"]),
+            common.row(f"{tool}: CPU per fetch (ms)", m["cpu_ms_per_fetch"]),
+            common.row(f"{tool}: fetches / URLs in WARC", f"{m['fetches']:.0f} / {m['urls']:.0f}"),
+            common.row(f"{tool}: most requests at once", m["max_inflight"]),
+            common.row(f"{tool}: peak RSS (MB)", m["peak_rss_mb"]),
+        ]
+        details[tool] = {
+            "median": m,
+            "runs": [{k: v for k, v in r.items() if k != "urls"} for r in tool_runs],
+            "missing_from_site": sorted(site_urls - tool_runs[-1]["urls"])[:50],
+            "not_on_site": sorted(tool_runs[-1]["urls"] - site_urls)[:50],
+        }
+    if "ours" in med:
+        ratios = [w["child"].wall_s / o["child"].wall_s
+                  for w, o in zip(runs["wget"], runs["ours"]) if o["child"].wall_s > 0]
+        ratio = med["wget"]["wall_s"] / med["ours"]["wall_s"]
+        details["speed_ratio_per_round"] = ratios
+        summary.insert(1, common.row(f"speed ratio wget/ours (c={CONCURRENCY}, limit 8x)",
+                                     round(ratio, 2), f">= {GOAL_RATIO}x", ratio >= GOAL_RATIO))
+        wget_urls = set().union(*(r["urls"] for r in runs["wget"]))
+        ours_urls = set().union(*(r["urls"] for r in runs["ours"]))
+        # every round must hold every URL wget captured, not just their union
+        missing = set().union(*(wget_urls - r["urls"] for r in runs["ours"]))
+        extra = ours_urls - wget_urls
+        details["wget_only_urls"] = sorted(missing)
+        details["ours_only_urls"] = sorted(extra)
+        summary.insert(2, common.row("URLs wget captured that ours missed", len(missing),
+                                     "0", not missing))
+        summary.insert(3, common.row("URLs ours captured that wget did not", len(extra)))
+        if missing:
+            print("\nURLs wget captured that ours did not:")
+            for url in sorted(missing)[:100]:
+                print(f"  {url}")
+        if extra:
+            print("\nURLs ours captured that wget did not:")
+            for url in sorted(extra)[:20]:
+                print(f"  {url}")
+    return summary, details
+
+
+def print_profile(profile: dict) -> None:
+    if "error" in profile:
+        print(f"\nprofile: {profile['error']}")
+        return
+    print(f"\nprofile of ours (py-spy, {profile['samples']} on-CPU samples, all threads)")
+    print("  self time:")
+    for frame, pct in profile["self_pct"][:15]:
+        print(f"    {pct:5.1f}%  {frame}")
+    print("  inclusive:")
+    for frame, pct in profile["inclusive_pct"][:20]:
+        print(f"    {pct:5.1f}%  {frame}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
