@@ -1,0 +1,125 @@
+"""Peak memory with a 1,000,000-URL frontier, measured on the real crawler.
+
+Serves (without delay) ``--hubs`` hub pages that each link to
+``--links-per-hub`` distinct article URLs, and runs ``archiver crawl`` with
+the hubs as seeds and ``--max-pages`` equal to the number of hubs: the
+crawler fetches the hubs, queues every link they hold and stops, so its
+frontier (on disk, SQLite) ends with hubs x links-per-hub queued URLs. The
+crawler's peak RSS comes from ``wait4`` on that one process; the number of
+queued URLs is read back from the crawl's state database afterwards.
+
+    .venv/bin/python bench/frontier_bench.py           # 20 x 50,000 = 1,000,000 URLs
+    .venv/bin/python bench/frontier_bench.py --quick   # 4 x 25,000 = 100,000 URLs
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+GOAL_RSS_MB = 300.0
+
+
+def hub_site(hubs: int, links_per_hub: int) -> dict[str, common.Resource]:
+    site = {}
+    for h in range(hubs):
+        parts = [f"<!DOCTYPE html><html><head><title>Hub {h}</title></head><body><ul>\n"]
+        parts += [f'<li><a href="/hub/{h}/item-{i}.html">Item {i}</a></li>\n'
+                  for i in range(links_per_hub)]
+        parts.append("</ul></body></html>\n")
+        site[f"/hub/{h}/"] = common.Resource("text/html; charset=utf-8", "".join(parts).encode())
+    return site
+
+
+def state_databases(out_dir: Path) -> list[Path]:
+    """SQLite files anywhere in the crawl directory (found by magic bytes)."""
+    found = []
+    for path in out_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size >= 100:
+            with open(path, "rb") as fh:
+                if fh.read(16) == b"SQLite format 3\x00":
+                    found.append(path)
+    return found
+
+
+def table_counts(db: Path) -> dict[str, int]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        return {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hubs", type=int, default=20)
+    parser.add_argument("--links-per-hub", type=int, default=50_000)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 100,000 URLs")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the crawl directory")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.hubs, args.links_per_hub = 4, 25_000
+    target = args.hubs * args.links_per_hub
+
+    site = hub_site(args.hubs, args.links_per_hub)
+    print(f"frontier_bench: {args.hubs} hubs x {args.links_per_hub:,} links = {target:,} URLs "
+          f"({sum(len(r.body) for r in site.values()) / 1e6:.0f} MB of HTML)", flush=True)
+    server = common.SlowSite(site, latency=0.0)
+    work = Path(tempfile.mkdtemp(prefix="frontier_bench-"))
+    out_dir = work / "crawl"
+    cmd = [common.venv_bin("archiver"), "crawl",
+           *(server.base_url + path for path in site),
+           "--out", str(out_dir), "--max-pages", str(args.hubs),
+           "--concurrency", "4", "--delay", "0", "--ignore-robots"]
+    try:
+        child = common.run_child(cmd, log_prefix=work / "crawl", timeout=args.timeout)
+        stats = server.stats()
+        dbs = {str(db.relative_to(out_dir)): table_counts(db) for db in state_databases(out_dir)}
+        log_tail = child.tail("stderr", 8) or child.tail("stdout", 8)
+    finally:
+        server.close()
+        if args.keep:
+            print(f"  crawl directory kept: {out_dir}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    # the frontier is the largest table of the state database: one row per URL
+    queued = max((n for counts in dbs.values() for n in counts.values()), default=0)
+    ok = child.returncode == 0 and not child.timed_out
+    print(f"  crawler: rc={child.returncode}, {child.wall_s:.1f} s wall, {child.cpu_s:.1f} s cpu, "
+          f"peak RSS {child.peak_rss_mb:.0f} MB, server answered {stats['requests']} requests")
+    print(f"  state databases: {dbs}")
+    if not ok:
+        print("  crawler output tail:\n    " + log_tail.replace("\n", "\n    "))
+    summary = [
+        common.row("method", "(a) real crawler, frontier filled by hub pages"),
+        common.row("URLs queued in the frontier", queued, f">= {target:,}", queued >= target),
+        common.row("crawler peak RSS (MB)", round(child.peak_rss_mb, 1), f"< {GOAL_RSS_MB:.0f}",
+                   ok and child.peak_rss_mb < GOAL_RSS_MB),
+        common.row("elapsed (s)", round(child.wall_s, 1)),
+        common.row("URLs queued per second", round(queued / child.wall_s) if child.wall_s else None),
+        common.row("crawler CPU (s)", round(child.cpu_s, 1)),
+        common.row("pages fetched (server count)", stats["requests"]),
+    ]
+    print()
+    print(common.format_table(summary, "frontier_bench"))
+    path = common.write_results("frontier", summary, {
+        "hubs": args.hubs, "links_per_hub": args.links_per_hub, "target": target,
+        "child": child, "server": stats, "state_databases": dbs,
+    })
+    print(f"\nresults: {path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
