@@ -134,19 +134,28 @@ def wget_command(url: str, warc_prefix: Path) -> list[str]:
 
 
 def ours_command(url: str, out_dir: Path, help_text: str) -> list[str]:
-    """Our CLI with every politeness limit set to match the comparison:
-    8 connections, 8 per host, no delay, robots off (as wget's -e robots=off)."""
+    """Ours with every politeness limit set to match the comparison:
+    8 connections, 8 per host, no delay, robots off (as wget's -e robots=off).
+    Through the CLI when it exposes per-host concurrency, else through the
+    library (the CLI's default of 2 per host would make the race unfair)."""
+    if "--per-host-concurrency" not in help_text:
+        return [sys.executable, "-c", API_RUNNER, url, str(out_dir), str(CONCURRENCY)]
     cmd = [common.venv_bin("archiver"), "crawl", url, "--out", str(out_dir),
-           "--concurrency", str(CONCURRENCY), "--delay", "0"]
-    optional = {
-        "--per-host-concurrency": str(CONCURRENCY),
-        "--ignore-robots": None,
-        "--progress": "plain",
-    }
-    for flag, value in optional.items():
+           "--concurrency", str(CONCURRENCY), "--per-host-concurrency", str(CONCURRENCY),
+           "--delay", "0"]
+    for flag in ("--ignore-robots",):
         if re.search(rf"{re.escape(flag)}\b", help_text):
-            cmd += [flag] if value is None else [flag, value]
+            cmd.append(flag)
     return cmd
+
+
+API_RUNNER = """
+import sys
+from archiver.capture import CrawlConfig, crawl
+url, out_dir, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+crawl(CrawlConfig(seeds=[url], out_dir=out_dir, concurrency=n, per_host_concurrency=n,
+                  delay=0.0, ignore_robots=True, progress="plain"))
+"""
 
 
 def ours_help() -> str | None:
