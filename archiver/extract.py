@@ -1,0 +1,433 @@
+"""PageFacts from a Capture: decoded text, title, date, language, main text, links.
+
+Mapping calls this for every page of both sites, so the HTML is decoded and
+parsed once and the one lxml tree is reused for metadata, links and
+trafilatura's main-text extraction. Nothing here raises on bad input: a binary
+or malformed body yields whatever facts could be read.
+"""
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import unicodedata
+from datetime import date
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from archiver.types import Capture, PageFacts
+
+log = logging.getLogger(__name__)
+
+MAX_PARSE_BYTES = 3_000_000  # larger bodies are cut before decoding and parsing
+MAX_TEXT_CHARS = 200_000  # main text kept per page
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_SINGLE_BYTE_LATIN = {"latin-1", "iso8859-1", "cp1252", "ascii", "iso8859-15"}
+_CENTRAL_EUROPEAN = {"cp1250", "iso8859-2"}
+
+
+# --- decoding -----------------------------------------------------------------
+
+def _codec(name: str | None) -> str | None:
+    """Python codec name for a declared charset, or None if unknown."""
+    if not name:
+        return None
+    name = name.strip().strip("\"'").lower()
+    if name in ("x-user-defined", "unicode"):  # browsers' aliases with no codec
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _header_charset(capture: Capture) -> str | None:
+    value = capture.header("content-type") or ""
+    match = re.search(r"charset\s*=\s*[\"']?([^\"';\s]+)", value, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def _bom_charset(body: bytes) -> str | None:
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return name
+    return None
+
+
+def _meta_charset(body: bytes) -> str | None:
+    match = _META_CHARSET.search(body[:8192])
+    return match.group(1).decode("ascii", "ignore") if match else None
+
+
+def _normalizer_guess(body: bytes) -> tuple[str, float] | None:
+    """charset-normalizer's best (codec, mess ratio) for a sample of the body."""
+    from charset_normalizer import from_bytes
+
+    try:
+        best = from_bytes(body[:65536]).best()
+    except Exception:  # the library must not take the page down with it
+        return None
+    if best is None:
+        return None
+    return _codec(best.encoding) or "utf-8", best.chaos
+
+
+def _mess(text: str) -> float:
+    from charset_normalizer.md import mess_ratio
+
+    try:
+        return mess_ratio(text[:65536], maximum_threshold=1.0)
+    except Exception:
+        return 1.0
+
+
+def _looks_misdeclared(body: bytes, codec: str, text: str) -> str | None:
+    """A better codec when a declared single-byte charset produced mojibake.
+
+    Old Slovenian pages in windows-1250 are often declared iso-8859-1: the
+    decode "succeeds" but č becomes è and š/ž become C1 control characters.
+    """
+    if codec not in _SINGLE_BYTE_LATIN | _CENTRAL_EUROPEAN or not re.search(rb"[\x80-\xff]", body):
+        return None
+    guess = _normalizer_guess(body)
+    if guess is None or guess[0] == codec:
+        return None
+    other, other_mess = guess
+    if codec == "latin-1" and re.search("[\x80-\x9f]", text):
+        return other  # C1 controls never appear in real latin-1 text
+    if other_mess + 0.05 < _mess(text):
+        return other
+    if codec in _SINGLE_BYTE_LATIN and other in _CENTRAL_EUROPEAN:
+        # Slavic letters that only exist in the central European charsets
+        slavic = len(re.findall("[čćđČĆĐŠŽšžŁłŘřŤťŮů]", body.decode(other, "replace")))
+        western = len(re.findall("[èæðÈÆÐ]", text))
+        if slavic > western and western:
+            return other
+    return None
+
+
+def looks_binary(body: bytes) -> bool:
+    """True for bodies that are not text whatever their Content-Type says."""
+    sample = body[:4096]
+    if not sample or sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return controls > len(sample) * 0.05
+
+
+def decode_html(capture: Capture) -> str:
+    """The body as text: header charset, BOM, <meta>, then charset-normalizer.
+
+    A declared charset that fails to decode, or decodes to mojibake that
+    charset-normalizer clearly beats, is overruled.
+    """
+    body = capture.body[:MAX_PARSE_BYTES] if capture.body else b""
+    if not body or looks_binary(body):
+        return ""
+    bom = _bom_charset(body)
+    if bom:
+        return body.decode(bom, "replace")
+    for declared in (_header_charset(capture), _meta_charset(body)):
+        codec = _codec(declared)
+        if codec is None:
+            continue
+        if codec == "latin-1":
+            codec = "cp1252"  # WHATWG: iso-8859-1 means windows-1252
+        try:
+            text = body.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            break  # the declaration is wrong: let the detector decide
+        better = _looks_misdeclared(body, codec, text)
+        return body.decode(better, "replace") if better else text
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    guess = _normalizer_guess(body)
+    return body.decode(guess[0] if guess else "cp1252", "replace")
+
+
+# --- parsing ------------------------------------------------------------------
+
+def parse_html(text: str) -> lxml.html.HtmlElement | None:
+    """An lxml tree for (possibly broken) HTML text, or None if there is none."""
+    text = _CONTROL_CHARS.sub(" ", text[:MAX_PARSE_BYTES])
+    text = re.sub(r"^\s*<\?xml[^>]*>", "", text)  # lxml refuses str with an encoding declaration
+    if not text.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def base_url(tree, url: str) -> str:
+    """The URL relative links resolve against (<base href> honoured)."""
+    for href in tree.xpath("//base/@href")[:1]:
+        href = href.strip()
+        if href:
+            try:
+                return urljoin(url, href)
+            except ValueError:
+                pass
+    return url
+
+
+def absolute_links(tree, url: str) -> tuple[str, ...]:
+    """http(s) targets of <a>/<area> links, absolute, fragment removed, in order."""
+    base = base_url(tree, url)
+    seen: dict[str, None] = {}
+    for href in tree.xpath("//a/@href | //area/@href"):
+        href = href.strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+            continue
+        try:
+            link = urljoin(base, href).split("#", 1)[0]
+        except ValueError:
+            continue
+        if link.startswith(("http://", "https://")):
+            seen.setdefault(link, None)
+    return tuple(seen)
+
+
+def element_text(el) -> str:
+    """Whitespace-collapsed text of an element, without scripts and styles."""
+    parts = []
+    for node in el.iter():
+        if node.tag in ("script", "style", "noscript", "template") or not isinstance(node.tag, str):
+            continue
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if child.tail and child.tag not in ("script", "style"):
+                parts.append(child.tail)
+    return " ".join(" ".join(parts).split())
+
+
+# --- metadata -----------------------------------------------------------------
+
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·|/)\s+")
+
+
+def _meta(tree, *names: str) -> str:
+    for name in names:
+        for value in tree.xpath(
+            "//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name
+        ):
+            if value and value.strip():
+                return " ".join(value.split())
+    return ""
+
+
+def _clean_title(title: str) -> str:
+    """Drop a site-name prefix or suffix: the longest separated segment wins."""
+    parts = [p for p in _TITLE_SEPARATORS.split(title) if p.strip()]
+    return max(parts, key=len).strip() if len(parts) > 1 else title.strip()
+
+
+def _title(tree) -> tuple[str, str]:
+    """(title, h1): og:title, else an h1 the <title> confirms, else <title>."""
+    h1 = ""
+    for el in tree.xpath("//h1")[:3]:
+        h1 = element_text(el)
+        if h1:
+            break
+    raw = " ".join(" ".join(tree.xpath("//title//text()")).split()) if tree.find(".//title") is not None else ""
+    og = _meta(tree, "og:title", "twitter:title")
+    if og:
+        return _clean_title(og), h1
+    if h1 and raw and h1.lower() in raw.lower():
+        return h1, h1
+    if raw:
+        return _clean_title(raw), h1
+    return h1, h1
+
+
+_MONTHS = {
+    # English
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+    "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+    # Slovenian (nominative and genitive forms)
+    "januar": 1, "januarja": 1, "februar": 2, "februarja": 2, "marec": 3, "marca": 3,
+    "april": 4, "aprila": 4, "maj": 5, "maja": 5, "junij": 6, "junija": 6, "julij": 7,
+    "julija": 7, "avgust": 8, "avgusta": 8, "septembra": 9, "oktober": 10,
+    "oktobra": 10, "novembra": 11, "decembra": 12,
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_PATTERNS = (
+    # ISO 2019-02-07
+    (re.compile(r"\b((?:19|20)\d\d)-(\d{1,2})-(\d{1,2})\b"), ("y", "m", "d")),
+    # 7. 2. 2019 / 7.2.2019 / 07.02.2019
+    (re.compile(r"\b(\d{1,2})\.\s?(\d{1,2})\.\s?((?:19|20)\d\d)\b"), ("d", "m", "y")),
+    # 7. februar 2019 / 7 February 2019
+    (re.compile(rf"\b(\d{{1,2}})\.?\s+({_MONTH_RE})\.?,?\s+((?:19|20)\d\d)\b", re.I), ("d", "M", "y")),
+    # February 7, 2019
+    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b", re.I), ("M", "d", "y")),
+)
+_URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def _valid(y: int, m: int, d: int) -> str | None:
+    try:
+        day = date(y, m, d)
+    except ValueError:
+        return None
+    return day.isoformat() if 1990 <= y <= date.today().year + 1 else None
+
+
+def parse_date_text(text: str) -> str | None:
+    """The first date in Slovenian/English/ISO notation, as YYYY-MM-DD."""
+    best: tuple[int, str] | None = None
+    for pattern, order in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            parts = dict(zip(order, match.groups()))
+            month = _MONTHS.get(parts["M"].lower().rstrip(".")) if "M" in parts else int(parts["m"])
+            value = month and _valid(int(parts["y"]), month, int(parts["d"]))
+            if value and (best is None or match.start() < best[0]):
+                best = (match.start(), value)
+            if value:
+                break
+    return best[1] if best else None
+
+
+def _date_from_url(url: str) -> str | None:
+    match = _URL_DATE.search(urlsplit(url).path)
+    return _valid(*map(int, match.groups())) if match else None
+
+
+def _date(tree, url: str, fast: bool) -> str | None:
+    meta = _meta(tree, "article:published_time", "datePublished", "og:published_time",
+                 "dc.date.issued", "DC.date.issued", "dcterms.created", "date", "pubdate")
+    if meta and (found := parse_date_text(meta)):
+        return found
+    for value in tree.xpath("//time/@datetime")[:3]:
+        if found := parse_date_text(value):
+            return found
+    if found := _date_from_url(url):
+        return found
+    if not fast:
+        try:
+            from htmldate import find_date
+
+            found = find_date(tree, url=url, original_date=True, extensive_search=False)
+        except Exception:  # htmldate is heuristic; its failure is no date, not an error
+            found = None
+        if found:
+            return found
+    return None
+
+
+_STOPWORDS = {
+    "en": "the of and to in is that for on with as was are by this be at from have it an has".split(),
+    "sl": "in je za na se da so pri ki tudi ali bo kot smo po iz od ter bil bila".split(),
+    "hr": "i je za na se da su u od koji što ili kao biti te s bio bila prema".split(),
+    "de": "der die und das ist zu den von mit für auf des sich nicht im dem ein eine".split(),
+    "it": "il di che la per è un una del della le con non sono nel alla gli".split(),
+    "fr": "le de la et les des est un une pour dans du que qui sur par au avec".split(),
+    "es": "el de la que los en y las del se por un una para con es al".split(),
+    "sr": "и је за на се да су у од који што или као".split(),
+    "hu": "a az és hogy nem is egy van meg ez azt el de".split(),
+}
+
+
+def guess_language(text: str) -> str | None:
+    """A light stopword vote (ISO 639-1), or None when the text is too short."""
+    words = re.findall(r"\w+", text[:20000].lower())
+    if len(words) < 8:
+        return None
+    counts = {}
+    bag: dict[str, int] = {}
+    for word in words:
+        bag[word] = bag.get(word, 0) + 1
+    for lang, stops in _STOPWORDS.items():
+        counts[lang] = sum(bag.get(w, 0) for w in stops)
+    lang, best = max(counts.items(), key=lambda kv: kv[1])
+    return lang if best >= max(3, len(words) * 0.05) else None
+
+
+def _language(tree, capture: Capture, text: str) -> str | None:
+    candidates = tree.xpath("/html/@lang | /html/@xml:lang",
+                            namespaces={"xml": "http://www.w3.org/XML/1998/namespace"})
+    candidates.append(capture.header("content-language") or "")
+    candidates.append(_meta(tree, "og:locale", "language", "dc.language"))
+    candidates.extend(tree.xpath("//meta[translate(@http-equiv,'CONTENTLANGUAE','contentlanguae')"
+                                 "='content-language']/@content"))
+    for value in candidates:
+        code = re.match(r"\s*([a-zA-Z]{2,3})\b", value or "")
+        if code:
+            return code.group(1).lower()
+    return guess_language(text)
+
+
+def _plain_text(tree) -> str:
+    """Body text without scripts and page furniture: trafilatura's fallback."""
+    body = tree.find("body")
+    root = body if body is not None else tree
+    kept = []
+    for el in root:
+        if not isinstance(el.tag, str) or el.tag in ("nav", "header", "footer", "aside", "script", "style"):
+            continue
+        kept.append(element_text(el))
+    tail = element_text(root) if not kept else ""
+    return " ".join(p for p in kept if p) or tail
+
+
+def main_text(tree, url: str) -> str | None:
+    """trafilatura's main text (boilerplate removed) from an already-parsed tree."""
+    import trafilatura
+
+    try:
+        return trafilatura.extract(tree, url=url, include_comments=False, include_tables=True,
+                                   with_metadata=False, deduplicate=False)
+    except Exception:  # trafilatura is heuristic; fall back rather than lose the page
+        log.debug("trafilatura failed on %s", url, exc_info=True)
+        return None
+
+
+def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
+    """Facts about one captured page. ``fast`` skips trafilatura and htmldate."""
+    facts = PageFacts(url=capture.url)
+    if not capture.body or (capture.mime and not capture.is_html and capture.mime != "text/plain"):
+        return facts
+    try:
+        text = decode_html(capture)
+        tree = parse_html(text)
+        if tree is None:
+            return PageFacts(url=capture.url, text=" ".join(text.split())[:MAX_TEXT_CHARS]
+                             if capture.mime == "text/plain" else "")
+        title, h1 = _title(tree)
+        links = absolute_links(tree, capture.url)
+        published = _date(tree, capture.url, fast)
+        body = None if fast else main_text(tree, capture.url)
+        if not body:
+            body = _plain_text(tree)
+        if published is None:
+            published = parse_date_text(body[:3000])
+        return PageFacts(
+            url=capture.url,
+            title=title,
+            h1=h1,
+            date=published,
+            lang=_language(tree, capture, body),
+            text=body[:MAX_TEXT_CHARS],
+            links=links,
+        )
+    except Exception:  # never let one hostile page stop a 100,000-page run
+        log.warning("could not extract %s", capture.url, exc_info=True)
+        return facts
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip diacritics and collapse spaces: for phrase matching."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(text.replace("đ", "d").split())
