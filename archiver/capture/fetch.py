@@ -1,0 +1,466 @@
+"""Fetch one URL with retries and record the exchange byte for byte.
+
+``requests`` is the HTTP client, but WARC needs the message *as it crossed the
+wire* (status line, headers, chunk framing, gzip), which ``requests`` and
+``http.client`` have already taken apart. So the session's urllib3 pool uses
+connection subclasses that tee every byte: ``send()`` records the request as
+sent, and the ``http.client`` response reads from a socket reader that copies
+everything it receives into a :class:`~.recorder.Recording` (spooled to disk
+above 1 MB). The recording for the current attempt is found through a
+thread-local, so each worker thread needs its own session (the fetcher keeps
+one per thread) and requests are synchronous per thread.
+
+Public API::
+
+    fetcher = Fetcher(user_agent="archiver/0.1", timeout=30, total_timeout=120,
+                      max_response_bytes=100 * 2**20, extra_headers={}, max_retries=3,
+                      retry_base_delay=1.0, max_retry_after=300, verify_tls=False)
+    result = fetcher.fetch(url, headers=None)   # one URL, retries included, no redirects followed
+    result.status, result.reason, result.headers          # final answer (headers: list of pairs)
+    result.request                                        # raw request bytes as sent
+    result.response, result.response_length, result.head_length  # raw spool, rewound by readers
+    result.payload_digest, result.block_digest, result.ip, result.date
+    result.truncated      # None | "length" | "time" | "disconnect"  (WARC-Truncated)
+    result.attempts, result.error, result.elapsed
+    result.recorded       # True if there is an HTTP answer to write to the WARC
+    result.location       # absolute Location of a redirect, else None
+    result.content(max_bytes=20 * 2**20) -> bytes   # de-chunked, content-decoded, capped
+    result.close()        # free the spool once written
+    fetcher.close()
+
+Behaviour: ``allow_redirects=False`` (the crawl engine decides about scope);
+the body is read until EOF or ``max_response_bytes`` (then the connection is
+dropped and ``truncated="length"``); ``total_timeout`` bounds the whole answer
+(a server dripping a byte every few seconds), giving ``truncated="time"`` when
+some body arrived. Connection errors, time-outs, cut bodies, 429 and 5xx are
+retried with exponential back-off and full jitter (tenacity), honouring
+``Retry-After`` (seconds or HTTP date, capped by ``max_retry_after``) on 429
+and 503. Only the final attempt is returned; earlier spools are freed.
+
+The URL is sent as given (quotes, braces and ``%2f``-style escapes are not
+re-quoted, though urllib3 upper-cases the hex of existing escapes); only URLs
+with characters that cannot appear in a request line (spaces, controls,
+non-ASCII) go through ``requests``' quoting.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import socket
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import BinaryIO, Callable
+from urllib.parse import urljoin
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .recorder import (READ_SIZE, Headers, Recording, decode_body, header_value, is_chunked,
+                       iter_dechunked, split_head, warc_digest)
+
+DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_DECODED_BYTES = 20 * 1024 * 1024
+RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+
+_current = threading.local()  # .recording: the Recording of this thread's in-flight attempt
+
+
+# ------------------------------------------------------------------ recording transport
+
+class _TeeSocketIO(socket.SocketIO):
+    """A socket reader that copies every byte received into the recording and
+    enforces the recording's total deadline on each read."""
+
+    def __init__(self, sock, recording: Recording):
+        super().__init__(sock, "rb")
+        sock._io_refs += 1  # as socket.makefile() does; keeps a closed socket readable
+        self._recording = recording
+        self._read_timeout = sock.gettimeout()
+
+    def readinto(self, b):
+        rec = self._recording
+        left = rec.check_deadline()
+        if left is not None:
+            timeout = left if self._read_timeout is None else min(left, self._read_timeout)
+            self._sock.settimeout(max(timeout, 0.001))
+        try:
+            n = super().readinto(b)
+        except TimeoutError:
+            if rec.deadline is not None and time.monotonic() >= rec.deadline:
+                rec.deadline_hit = True
+            raise
+        if n:
+            rec.on_receive(memoryview(b)[:n])
+        return n
+
+
+class _TeeHTTPResponse(http.client.HTTPResponse):
+    def __init__(self, sock, debuglevel=0, method=None, url=None):
+        super().__init__(sock, debuglevel, method, url)
+        recording = getattr(_current, "recording", None)
+        if recording is not None:
+            self.fp.close()
+            self.fp = io.BufferedReader(_TeeSocketIO(sock, recording), READ_SIZE)
+
+
+class _RecordingConnectionMixin:
+    response_class = _TeeHTTPResponse
+    _peer_ip: str | None = None
+
+    def connect(self):
+        super().connect()
+        try:
+            self._peer_ip = self.sock.getpeername()[0]
+        except (OSError, AttributeError, IndexError):
+            self._peer_ip = None
+
+    def send(self, data):
+        super().send(data)  # connects first if needed (plain HTTP connects lazily)
+        recording = getattr(_current, "recording", None)
+        if recording is not None and isinstance(data, (bytes, bytearray, memoryview)):
+            recording.ip = self._peer_ip
+            recording.on_send(bytes(data))
+
+
+class _HTTPConnection(_RecordingConnectionMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_RecordingConnectionMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _RecordingAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+# ------------------------------------------------------------------ results
+
+@dataclass
+class FetchResult:
+    """The final answer for one URL (see the module docstring)."""
+
+    url: str
+    status: int | None = None
+    reason: str = ""
+    headers: Headers = field(default_factory=list)
+    request: bytes = b""
+    response: BinaryIO | None = None
+    response_length: int = 0
+    head_length: int = 0
+    payload_digest: str | None = None
+    block_digest: str | None = None
+    ip: str | None = None
+    date: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    truncated: str | None = None
+    attempts: int = 1
+    error: str | None = None
+    elapsed: float = 0.0
+    retry_after: float | None = None
+    deadline_hit: bool = False
+
+    @property
+    def recorded(self) -> bool:
+        """True when an HTTP answer (at least its head) was received and can be written."""
+        return self.response is not None and self.status is not None
+
+    @property
+    def body_length(self) -> int:
+        return self.response_length - self.head_length
+
+    @property
+    def location(self) -> str | None:
+        """The absolute redirect target of a 3xx answer, else None."""
+        if self.status is None or not 300 <= self.status < 400:
+            return None
+        loc = header_value(self.headers, "location")
+        return urljoin(self.url, loc.strip()) if loc else None
+
+    def header(self, name: str) -> str | None:
+        return header_value(self.headers, name)
+
+    def iter_raw(self, start: int = 0, end: int | None = None):
+        """Yield the recorded bytes ``[start, end)`` (default: the whole message)."""
+        if self.response is None:
+            return
+        end = self.response_length if end is None else end
+        self.response.seek(start)
+        left = end - start
+        while left > 0:
+            data = self.response.read(min(left, READ_SIZE))
+            if not data:
+                return
+            left -= len(data)
+            yield data
+
+    def content(self, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> bytes:
+        """The body de-chunked and content-decoded, at most ``max_bytes`` (for parsing)."""
+        if self.response is None:
+            return b""
+        self.response.seek(self.head_length)
+        data, _capped = decode_body(self.response, self.headers, max_bytes, self.body_length)
+        return data
+
+    @property
+    def retryable(self) -> bool:
+        if self.error is not None:
+            return not self.deadline_hit or self.body_length <= 0
+        return self.status in RETRY_STATUSES
+
+    def close(self) -> None:
+        if self.response is not None:
+            self.response.close()
+            self.response = None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _message_end(result: FetchResult, method: str = "GET") -> int:
+    """Where the HTTP message ends inside the recording (bytes after it are not ours)."""
+    length = result.response_length
+    if method == "HEAD" or result.status in (204, 304) or (result.status or 0) < 200:
+        return result.head_length
+    if is_chunked(result.headers):
+        stats: dict = {}
+        result.response.seek(result.head_length)
+        for _ in iter_dechunked(result.response, stats):
+            pass
+        return length if stats["end"] is None else min(length, result.head_length + stats["end"])
+    cl = header_value(result.headers, "content-length")
+    if cl and cl.strip().isdigit():
+        return min(length, result.head_length + int(cl.strip()))
+    return length
+
+
+def _finish(result: FetchResult, rec: Recording) -> FetchResult:
+    """Parse the recording's head, trim bytes past the message and compute digests."""
+    result.request = bytes(rec.sent)
+    result.ip = rec.ip
+    result.deadline_hit = rec.deadline_hit
+    if rec.received_length == 0:
+        rec.close()
+        return result
+    spool = rec.received
+    spool.seek(0)
+    head, status, reason, headers = split_head(spool)
+    if status is None:
+        rec.close()
+        result.error = result.error or "not an HTTP answer"
+        return result
+    result.status, result.reason, result.headers = status, reason, headers
+    result.response, result.response_length, result.head_length = spool, rec.received_length, len(head)
+    if result.truncated is None:
+        end = _message_end(result)
+        if end < result.response_length:
+            spool.seek(end)
+            spool.truncate()
+            result.response_length = end
+    block, payload = hashlib.sha1(), hashlib.sha1()
+    for data in result.iter_raw():
+        block.update(data)
+    result.block_digest = warc_digest(block)
+    spool.seek(result.head_length)
+    if is_chunked(headers):
+        for data in iter_dechunked(spool):
+            payload.update(data)
+    else:
+        for data in result.iter_raw(result.head_length):
+            payload.update(data)
+    result.payload_digest = warc_digest(payload)
+    result.retry_after = parse_retry_after(header_value(headers, "retry-after"))
+    return result
+
+
+# ------------------------------------------------------------------ the fetcher
+
+_NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+                   http.client.HTTPException)
+
+
+class Fetcher:
+    """Fetches URLs one at a time per thread; safe to share between threads."""
+
+    def __init__(self, user_agent: str = "archiver", timeout: float = 30.0, total_timeout: float = 120.0,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, extra_headers: dict | None = None,
+                 max_retries: int = 3, retry_base_delay: float = 1.0, max_retry_after: float = 300.0,
+                 max_backoff: float = 60.0, verify_tls: bool = False,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.user_agent = user_agent
+        self.timeout = timeout
+        self.total_timeout = total_timeout
+        self.max_response_bytes = max_response_bytes
+        self.extra_headers = dict(extra_headers or {})
+        self.max_retries = max_retries
+        self.retry_base_delay = retry_base_delay
+        self.max_retry_after = max_retry_after
+        self.max_backoff = max_backoff
+        self.verify_tls = verify_tls  # archive what the site serves, even behind a bad certificate
+        self.sleep = sleep
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self._backoff = wait_random_exponential(multiplier=retry_base_delay, max=max_backoff)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = _RecordingAdapter(pool_connections=16, pool_maxsize=4, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers.update({
+                "User-Agent": self.user_agent,
+                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                "Accept-Encoding": "gzip, deflate, br" if _has_brotli() else "gzip, deflate",
+            })
+            session.headers.update(self.extra_headers)
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _wait(self, state) -> float:
+        result: FetchResult = state.outcome.result()
+        if result.retry_after is not None and result.status in (429, 503):
+            return min(result.retry_after, self.max_retry_after)
+        return self._backoff(state)
+
+    def fetch(self, url: str, headers: dict | None = None) -> FetchResult:
+        """Fetch ``url`` (GET, no redirects followed), retrying transient failures."""
+        started = time.monotonic()
+        attempts = 0
+
+        def attempt() -> FetchResult:
+            nonlocal attempts
+            attempts += 1
+            return self._attempt(url, headers)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_result(lambda r: r.retryable),
+            before_sleep=lambda state: state.outcome.result().close(),
+            retry_error_callback=lambda state: state.outcome.result(),
+            sleep=self.sleep,
+        )
+        result = retrying(attempt)
+        result.attempts = attempts
+        result.elapsed = time.monotonic() - started
+        return result
+
+    def _attempt(self, url: str, headers: dict | None) -> FetchResult:
+        session = self._session()
+        rec = Recording(deadline=time.monotonic() + self.total_timeout if self.total_timeout else None)
+        result = FetchResult(url=url)
+        _current.recording = rec
+        try:
+            prepared = session.prepare_request(requests.Request("GET", url, headers=headers or {}))
+            if _sendable_as_written(url):
+                prepared.url = url  # requests would re-quote; fetch exactly what the site wrote
+            result.url = prepared.url
+            result.date = datetime.now(timezone.utc)
+            response = session.send(prepared, stream=True, allow_redirects=False,
+                                    timeout=(self.timeout, self.timeout), verify=self.verify_tls)
+        except _NETWORK_ERRORS as exc:
+            _current.recording = None
+            result.error = _describe(exc, rec)
+            return _finish(result, rec)
+        try:
+            self._read_body(response, rec, result)
+        finally:
+            _current.recording = None
+        return _finish(result, rec)
+
+    def _read_body(self, response: requests.Response, rec: Recording, result: FetchResult) -> None:
+        raw = response.raw
+        clean = False
+        try:
+            while True:
+                if rec.received_length > self.max_response_bytes:
+                    result.truncated = "length"
+                    break
+                if not raw.read(READ_SIZE, decode_content=False):
+                    clean = True
+                    break
+        except _NETWORK_ERRORS as exc:
+            result.error = _describe(exc, rec)
+            timed_out = isinstance(exc, (TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError,
+                                         requests.Timeout))
+            result.truncated = "time" if timed_out else "disconnect"
+        finally:
+            if clean:
+                raw.release_conn()
+            else:
+                raw.close()  # a cut or capped answer leaves the connection unusable
+                raw.release_conn()
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+
+    def __enter__(self) -> "Fetcher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _has_brotli() -> bool:
+    try:
+        import brotli  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _sendable_as_written(url: str) -> bool:
+    return url.isascii() and not any(ord(c) <= 0x20 or c == "\x7f" for c in url)
+
+
+def _describe(exc: BaseException, rec: Recording) -> str:
+    if rec.deadline_hit:
+        return "total timeout: the answer took longer than the total deadline"
+    inner = exc
+    while inner.__context__ is not None and isinstance(inner, (requests.RequestException,
+                                                               urllib3.exceptions.HTTPError)):
+        inner = inner.__context__
+    name = type(exc).__name__
+    detail = str(exc) or type(inner).__name__
+    return f"{name}: {detail}"[:500]
+
+
+warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
