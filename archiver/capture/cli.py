@@ -1,9 +1,135 @@
-"""PLACEHOLDER: replaced by the stage's real command module."""
+"""``archiver crawl``: seeds (or a job manifest) in, a crawl directory out."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from archiver.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
 
-def add_parser(sub):
-    pass
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
 
 
-def run(args):
-    raise NotImplementedError
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text!r}")
+    return value
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c in text for c in "\r\n"):
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name.strip(), value.strip()
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "crawl",
+        help="capture a site to WARC files (resumable)",
+        description="Crawl SEED_URLs (or the legacy site of a job manifest) politely into "
+        "DIR/warc/*.warc.gz, DIR/crawl.jsonl and DIR/index.cdxj. Run the same command again "
+        "on the same --out to resume an interrupted crawl.",
+    )
+    p.add_argument("seeds", nargs="*", metavar="SEED_URL_OR_MANIFEST",
+                   help="start URLs, or one job manifest (.toml) whose [legacy] site is crawled")
+    p.add_argument("--out", "-o", metavar="DIR", help="crawl directory (required with seed URLs)")
+    p.add_argument("--sitemap", action="append", default=[], metavar="URL", help="sitemap to read (repeatable)")
+    p.add_argument("--include", action="append", default=[], metavar="REGEX",
+                   help="only follow pages matching one of these (repeatable)")
+    p.add_argument("--exclude", action="append", default=[], metavar="REGEX",
+                   help="never fetch URLs matching any of these (repeatable)")
+    p.add_argument("--max-pages", type=_positive_int, metavar="N", help="stop after fetching N URLs")
+    p.add_argument("--max-depth", type=_count, metavar="N", help="link hops from a seed (default 20)")
+    p.add_argument("--concurrency", type=_positive_int, metavar="N", help="requests in flight in all (default 4)")
+    p.add_argument("--per-host-concurrency", type=_positive_int, metavar="N",
+                   help="requests in flight to one host (default 2)")
+    p.add_argument("--delay", type=_seconds, metavar="SECONDS",
+                   help="pause between requests to one host (default 0.25; robots.txt Crawl-delay may raise it)")
+    p.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="network time-out (default 30)")
+    p.add_argument("--max-retries", type=_count, metavar="N", help="retries after a failed attempt (default 3)")
+    p.add_argument("--ignore-robots", action="store_true", default=None, help="do not obey robots.txt (logged)")
+    p.add_argument("--user-agent", metavar="UA", help="User-Agent header")
+    p.add_argument("--header", action="append", default=[], type=_header, metavar="'NAME: VALUE'",
+                   help="extra request header (repeatable; Authorization/Cookie are kept out of the WARC)")
+    p.add_argument("--previous", metavar="DIR",
+                   help="an earlier crawl directory: send conditional requests, write revisits for unchanged pages")
+    p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto",
+                   help="live display on a terminal (auto), periodic lines (plain) or nothing")
+
+
+_OVERRIDES = {  # argparse dest -> CrawlConfig field
+    "max_pages": "max_pages",
+    "max_depth": "max_depth",
+    "concurrency": "concurrency",
+    "per_host_concurrency": "per_host_concurrency",
+    "delay": "delay",
+    "timeout": "timeout",
+    "max_retries": "max_retries",
+    "ignore_robots": "ignore_robots",
+    "user_agent": "user_agent",
+}
+
+
+def build_config(args):
+    """The CrawlConfig for parsed arguments (seed URLs, or a manifest plus overrides)."""
+    import dataclasses
+    from pathlib import Path
+
+    from archiver.capture import CrawlConfig
+
+    overrides = {field: getattr(args, dest) for dest, field in _OVERRIDES.items() if getattr(args, dest) is not None}
+    if args.header:
+        overrides["extra_headers"] = dict(args.header)
+    if args.previous:
+        overrides["previous"] = args.previous
+    manifests = [s for s in args.seeds if s.lower().endswith(".toml")]
+    if manifests:
+        if len(args.seeds) != 1:
+            raise UsageError("give either one manifest or seed URLs, not both")
+        from archiver.manifest import load_manifest
+
+        manifest = load_manifest(manifests[0])
+        out = Path(args.out) if args.out else Path("output") / manifest.name / "crawl"
+        config = manifest.crawl_config("legacy", out, progress=args.progress)
+        config.sitemaps += args.sitemap
+        config.include += args.include
+        config.exclude += args.exclude
+        return dataclasses.replace(config, **overrides)
+    if not args.out:
+        raise UsageError("--out DIR is required when crawling seed URLs")
+    return CrawlConfig(seeds=args.seeds, out_dir=args.out, sitemaps=args.sitemap, include=args.include,
+                       exclude=args.exclude, progress=args.progress, **overrides)
+
+
+def run(args) -> int:
+    from archiver.capture import crawl
+
+    config = build_config(args)
+    summary = crawl(config)
+    if not summary.ok:
+        print("archiver crawl: nothing could be fetched: every seed was unreachable "
+              f"(see {summary.crawl_log})", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK

@@ -1,0 +1,539 @@
+"""The crawl: a coordinator thread that owns the frontier and the politeness
+state, and worker threads that fetch, write WARC records and extract links.
+
+Coordinator (one thread, the only one touching SQLite)::
+
+    loop: apply finished results -> frontier (commit)   # WARC already written
+          pick queued URLs whose host is under its limits -> work queue
+          until nothing is queued or in flight
+
+Politeness is decided here, Heritrix-style: a host never has more than
+``per_host_concurrency`` requests in flight, and request starts on one host are
+``delay`` seconds apart (raised to robots.txt's Crawl-delay, capped), however
+many workers there are.  robots.txt is fetched (and archived) before the first
+URL of an origin is dispatched.
+
+Workers (``concurrency`` threads, each with its own HTTP session) run
+``Worker.process``: fetch with retries (``fetch.py``), write the WARC records
+(``warcwriter.py``; the writer is shared behind a lock), then parse the body,
+capped, for links.  Results go back on a queue; the coordinator marks a URL
+done only after its record is on disk, so a crash loses nothing.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archiver.capture import links as linkmod
+from archiver.capture import robots as robotsmod
+from archiver.capture.config import CrawlConfig
+from archiver.capture.crawllog import write_crawl_log
+from archiver.capture.frontier import (
+    PRIORITY_PAGE,
+    PRIORITY_REQUISITE,
+    PRIORITY_SEED,
+    Candidate,
+    Frontier,
+    Task,
+)
+from archiver.capture.progress import Progress, Stats
+from archiver.capture.scope import Scope, host_key, is_private_host, origin
+from archiver.capture.sitemaps import parse_sitemap
+from archiver.errors import ArchiverError, LockHeldError
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 10  # hops in one redirect chain before it is called a trap
+STATE_DB = "state.sqlite3"
+LOCK_FILE = "crawl.lock"
+
+
+@dataclass
+class CrawlSummary:
+    """What a finished (or stopped) crawl did; ``ok`` is False when no seed could be fetched."""
+
+    out_dir: Path
+    fetched: int = 0
+    failed: int = 0
+    skipped: int = 0
+    queued: int = 0
+    revisits: int = 0
+    bytes: int = 0
+    duration: float = 0.0
+    seeds_fetched: int = 0
+    warc_files: list[Path] = field(default_factory=list)
+    crawl_log: Path | None = None
+    index: Path | None = None
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.seeds_fetched > 0
+
+    def text(self) -> str:
+        mb = self.bytes / 1e6
+        return (f"crawl {'stopped' if self.interrupted else 'finished'}: {self.fetched} fetched, "
+                f"{self.failed} failed, {self.skipped} skipped, {self.revisits} revisits, {mb:.1f} MB "
+                f"in {self.duration:.1f} s; {len(self.warc_files)} WARC file(s) in {self.out_dir / 'warc'}, "
+                f"log {self.crawl_log}")
+
+
+@dataclass
+class Result:
+    """What a worker hands back to the coordinator for one task."""
+
+    task: Task
+    ok: bool = False
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 1
+    nbytes: int | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    record_type: str | None = None
+    content_type: str | None = None
+    location: str | None = None
+    links: list = field(default_factory=list)  # linkmod.Link
+    sitemap_pages: list[str] = field(default_factory=list)
+    sitemap_children: list[str] = field(default_factory=list)
+    robots: robotsmod.Rules | None = None
+
+
+class _DirLock:
+    """An exclusive advisory lock on the crawl directory (freed by the kernel on kill -9)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd = None
+
+    def __enter__(self):
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise LockHeldError(f"another crawl is writing to {self.path.parent}") from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+
+
+class Engine:
+    def __init__(self, config: CrawlConfig):
+        self.config = config.validate()
+        self.out_dir = Path(config.out_dir)
+        self.warc_dir = self.out_dir / "warc"
+        self.stats = Stats()
+        self.scope: Scope | None = None
+        self.frontier: Frontier | None = None
+        self.robots = robotsmod.RobotsCache()
+        self.results: queue.Queue[Result] = queue.Queue()
+        self.work: queue.Queue[Task | None] = queue.Queue()
+        self.inflight_by_host: dict[str, int] = {}
+        self.next_start: dict[str, float] = {}
+        self.host_delay: dict[str, float] = {}
+        self.robots_pending: set[str] = set()  # hosts waiting for their robots.txt
+        self.inflight = 0
+        self.budget_used = 0
+        self.stopping = threading.Event()
+
+    # ------------------------------------------------------------------ setup
+    def _open(self) -> None:
+        try:
+            self.warc_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchiverError(f"cannot create output directory {self.out_dir}: {exc.strerror}") from None
+        if not os.access(self.out_dir, os.W_OK):
+            raise ArchiverError(f"output directory is not writable: {self.out_dir}")
+
+    def _seed(self) -> None:
+        cfg = self.config
+        fr = self.frontier
+        extra = [row[0] for row in fr.db.execute("SELECT v FROM meta WHERE k='origin'")]
+        self.scope = Scope(
+            [*cfg.seeds, *(cfg.sitemaps if not cfg.seeds else []), *extra],
+            include=cfg.include, exclude=cfg.exclude, requisites_any_host=cfg.requisites_any_host,
+            max_depth=cfg.max_depth, max_url_length=cfg.max_url_length,
+            max_repeated_segments=cfg.max_repeated_segments,
+        )
+        seeds = [Candidate(u, kind="seed", priority=PRIORITY_SEED, via="seed") for u in cfg.seeds]
+        seeds += [Candidate(u, kind="sitemap", priority=PRIORITY_SEED, via="sitemap") for u in cfg.sitemaps]
+        fr.add(seeds)
+        fr.commit()
+
+    def _add_origin(self, url: str) -> None:
+        """A seed redirected to another origin (http -> https, www): that origin is the site too."""
+        o = origin(url)
+        if o and o not in self.scope.origins:
+            self.scope.origins.add(o)
+            self.frontier.db.execute("INSERT INTO meta (k, v) VALUES ('origin', ?)", (url,))
+
+    # ------------------------------------------------------------------- run
+    def run(self) -> CrawlSummary:
+        from archiver.capture.recovery import recover
+
+        self._open()
+        with _DirLock(self.out_dir / LOCK_FILE):
+            refetch = recover(self.warc_dir)
+            self.frontier = Frontier(self.out_dir / STATE_DB, max_query_variants=self.config.max_query_variants)
+            self.frontier.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT, v TEXT)")
+            requeued = self.frontier.resume(refetch)
+            if requeued:
+                log.info("resuming: %d URL(s) queued again", requeued)
+            self._seed()
+            if self.config.ignore_robots:
+                log.warning("ignoring robots.txt (--ignore-robots): be sure the site owner agrees")
+            sink = Sink(self.config, self.out_dir)
+            progress = Progress(self.config.progress)
+            interrupted = False
+            threads = [
+                threading.Thread(target=self._worker_loop, args=(Worker(self.config, sink),),
+                                 name=f"crawl-worker-{i}", daemon=True)
+                for i in range(self.config.concurrency)
+            ]
+            for t in threads:
+                t.start()
+            self.budget_used = self.frontier.fetched_count()
+            progress.start(self.stats)
+            try:
+                self._coordinate(progress)
+            except KeyboardInterrupt:
+                interrupted = True
+                self.stopping.set()
+                self._drain(timeout=self.config.timeout + 5)
+            finally:
+                for _ in threads:
+                    self.work.put(None)
+                progress.stop()
+                if not interrupted:
+                    for t in threads:
+                        t.join(timeout=5)
+                self.frontier.commit()
+                sink.close()
+                summary = self._finish(sink, interrupted)
+                self.frontier.close()
+            progress.summary(summary.text())
+            if interrupted:
+                raise KeyboardInterrupt
+            return summary
+
+    def _finish(self, sink, interrupted: bool) -> CrawlSummary:
+        fr = self.frontier
+        if not interrupted and self._budget_spent():
+            fr.skip_remaining("max_pages")
+            fr.commit()
+        crawl_log = self.out_dir / "crawl.jsonl"
+        write_crawl_log(fr.rows(), crawl_log)
+        counts = fr.counts()
+        totals = fr.db.execute(
+            "SELECT COALESCE(SUM(bytes), 0), SUM(record_type='revisit') FROM urls WHERE status='done'"
+        ).fetchone()
+        seeds_fetched = fr.db.execute(
+            "SELECT COUNT(*) FROM urls WHERE kind IN ('seed', 'sitemap') AND http_status IS NOT NULL"
+        ).fetchone()[0]
+        return CrawlSummary(
+            out_dir=self.out_dir,
+            fetched=counts.get("done", 0),
+            failed=counts.get("failed", 0),
+            skipped=counts.get("skipped", 0),
+            queued=counts.get("queued", 0) + counts.get("inflight", 0),
+            revisits=totals[1] or 0,
+            bytes=totals[0],
+            duration=time.monotonic() - self.stats.started,
+            seeds_fetched=seeds_fetched,
+            warc_files=sorted(self.warc_dir.glob("*.warc.gz")),
+            crawl_log=crawl_log,
+            index=getattr(sink, "index_path", None),
+            interrupted=interrupted,
+        )
+
+    # ----------------------------------------------------------- coordinator
+    def _budget_spent(self) -> bool:
+        return self.config.max_pages is not None and self.budget_used >= self.config.max_pages
+
+    def _coordinate(self, progress: Progress) -> None:
+        fr = self.frontier
+        while True:
+            wait = self._dispatch()
+            self._refresh_stats()
+            progress.update(self.stats)
+            if self.inflight == 0 and (wait is None or self._budget_spent()):
+                return
+            try:
+                result = self.results.get(timeout=min(wait if wait is not None else 0.5, 0.5))
+            except queue.Empty:
+                continue
+            self._apply(result)
+            while True:  # apply everything that finished meanwhile, then commit once
+                try:
+                    self._apply(self.results.get_nowait())
+                except queue.Empty:
+                    break
+            fr.commit()
+
+    def _refresh_stats(self) -> None:
+        self.stats.inflight = self.inflight
+
+    def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.inflight and time.monotonic() < deadline:
+            try:
+                self._apply(self.results.get(timeout=0.2))
+            except queue.Empty:
+                pass
+        self.frontier.commit()
+
+    def _blocked_hosts(self, now: float) -> set[str]:
+        limit = self.config.per_host_concurrency
+        blocked = {h for h, n in self.inflight_by_host.items() if n >= limit}
+        blocked |= {h for h, t in self.next_start.items() if t > now}
+        return blocked | self.robots_pending
+
+    def _dispatch(self) -> float | None:
+        """Hand eligible URLs to workers; returns seconds until a blocked host frees up,
+        0 when more may be dispatched at once, or None when nothing is queued at all."""
+        free = self.config.concurrency - self.inflight
+        if free <= 0:
+            return 0.5
+        if self._budget_spent():
+            return None
+        now = time.monotonic()
+        blocked = self._blocked_hosts(now)
+        batch = self.frontier.next_batch(max(free * 4, 16), skip_hosts=blocked)
+        if not batch:
+            if not self.frontier.has_queued():
+                return None
+            waits = [t - now for t in self.next_start.values() if t > now]
+            return max(0.01, min(waits)) if waits else 0.5
+        for task in batch:
+            if free <= 0 or self._budget_spent():
+                break
+            host = task.host
+            if host in blocked:
+                continue
+            if not self._robots_allow(task, now):
+                if task.host in self.robots_pending:
+                    blocked.add(host)
+                    free -= 1  # the robots.txt fetch took a slot
+                continue
+            self._start(task, now)
+            free -= 1
+            self.budget_used += 1
+            if self.inflight_by_host.get(host, 0) >= self.config.per_host_concurrency or self.host_delay_for(host) > 0:
+                blocked.add(host)
+        return 0
+
+    def host_delay_for(self, host: str) -> float:
+        return self.host_delay.get(host, self.config.delay)
+
+    def _start(self, task: Task, now: float) -> None:
+        self.frontier.mark_inflight(task)
+        self.inflight += 1
+        self.inflight_by_host[task.host] = self.inflight_by_host.get(task.host, 0) + 1
+        self.next_start[task.host] = now + self.host_delay_for(task.host)
+        self.work.put(task)
+
+    def _robots_allow(self, task: Task, now: float) -> bool:
+        """True to fetch now; False when the URL was skipped or must wait for robots.txt."""
+        if self.config.ignore_robots:
+            return True
+        rules = self.robots.get(task.url)
+        if rules is None:
+            if self.robots.claim(task.url):
+                robots_task = self.frontier.claim(robotsmod.robots_url(task.url), "robots")
+                robots_task.depth = task.depth
+                self.robots_pending.add(task.host)
+                self._start(robots_task, now)
+            return False
+        if task.kind == "robots" or rules.allowed(task.url, self.config.user_agent):
+            return True
+        self.frontier.skip(task, "robots")
+        self.stats.skipped += 1
+        return False
+
+    # ------------------------------------------------------------ results
+    def _apply(self, r: Result) -> None:
+        task = r.task
+        self.inflight -= 1
+        self.inflight_by_host[task.host] -= 1
+        self.frontier.finish(
+            task, ok=r.ok, attempts=r.attempts, http_status=r.http_status, error=r.error, nbytes=r.nbytes,
+            warc_file=r.warc_file, warc_offset=r.warc_offset, record_type=r.record_type,
+            content_type=r.content_type,
+        )
+        if r.ok:
+            self.stats.fetched += 1
+            self.stats.bytes += r.nbytes or 0
+            if r.record_type == "revisit":
+                self.stats.revisits += 1
+        else:
+            self.stats.errors += 1
+            log.info("failed: %s (%s)", task.url, r.error or r.http_status)
+        if task.kind == "robots":
+            self._apply_robots(task, r)
+            return
+        self._queue_links(task, r)
+
+    def _apply_robots(self, task: Task, r: Result) -> None:
+        rules = r.robots or robotsmod.parse(None, b"")
+        self.robots.store(task.url, rules)
+        self.robots_pending.discard(task.host)
+        delay = rules.crawl_delay(self.config.user_agent)
+        if delay is not None:
+            self.host_delay[task.host] = max(self.config.delay, min(delay, self.config.max_crawl_delay))
+        sitemaps = [
+            Candidate(u, kind="sitemap", priority=PRIORITY_SEED, discovered_from=task.url, via="robots.txt",
+                      skipped_reason=self.scope.reason(u, depth=0))
+            for u in rules.sitemaps()
+        ]
+        self.frontier.add(sitemaps)
+
+    def _queue_links(self, task: Task, r: Result) -> None:
+        scope = self.scope
+        candidates = []
+        if r.location:
+            if task.kind == "seed" and task.redirects == 0 and r.http_status and 300 <= r.http_status < 400:
+                target = origin(r.location)
+                if target and (not is_private_host(target[1]) or target[1] in {o[1] for o in scope.origins}):
+                    self._add_origin(r.location)
+            requisite = task.kind == "requisite"
+            hops = task.redirects + 1
+            reason = "trap:redirect_chain" if hops > MAX_REDIRECTS else scope.reason(
+                r.location, depth=task.depth, requisite=requisite)
+            candidates.append(Candidate(
+                r.location, kind=task.kind if task.kind in ("seed", "sitemap", "requisite") else "page",
+                depth=task.depth, priority=PRIORITY_REQUISITE if requisite else PRIORITY_PAGE + task.depth,
+                discovered_from=task.url, via="redirect", redirects=hops, skipped_reason=reason))
+        followable = scope.in_origin(task.url)  # off-origin requisites are fetched, never followed
+        for link in r.links:
+            if not link.requisite and not followable:
+                continue
+            depth = task.depth + 1
+            candidates.append(Candidate(
+                link.url, kind="requisite" if link.requisite else "page", depth=depth,
+                priority=PRIORITY_REQUISITE if link.requisite else PRIORITY_PAGE + depth,
+                discovered_from=task.url, via=link.via,
+                skipped_reason=scope.reason(link.url, depth=depth, requisite=link.requisite)))
+        for url in r.sitemap_children:
+            candidates.append(Candidate(url, kind="sitemap", priority=PRIORITY_SEED, discovered_from=task.url,
+                                        via="sitemap", skipped_reason=scope.reason(url, depth=0)))
+        for url in r.sitemap_pages:
+            candidates.append(Candidate(url, kind="page", depth=0, priority=PRIORITY_PAGE, discovered_from=task.url,
+                                        via="sitemap", skipped_reason=scope.reason(url, depth=0)))
+        if candidates:
+            self.frontier.add(candidates)
+
+    # --------------------------------------------------------------- workers
+    def _worker_loop(self, worker) -> None:
+        try:
+            while True:
+                task = self.work.get()
+                if task is None:
+                    return
+                try:
+                    result = worker.process(task)
+                except Exception as exc:  # a bug or disk error must not hang the crawl: record it
+                    log.exception("worker failed on %s", task.url)
+                    result = Result(task, ok=False, error=f"{type(exc).__name__}: {exc}")
+                self.results.put(result)
+        finally:
+            worker.close()
+
+
+def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers) -> None:
+    """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
+    from archiver.capture.recorder import header_value
+
+    ctype = (header_value(headers, "content-type") or "").lower()
+    mime = ctype.split(";", 1)[0].strip()
+    if task.kind == "robots":
+        result.robots = robotsmod.parse(result.http_status, body)
+        return
+    status = result.http_status or 0
+    if 300 <= status < 400:
+        location = header_value(headers, "location")
+        if location:
+            result.location = linkmod.absolute_url(task.url, location)
+    if not body or status >= 400:
+        return
+    limit = config.max_parse_bytes
+    if task.kind == "sitemap" or (mime in ("application/xml", "text/xml") and "sitemap" in task.url.lower()):
+        found = parse_sitemap(body, task.url, max_bytes=limit)
+        result.sitemap_children, result.sitemap_pages = found.sitemaps, found.pages
+    elif mime in ("text/html", "application/xhtml+xml") or (not mime and body.lstrip()[:1] == b"<"):
+        charset = None
+        if "charset=" in ctype:
+            charset = ctype.split("charset=", 1)[1].split(";")[0].strip(" \"'") or None
+        result.links = linkmod.extract_html(body, task.url, encoding=charset, max_bytes=limit)
+    elif mime == "text/css":
+        result.links = linkmod.extract_css(body, task.url, max_bytes=limit)
+    refresh = header_value(headers, "refresh")
+    if refresh:
+        match = linkmod._REFRESH_URL.match(refresh)
+        url = match and match.group(1).strip() and linkmod.absolute_url(task.url, match.group(1))
+        if url:
+            result.links.append(linkmod.Link(url, False, "refresh_header"))
+    link_header = header_value(headers, "link")
+    if link_header and 'rel="canonical"' in link_header.replace("'", '"').lower().replace("rel=canonical", 'rel="canonical"'):
+        ref = link_header.split(">", 1)[0].lstrip(" <")
+        url = linkmod.absolute_url(task.url, ref)
+        if url:
+            result.links.append(linkmod.Link(url, False, "link_header"))
+
+
+class Worker:
+    """One worker thread's tools: fetch with retries, write the records, find links."""
+
+    def __init__(self, config: CrawlConfig, sink: "Sink"):
+        from archiver.capture.fetch import Fetcher
+
+        self.config = config
+        self.sink = sink
+        self.fetcher = Fetcher(
+            user_agent=config.user_agent, timeout=config.timeout,
+            max_response_bytes=config.max_response_bytes, extra_headers=config.extra_headers,
+            max_retries=config.max_retries,
+        )
+
+    def process(self, task: Task) -> Result:
+        fetched = self.fetcher.fetch(task.url, headers=self.sink.conditional_headers(task.url))
+        try:
+            result = Result(task, attempts=fetched.attempts, http_status=fetched.status, error=fetched.error,
+                            content_type=fetched.header("content-type"))
+            if not fetched.recorded:
+                result.error = fetched.error or "no answer"
+                if task.kind == "robots":
+                    result.robots = robotsmod.parse(None, b"")
+                return result
+            written = self.sink.write(fetched)
+            result.ok = True
+            result.nbytes = fetched.response_length
+            result.warc_file, result.warc_offset, result.record_type = written
+            if fetched.truncated:
+                result.error = f"truncated: {fetched.truncated}"
+            body = fetched.content(max_bytes=self.config.max_parse_bytes) if self._wants_body(task, fetched) else b""
+            parse_result_links(self.config, task, result, body, fetched.headers)
+            return result
+        finally:
+            fetched.close()
+
+    @staticmethod
+    def _wants_body(task: Task, fetched) -> bool:
+        status = fetched.status or 0
+        if task.kind in ("robots", "sitemap"):
+            return 200 <= status < 300
+        if not 200 <= status < 300:
+            return False
+        ctype = (fetched.header("content-type") or "").lower()
+        return not ctype or any(t in ctype for t in ("html", "css", "xml"))
+
+    def close(self) -> None:
+        self.fetcher.close()

@@ -1,0 +1,236 @@
+"""The crawl frontier and every URL's outcome, on disk in SQLite (WAL mode).
+
+One row per normalised URL key (a unique index drops duplicates cheaply), with
+its status: ``queued`` -> ``inflight`` -> ``done`` | ``failed``, or
+``skipped`` with a reason.  Only a small batch of queued rows is ever held in
+memory, so a million-URL frontier costs disk, not RAM.
+
+Only one thread (the engine's coordinator) touches the connection.  The
+engine commits a URL as done only after its WARC record is written, so after
+``kill -9`` an ``inflight`` row is simply fetched again (``resume``).
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from archiver.capture.scope import host_key, path_key, url_key
+
+# lower runs first: robots.txt, then seeds and sitemaps, page requisites early
+# (so pages replay with their images and styles), then pages breadth-first
+PRIORITY_ROBOTS = -1
+PRIORITY_SEED = 0
+PRIORITY_REQUISITE = 1
+PRIORITY_PAGE = 10
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS urls (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,            -- seed, page, requisite, sitemap, robots
+    status TEXT NOT NULL,          -- queued, inflight, done, failed, skipped
+    priority INTEGER NOT NULL,
+    depth INTEGER NOT NULL,
+    redirects INTEGER NOT NULL DEFAULT 0,  -- length of the redirect chain that led here
+    discovered_from TEXT,
+    via TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER,
+    error TEXT,
+    bytes INTEGER,
+    warc_file TEXT,
+    warc_offset INTEGER,
+    record_type TEXT,
+    content_type TEXT,
+    skipped_reason TEXT,
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS urls_queue ON urls(priority, id) WHERE status = 'queued';
+CREATE TABLE IF NOT EXISTS query_variants (path TEXT PRIMARY KEY, n INTEGER NOT NULL);
+"""
+
+_ADD = """
+INSERT INTO urls (key, url, host, kind, status, priority, depth, redirects, discovered_from, via,
+                  skipped_reason, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(key) DO UPDATE SET
+    status = 'queued', skipped_reason = NULL, kind = excluded.kind, priority = excluded.priority,
+    depth = excluded.depth, discovered_from = excluded.discovered_from, via = excluded.via,
+    updated_at = excluded.updated_at
+WHERE urls.status = 'skipped' AND urls.skipped_reason = 'out_of_scope' AND excluded.status = 'queued'
+"""
+
+
+@dataclass
+class Candidate:
+    """A URL found somewhere, with where it came from and whether it may be fetched."""
+
+    url: str
+    kind: str = "page"
+    depth: int = 0
+    priority: int = PRIORITY_PAGE
+    discovered_from: str | None = None
+    via: str | None = None
+    redirects: int = 0
+    skipped_reason: str | None = None
+
+
+@dataclass
+class Task:
+    """A queued URL handed to a worker."""
+
+    id: int
+    url: str
+    host: str
+    kind: str
+    depth: int
+    redirects: int
+    attempts: int
+
+
+class Frontier:
+    def __init__(self, path: Path | str, *, max_query_variants: int = 100):
+        self.path = Path(path)
+        self.max_query_variants = max_query_variants
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA cache_size=-16000")  # 16 MB page cache, whatever the frontier size
+        self.db.executescript(SCHEMA)
+        self.db.execute("BEGIN")
+
+    # -- transactions
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+
+    def close(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("COMMIT")
+        self.db.close()
+
+    # -- adding URLs
+    def add(self, candidates) -> int:
+        """Insert new URLs (known keys are ignored); returns how many were queued."""
+        queued = 0
+        now = time.time()
+        cur = self.db.cursor()
+        for c in candidates:
+            key = url_key(c.url)
+            status = "skipped" if c.skipped_reason else "queued"
+            cur.execute(
+                _ADD,
+                (key, c.url, host_key(c.url), c.kind, status, c.priority, c.depth, c.redirects,
+                 c.discovered_from, c.via, c.skipped_reason, now),
+            )
+            if cur.rowcount != 1 or status != "queued":
+                continue
+            if "?" in key and not self._query_variant_allowed(cur, key):
+                cur.execute(
+                    "UPDATE urls SET status='skipped', skipped_reason='trap:query_variants' WHERE key=?",
+                    (key,),
+                )
+                continue
+            queued += 1
+        return queued
+
+    def _query_variant_allowed(self, cur, key: str) -> bool:
+        path = path_key(key)
+        cur.execute(
+            "INSERT INTO query_variants (path, n) VALUES (?, 1) "
+            "ON CONFLICT(path) DO UPDATE SET n = n + 1 RETURNING n",
+            (path,),
+        )
+        return cur.fetchone()[0] <= self.max_query_variants
+
+    def claim(self, url: str, kind: str, priority: int = PRIORITY_ROBOTS) -> Task:
+        """Insert-or-reset a URL fetched outside the queue (robots.txt) and mark it in flight."""
+        key = url_key(url)
+        self.db.execute(
+            "INSERT INTO urls (key, url, host, kind, status, priority, depth, updated_at) "
+            "VALUES (?, ?, ?, ?, 'inflight', ?, 0, ?) "
+            "ON CONFLICT(key) DO UPDATE SET status='inflight', skipped_reason=NULL",
+            (key, url, host_key(url), kind, priority, time.time()),
+        )
+        row = self.db.execute("SELECT id, attempts FROM urls WHERE key=?", (key,)).fetchone()
+        return Task(row[0], url, host_key(url), kind, 0, 0, row[1])
+
+    # -- taking URLs
+    def next_batch(self, limit: int, *, skip_hosts=()) -> list[Task]:
+        """Up to ``limit`` queued URLs in priority order, none on ``skip_hosts``."""
+        skip = list(skip_hosts)
+        where = "status='queued'"
+        if skip:
+            where += f" AND host NOT IN ({','.join('?' * len(skip))})"
+        rows = self.db.execute(
+            f"SELECT id, url, host, kind, depth, redirects, attempts FROM urls "
+            f"WHERE {where} ORDER BY priority, id LIMIT ?",
+            (*skip, limit),
+        ).fetchall()
+        return [Task(*row) for row in rows]
+
+    def mark_inflight(self, task: Task) -> None:
+        self.db.execute("UPDATE urls SET status='inflight' WHERE id=?", (task.id,))
+
+    def requeue(self, task: Task) -> None:
+        self.db.execute("UPDATE urls SET status='queued' WHERE id=?", (task.id,))
+
+    def skip(self, task: Task, reason: str) -> None:
+        self.db.execute(
+            "UPDATE urls SET status='skipped', skipped_reason=?, updated_at=? WHERE id=?",
+            (reason, time.time(), task.id),
+        )
+
+    def finish(self, task: Task, *, ok: bool, attempts: int, http_status=None, error=None, nbytes=None,
+               warc_file=None, warc_offset=None, record_type=None, content_type=None) -> None:
+        self.db.execute(
+            "UPDATE urls SET status=?, attempts=attempts+?, http_status=?, error=?, bytes=?, warc_file=?, "
+            "warc_offset=?, record_type=?, content_type=?, skipped_reason=NULL, updated_at=? WHERE id=?",
+            ("done" if ok else "failed", attempts, http_status, error, nbytes, warc_file, warc_offset,
+             record_type, content_type, time.time(), task.id),
+        )
+
+    # -- resume
+    def resume(self, refetch_urls=()) -> int:
+        """After a crash: in-flight rows and URLs whose WARC records were cut go back to the queue."""
+        n = self.db.execute("UPDATE urls SET status='queued' WHERE status='inflight'").rowcount
+        n += self.db.execute(
+            "UPDATE urls SET status='queued', skipped_reason=NULL WHERE status='skipped' AND skipped_reason='max_pages'"
+        ).rowcount
+        for url in refetch_urls:
+            n += self.db.execute(
+                "UPDATE urls SET status='queued', warc_file=NULL, warc_offset=NULL "
+                "WHERE key=? AND status IN ('done', 'failed')",
+                (url_key(url),),
+            ).rowcount
+        return n
+
+    def skip_remaining(self, reason: str) -> int:
+        return self.db.execute(
+            "UPDATE urls SET status='skipped', skipped_reason=? WHERE status='queued'", (reason,)
+        ).rowcount
+
+    # -- reporting
+    def counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM urls GROUP BY status").fetchall())
+
+    def fetched_count(self) -> int:
+        """URLs fetched so far (for max_pages): everything done or failed except robots.txt."""
+        return self.db.execute(
+            "SELECT COUNT(*) FROM urls WHERE status IN ('done', 'failed') AND kind != 'robots'"
+        ).fetchone()[0]
+
+    def has_queued(self) -> bool:
+        return self.db.execute("SELECT 1 FROM urls WHERE status='queued' LIMIT 1").fetchone() is not None
+
+    def rows(self) -> Iterator[dict]:
+        """Every URL and its outcome, in discovery order (a separate cursor; streams)."""
+        cur = self.db.execute("SELECT * FROM urls ORDER BY id")
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row))

@@ -1,0 +1,176 @@
+"""Find the URLs a page or stylesheet points to (lxml for HTML, a regex for CSS).
+
+Each link is a ``Link(url, requisite, via)``: ``requisite`` is True for what a
+page needs to replay (images, srcset, stylesheets, scripts, media, icons,
+CSS ``url()``/``@import``, and documents such as PDF or DOCX linked with
+``<a>``), which the crawler may fetch from other hosts but never follows.
+
+URLs are kept *as written*: relative references are resolved with
+``urljoin`` and the fragment dropped, but percent-escapes are neither added
+nor removed, except that characters which cannot travel in an HTTP request
+line (spaces, control characters, non-ASCII) are percent-encoded the way a
+browser does.  Parsing is capped (``max_bytes``) so a huge or hostile
+document costs bounded time and memory.
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+from urllib.parse import quote, urljoin, urlsplit
+
+DOCUMENT_EXTENSIONS = frozenset(
+    ".pdf .doc .docx .xls .xlsx .ppt .pptx .pps .odt .ods .odp .rtf .csv .zip .gz .tgz .7z .rar "
+    ".epub .mp3 .mp4 .avi .mov .wmv .txt .xml .json .jpg .jpeg .png .gif .svg .webp".split()
+)
+REQUISITE_RELS = frozenset(
+    "stylesheet icon shortcut apple-touch-icon apple-touch-icon-precomposed mask-icon preload "
+    "prefetch modulepreload manifest image_src".split()
+)
+PAGE_RELS = frozenset("canonical alternate next prev prefetch-page amphtml".split())
+_WS_INSIDE = re.compile(r"[\t\n\r]")
+_CSS_URL = re.compile(rb"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.IGNORECASE)
+_CSS_IMPORT = re.compile(rb"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_REFRESH_URL = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']*)["']?""", re.IGNORECASE)
+# what a browser percent-encodes in any part of a URL it sends: controls, space, non-ASCII, "<>`
+_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>`')
+
+
+class Link(NamedTuple):
+    url: str
+    requisite: bool
+    via: str  # tag/attribute or "css", for the crawl log
+
+
+def absolute_url(base: str, ref: str) -> str | None:
+    """Resolve ``ref`` against ``base``; None for non-http(s) or unparseable references."""
+    ref = _WS_INSIDE.sub("", ref.strip(" \t\n\r\f"))
+    if not ref or ref.startswith("#"):
+        return None
+    try:
+        url = urljoin(base, ref)
+        parts = urlsplit(url)
+        parts.port  # raises ValueError for a bad port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    url = url.split("#", 1)[0]
+    return quote(url, safe=_SAFE)
+
+
+def is_document(url: str) -> bool:
+    path = urlsplit(url).path.lower()
+    dot = path.rfind(".")
+    return dot > path.rfind("/") and path[dot:] in DOCUMENT_EXTENSIONS
+
+
+def _srcset_urls(value: str):
+    for candidate in value.split(","):
+        candidate = candidate.strip()
+        if candidate:
+            yield candidate.split()[0]
+
+
+def extract_css(body: bytes, base_url: str, *, max_bytes: int = 10_000_000) -> list[Link]:
+    """Links of a stylesheet (``url()`` and ``@import``); all are requisites."""
+    data = body[:max_bytes]
+    links = []
+    for pattern in (_CSS_URL, _CSS_IMPORT):
+        for match in pattern.finditer(data):
+            raw = next(g for g in match.groups() if g is not None)
+            ref = raw.decode("utf-8", "replace")
+            if ref.lower().startswith("data:"):
+                continue
+            url = absolute_url(base_url, ref)
+            if url:
+                links.append(Link(url, True, "css"))
+    return links
+
+
+def extract_html(
+    body: bytes, base_url: str, *, encoding: str | None = None, max_bytes: int = 10_000_000
+) -> list[Link]:
+    """Links of an HTML document, deduplicated in document order."""
+    import lxml.etree
+    import lxml.html
+
+    data = body[:max_bytes]
+    if not data.strip():
+        return []
+    try:
+        parser = lxml.html.HTMLParser(encoding=encoding, recover=True, no_network=True)
+    except LookupError:
+        parser = lxml.html.HTMLParser(recover=True, no_network=True)
+    try:
+        root = lxml.html.document_fromstring(data, parser=parser)
+    except (lxml.etree.ParserError, ValueError, LookupError):
+        try:
+            root = lxml.html.document_fromstring(data, parser=lxml.html.HTMLParser(recover=True))
+        except (lxml.etree.ParserError, ValueError):
+            return []
+    if root is None:
+        return []
+
+    base = base_url
+    for el in root.iter("base"):
+        href = el.get("href")
+        if href:
+            resolved = absolute_url(base_url, href)
+            if resolved:
+                base = resolved
+            break
+
+    found: list[Link] = []
+    seen: set[tuple[str, bool]] = set()
+
+    def add(ref: str | None, requisite: bool, via: str) -> None:
+        if not ref:
+            return
+        url = absolute_url(base, ref)
+        if url is None:
+            return
+        requisite = requisite or is_document(url) and via.startswith("a")
+        if (url, requisite) not in seen:
+            seen.add((url, requisite))
+            found.append(Link(url, requisite, via))
+
+    for el in root.iter(lxml.etree.Element):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        tag = tag.lower()
+        if tag in ("a", "area"):
+            add(el.get("href"), False, tag)
+        elif tag == "link":
+            rels = set((el.get("rel") or "").lower().split())
+            if rels & REQUISITE_RELS:
+                add(el.get("href"), True, "link")
+                for ref in _srcset_urls(el.get("imagesrcset") or ""):
+                    add(ref, True, "link")
+            elif rels & PAGE_RELS:
+                add(el.get("href"), False, "link")
+        elif tag in ("img", "source", "video", "audio", "track", "embed", "input", "script"):
+            add(el.get("src"), True, tag)
+            for ref in _srcset_urls(el.get("srcset") or ""):
+                add(ref, True, tag)
+            if tag == "video":
+                add(el.get("poster"), True, tag)
+            for attr in ("data-src", "data-original"):
+                add(el.get(attr), True, tag)
+        elif tag in ("iframe", "frame"):
+            add(el.get("src"), False, tag)
+        elif tag == "object":
+            add(el.get("data"), True, tag)
+        elif tag == "meta":
+            if (el.get("http-equiv") or "").lower() == "refresh":
+                match = _REFRESH_URL.match(el.get("content") or "")
+                if match and match.group(1).strip():
+                    add(match.group(1), False, "meta_refresh")
+        elif tag == "style" and el.text:
+            for link in extract_css(el.text.encode("utf-8", "replace"), base, max_bytes=max_bytes):
+                add(link.url, True, "style")
+        if tag in ("body", "table", "td", "th", "tr"):
+            add(el.get("background"), True, tag)
+        style = el.get("style") if tag else None
+        if style and "url(" in style.lower():
+            for link in extract_css(style.encode("utf-8", "replace"), base, max_bytes=max_bytes):
+                add(link.url, True, "style")
+    return found

@@ -1,0 +1,139 @@
+"""Which discovered URLs the crawler may fetch, and why not when it may not.
+
+A URL is fetched *exactly as written* (see ``links.absolute_url``); the
+normalised ``url_key`` exists only to drop duplicates: lower-case scheme and
+host, default port removed, fragment dropped, session-id parameters removed.
+
+Scope (``Scope.reason``): pages must be on one of the seeds' origins (scheme,
+host, port), match an ``include`` pattern when any is given, and match no
+``exclude`` pattern.  Page requisites (images, CSS, JS, documents) may come
+from any public host when ``requisites_any_host`` is on, but never from a
+private, loopback or link-local address other than a seed's own origin, so a
+hostile page cannot point the crawler at an intranet or metadata service.
+Trap rules (depth, repeated path segments, URL length; query variants live in
+the frontier, which counts them on disk) apply to every discovered URL.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+SESSION_PARAMS = frozenset(
+    {"jsessionid", "phpsessid", "sid", "sessionid", "session_id", "aspsessionid", "cfid", "cftoken", "zenid", "oscsid"}
+)
+_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, or None when it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme]
+
+
+def host_key(url: str) -> str:
+    """The politeness key of a URL: ``host:port`` (schemes share one server)."""
+    o = origin(url)
+    return f"{o[1]}:{o[2]}" if o else ""
+
+
+def _strip_session_query(query: str) -> str:
+    if not query:
+        return query
+    kept = [p for p in query.split("&") if p.split("=", 1)[0].lower() not in SESSION_PARAMS]
+    return "&".join(kept)
+
+
+def url_key(url: str) -> str:
+    """Normalised form used only to spot duplicates; never fetched."""
+    o = origin(url)
+    if o is None:
+        return url
+    scheme, host, port = o
+    parts = urlsplit(url)
+    netloc = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    if ":" in host:  # IPv6 literal
+        netloc = f"[{host}]" if port == DEFAULT_PORTS[scheme] else f"[{host}]:{port}"
+    path = _PATH_SESSION.sub("", parts.path) or "/"
+    return urlunsplit((scheme, netloc, path, _strip_session_query(parts.query), ""))
+
+
+def path_key(url: str) -> str:
+    """Key that groups URLs differing only in their query (for the query-explosion cap)."""
+    key = url_key(url)
+    return key.split("?", 1)[0]
+
+
+def is_private_host(host: str) -> bool:
+    """True for loopback, private, link-local and reserved address literals and localhost."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not addr.is_global
+
+
+class Scope:
+    """Scope and trap decisions for one crawl; ``reason`` returns None when allowed."""
+
+    def __init__(
+        self,
+        seeds,
+        *,
+        include=(),
+        exclude=(),
+        requisites_any_host: bool = True,
+        max_depth: int = 20,
+        max_url_length: int = 2048,
+        max_repeated_segments: int = 3,
+    ):
+        self.origins = {o for o in map(origin, seeds) if o}
+        self.include = [re.compile(p) for p in include]
+        self.exclude = [re.compile(p) for p in exclude]
+        self.requisites_any_host = requisites_any_host
+        self.max_depth = max_depth
+        self.max_url_length = max_url_length
+        self.max_repeated_segments = max_repeated_segments
+
+    def in_origin(self, url: str) -> bool:
+        return origin(url) in self.origins
+
+    def reason(self, url: str, *, depth: int, requisite: bool = False) -> str | None:
+        """Why ``url`` must not be fetched (a skipped_reason), or None to fetch it."""
+        o = origin(url)
+        if o is None:
+            return "scheme"
+        if len(url) > self.max_url_length:
+            return "trap:url_length"
+        if o not in self.origins:
+            if not (requisite and self.requisites_any_host) or is_private_host(o[1]):
+                return "out_of_scope"
+        elif self.include and not requisite and not any(p.search(url) for p in self.include):
+            return "out_of_scope"
+        if any(p.search(url) for p in self.exclude):
+            return "excluded"
+        if not requisite and depth > self.max_depth:
+            return "trap:max_depth"
+        if self._repeats_segment(url):
+            return "trap:repeated_segment"
+        return None
+
+    def _repeats_segment(self, url: str) -> bool:
+        counts: dict[str, int] = {}
+        for segment in urlsplit(url).path.split("/"):
+            if segment:
+                counts[segment] = counts.get(segment, 0) + 1
+                if counts[segment] >= self.max_repeated_segments:
+                    return True
+        return False
