@@ -1,9 +1,81 @@
-"""PLACEHOLDER: replaced by the stage's real command module."""
+"""``archiver run``, ``archiver diff`` and ``archiver schedule``: scheduled jobs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+EPILOG = """exit status: 0 ok, 1 failure, 2 bad manifest or options, 3 audit under
+[audit] fail_under, 4 another run of the job holds its lock"""
 
 
-def add_parser(sub):
-    pass
+def add_parser(sub) -> None:
+    run = sub.add_parser("run", help="run a job manifest: crawl, detect, map, export, audit (locked, incremental, with history)",
+                         description="Run the whole job of MANIFEST under OUT/<name>/runs/<UTC time>/ and point OUT/<name>/latest at it.",
+                         epilog=EPILOG)
+    run.add_argument("manifest", metavar="MANIFEST.toml")
+    run.add_argument("--out", default="output", metavar="DIR", help="output root (default: output/)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only the one-line summary (for cron mail)")
+    run.add_argument("--json-summary", metavar="FILE", help="also write the run summary as JSON to FILE")
+
+    diff = sub.add_parser("diff", help="what changed between two runs of a job (URLs and redirect rows)",
+                          description="JOB_DIR (OUT/<name>): the latest run against the one before. "
+                                      "Two run directories: the second against the first.")
+    diff.add_argument("paths", nargs="+", metavar="JOB_DIR_OR_RUN_DIR")
+    diff.add_argument("--json", action="store_true", help="print the full diff as JSON")
+    diff.add_argument("--limit", type=int, default=50, help="URLs listed per section (default 50)")
+
+    schedule = sub.add_parser("schedule", help="print a crontab line and a systemd timer for a job manifest")
+    schedule.add_argument("manifest", metavar="MANIFEST.toml")
+    schedule.add_argument("--out", default="output", metavar="DIR", help="output root (default: output/)")
+    schedule.add_argument("--at", default="02:30", metavar="HH:MM", help="time of day (default 02:30)")
+    schedule.add_argument("--weekday", metavar="DAY", help="run weekly on this day (mon..sun) instead of daily")
 
 
-def run(args):
-    raise NotImplementedError
+def run(args) -> int:
+    return {"run": _run, "diff": _diff, "schedule": _schedule}[args.command](args)
+
+
+def _run(args) -> int:
+    from archiver.demo import embedded_sites
+    from archiver.jobs import run_job
+    from archiver.manifest import load_manifest
+
+    manifest = load_manifest(args.manifest)
+    with embedded_sites(manifest, Path(args.out)) as (live, _pair):
+        return run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary).exit_code
+
+
+def _diff(args) -> int:
+    from archiver.errors import UsageError
+    from archiver.jobs import JobHistory, diff_runs
+    from archiver.jobs.diff import format_diff
+
+    if args.limit < 0:
+        raise UsageError(f"--limit: expected a number >= 0, got {args.limit}")
+    paths = [Path(p) for p in args.paths]
+    for path in paths:
+        if not path.is_dir():
+            raise UsageError(f"{path}: no such directory")
+    if len(paths) == 1:
+        runs = JobHistory(paths[0]).completed()
+        if not runs:
+            raise UsageError(f"{paths[0]}: not a job directory with completed runs (expected OUT/<name>/runs/...)")
+        latest = JobHistory(paths[0]).latest() or runs[-1]
+        at = next((i for i, r in enumerate(runs) if r.name == latest.name), len(runs) - 1)
+        before, after = (runs[at - 1] if at > 0 else None), runs[at]
+    elif len(paths) == 2:
+        before, after = paths
+    else:
+        raise UsageError("diff takes a job directory, or two run directories")
+    diff = diff_runs(before, after)
+    print(json.dumps(diff, indent=1, ensure_ascii=False) if args.json else format_diff(diff, limit=args.limit))
+    return 0
+
+
+def _schedule(args) -> int:
+    from archiver.jobs.schedule import schedule_text
+    from archiver.manifest import load_manifest
+
+    manifest = load_manifest(args.manifest)
+    print(schedule_text(args.manifest, manifest.name, args.out, at=args.at, weekday=args.weekday), end="")
+    return 0

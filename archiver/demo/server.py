@@ -33,13 +33,15 @@ class LoggedRequest:
 class SiteServer:
     """Serve ``site`` on 127.0.0.1 at a free port; ``site`` may be set later.
 
-    ``latency`` (seconds) delays every answer, for benchmarks. Use as a context
+    ``latency`` (seconds) delays every answer, for benchmarks; ``port`` asks
+    for a particular port (``OSError`` when taken). Use as a context
     manager or call ``start()`` / ``close()``.
     """
 
-    def __init__(self, site: Site | None = None, *, latency: float = 0.0):
+    def __init__(self, site: Site | None = None, *, latency: float = 0.0, port: int = 0):
         self.site = site if site is not None else Site({})
         self.latency = latency
+        self.requested_port = port  # 0: any free port
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._first_seen: dict[tuple[str, str], float] = {}  # (path, etag) -> when first served
@@ -51,7 +53,7 @@ class SiteServer:
         if self._httpd is not None:
             return self
         handler = type("Handler", (_Handler,), {"owner": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd = ThreadingHTTPServer(("127.0.0.1", self.requested_port), handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False  # keep-alive threads must not block close()
         self._httpd = httpd

@@ -1,0 +1,305 @@
+"""Scheduled jobs: the whole pipeline for one manifest, locked, with history.
+
+``run_job(manifest, out_root)`` holds ``OUT/<name>/.lock`` (exit 4 when another
+run has it), creates ``OUT/<name>/runs/<UTC timestamp>/``, and there:
+
+1. crawls the legacy and the new site (``legacy/``, ``new/``), each re-crawl
+   passing the previous run's crawl as ``previous`` so unchanged pages are
+   re-validated with conditional requests and stored as revisit records;
+2. detects notices (``notices.jsonl``), maps them to the new site and exports
+   the redirect manifest (``redirects.*``);
+3. audits the legacy archive (``audit/``) against ``fail_under`` (exit 3);
+4. diffs against the previous run (``diff.json``), writes ``summary.json``,
+   points ``OUT/<name>/latest`` at the run and prunes to ``keep_runs``.
+
+Every stage reads the archive, never the live site.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import EXIT_FAILURE, EXIT_INCOMPLETE, EXIT_OK, ArchiverError
+from archiver.jobs.diff import counts as diff_counts
+from archiver.jobs.diff import diff_runs
+from archiver.jobs.history import JobHistory
+from archiver.jobs.lock import JobLock
+from archiver.manifest import Manifest
+
+__all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    exit_code: int
+    summary: dict[str, Any] = field(default_factory=dict)
+    line: str = ""  # the one-line summary
+
+
+class _Captures:
+    """Re-iterable captures of a crawl directory (each pass re-reads the WARCs)."""
+
+    def __init__(self, *paths: Path):
+        self.paths = [str(p) for p in paths]
+
+    def __iter__(self):
+        from archiver.archive import iter_captures
+
+        return iter_captures(self.paths)
+
+
+def _utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
+    """Numbers from a crawl directory's crawl.jsonl and WARC files."""
+    states, records, statuses = Counter(), Counter(), Counter()
+    log_path = crawl_dir / "crawl.jsonl"
+    if log_path.is_file():
+        with log_path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                entry = json.loads(line)
+                states[entry.get("state") or "unknown"] += 1
+                if entry.get("record_type"):
+                    records[entry["record_type"]] += 1
+                if entry.get("status") is not None:
+                    statuses[f"{entry['status'] // 100}xx"] += 1
+    warcs = sorted((crawl_dir / "warc").glob("*.warc*")) if (crawl_dir / "warc").is_dir() else []
+    return {
+        "urls": sum(states.values()),
+        "fetched": sum(statuses.values()),
+        "failed": states.get("failed", 0),
+        "skipped": states.get("skipped", 0),
+        "responses": records.get("response", 0),
+        "revisits": records.get("revisit", 0),
+        "statuses": dict(sorted(statuses.items())),
+        "warc_files": len(warcs),
+        "warc_bytes": sum(p.stat().st_size for p in warcs),
+    }
+
+
+class _Run:
+    """One run of one job: the stages in order, each recorded in the summary."""
+
+    def __init__(self, manifest: Manifest, history: JobHistory, run_dir: Path, previous: Path | None, progress: str):
+        self.manifest = manifest
+        self.history = history
+        self.run_dir = run_dir
+        self.previous = previous
+        self.progress = progress
+        self.summary: dict[str, Any] = {
+            "job": manifest.name,
+            "manifest": str(manifest.path.absolute()) if manifest.path else None,
+            "run": run_dir.name,
+            "run_dir": str(run_dir.absolute()),
+            "previous_run": previous.name if previous else None,
+            "status": "running",
+        }
+
+    def stage(self, name: str, func, *args, **kwargs):
+        log.info("%s: %s", self.manifest.name, name)
+        started = time.monotonic()
+        try:
+            result = func(*args, **kwargs)
+        except ArchiverError:
+            raise
+        except Exception as exc:
+            (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            raise ArchiverError(f"{name} failed: {type(exc).__name__}: {exc} (traceback in {self.run_dir / 'error.log'})") from exc
+        self.summary.setdefault("seconds_by_stage", {})[name] = round(time.monotonic() - started, 2)
+        return result
+
+    # stages ------------------------------------------------------------
+    def crawl(self, side: str) -> None:
+        from archiver.capture import crawl
+
+        previous = self.previous / side if self.previous and (self.previous / side).is_dir() else None
+        config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
+        crawl(config)
+        self.summary.setdefault("crawl", {})[side] = {**crawl_stats(self.run_dir / side), "incremental_from": previous.parent.name if previous else None}
+
+    def detect(self) -> list:
+        from archiver.detect import detect, write_notices
+
+        notices = detect(_Captures(self.run_dir / "legacy"), new_hosts=self.manifest.new.hosts, phrases=self.manifest.phrases)
+        write_notices(notices, self.run_dir / "notices.jsonl")
+        self.summary["notices"] = dict(Counter(n.classification for n in notices))
+        return notices
+
+    def map(self, notices: list) -> list:
+        from archiver.mapping import build_manifest
+
+        kwargs: dict[str, Any] = {"allowed_hosts": self.manifest.target_hosts}
+        if self.manifest.rules:
+            kwargs["rules"] = [(r.pattern, r.target) for r in self.manifest.rules]
+        thresholds = {}
+        if self.manifest.min_confidence is not None:
+            thresholds["min_confidence"] = self.manifest.min_confidence
+        if thresholds:
+            kwargs["thresholds"] = thresholds
+        rows = build_manifest(notices, _Captures(self.run_dir / "legacy"), _Captures(self.run_dir / "new"), **kwargs)
+        if self.manifest.redirect_status != 301:
+            from dataclasses import replace
+
+            rows = [replace(r, status=self.manifest.redirect_status) if r.status == 301 else r for r in rows]
+        kinds = Counter(r.kind for r in rows)
+        self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
+                                     "review": sum(1 for r in rows if r.review)}
+        return rows
+
+    def export(self, rows: list) -> None:
+        from archiver.export import export_all
+
+        formats = list(self.manifest.formats) if self.manifest.formats is not None else None
+        written = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts)
+        self.summary["exports"] = {name: str(Path(p).name) for name, p in written.items()}
+
+    def audit(self) -> bool:
+        """Audit the legacy archive; False when it is under ``fail_under``."""
+        from archiver.audit import audit, write_report
+
+        legacy = self.run_dir / "legacy"
+        redirects = self.run_dir / "redirects.csv"
+        report = audit(
+            [legacy],
+            expected_file=self.manifest.expected,
+            sitemaps=self.manifest.legacy.sitemaps,
+            crawl_logs=[legacy / "crawl.jsonl"],
+            redirects=redirects if redirects.is_file() else None,
+            fail_under=self.manifest.fail_under,
+        )
+        write_report(report, self.run_dir / "audit")
+        completeness = getattr(report, "completeness", None)
+        passed = getattr(report, "passed", None)
+        if passed is None:
+            passed = self.manifest.fail_under is None or completeness is None or completeness >= self.manifest.fail_under
+        self.summary["audit"] = {"completeness": completeness, "fail_under": self.manifest.fail_under, "passed": bool(passed),
+                                 "report": "audit/audit.html"}
+        return bool(passed)
+
+    def diff(self) -> None:
+        diff = diff_runs(self.previous, self.run_dir)
+        (self.run_dir / "diff.json").write_text(json.dumps(diff, indent=1, ensure_ascii=False), encoding="utf-8")
+        self.summary["diff"] = diff_counts(diff)
+
+
+def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool = False,
+            json_summary: Path | str | None = None, progress: str | None = None) -> RunResult:
+    """Run the whole job once; see the module docstring. Raises ``LockHeldError`` (exit 4)."""
+    job_dir = Path(out_root) / manifest.name
+    history = JobHistory(job_dir)
+    started = time.time()
+    with JobLock(job_dir / ".lock") as lock:
+        previous = history.latest()
+        run_dir = history.new_run()
+        run = _Run(manifest, history, run_dir, previous, progress or ("none" if quiet else "auto"))
+        summary = run.summary
+        summary["started"] = _utc(started)
+        if lock.stale_holder:
+            summary["stale_lock_taken_over"] = lock.stale_holder
+        try:
+            run.stage("crawl legacy", run.crawl, "legacy")
+            run.stage("crawl new", run.crawl, "new")
+            notices = run.stage("detect", run.detect)
+            rows = run.stage("map", run.map, notices)
+            run.stage("export", run.export, rows)
+            passed = run.stage("audit", run.audit)
+            run.stage("diff", run.diff)
+        except ArchiverError as exc:
+            summary.update(status="failed", error=str(exc), exit_code=exc.exit_code)
+            _finish(summary, run_dir, started, json_summary)
+            raise
+        exit_code = EXIT_OK if passed else EXIT_INCOMPLETE
+        summary.update(status="ok" if passed else "incomplete", exit_code=exit_code)
+        history.set_latest(run_dir)
+        if manifest.keep_runs:
+            summary["pruned"] = [p.name for p in history.prune(manifest.keep_runs, current=run_dir)]
+        _finish(summary, run_dir, started, json_summary)
+    line = one_line(summary)
+    if not quiet:
+        print(format_summary(summary))
+    print(line)
+    return RunResult(run_dir, exit_code, summary, line)
+
+
+def _finish(summary: dict, run_dir: Path, started: float, json_summary: Path | str | None) -> None:
+    summary["finished"] = _utc(time.time())
+    summary["seconds"] = round(time.time() - started, 1)
+    text = json.dumps(summary, indent=1, ensure_ascii=False)
+    tmp = run_dir / "summary.json.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(run_dir / "summary.json")
+    if json_summary:
+        Path(json_summary).write_text(text, encoding="utf-8")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def one_line(summary: dict) -> str:
+    """The cron-mail line: job, status, pages, redirects, audit, changes, where."""
+    parts = [f"archiver {summary['job']}: {summary['status']}"]
+    crawl = summary.get("crawl", {})
+    if crawl:
+        bytes_written = sum(c["warc_bytes"] for c in crawl.values())
+        parts.append("; ".join(f"{side} {c['fetched']} fetched ({c['revisits']} unchanged)" for side, c in crawl.items())
+                     + f"; {_mb(bytes_written)} WARC")
+    if "redirects" in summary:
+        r = summary["redirects"]
+        parts.append(f"{r['rows']} redirects ({r['page']} page, {r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched)")
+    audit = summary.get("audit")
+    if audit and audit.get("completeness") is not None:
+        bar = f" < {audit['fail_under']:.0%}" if not audit["passed"] else ""
+        parts.append(f"audit {audit['completeness']:.1%}{bar}")
+    diff = summary.get("diff")
+    if diff and summary.get("previous_run"):
+        legacy = diff["legacy"]
+        parts.append(f"since last run: {legacy['new']} new, {legacy['changed']} changed, {legacy['gone']} gone")
+    if summary.get("error"):
+        parts.append(summary["error"])
+    parts.append(summary["run_dir"])
+    return " | ".join(parts)
+
+
+def format_summary(summary: dict) -> str:
+    """The multi-line summary printed to the terminal."""
+    lines = [f"job {summary['job']} run {summary['run']} ({summary['seconds']} s): {summary['status']}",
+             f"  results:   {summary['run_dir']}"]
+    for side, c in summary.get("crawl", {}).items():
+        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched, {c['responses']} new/changed records, {c['revisits']} revisits, "
+                     f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
+    if "notices" in summary:
+        lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
+    if "redirects" in summary:
+        r = summary["redirects"]
+        lines.append(f"  redirects: {r['rows']} rows: {r['page']} page, {r['fallback']} fallback, {r['gone']} gone, "
+                     f"{r['unmatched']} unmatched; {r['review']} to review")
+    if "exports" in summary:
+        lines.append("  exports:   " + ", ".join(summary["exports"].values()))
+    if audit := summary.get("audit"):
+        completeness = "n/a" if audit["completeness"] is None else f"{audit['completeness']:.1%}"
+        bar = f" (fail_under {audit['fail_under']:.0%}: {'passed' if audit['passed'] else 'FAILED'})" if audit["fail_under"] is not None else ""
+        lines.append(f"  audit:     completeness {completeness}{bar}  ({audit['report']})")
+    if diff := summary.get("diff"):
+        if summary.get("previous_run"):
+            for side in ("legacy", "new"):
+                d = diff[side]
+                lines.append(f"  changes:   {side}: {d['new']} new, {d['changed']} changed, {d['gone']} gone URLs since {summary['previous_run']}")
+            r = diff["redirects"]
+            lines.append(f"  changes:   redirects: {r['added']} added, {r['removed']} removed, {r['changed']} changed  (archiver diff)")
+    if summary.get("pruned"):
+        lines.append(f"  pruned:    {len(summary['pruned'])} old run(s)")
+    return "\n".join(lines)

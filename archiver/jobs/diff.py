@@ -1,0 +1,179 @@
+"""What changed between two runs of a job: URLs and redirect rows.
+
+Per crawled site, a URL is *new* when the earlier run did not capture it,
+*gone* when the earlier run captured it and this one did not (or it now
+answers 404/410), and *changed* when both captured it with a different
+payload digest or status. A revisit record (server-not-modified or identical
+payload digest) is unchanged by definition. Digests come from the crawl's
+``index.cdxj``, matched to ``crawl.jsonl`` by WARC file and offset, and are
+read from the WARC record header where the index lacks them.
+
+Redirect rows (``redirects.csv``) are compared by old URL: added, removed,
+and changed (target, status or kind).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+SIDES = ("legacy", "new")
+_GONE_STATUSES = (404, 410)
+
+
+def _index_digests(crawl_dir: Path) -> dict[tuple[str, int], str]:
+    digests: dict[tuple[str, int], str] = {}
+    index = crawl_dir / "index.cdxj"
+    if not index.is_file():
+        return digests
+    with index.open(encoding="utf-8") as lines:
+        for line in lines:
+            parts = line.split(" ", 2)
+            if len(parts) < 3:
+                continue
+            try:
+                fields = json.loads(parts[2])
+                key = (Path(fields["filename"]).name, int(fields["offset"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+            if fields.get("digest"):
+                digests[key] = fields["digest"]
+    return digests
+
+
+def _record_digest(warc: Path, offset: int) -> str | None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    try:
+        with warc.open("rb") as stream:
+            stream.seek(offset)
+            for record in ArchiveIterator(stream):
+                return record.rec_headers.get_header("WARC-Payload-Digest")
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def crawl_state(crawl_dir: Path | str) -> dict[str, dict]:
+    """url -> {status, digest, revisit} for every URL a crawl fetched."""
+    crawl_dir = Path(crawl_dir)
+    log_path = crawl_dir / "crawl.jsonl"
+    if not log_path.is_file():
+        return {}
+    digests = _index_digests(crawl_dir)
+    state: dict[str, dict] = {}
+    with log_path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            if entry.get("status") is None:
+                continue  # failed, skipped or never fetched
+            digest = None
+            warc_file, offset = entry.get("warc_file"), entry.get("warc_offset")
+            if warc_file and offset is not None:
+                name = Path(warc_file).name
+                digest = digests.get((name, int(offset)))
+                if digest is None:
+                    candidates = [crawl_dir / "warc" / name, crawl_dir / warc_file]
+                    warc = next((p for p in candidates if p.is_file()), None)
+                    digest = _record_digest(warc, int(offset)) if warc else None
+            state[entry["url"]] = {
+                "status": entry["status"],
+                "digest": digest,
+                "revisit": entry.get("record_type") == "revisit",
+            }
+    return state
+
+
+def diff_crawls(before: dict[str, dict], after: dict[str, dict]) -> dict[str, list]:
+    """new / changed / gone URLs between two ``crawl_state`` results."""
+    new, changed, gone = [], [], []
+
+    def present(info: dict | None) -> bool:
+        return info is not None and info["status"] not in _GONE_STATUSES
+
+    for url, now in sorted(after.items()):
+        then = before.get(url)
+        if not present(then):
+            if present(now):
+                new.append(url)
+            continue
+        if not present(now):
+            gone.append(url)
+        elif now["status"] != then["status"]:
+            changed.append({"url": url, "reason": f"status {then['status']} -> {now['status']}"})
+        elif now["digest"] and then["digest"] and now["digest"] != then["digest"]:
+            changed.append({"url": url, "reason": "payload digest differs"})
+    gone.extend(url for url, then in sorted(before.items()) if url not in after and present(then))
+    return {"new": new, "changed": changed, "gone": sorted(gone)}
+
+
+def read_redirects(run_dir: Path | str) -> dict[str, dict]:
+    path = Path(run_dir) / "redirects.csv"
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {row["old_url"]: row for row in csv.DictReader(fh)}
+
+
+def diff_redirects(before: dict[str, dict], after: dict[str, dict]) -> dict[str, list]:
+    added = [{"old_url": u, "new_url": r.get("new_url", ""), "status": r.get("status", ""), "kind": r.get("kind", "")}
+             for u, r in sorted(after.items()) if u not in before]
+    removed = sorted(u for u in before if u not in after)
+    changed = []
+    for url, now in sorted(after.items()):
+        then = before.get(url)
+        if then is None:
+            continue
+        fields = [f for f in ("new_url", "status", "kind") if then.get(f, "") != now.get(f, "")]
+        if fields:
+            changed.append({"old_url": url, **{f: [then.get(f, ""), now.get(f, "")] for f in fields}})
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+def diff_runs(before: Path | str | None, after: Path | str) -> dict:
+    """The full diff of run directory ``after`` against ``before`` (None: the first run)."""
+    after = Path(after)
+    result: dict = {"from": Path(before).name if before else None, "to": after.name}
+    for side in SIDES:
+        previous = crawl_state(Path(before) / side) if before else {}
+        result[side] = diff_crawls(previous, crawl_state(after / side))
+    result["redirects"] = diff_redirects(read_redirects(before) if before else {}, read_redirects(after))
+    return result
+
+
+def format_diff(diff: dict, *, limit: int = 20) -> str:
+    """Human-readable text of a ``diff_runs`` result; lists cut at ``limit`` lines."""
+    lines = [f"changes from run {diff['from'] or '(none)'} to run {diff['to']}"]
+
+    def section(title: str, items: list) -> None:
+        lines.append(f"  {title}: {len(items)}")
+        for item in items[:limit]:
+            if isinstance(item, str):
+                lines.append(f"    {item}")
+            elif "reason" in item:
+                lines.append(f"    {item['url']}  ({item['reason']})")
+            elif "kind" in item and "old_url" in item and not isinstance(item["kind"], list):
+                lines.append(f"    {item['old_url']} -> {item['new_url'] or '-'} ({item['status'] or '-'} {item['kind']})")
+            else:
+                detail = ", ".join(f"{k} {v[0] or '-'} -> {v[1] or '-'}" for k, v in item.items() if k != "old_url")
+                lines.append(f"    {item['old_url']}: {detail}")
+        if len(items) > limit:
+            lines.append(f"    ... and {len(items) - limit} more")
+
+    for side in SIDES:
+        lines.append(f" {side} site")
+        for kind in ("new", "changed", "gone"):
+            section(f"{kind} URLs", diff[side][kind])
+    lines.append(" redirect manifest")
+    for kind in ("added", "removed", "changed"):
+        section(f"rows {kind}", diff["redirects"][kind])
+    return "\n".join(lines)
+
+
+def counts(diff: dict) -> dict:
+    """Just the numbers, for summaries."""
+    out = {side: {k: len(v) for k, v in diff[side].items()} for side in SIDES}
+    out["redirects"] = {k: len(v) for k, v in diff["redirects"].items()}
+    return out

@@ -1,0 +1,123 @@
+"""Job manifests: every key validated, errors name the key, exit status 2."""
+from pathlib import Path
+
+import pytest
+
+from archiver.cli import main
+from archiver.errors import UsageError
+from archiver.manifest import load_manifest, parse_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = """
+name = "mnz"
+keep_runs = 3
+[legacy]
+seeds = ["https://www.mnz.gov.si/en/"]
+sitemaps = ["https://www.mnz.gov.si/sitemap.xml"]
+exclude = ["\\\\?print=1"]
+max_pages = 500
+[new]
+seeds = ["https://www.gov.si/en/"]
+[crawl]
+concurrency = 4
+delay = 0.5
+record_credentials = false
+[crawl.headers]
+Authorization = "Bearer abc"
+[detect]
+phrases = ["has moved to GOV.SI"]
+[mapping]
+rules = [{pattern = "^https://www\\\\.mnz\\\\.gov\\\\.si/en/news/", target = "https://www.gov.si/en/news/"}]
+min_confidence = 0.7
+status = 308
+[audit]
+fail_under = 0.95
+"""
+
+
+def write(tmp_path, text, name="job.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_manifests_load():
+    demo = load_manifest(ROOT / "manifests" / "demo.toml")
+    assert demo.demo_embedded and demo.name == "demo"
+    for path in (ROOT / "manifests").glob("*.toml"):
+        assert load_manifest(path).legacy.seeds
+
+
+def test_good_manifest_values(tmp_path):
+    m = load_manifest(write(tmp_path, GOOD))
+    assert m.name == "mnz" and m.keep_runs == 3
+    assert m.legacy.max_pages == 500 and m.legacy.exclude == (r"\?print=1",)
+    assert m.crawl["headers"] == {"Authorization": "Bearer abc"}
+    assert m.rules[0].target == "https://www.gov.si/en/news/"
+    assert (m.redirect_status, m.min_confidence, m.fail_under) == (308, 0.7, 0.95)
+    assert m.target_hosts == ("www.gov.si",)  # default: the new site's hosts
+
+
+def test_crawl_config_for_each_side(tmp_path):
+    pytest.importorskip("archiver.capture").CrawlConfig  # noqa: B018
+    m = load_manifest(write(tmp_path, GOOD))
+    legacy = m.crawl_config("legacy", tmp_path / "legacy", previous=None)
+    assert legacy.seeds == ["https://www.mnz.gov.si/en/"] and legacy.max_pages == 500
+    assert legacy.extra_headers == {"Authorization": "Bearer abc"} and legacy.delay == 0.5
+    assert legacy.record_credentials is False
+    new = m.crawl_config("new", tmp_path / "new")
+    assert new.seeds == ["https://www.gov.si/en/"] and new.max_pages is None and new.exclude == []
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('concurrency = 4', 'concurrency = "four"', "[crawl] concurrency: expected an integer > 0, got 'four'"),
+    ('concurrency = 4', 'concurency = 4', "[crawl] concurency: unknown key"),
+    ('name = "mnz"', 'name = "../etc"', "name: expected a name"),
+    ('name = "mnz"', 'nme = "mnz"', "nme: unknown key"),
+    ('seeds = ["https://www.gov.si/en/"]', 'seeds = ["ftp://www.gov.si/"]', "[new] seeds: not an http(s) URL: 'ftp://www.gov.si/'"),
+    ('seeds = ["https://www.gov.si/en/"]', 'seeds = "https://www.gov.si/"', "[new] seeds: expected a list of http(s) URLs"),
+    ('seeds = ["https://www.gov.si/en/"]', 'seeds = []', "[new] seeds: give at least one seed URL"),
+    ('seeds = ["https://www.gov.si/en/"]', 'sitemaps = []', "[new] seeds: required"),
+    ('delay = 0.5', 'delay = -1', "[crawl] delay: expected a number >= 0"),
+    ('record_credentials = false', 'record_credentials = "no"', "[crawl] record_credentials: expected true or false"),
+    ('status = 308', 'status = 302', "[mapping] status: expected 301 or 308"),
+    ('min_confidence = 0.7', 'min_confidence = 7', "[mapping] min_confidence: expected a number from 0 to 1"),
+    ('exclude = ["\\\\?print=1"]', 'exclude = ["(unclosed"]', "[legacy] exclude: bad regular expression '(unclosed'"),
+    ('target = "https://www.gov.si/en/news/"', 'target = "javascript:alert(1)"', "[mapping] rules: rule 1: target: not an http(s) URL"),
+    ('keep_runs = 3', 'keep_runs = 0', "keep_runs: expected an integer > 0"),
+    ('[detect]', '[detection]', "[detection]"),
+    ('Authorization = "Bearer abc"', '"Bad Header" = "x"', "[crawl] headers: Bad Header"),
+])
+def test_errors_name_the_key(tmp_path, old, new, expected):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(UsageError) as err:
+        load_manifest(path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{path}: ") and expected in message
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    with pytest.raises(UsageError, match="not valid TOML"):
+        load_manifest(write(tmp_path, "name = \n"))
+    with pytest.raises(UsageError, match="manifest not found"):
+        load_manifest(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("command", ["run", "schedule"])
+def test_cli_exit_2_with_one_line(tmp_path, capsys, command):
+    path = write(tmp_path, GOOD.replace("concurrency = 4", 'concurrency = "four"'))
+    assert main([command, str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "[crawl] concurrency: expected an integer > 0, got 'four'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_with_origins_replaces_placeholders():
+    m = parse_manifest({"name": "d", "legacy": {"seeds": ["http://legacy.demo.invalid/"], "sitemaps": ["http://legacy.demo.invalid/sitemap.xml"]},
+                        "new": {"seeds": ["http://new.demo.invalid/"]},
+                        "mapping": {"rules": [{"pattern": "^x", "target": "http://new.demo.invalid/news/"}], "allowed_hosts": ["new.demo.invalid"]}})
+    live = m.with_origins({"http://legacy.demo.invalid": "http://127.0.0.1:8001", "http://new.demo.invalid": "http://127.0.0.1:8002"})
+    assert live.legacy.seeds == ("http://127.0.0.1:8001/",) and live.legacy.sitemaps == ("http://127.0.0.1:8001/sitemap.xml",)
+    assert live.rules[0].target == "http://127.0.0.1:8002/news/" and live.allowed_hosts == ("127.0.0.1:8002",)
+    assert live.new.hosts == ("127.0.0.1:8002",)
