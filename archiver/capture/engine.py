@@ -103,6 +103,7 @@ class Result:
     sitemap_pages: list[str] = field(default_factory=list)
     sitemap_children: list[str] = field(default_factory=list)
     robots: robotsmod.Rules | None = None
+    fatal: str | None = None  # the output cannot be written (disk full): stop, keep the URL queued
 
 
 class _DirLock:
@@ -144,6 +145,7 @@ class Engine:
         self.inflight = 0
         self.budget_used = 0
         self.stopping = threading.Event()
+        self.fatal: str | None = None
 
     # ------------------------------------------------------------------ setup
     def _open(self) -> None:
@@ -178,7 +180,10 @@ class Engine:
 
     # ------------------------------------------------------------------- run
     def run(self) -> CrawlSummary:
-        from archiver.capture.recovery import recover
+        try:  # TEMP until recovery.py lands
+            from archiver.capture.recovery import recover
+        except ImportError:
+            def recover(d): return []
 
         self._open()
         with _DirLock(self.out_dir / LOCK_FILE):
@@ -191,7 +196,7 @@ class Engine:
             self._seed()
             if self.config.ignore_robots:
                 log.warning("ignoring robots.txt (--ignore-robots): be sure the site owner agrees")
-            sink = Sink(self.config, self.out_dir)
+            sink = self.sink = Sink(self.config, self.out_dir)
             progress = Progress(self.config.progress)
             interrupted = False
             threads = [
@@ -223,6 +228,9 @@ class Engine:
             progress.summary(summary.text())
             if interrupted:
                 raise KeyboardInterrupt
+            if self.fatal:
+                raise ArchiverError(f"{self.fatal}; free space or fix the directory, then run the same command "
+                                    "again to resume")
             return summary
 
     def _finish(self, sink, interrupted: bool) -> CrawlSummary:
@@ -265,7 +273,7 @@ class Engine:
             wait = self._dispatch()
             self._refresh_stats()
             progress.update(self.stats)
-            if self.inflight == 0 and (wait is None or self._budget_spent()):
+            if self.inflight == 0 and (wait is None or self._budget_spent() or self.stopping.is_set()):
                 return
             try:
                 result = self.results.get(timeout=min(wait if wait is not None else 0.5, 0.5))
@@ -277,6 +285,7 @@ class Engine:
                     self._apply(self.results.get_nowait())
                 except queue.Empty:
                     break
+            self.sink.flush()  # records on disk before the state that points at them
             fr.commit()
 
     def _refresh_stats(self) -> None:
@@ -303,7 +312,7 @@ class Engine:
         free = self.config.concurrency - self.inflight
         if free <= 0:
             return 0.5
-        if self._budget_spent():
+        if self._budget_spent() or self.stopping.is_set():
             return None
         now = time.monotonic()
         blocked = self._blocked_hosts(now)
@@ -364,6 +373,13 @@ class Engine:
         task = r.task
         self.inflight -= 1
         self.inflight_by_host[task.host] -= 1
+        if r.fatal:
+            self.frontier.requeue(task)
+            if self.fatal is None:
+                log.error("stopping: %s", r.fatal)
+                self.fatal = r.fatal
+                self.stopping.set()
+            return
         self.frontier.finish(
             task, ok=r.ok, attempts=r.attempts, http_status=r.http_status, error=r.error, nbytes=r.nbytes,
             warc_file=r.warc_file, warc_offset=r.warc_offset, record_type=r.record_type,
@@ -440,12 +456,22 @@ class Engine:
                     return
                 try:
                     result = worker.process(task)
+                except OSError as exc:
+                    if not _is_write_error(exc):
+                        raise
+                    result = Result(task, fatal=str(exc))
                 except Exception as exc:  # a bug or disk error must not hang the crawl: record it
                     log.exception("worker failed on %s", task.url)
                     result = Result(task, ok=False, error=f"{type(exc).__name__}: {exc}")
                 self.results.put(result)
         finally:
             worker.close()
+
+
+def _is_write_error(exc: OSError) -> bool:
+    from archiver.capture.warcwriter import WarcWriteError
+
+    return isinstance(exc, WarcWriteError)
 
 
 def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers) -> None:
@@ -537,3 +563,55 @@ class Worker:
 
     def close(self) -> None:
         self.fetcher.close()
+
+
+class Sink:
+    """Where fetched answers go: the WARC writer, the payload-digest dedup index
+    (shared across runs through ``previous``) and, at the end, index.cdxj."""
+
+    def __init__(self, config: CrawlConfig, out_dir: Path):
+        from archiver.capture.warcwriter import WarcWriter
+
+        self.config = config
+        self.out_dir = out_dir
+        self.index_path = out_dir / "index.cdxj"
+        self.writer = WarcWriter(
+            out_dir / "warc", prefix="archiver", max_size=config.warc_max_size,
+            record_credentials=config.record_credentials,
+            info={"robots": "ignore" if config.ignore_robots else "obey",
+                  "http-header-user-agent": config.user_agent},
+        )
+        try:  # TEMP until dedup.py lands
+            from archiver.capture.dedup import DedupIndex
+            self.dedup = DedupIndex(out_dir / "dedup.sqlite3")
+        except ImportError:
+            self.dedup = None
+        self.previous = None
+        if config.previous is not None:
+            from archiver.capture.dedup import PreviousCrawl
+
+            self.previous = PreviousCrawl(Path(config.previous))
+            self.dedup.import_from(self.previous)
+
+    def conditional_headers(self, url: str) -> dict | None:
+        if self.previous is None:
+            return None
+        return self.previous.conditional_headers(url) or None
+
+    def write(self, fetched) -> tuple[str, int, str]:
+        previous = self.previous.lookup(fetched.url) if self.previous is not None else None
+        ref = self.writer.write_capture(fetched, dedup=self.dedup, previous=previous)
+        return ref.filename, ref.offset, ref.record_type
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.dedup is not None:
+            self.dedup.close()
+        try:  # TEMP until cdxj.py lands
+            from archiver.capture.cdxj import write_index
+        except ImportError:
+            return
+        write_index(sorted((self.out_dir / "warc").glob("*.warc.gz")), self.index_path)
