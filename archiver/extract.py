@@ -197,17 +197,17 @@ def absolute_links(tree, url: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+_NON_TEXT = frozenset(("script", "style", "noscript", "template"))
+
+
 def element_text(el) -> str:
     """Whitespace-collapsed text of an element, without scripts and styles."""
     parts = []
     for node in el.iter():
-        if node.tag in ("script", "style", "noscript", "template") or not isinstance(node.tag, str):
-            continue
-        if node.text:
+        if isinstance(node.tag, str) and node.tag not in _NON_TEXT and node.text:
             parts.append(node.text)
-        for child in node:
-            if child.tail and child.tag not in ("script", "style"):
-                parts.append(child.tail)
+        if node is not el and node.tail:
+            parts.append(node.tail)
     return " ".join(" ".join(parts).split())
 
 

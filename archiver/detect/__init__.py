@@ -1,1 +1,295 @@
-"""detect stage."""
+"""Detect moved and gone pages in the capture of a legacy site.
+
+``detect(captures)`` reads every Capture once (pass 1: statuses, Location,
+refresh/JS/canonical targets, candidate banner blocks as fingerprints), then
+decides per URL (pass 2) with the whole site in view: redirect chains are
+followed hop by hop across the captured records to their final URL (loops and
+over-long chains are reported, not followed forever), and a banner counts when
+its block repeats across the site and names or links the new site.
+
+    notices = detect(iter_captures(["legacy.warc.gz"]), new_hosts=["www.gov.si"])
+    write_notices(notices, "notices.jsonl")
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from archiver.detect.banners import BANNER_THRESHOLD, BannerScorer, BlockCollector, PageBlock
+from archiver.detect.phrases import PhraseBook
+from archiver.detect.signals import (
+    canonical_signals, js_signals, location_target, refresh_signals,
+)
+from archiver.detect.urls import bare, host_matches, host_of, is_furniture, is_site_root, normalize, same_site
+from archiver.errors import UsageError
+from archiver.extract import absolute_links, base_url, decode_html, parse_html
+from archiver.types import Capture, Notice, Signal
+
+__all__ = ["detect", "detect_paths", "write_notices", "summarize", "CLASSIFICATIONS"]
+
+CLASSIFICATIONS = ("moved", "moved_site", "gone", "live", "error")
+MAX_HOPS = 20
+PAGE_LEVEL_MIN = 0.6  # weaker refresh/JS/canonical signals are reported, not followed
+SITE_TARGET_SHARERS = 5  # this many old URLs landing on one URL: that URL is a home/section
+_HOP_ORDER = {"meta_refresh": 0, "js_redirect": 1, "canonical": 2}
+
+
+@dataclass
+class _Page:
+    """What pass 2 needs about one captured URL (no body kept)."""
+
+    url: str
+    status: int | None
+    date: str
+    is_html: bool
+    location: str | None = None
+    signals: list[Signal] = field(default_factory=list)
+    blocks: list[PageBlock] = field(default_factory=list)
+
+
+def _read(capture: Capture, collector: BlockCollector, linked: set[int]) -> _Page:
+    page = _Page(capture.url, capture.status, capture.date, capture.is_html)
+    status = capture.status
+    if status is not None and 300 <= status < 400:
+        page.location = location_target(capture)
+        return page
+    if status is not None and not 200 <= status < 300:
+        return page
+    tree = None
+    base = capture.url
+    if capture.is_html and capture.body:
+        tree = parse_html(decode_html(capture))
+        if tree is not None:
+            base = base_url(tree, capture.url)
+            for link in absolute_links(tree, capture.url):
+                linked.add(hash(normalize(link)))
+    page.signals = refresh_signals(capture, tree, base) + js_signals(tree, base)
+    page.signals += canonical_signals(capture, tree, base)
+    if tree is not None:
+        page.blocks = collector.collect(tree, capture.url, base)
+    return page
+
+
+def _host_set(values: Iterable[str]) -> set[str]:
+    hosts = set()
+    for value in values:
+        value = (value or "").strip().lower()
+        if not value:
+            continue
+        host = host_of(value) if "//" in value else value.split("/", 1)[0].split(":", 1)[0]
+        if host:
+            hosts.add(bare(host))
+    return hosts
+
+
+class _Site:
+    """The whole capture in view: hosts, hops between URLs, chain resolution."""
+
+    def __init__(self, pages: dict[str, _Page], explicit_new: set[str]):
+        self.pages = pages
+        site_hosts = {host_of(p.url) for p in pages.values()}
+        site_hosts = {h for h in site_hosts if h and not host_matches(h, explicit_new)}
+        self.hops: dict[str, tuple[str, str, Signal | None]] = {}
+        off_site = Counter()
+        for key, page in pages.items():
+            hop = self._hop(page, site_hosts)
+            if hop:
+                self.hops[key] = hop
+                source, target = host_of(page.url), host_of(hop[0])
+                if not same_site(source, target) and not is_furniture(target):
+                    off_site[bare(target)] += 1
+        needed = 1 if len(pages) < 10 else 2
+        inferred = {h for h, n in off_site.items() if n >= needed and not host_matches(h, explicit_new)}
+        self.new_hosts = explicit_new | inferred
+        self.legacy_hosts = {h for h in site_hosts if not host_matches(h, self.new_hosts)} or site_hosts
+        self.arrivals = Counter()  # final URL -> old URLs landing there
+
+    def _hop(self, page: _Page, site_hosts: set[str]) -> tuple[str, str, Signal | None] | None:
+        if page.location:
+            return page.location, "http_redirect", None
+        own = normalize(page.url)
+        candidates = []
+        for signal in page.signals:
+            if signal.strength < PAGE_LEVEL_MIN or normalize(signal.target) == own:
+                continue
+            if signal.kind == "canonical" and any(same_site(host_of(signal.target), h) for h in site_hosts
+                                                  if same_site(h, host_of(page.url))):
+                continue  # a canonical inside the same site is de-duplication, not a move
+            candidates.append(signal)
+        if not candidates:
+            return None
+        best = min(candidates, key=lambda s: (_HOP_ORDER[s.kind], -s.strength))
+        return best.target, best.kind, best
+
+    def is_legacy(self, url: str) -> bool:
+        return host_matches(host_of(url), self.legacy_hosts)
+
+    def follow(self, url: str) -> tuple[list[str], str]:
+        """The chain of URLs from ``url`` and how it ended: final, loop or too_long."""
+        chain = [url]
+        seen = {normalize(url)}
+        current = normalize(url)
+        while current in self.hops:
+            target = self.hops[current][0]
+            chain.append(target)
+            current = normalize(target)
+            if current in seen:
+                return chain, "loop"
+            seen.add(current)
+            if len(chain) > MAX_HOPS:
+                return chain, "too_long"
+        return chain, "final"
+
+
+def _chain_text(chain: list[str], limit: int = 6) -> str:
+    shown = chain if len(chain) <= limit else chain[:limit - 1] + ["…", chain[-1]]
+    return " -> ".join(shown)
+
+
+def _follow_signal(site: _Site, page: _Page, kind: str, first: Signal | None) -> tuple[Signal, list[str], str]:
+    chain, end = site.follow(page.url)
+    final = chain[-1]
+    landing = site.pages.get(normalize(final))
+    if end == "loop":
+        detail = f"loop: {_chain_text(chain)}"
+    elif end == "too_long":
+        detail = f"more than {MAX_HOPS} hops: {_chain_text(chain)}"
+    elif landing is None:
+        detail = f"{_chain_text(chain)} (final URL not captured)"
+    else:
+        detail = f"{_chain_text(chain)} (final status {landing.status})"
+    if kind == "http_redirect":
+        evidence = f"{page.status} Location: {chain[1]}; chain {detail}" if len(chain) > 1 else ""
+        strength = 1.0 if page.status in (301, 308) else 0.8
+    else:
+        evidence = f"{first.evidence}; chain {detail}"
+        strength = first.strength
+    target = None if end != "final" else final
+    return Signal(kind, target, evidence, strength), chain, end
+
+
+def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -> Notice:
+    status = page.status
+    signals: list[Signal] = []
+    if status == 410:
+        return Notice(page.url, status, "gone", None, (Signal("gone", None, "410 Gone", 1.0),))
+    if status == 404:
+        was_linked = hash(normalize(page.url)) in linked
+        evidence = "404 Not Found" + (", linked from captured pages" if was_linked else ", captured (expected)")
+        return Notice(page.url, status, "gone", None, (Signal("not_found", None, evidence, 0.9 if was_linked else 0.7),))
+    if status is not None and 300 <= status < 400 and not page.location:
+        return Notice(page.url, status, "error", None,
+                      (Signal("http_redirect", None, f"{status} without a usable Location header", 0.3),))
+    if status is not None and status >= 400:
+        return Notice(page.url, status, "error", None, ())
+
+    hop = site.hops.get(normalize(page.url))
+    target = None
+    classification = "live"
+    if hop:
+        signal, chain, end = _follow_signal(site, page, hop[1], hop[2])
+        signals.append(signal)
+        if end != "final":
+            classification = "error"
+        else:
+            target = chain[-1]
+            landing = site.pages.get(normalize(target))
+            if landing is not None and landing.status in (404, 410):
+                classification = "gone"
+            elif landing is not None and landing.status is not None and landing.status >= 400:
+                classification = "error"
+            elif is_site_root(target) or site.arrivals[normalize(target)] >= SITE_TARGET_SHARERS:
+                classification = "moved_site"
+            else:
+                classification = "moved"
+    hop_signal = hop[2] if hop else None
+    signals.extend(s for s in page.signals if s is not hop_signal and not (
+        s.kind == "canonical" and site.is_legacy(s.target)))
+    banner = scorer.best(page.blocks) if page.blocks else None
+    if banner is not None:
+        signals.append(Signal("banner", banner.target, banner.evidence, banner.score))
+        if classification == "live" and banner.score >= BANNER_THRESHOLD:
+            target = banner.target
+            classification = "moved" if banner.page_level and banner.target else "moved_site"
+    return Notice(page.url, status, classification, target, tuple(signals))
+
+
+def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
+           phrases: Iterable[str] = ()) -> list[Notice]:
+    """One Notice per captured URL of the legacy site (latest capture wins).
+
+    ``new_hosts`` are the new site's hosts (also inferred from off-site
+    redirects); ``phrases`` are extra notice wordings from the job manifest.
+    Captures on the new site's hosts get no notice: they are not legacy pages.
+    """
+    collector = BlockCollector(PhraseBook(tuple(phrases)))
+    linked: set[int] = set()
+    pages: dict[str, _Page] = {}
+    for capture in captures:
+        if capture.record_type not in ("response", "revisit", "resource"):
+            continue
+        key = normalize(capture.url)
+        previous = pages.get(key)
+        if previous is not None and previous.date >= capture.date and previous.status is not None:
+            continue
+        pages[key] = _read(capture, collector, linked)
+    site = _Site(pages, _host_set(new_hosts))
+    for key in site.hops:
+        chain, end = site.follow(pages[key].url)
+        if end == "final" and len(chain) > 1:
+            site.arrivals[normalize(chain[-1])] += 1
+    scorer = BannerScorer(collector.stats, html_pages=sum(p.is_html for p in pages.values()),
+                          legacy_hosts=site.legacy_hosts, new_hosts=site.new_hosts)
+    notices = [_verdict(site, page, scorer, linked) for page in pages.values() if site.is_legacy(page.url)]
+    notices.sort(key=lambda n: n.url)
+    return notices
+
+
+def write_notices(notices: Iterable[Notice], path) -> Path:
+    """notices.jsonl, one ``Notice.to_json()`` per line, written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        for notice in notices:
+            out.write(json.dumps(notice.to_json(), ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_notices(path) -> list[Notice]:
+    """Notices back from a notices.jsonl (for map and re-runs)."""
+    notices = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                data = json.loads(line)
+                data["signals"] = tuple(Signal(**s) for s in data.get("signals", ()))
+                notices.append(Notice(**data))
+    return notices
+
+
+def summarize(notices: Iterable[Notice]) -> dict[str, int]:
+    """Counts by classification, in a fixed order."""
+    counts = Counter(n.classification for n in notices)
+    return {c: counts.get(c, 0) for c in CLASSIFICATIONS}
+
+
+def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
+                 phrases: Iterable[str] = ()) -> list[Notice]:
+    """Read WARC/WACZ files or directories, detect, write ``out``; the CLI's one call."""
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise UsageError("no WARC file or directory given")
+    for path in paths:
+        if not os.path.exists(path):
+            raise UsageError(f"no such file or directory: {path}")
+    from archiver.archive import iter_captures
+
+    notices = detect(iter_captures(paths), new_hosts=new_hosts, phrases=phrases)
+    write_notices(notices, out)
+    return notices

@@ -1,9 +1,31 @@
-"""PLACEHOLDER: replaced by the stage's real command module."""
+"""``archiver detect WARC_OR_DIR ... --out notices.jsonl``: moved/gone notices."""
+from __future__ import annotations
+
+from archiver.errors import EXIT_OK
 
 
-def add_parser(sub):
-    pass
+def add_parser(sub) -> None:
+    parser = sub.add_parser(
+        "detect",
+        help="find moved/gone pages (redirects, 410/404, refresh, JS, canonical, banners) in WARCs",
+        description="Read WARC/WACZ files or directories of one legacy site and write one JSON "
+        "notice per captured URL: status, signals with evidence, classification "
+        "(moved, moved_site, gone, live, error) and the best target.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="WARC_OR_DIR", help="WARC, WACZ or directory")
+    parser.add_argument("--out", default="notices.jsonl", help="output JSONL (default: %(default)s)")
+    parser.add_argument("--new-host", action="append", default=[], metavar="HOST",
+                        help="a host of the new site (repeatable); also inferred from redirects")
+    parser.add_argument("--phrase", action="append", default=[], metavar="TEXT",
+                        help="an extra notice wording to look for (repeatable)")
 
 
-def run(args):
-    raise NotImplementedError
+def run(args) -> int:
+    from archiver.detect import detect_paths, summarize
+
+    notices = detect_paths(args.inputs, args.out, new_hosts=args.new_host, phrases=args.phrase)
+    counts = summarize(notices)
+    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
+    print(f"{len(notices)} URLs: {summary}")
+    print(f"notices written to {args.out}")
+    return EXIT_OK

@@ -1,0 +1,67 @@
+"""Moved-notice phrase packs (``phrases/*.toml``) plus phrases from a manifest.
+
+Packs are data, not code: one TOML file per language with ``moved`` (says the
+content lives elsewhere now) and ``soft`` (no longer updated, archived) lists.
+Phrases only add to a banner's score; a repeated block naming the new site
+counts without them, so a wording nobody listed is still found.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from archiver.extract import fold
+
+PACK_DIR = Path(__file__).with_name("phrases")
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    kind: str  # moved | soft | manifest
+    phrase: str
+
+
+def _pattern(phrases: list[str]) -> re.Pattern | None:
+    folded = sorted({fold(p) for p in phrases if p and p.strip()}, key=len, reverse=True)
+    if not folded:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in folded) + ")")
+
+
+@lru_cache(maxsize=1)
+def load_packs(directory: Path = PACK_DIR) -> dict[str, list[str]]:
+    """All packs merged by kind: {"moved": [...], "soft": [...]}."""
+    merged: dict[str, list[str]] = {"moved": [], "soft": []}
+    for path in sorted(directory.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for kind in merged:
+            merged[kind].extend(str(p) for p in data.get(kind, []))
+    return merged
+
+
+class PhraseBook:
+    """Finds pack and manifest phrases in text (case/diacritics-insensitive)."""
+
+    def __init__(self, extra: tuple[str, ...] | list[str] = ()):
+        packs = load_packs()
+        self._patterns = [
+            (kind, pattern)
+            for kind, pattern in (
+                ("manifest", _pattern(list(extra))),
+                ("moved", _pattern(packs["moved"])),
+                ("soft", _pattern(packs["soft"])),
+            )
+            if pattern is not None
+        ]
+
+    def find(self, folded_text: str) -> tuple[PhraseHit, ...]:
+        """The first hit of each kind in text already passed through ``fold``."""
+        hits = []
+        for kind, pattern in self._patterns:
+            match = pattern.search(folded_text)
+            if match:
+                hits.append(PhraseHit(kind, match.group(0)))
+        return tuple(hits)

@@ -1,0 +1,132 @@
+"""URL and host helpers shared by the detectors."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+# Hosts that appear in ordinary page furniture (share buttons, players, plug-ins):
+# a repeated block linking to them says nothing about a move.
+FURNITURE_HOSTS = frozenset("""
+facebook.com fb.com fb.me twitter.com x.com t.co instagram.com youtube.com youtu.be
+linkedin.com flickr.com pinterest.com tiktok.com vimeo.com soundcloud.com
+whatsapp.com wa.me t.me telegram.me threads.net bsky.app mastodon.social
+google.com goo.gl maps.google.com play.google.com apps.apple.com apple.com
+addthis.com sharethis.com addtoany.com disqus.com gravatar.com
+adobe.com get.adobe.com microsoft.com mozilla.org w3.org validator.w3.org
+creativecommons.org wordpress.org wordpress.com joomla.org drupal.org
+issuu.com slideshare.net scribd.com
+""".split())
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def host_of(url: str) -> str:
+    """Lower-case host without port ('' if the URL has none)."""
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+
+
+def bare(host: str) -> str:
+    """The host without a leading ``www.``: www.gov.si and gov.si are one site."""
+    return host[4:] if host.startswith("www.") else host
+
+
+def same_site(a: str, b: str) -> bool:
+    return bool(a) and bare(a) == bare(b)
+
+
+def host_matches(host: str, hosts, *, subdomains: bool = False) -> bool:
+    """True when ``host`` is one of ``hosts`` (www-insensitive), or a subdomain if asked.
+
+    Subdomains are off by default: mnz.gov.si is not part of the new site gov.si.
+    """
+    host = bare(host)
+    for other in hosts:
+        other = bare(other)
+        if host == other or (subdomains and host.endswith("." + other)):
+            return True
+    return False
+
+
+def is_furniture(host: str) -> bool:
+    return host_matches(host, FURNITURE_HOSTS, subdomains=True)
+
+
+def related(a: str, b: str) -> bool:
+    """Both hosts sit under one organisational domain (mnz.gov.si and www.gov.si)."""
+    la, lb = bare(a).split("."), bare(b).split(".")
+    common = 0
+    for x, y in zip(reversed(la), reversed(lb)):
+        if x != y:
+            break
+        common += 1
+    return common >= 2
+
+
+def normalize(url: str) -> str:
+    """A lookup key: scheme/host lower-cased, default port and fragment dropped."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def resolve(base: str, ref: str) -> str | None:
+    """An absolute http(s) URL for a reference found in a page or header, or None."""
+    ref = (ref or "").strip().strip("'\"").strip()
+    if not ref or ref.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+        return None
+    ref = re.sub(r"[\x00-\x20]", "", ref) if "\n" in ref or "\t" in ref else ref
+    try:
+        url = urljoin(base, ref).split("#", 1)[0]
+    except ValueError:
+        return None
+    return url if url.startswith(("http://", "https://")) and host_of(url) else None
+
+
+_LANG_ROOT = re.compile(r"/(?:[a-z]{2}(?:[-_][a-z]{2})?/?)?", re.IGNORECASE)
+
+
+def is_site_root(url: str) -> bool:
+    """The home page or a language root (/, /en/, /sl-si/)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return not parts.query and bool(_LANG_ROOT.fullmatch(parts.path or "/"))
+
+
+# Domain names as people write them in text: "GOV.SI", "www.gov.si".
+_HOST_IN_TEXT = re.compile(
+    r"(?<![\w@.\-/])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+([a-z]{2,24}))(?![\w\-]|\.[a-z0-9])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_GENERIC_TLDS = frozenset(
+    "com org net gov edu int mil eu info biz name pro museum coop aero asia cat jobs mobi "
+    "tel travel io app dev online site website news media agency global europa".split()
+)
+_NOT_TLDS = frozenset("js py sh rb cs db ts md".split())
+
+
+def hosts_named(text: str) -> set[str]:
+    """Domain names written in text (e-mail addresses ignored), lower-cased."""
+    found = set()
+    for match in _HOST_IN_TEXT.finditer(_EMAIL.sub(" ", text)):
+        host, tld = match.group(1).lower(), match.group(2).lower()
+        if tld in _NOT_TLDS or not (len(tld) == 2 or tld in _GENERIC_TLDS):
+            continue
+        labels = host.split(".")
+        if any(label.isdigit() for label in labels) or max(len(label) for label in labels[:-1]) < 2:
+            continue
+        found.add(host)
+    return found
