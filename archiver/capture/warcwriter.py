@@ -1,0 +1,418 @@
+"""Write WARC 1.1 files: one gzip member per record, crash-safe, rotated by size.
+
+We serialise records ourselves rather than through warcio's writer, because
+warcio re-serialises HTTP headers and digests chunked bodies with their
+framing; here the block is the recorded bytes, untouched, and the payload
+digest is over the de-chunked entity body (gzip kept), as WARC 1.1 says.
+
+Files are named ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz``, written as
+``....warc.gz.open``, fsync'd and renamed when closed or rotated (default at
+1 GB). Every file starts with a ``warcinfo`` record. One fetch is written as a
+*group*: ``request`` [+ ``metadata``] + ``response`` (or ``revisit``), with the
+response/revisit last, so a group whose last member is complete is whole
+(:mod:`.recovery` cuts any incomplete tail group after a crash and names its
+URL). A group is compressed outside the lock, then appended with ``os.write``;
+if the write fails (ENOSPC, EIO) the file is truncated back to the last whole
+group and :class:`WarcWriteError` (an ``OSError``) is raised, so the crawl can
+stop cleanly and resume later; the writer stays usable.
+
+Credentials: the ``Authorization``, ``Proxy-Authorization`` and ``Cookie``
+request headers are written with their value replaced by ``[redacted]`` (the
+header line stays, so the record still shows that one was sent) unless
+``record_credentials=True``.
+
+Public API::
+
+    writer = WarcWriter(directory, prefix="archiver", max_size=10**9,
+                        info={"robots": "obey", "http-header-user-agent": UA},
+                        record_credentials=False)
+    ref = writer.write_capture(result, dedup=None, previous=None, metadata=None)
+        # one call per fetch: response, or revisit when dedup knows the payload digest
+        # (identical-payload-digest) or the answer is a 304 to a conditional request
+        # against ``previous`` (server-not-modified). Remembers new digests in dedup.
+    ref = writer.write_response(result, metadata=None)
+    ref = writer.write_revisit(result, refers_to_uri, refers_to_date, refers_to_id=None,
+                               profile=IDENTICAL_PAYLOAD_DIGEST, payload_digest=None)
+    ref.filename, ref.path, ref.offset, ref.length, ref.record_id, ref.date, ref.record_type
+    writer.flush()     # fsync the open file (call before committing crawl state)
+    writer.close()     # fsync, rename .open -> .warc.gz
+    writer.files       # paths of closed files
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import socket
+import tempfile
+import threading
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
+
+from .recorder import READ_SIZE, warc_digest
+
+if TYPE_CHECKING:
+    from .dedup import DedupIndex, Previous
+    from .fetch import FetchResult
+
+IDENTICAL_PAYLOAD_DIGEST = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+CREDENTIAL_HEADERS = (b"authorization", b"proxy-authorization", b"cookie")
+REDACTED = b"[redacted]"
+DEFAULT_MAX_SIZE = 1_000_000_000
+OPEN_SUFFIX = ".open"
+
+
+class WarcWriteError(OSError):
+    """Writing a WARC file failed (disk full, I/O error, unwritable directory).
+
+    The file was truncated back to its last complete record group; nothing
+    half-written remains. ``errno`` is the underlying error's.
+    """
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """Where a record landed: enough for crawl.jsonl and a CDX line."""
+
+    filename: str  # final name (without .open)
+    path: str  # current path (.open while the file is being written)
+    offset: int
+    length: int  # compressed length of the record's gzip member
+    record_id: str
+    date: str  # WARC-Date
+    record_type: str
+
+
+def warc_date(when: datetime) -> str:
+    """WARC-Date with microseconds, UTC (WARC 1.1 allows fractions)."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def redact_credentials(request: bytes) -> bytes:
+    """Replace the values of credential headers in a raw request head."""
+    head, sep, body = request.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    for i, line in enumerate(lines[1:], 1):
+        name, colon, _value = line.partition(b":")
+        if colon and name.strip().lower() in CREDENTIAL_HEADERS:
+            lines[i] = name + b": " + REDACTED
+    return b"\r\n".join(lines) + sep + body
+
+
+class _Member:
+    """Builds one gzip member (one record) into a spool, streaming."""
+
+    def __init__(self, spool: BinaryIO, level: int):
+        self.spool = spool
+        self.start = spool.tell()
+        self.comp = zlib.compressobj(level, zlib.DEFLATED, 31)
+
+    def write(self, data: bytes) -> None:
+        out = self.comp.compress(data)
+        if out:
+            self.spool.write(out)
+
+    def finish(self) -> int:
+        self.spool.write(self.comp.flush())
+        return self.spool.tell() - self.start
+
+
+def _fields(pairs: Iterable[tuple[str, str | None]]) -> bytes:
+    lines = []
+    for name, value in pairs:
+        if value is None:
+            continue
+        value = str(value).replace("\r", " ").replace("\n", " ")
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+class _Group:
+    """Records of one fetch, compressed into a spool before taking the file lock."""
+
+    def __init__(self, level: int):
+        self.spool = tempfile.SpooledTemporaryFile(max_size=4 << 20)
+        self.level = level
+        self.members: list[tuple[int, int, str, str, str]] = []  # offset, length, id, date, type
+
+    def add(self, rtype: str, headers: list[tuple[str, str | None]], block: Iterable[bytes],
+            block_length: int, *, record_id: str | None = None, date: str) -> str:
+        record_id = record_id or new_record_id()
+        member = _Member(self.spool, self.level)
+        head = [("WARC-Type", rtype), ("WARC-Record-ID", record_id), ("WARC-Date", date), *headers,
+                ("Content-Length", str(block_length))]
+        member.write(b"WARC/1.1\r\n" + _fields(head) + b"\r\n")
+        written = 0
+        for data in block:
+            written += len(data)
+            member.write(data)
+        if written != block_length:
+            raise ValueError(f"{rtype} block is {written} bytes, expected {block_length}")
+        member.write(b"\r\n\r\n")
+        self.members.append((member.start, member.finish(), record_id, date, rtype))
+        return record_id
+
+    def chunks(self) -> Iterator[bytes]:
+        self.spool.seek(0)
+        while data := self.spool.read(READ_SIZE):
+            yield data
+
+    @property
+    def size(self) -> int:
+        self.spool.seek(0, os.SEEK_END)
+        return self.spool.tell()
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _sha1(data: bytes) -> str:
+    return warc_digest(hashlib.sha1(data))
+
+
+class WarcWriter:
+    """Appends record groups to rotating ``.warc.gz`` files (thread-safe)."""
+
+    def __init__(self, directory: str | os.PathLike, prefix: str = "archiver",
+                 max_size: int = DEFAULT_MAX_SIZE, info: dict | None = None,
+                 record_credentials: bool = False, hostname: str | None = None, gzip_level: int = 6):
+        self.directory = Path(directory)
+        self.prefix = re.sub(r"[^A-Za-z0-9._]+", "_", prefix) or "archiver"
+        self.max_size = max_size
+        self.info = dict(info or {})
+        self.record_credentials = record_credentials
+        self.hostname = hostname or socket.gethostname()
+        self.gzip_level = gzip_level
+        self.files: list[Path] = []
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._size = 0
+        self._info_size = 0
+        self._serial = 0
+
+    # ------------------------------------------------------------ public writes
+
+    def write_capture(self, result: "FetchResult", dedup: "DedupIndex | None" = None,
+                      previous: "Previous | None" = None, metadata: dict | None = None) -> RecordRef:
+        """Write one fetch: a 304 to a conditional request as a server-not-modified
+        revisit of ``previous``; a payload ``dedup`` already holds as an
+        identical-payload-digest revisit; anything else as a response (and
+        remember its digest in ``dedup``)."""
+        if result.status == 304 and previous is not None:
+            ref = self.write_revisit(result, previous.url, previous.date, refers_to_id=previous.record_id,
+                                     profile=SERVER_NOT_MODIFIED, payload_digest=previous.digest,
+                                     metadata=metadata)
+            if dedup is not None:
+                dedup.remember_capture(result, ref, original=previous, digest=previous.digest)
+            return ref
+        dedupable = dedup is not None and result.truncated is None and result.body_length > 0
+        original = dedup.lookup(result.payload_digest) if dedupable else None
+        if original is not None:
+            ref = self.write_revisit(result, original.url, original.date, refers_to_id=original.record_id,
+                                     metadata=metadata)
+        else:
+            ref = self.write_response(result, metadata=metadata)
+            if dedupable:
+                dedup.remember(result.payload_digest, result.url, ref.date, ref.record_id)
+        if dedup is not None and result.truncated is None:
+            dedup.remember_capture(result, ref, original=original)
+        return ref
+
+    def write_response(self, result: "FetchResult", metadata: dict | None = None) -> RecordRef:
+        """request [+ metadata] + response, the response block exactly as received."""
+        if not result.recorded:
+            raise ValueError(f"no HTTP answer to write for {result.url}")
+        extra = [("WARC-Payload-Digest", result.payload_digest), ("WARC-Truncated", result.truncated)]
+        return self._write_exchange(result, "response", result.iter_raw(), result.response_length,
+                                    result.block_digest, extra, metadata)
+
+    def write_revisit(self, result: "FetchResult", refers_to_uri: str, refers_to_date: str,
+                      refers_to_id: str | None = None, profile: str = IDENTICAL_PAYLOAD_DIGEST,
+                      payload_digest: str | None = None, metadata: dict | None = None) -> RecordRef:
+        """request [+ metadata] + revisit. Identical-payload: block = HTTP head only,
+        ``WARC-Truncated: length``. Server-not-modified: block = the 304 as received."""
+        if not result.recorded:
+            raise ValueError(f"no HTTP answer to write for {result.url}")
+        if profile == IDENTICAL_PAYLOAD_DIGEST:
+            length = result.head_length
+            digest = payload_digest or result.payload_digest
+            truncated = "length" if result.body_length > 0 else None
+        else:
+            length = result.response_length
+            digest = payload_digest
+            truncated = result.truncated
+        block_digest = result.block_digest
+        if length != result.response_length:
+            sha = hashlib.sha1()
+            for data in result.iter_raw(0, length):
+                sha.update(data)
+            block_digest = warc_digest(sha)
+        block = result.iter_raw(0, length)
+        extra = [("WARC-Profile", profile), ("WARC-Payload-Digest", digest), ("WARC-Truncated", truncated),
+                 ("WARC-Refers-To", refers_to_id), ("WARC-Refers-To-Target-URI", refers_to_uri),
+                 ("WARC-Refers-To-Date", refers_to_date)]
+        return self._write_exchange(result, "revisit", block, length, block_digest, extra, metadata)
+
+    # ------------------------------------------------------------ groups
+
+    def _write_exchange(self, result, rtype, block, length, block_digest, extra, metadata) -> RecordRef:
+        date = warc_date(result.date)
+        main_id = new_record_id()
+        group = _Group(self.gzip_level)
+        try:
+            request = result.request if self.record_credentials else redact_credentials(result.request)
+            common = [("WARC-Target-URI", result.url), ("WARC-IP-Address", result.ip)]
+            if request:
+                group.add("request", [*common, ("WARC-Concurrent-To", main_id),
+                                      ("WARC-Block-Digest", _sha1(request)),
+                                      ("Content-Type", "application/http;msgtype=request")],
+                          [request], len(request), date=date)
+            if metadata:
+                body = _fields((k, v) for k, vals in metadata.items()
+                               for v in (vals if isinstance(vals, (list, tuple)) else [vals]))
+                group.add("metadata", [("WARC-Target-URI", result.url), ("WARC-Concurrent-To", main_id),
+                                       ("WARC-Block-Digest", _sha1(body)),
+                                       ("Content-Type", "application/warc-fields")],
+                          [body], len(body), date=date)
+            group.add(rtype, [*common, ("WARC-Block-Digest", block_digest), *extra,
+                              ("Content-Type", "application/http;msgtype=response")],
+                      block, length, record_id=main_id, date=date)
+            base, path = self._append(group)
+        finally:
+            group.close()
+        offset, mlen, rid, rdate, _ = group.members[-1]
+        return RecordRef(path.name[: -len(OPEN_SUFFIX)], str(path), base + offset, mlen, rid, rdate, rtype)
+
+    def _append(self, group: _Group) -> tuple[int, Path]:
+        """Append a compressed group; return the file offset where it starts and the file."""
+        with self._lock:
+            size = group.size
+            if self._fd is not None and self._size + size > self.max_size and self._size > self._info_size:
+                self._close_file()
+            if self._fd is None:
+                self._open_file()
+            base = self._size
+            self._write_all(group.chunks())
+            self._size += size
+            return base, self._path
+
+    def _write_all(self, chunks: Iterable[bytes]) -> None:
+        """os.write everything or roll the file back to the last whole group."""
+        try:
+            for data in chunks:
+                view = memoryview(data)
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+        except OSError as exc:
+            self._rollback()
+            raise WarcWriteError(exc.errno or errno.EIO,
+                                 f"cannot write WARC file {self._path}: {os.strerror(exc.errno or errno.EIO)}"
+                                 " (file truncated to its last complete record)") from exc
+
+    def _rollback(self) -> None:
+        try:
+            os.ftruncate(self._fd, self._size)
+            os.lseek(self._fd, self._size, os.SEEK_SET)
+        except OSError:
+            pass  # recovery cuts the incomplete tail at the next start
+
+    # ------------------------------------------------------------ files
+
+    def _next_name(self) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
+        host = re.sub(r"[^A-Za-z0-9.]+", "_", self.hostname) or "localhost"
+        serials = [int(m.group(1)) for p in self.directory.glob(f"{self.prefix}-*")
+                   if (m := re.match(re.escape(self.prefix) + r"-\d+-(\d+)-", p.name))]
+        self._serial = max([self._serial, *serials], default=0) + 1
+        return self.directory / f"{self.prefix}-{stamp}-{self._serial:05d}-{host}.warc.gz{OPEN_SUFFIX}"
+
+    def _open_file(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path = self._next_name()
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        except OSError as exc:
+            raise WarcWriteError(exc.errno or errno.EIO,
+                                 f"cannot create a WARC file in {self.directory}: {exc.strerror}") from exc
+        self._path, self._size = path, 0
+        info = self._warcinfo(path.name[: -len(OPEN_SUFFIX)])
+        try:
+            self._write_all(info.chunks())
+        except WarcWriteError:
+            os.close(self._fd)
+            self._fd = None
+            path.unlink(missing_ok=True)
+            raise
+        finally:
+            self._size = self._info_size = info.size
+            info.close()
+
+    def _warcinfo(self, filename: str) -> _Group:
+        from archiver import __version__
+        fields = {"software": f"archiver/{__version__}", "format": "WARC File Format 1.1",
+                  "conformsTo": CONFORMS_TO, "hostname": self.hostname, **self.info}
+        body = _fields(fields.items())
+        group = _Group(self.gzip_level)
+        group.add("warcinfo", [("WARC-Filename", filename), ("WARC-Block-Digest", _sha1(body)),
+                               ("Content-Type", "application/warc-fields")],
+                  [body], len(body), date=warc_date(datetime.now(timezone.utc)))
+        return group
+
+    def _close_file(self) -> None:
+        fd, path = self._fd, self._path
+        self._fd = None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
+        os.replace(path, final)
+        _fsync_dir(final.parent)
+        self.files.append(final)
+
+    def flush(self) -> None:
+        """fsync the open file, so what crawl state says is written survives a power cut."""
+        with self._lock:
+            if self._fd is not None:
+                os.fsync(self._fd)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                self._close_file()
+
+    @property
+    def current_path(self) -> Path | None:
+        return self._path if self._fd is not None else None
+
+    def __enter__(self) -> "WarcWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
