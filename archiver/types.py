@@ -37,6 +37,7 @@ class Capture:
     truncated: str | None = None  # WARC-Truncated value, if any
     revisit_of: tuple[str, str] | None = None  # (refers-to URI, refers-to date)
     ip_address: str | None = None
+    body_capped: bool = False  # the reader stopped decoding at its max_body cap
 
     def header(self, name: str) -> str | None:
         """First value of an HTTP header, case-insensitively."""
