@@ -1,0 +1,609 @@
+"""Read any WARC collection back as Captures: ours, wget's, Heritrix's, a WACZ.
+
+Every stage after capture reads the archive through this module, never the
+live site. Two levels:
+
+* ``iter_records(paths)`` yields one ``RecordInfo`` per WARC record (file,
+  offset, length, type, URL, digests checked, truncation, problems) and one
+  ``problem`` pseudo-record where a file is damaged, then goes on with the next
+  file. The audit and indexes use it.
+* ``iter_captures(paths)`` yields ``Capture`` objects for HTTP responses (and
+  HTTP-like ``resource`` records), bodies de-chunked and decoded with a cap, and
+  revisits resolved to their original's body where the original is in the
+  collection.
+
+Both read each record once, streaming; a decompression bomb is inflated only up
+to ``max_body`` bytes. Payload digests are verified over the de-chunked body
+(warcio's own check digests the chunked bytes, warcio issue #74); a digest of
+the chunked bytes, as older tools wrote, is accepted with a note.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
+
+from archiver.types import Capture
+
+try:  # brotli is optional: 'br' bodies stay encoded without it
+    import brotli
+except ImportError:  # pragma: no cover
+    brotli = None
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 20 * 1024 * 1024
+READ_SIZE = 64 * 1024
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+CAPTURE_TYPES = ("response", "revisit", "resource")
+
+
+# --------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class Source:
+    """One WARC stream: a file on disk, or a member of a WACZ (``name`` is then ``file.wacz#member``)."""
+
+    name: str
+    path: str
+    member: str | None = None
+
+    def open(self) -> IO[bytes]:
+        if self.member is None:
+            return open(self.path, "rb")
+        archive = zipfile.ZipFile(self.path)
+        stream = archive.open(self.member)
+        stream._archiver_zip = archive  # keep the zip open as long as the member
+        return stream
+
+
+def is_warc_name(name: str) -> bool:
+    return name.lower().endswith(WARC_SUFFIXES)
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Source]:
+    """WARC files, directories (recursively, skipping ``*.open``) and WACZ files as Sources.
+
+    A path that does not exist raises FileNotFoundError; a WACZ that is not a
+    zip becomes a Source that fails when opened, so the audit can report it.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    sources: list[Source] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if is_warc_name(child.name) or child.name.lower().endswith(".wacz"):
+                    sources.extend(_file_sources(child))
+        elif path.exists():
+            sources.extend(_file_sources(path))
+        else:
+            raise FileNotFoundError(f"no such WARC, WACZ or directory: {path}")
+    return sources
+
+
+def _file_sources(path: Path) -> list[Source]:
+    if not path.name.lower().endswith(".wacz"):
+        return [Source(str(path), str(path))]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(
+                n for n in archive.namelist()
+                if n.startswith("archive/") and is_warc_name(n) and not n.endswith("/")
+            )
+    except (zipfile.BadZipFile, OSError) as exc:
+        log.warning("%s: unreadable WACZ: %s", path, exc)
+        return [Source(str(path), str(path), member="")]  # opening it reports the error
+    return [Source(f"{path}#{m}", str(path), member=m) for m in members]
+
+
+# --------------------------------------------------------------------------- records
+@dataclass
+class RecordInfo:
+    """What one WARC record holds, and what is wrong with it.
+
+    ``rec_type`` is the WARC-Type, or ``"problem"`` for a damaged stretch of a
+    file that could not be read as a record. ``problems`` are (kind, detail)
+    pairs; kinds: block_digest, payload_digest, payload_digest_chunked (a note),
+    cut_record, truncated (WARC-Truncated, a warning), unreadable.
+    """
+
+    file: str
+    offset: int
+    length: int | None = None
+    rec_type: str = ""
+    url: str = ""
+    date: str = ""
+    record_id: str = ""
+    status: int | None = None
+    mime: str = ""
+    content_length: int | None = None
+    block_digest: str | None = None
+    payload_digest: str | None = None  # as recorded
+    computed_payload_digest: str | None = None  # sha1 over the de-chunked body
+    truncated: str | None = None  # WARC-Truncated
+    profile: str | None = None
+    refers_to: str | None = None  # WARC-Refers-To record id
+    refers_to_uri: str | None = None
+    refers_to_date: str | None = None
+    location: str | None = None  # HTTP Location header
+    payload_length: int = 0  # de-chunked, still content-encoded
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def is_capture(self) -> bool:
+        return self.rec_type in CAPTURE_TYPES and self.url.lower().startswith(("http:", "https:"))
+
+
+def clean_target_uri(value: str | None) -> str:
+    """WARC-Target-URI without the ``<...>`` wget writes (a WARC/1.0 grammar slip)."""
+    value = (value or "").strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return value
+
+
+def normalize_url(url: str) -> str:
+    """The form URLs are compared in: scheme and host lower-cased, default port
+    and fragment dropped, empty path as ``/``. Path and query stay as written
+    (percent-encoding is significant to servers). http/https and ``www.``
+    variants stay distinct: the audit reports them, it does not merge them.
+    """
+    url = clean_target_uri(url)
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if not host:
+        return url.split("#", 1)[0]
+    if ":" in host:
+        host = f"[{host}]"
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _status(record) -> int | None:
+    if not record.http_headers or not record.http_headers.protocol.upper().startswith("HTTP"):
+        return None
+    try:
+        return int(record.http_headers.get_statuscode())
+    except (TypeError, ValueError):
+        return None
+
+
+def sha1_b32(data_hash) -> str:
+    return "sha1:" + base64.b32encode(data_hash.digest()).decode("ascii")
+
+
+def digests_equal(recorded: str | None, computed: str | None) -> bool:
+    """Compare two ``algo:value`` digests, accepting base32, base16 and base64 values."""
+    if not recorded or not computed:
+        return False
+    r_algo, _, r_value = recorded.strip().partition(":")
+    c_algo, _, c_value = computed.partition(":")
+    if r_algo.lower().replace("-", "") != c_algo.lower():
+        return False
+    target = base64.b32decode(c_value)
+    for decode in (lambda v: base64.b32decode(v.upper()), lambda v: base64.b16decode(v.upper()),
+                   base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            if decode(r_value.strip()) == target:
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
+class _BodyDecoder:
+    """Content-decoding (gzip, deflate, br) with an output cap, fed piece by piece.
+
+    Stops inflating once ``cap`` bytes are out, so a bomb costs ``cap`` bytes of
+    memory at most; ``capped`` says so. Unknown encodings pass through raw.
+    """
+
+    def __init__(self, encoding: str, cap: int):
+        self.cap = cap
+        self.capped = False
+        self.failed: str | None = None
+        self.parts: list[bytes] = []
+        self.size = 0
+        encodings = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
+        self.kind = encodings[-1] if len(encodings) == 1 else ("" if not encodings else "multiple")
+        self._zlib = None
+        self._brotli = None
+        self._deflate_pending = b""
+        if self.kind in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.kind == "deflate":
+            self._zlib = None  # decided on the first bytes: zlib-wrapped or raw
+        elif self.kind == "br" and brotli is not None:
+            self._brotli = brotli.Decompressor()
+        elif self.kind:
+            self.kind = ""  # pass through: unknown or several encodings
+
+    def feed(self, data: bytes) -> None:
+        if self.capped or self.failed or not data:
+            return
+        try:
+            if self.kind == "deflate" and self._zlib is None:
+                self._deflate_pending += data
+                if len(self._deflate_pending) < 2:
+                    return
+                data, self._deflate_pending = self._deflate_pending, b""
+                wrapped = (data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            if self._zlib is not None:
+                out = self._zlib.decompress(data, self.cap - self.size + 1)
+                self._add(out)
+                while self._zlib.unconsumed_tail and not self.capped:
+                    self._add(self._zlib.decompress(self._zlib.unconsumed_tail, self.cap - self.size + 1))
+            elif self._brotli is not None:
+                step = getattr(self._brotli, "process", None) or self._brotli.decompress
+                for i in range(0, len(data), 64):  # small steps bound one step's output (a window, ~4 MB)
+                    self._add(step(data[i:i + 64]))
+                    if self.capped:
+                        break
+            else:
+                self._add(data)
+        except Exception as exc:  # corrupt encoded body: keep what was decoded
+            self.failed = f"{self.kind} decoding failed: {exc}"
+
+    def _add(self, out: bytes) -> None:
+        room = self.cap - self.size
+        if len(out) > room:
+            out = out[:room]
+            self.capped = True
+        if out:
+            self.parts.append(out)
+            self.size += len(out)
+
+    def finish(self) -> bytes:
+        if self.kind == "deflate" and self._deflate_pending and not self.failed:
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            data, self._deflate_pending = self._deflate_pending, b""
+            self.feed(data)
+        return b"".join(self.parts)
+
+
+@dataclass
+class Entry:
+    """One record as read: its info, and its Capture when it is an HTTP capture."""
+
+    info: RecordInfo
+    capture: Capture | None = None
+
+
+def _read_record(record, source: Source, *, max_body: int, want_body: Callable[[RecordInfo], bool] | None) -> Entry:
+    headers = record.rec_headers
+    rec_type = (record.rec_type or "").lower()
+    info = RecordInfo(
+        file=source.name,
+        offset=0,
+        rec_type=rec_type,
+        url=clean_target_uri(headers.get_header("WARC-Target-URI")),
+        date=headers.get_header("WARC-Date") or "",
+        record_id=headers.get_header("WARC-Record-ID") or "",
+        block_digest=headers.get_header("WARC-Block-Digest"),
+        payload_digest=headers.get_header("WARC-Payload-Digest"),
+        truncated=headers.get_header("WARC-Truncated"),
+        profile=headers.get_header("WARC-Profile"),
+        refers_to=headers.get_header("WARC-Refers-To"),
+        refers_to_uri=clean_target_uri(headers.get_header("WARC-Refers-To-Target-URI")) or None,
+        refers_to_date=headers.get_header("WARC-Refers-To-Date"),
+    )
+    try:
+        info.content_length = int(headers.get_header("Content-Length") or 0)
+    except ValueError:
+        info.problems.append(("unreadable", "invalid Content-Length"))
+    http = record.http_headers
+    http_pairs: tuple[tuple[str, str], ...] = ()
+    if http is not None and rec_type in ("response", "revisit"):
+        info.status = _status(record)
+        http_pairs = tuple((str(k), str(v)) for k, v in http.headers)
+        info.mime = (http.get_header("Content-Type") or "").split(";", 1)[0].strip().lower()
+        info.location = http.get_header("Location")
+    elif rec_type == "resource":
+        info.mime = (headers.get_header("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if info.url.lower().startswith(("http:", "https:")):
+            info.status = 200
+            http_pairs = (("Content-Type", headers.get_header("Content-Type") or ""),)
+    if info.truncated and rec_type != "revisit":  # a revisit's block is headers only by design
+        info.problems.append(("truncated", f"WARC-Truncated: {info.truncated}"))
+
+    is_capture = info.is_capture and (rec_type != "response" or info.status is not None)
+    keep_body = is_capture and rec_type != "revisit" and (want_body is None or want_body(info))
+    chunked = http is not None and "chunked" in (http.get_header("Transfer-Encoding") or "").lower()
+    encoding = (http.get_header("Content-Encoding") or "") if http is not None else ""
+    decoder = _BodyDecoder(encoding, max_body) if keep_body else None
+
+    raw = record.raw_stream
+    payload_hash = hashlib.sha1()
+    stream = ChunkedDataReader(raw, decomp_type=None) if chunked else raw
+    size = 0
+    while True:
+        data = stream.read(READ_SIZE)
+        if not data:
+            break
+        size += len(data)
+        payload_hash.update(data)
+        if decoder is not None:
+            decoder.feed(data)
+    info.payload_length = size
+    if rec_type != "revisit" and (http is not None or rec_type == "resource"):
+        info.computed_payload_digest = sha1_b32(payload_hash)
+    remaining = getattr(raw, "limit", 0)
+    if remaining:
+        info.problems.append(("cut_record", f"record ends {remaining} bytes before its Content-Length"))
+    _check_digests(record, info, chunked)
+
+    capture = None
+    if is_capture:
+        body = decoder.finish() if decoder is not None else b""
+        capture = Capture(
+            url=info.url,
+            status=info.status,
+            headers=http_pairs,
+            body=body,
+            date=info.date,
+            file=source.name,
+            offset=0,
+            record_type=rec_type,
+            payload_digest=info.payload_digest or info.computed_payload_digest,
+            truncated=info.truncated or ("cut" if remaining else None),
+            ip_address=headers.get_header("WARC-IP-Address"),
+            body_capped=bool(decoder and decoder.capped),
+        )
+    return Entry(info, capture)
+
+
+def _check_digests(record, info: RecordInfo, chunked: bool) -> None:
+    problems = record.digest_checker.problems if record.digest_checker else []
+    if any(p.startswith("block digest failed") for p in problems):
+        info.problems.append(("block_digest", f"block digest does not match {info.block_digest}"))
+    cut = any(kind == "cut_record" for kind, _ in info.problems)
+    if info.payload_digest and info.computed_payload_digest and not info.truncated and not cut:
+        if digests_equal(info.payload_digest, info.computed_payload_digest):
+            return
+        warcio_payload_ok = not any(p.startswith("payload digest failed") for p in problems)
+        if chunked and warcio_payload_ok and record.digest_checker.passed:
+            info.problems.append(("payload_digest_chunked",
+                                  "payload digest computed over the chunked bytes, not the de-chunked body"))
+        else:
+            info.problems.append(("payload_digest",
+                                  f"payload digest {info.payload_digest} != computed {info.computed_payload_digest}"))
+
+
+def read_source(source: Source, *, max_body: int = MAX_BODY,
+                want_body: Callable[[RecordInfo], bool] | None = None,
+                start: int | None = None, limit: int | None = None) -> Iterator[Entry]:
+    """Every record of one WARC stream; a damaged stretch yields one ``problem`` entry and ends the file.
+
+    ``start`` seeks to a record offset first; ``limit`` stops after that many
+    records. ``want_body(info)`` may say no to decoding a body nobody needs.
+    """
+    offset = start or 0
+    url = ""
+    try:
+        stream = source.open()
+    except Exception as exc:
+        yield Entry(RecordInfo(source.name, 0, rec_type="problem", problems=[("unreadable", f"cannot open: {exc}")]))
+        return
+    count = 0
+    try:
+        if start:
+            stream.seek(start)
+        iterator = ArchiveIterator(stream, check_digests=True)
+        if start:
+            iterator.offset = start
+        for record in iterator:
+            offset = iterator.offset
+            url = clean_target_uri(record.rec_headers.get_header("WARC-Target-URI"))
+            entry = _read_record(record, source, max_body=max_body, want_body=want_body)
+            entry.info.offset = iterator.get_record_offset()
+            entry.info.length = iterator.get_record_length()
+            if entry.capture is not None:
+                entry.capture = replace(entry.capture, offset=entry.info.offset)
+            offset = entry.info.offset + (entry.info.length or 0)
+            url = ""
+            yield entry
+            count += 1
+            if limit is not None and count >= limit:
+                return
+        if limit is None:
+            leftover = _unread_tail(stream, offset)
+            if leftover:
+                yield Entry(RecordInfo(source.name, offset, rec_type="problem", url=leftover[1],
+                                       problems=[("cut_gzip" if leftover[0] else "unreadable",
+                                                  "bytes after the last whole record cannot be read as a record")]))
+    except Exception as exc:  # cut gzip member, garbage, bad zip member: report and move on
+        kind = "cut_gzip" if isinstance(exc, (EOFError, zlib.error)) or "gzip" in str(exc).lower() else "unreadable"
+        yield Entry(RecordInfo(source.name, offset, rec_type="problem", url=url or _peek_uri(source, offset),
+                               problems=[(kind, f"{type(exc).__name__}: {exc}")]))
+    finally:
+        stream.close()
+        archive = getattr(stream, "_archiver_zip", None)
+        if archive is not None:
+            archive.close()
+
+
+def _unread_tail(stream, offset: int) -> tuple[bool, str] | None:
+    """(is gzip, URL if legible) when non-blank bytes follow the last record warcio could read.
+
+    warcio ends quietly on a gzip member cut inside its header; this catches it.
+    """
+    try:
+        stream.seek(offset)
+        head = stream.read(READ_SIZE)
+    except (OSError, ValueError):
+        return None
+    if not head.strip():
+        return None
+    return head[:2] == b"\x1f\x8b", _uri_in(head)
+
+
+def _uri_in(head: bytes) -> str:
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, READ_SIZE)
+        except zlib.error:
+            return ""
+    marker = head.find(b"WARC-Target-URI:")
+    if marker < 0:
+        return ""
+    line = head[marker + 16:].split(b"\r\n", 1)[0]
+    return clean_target_uri(line.decode("utf-8", "replace"))
+
+
+def _peek_uri(source: Source, offset: int) -> str:
+    """Best-effort URL of a damaged record, read from its first bytes."""
+    try:
+        with source.open() as stream:
+            stream.seek(offset)
+            return _uri_in(stream.read(READ_SIZE))
+    except Exception:
+        return ""
+
+
+def iter_records(paths, *, max_body: int = MAX_BODY) -> Iterator[RecordInfo]:
+    """Low-level info on every record of every input (no bodies kept)."""
+    for source in expand_inputs(paths):
+        for entry in read_source(source, max_body=max_body, want_body=lambda info: False):
+            yield entry.info
+
+
+# --------------------------------------------------------------------------- revisits
+class RevisitIndex:
+    """Where each original lives, to resolve revisits: by record id, (URL, date), payload digest, URL.
+
+    Holds small keys and (source number, offset) pairs only, never bodies.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, tuple[int, int]] = {}
+        self.by_url_date: dict[tuple[str, str], tuple[int, int]] = {}
+        self.by_digest: dict[str, tuple[int, int]] = {}
+        self.by_url: dict[str, tuple[int, int]] = {}
+
+    def add(self, info: RecordInfo, source_no: int) -> None:
+        if info.rec_type not in ("response", "resource") or info.truncated:
+            return
+        if info.status is not None and not (200 <= info.status < 300):
+            return
+        where = (source_no, info.offset)
+        if info.record_id:
+            self.by_id[info.record_id] = where
+        key = normalize_url(info.url)
+        self.by_url_date[(key, info.date)] = where
+        self.by_url[key] = where
+        digest = info.payload_digest or info.computed_payload_digest
+        if digest:
+            self.by_digest.setdefault(_digest_key(digest), where)
+
+    def find(self, info: RecordInfo) -> tuple[int, int] | None:
+        if info.refers_to and info.refers_to in self.by_id:
+            return self.by_id[info.refers_to]
+        if info.refers_to_uri and info.refers_to_date:
+            hit = self.by_url_date.get((normalize_url(info.refers_to_uri), info.refers_to_date))
+            if hit:
+                return hit
+        if info.payload_digest:
+            hit = self.by_digest.get(_digest_key(info.payload_digest))
+            if hit:
+                return hit
+        if info.profile and "server-not-modified" in info.profile:
+            return self.by_url.get(normalize_url(info.refers_to_uri or info.url))
+        return None
+
+
+def _digest_key(digest: str) -> str:
+    algo, _, value = digest.strip().partition(":")
+    return f"{algo.lower().replace('-', '')}:{value.upper()}"
+
+
+def _resolve(revisit: Capture, info: RecordInfo, original: Capture) -> Capture:
+    not_modified = revisit.status == 304 or "server-not-modified" in (info.profile or "")
+    use_original_headers = not_modified or not revisit.headers
+    return replace(
+        revisit,
+        status=original.status if use_original_headers else revisit.status,
+        headers=original.headers if use_original_headers else revisit.headers,
+        body=original.body,
+        body_capped=original.body_capped,
+        revisit_of=(original.url, original.date),
+        payload_digest=revisit.payload_digest or original.payload_digest,
+    )
+
+
+def read_capture_at(source: Source, offset: int, *, max_body: int = MAX_BODY) -> Capture | None:
+    """The capture stored at ``offset`` of ``source`` (None if it is not one)."""
+    for entry in read_source(source, max_body=max_body, start=offset, limit=1):
+        return entry.capture
+    return None
+
+
+def iter_captures(paths, *, max_body: int = MAX_BODY, include_revisits: bool = True) -> Iterator[Capture]:
+    """HTTP captures of every input, revisits resolved; damaged files are logged and skipped past.
+
+    Revisits whose original comes earlier are resolved at once (one seek and
+    read of the original); the others are kept as (source, offset) and resolved
+    after the pass. A revisit whose original is absent is yielded with an empty
+    body and ``revisit_of=None`` when ``include_revisits`` is true.
+    """
+    sources = expand_inputs(paths)
+    index = RevisitIndex()
+    deferred: list[tuple[int, int]] = []
+    for number, source in enumerate(sources):
+        for entry in read_source(source, max_body=max_body):
+            info = entry.info
+            if info.rec_type == "problem":
+                log.warning("%s at offset %d: %s; skipping the rest of the file",
+                            info.file, info.offset, "; ".join(d for _, d in info.problems))
+                continue
+            if entry.capture is None:
+                continue
+            if info.rec_type == "revisit":
+                if not include_revisits:
+                    continue
+                resolved = _resolve_revisit(entry, index, sources, max_body)
+                if resolved is None:
+                    deferred.append((number, info.offset))
+                else:
+                    yield resolved
+                continue
+            index.add(info, number)
+            yield entry.capture
+    for number, offset in deferred:
+        for entry in read_source(sources[number], max_body=max_body, start=offset, limit=1):
+            resolved = _resolve_revisit(entry, index, sources, max_body)
+            if resolved is None:
+                log.info("%s at offset %d: revisit of %s, original not in the collection",
+                         entry.info.file, offset, entry.info.url)
+                yield entry.capture
+            else:
+                yield resolved
+
+
+def _resolve_revisit(entry: Entry, index: RevisitIndex, sources: list[Source], max_body: int) -> Capture | None:
+    where = index.find(entry.info)
+    if where is None:
+        return None
+    original = read_capture_at(sources[where[0]], where[1], max_body=max_body)
+    if original is None:
+        return None
+    return _resolve(entry.capture, entry.info, original)

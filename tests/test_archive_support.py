@@ -1,0 +1,89 @@
+"""Helpers that write WARC bytes by hand, so tests control every header and digest.
+
+(Named test_* so it sits with the archive tests; it holds no tests itself.)
+"""
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import uuid
+import zipfile
+from pathlib import Path
+
+
+def sha1(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
+
+
+def chunk(body: bytes, size: int = 7) -> bytes:
+    out = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size))
+    return out + b"0\r\n\r\n"
+
+
+def http_response(body: bytes, status: int = 200, headers: dict | None = None, *, chunked: bool = False) -> tuple[bytes, bytes]:
+    """(HTTP message bytes, payload the digest covers: de-chunked body)."""
+    reason = {200: "OK", 301: "Moved Permanently", 302: "Found", 304: "Not Modified", 404: "Not Found",
+              410: "Gone", 500: "Internal Server Error"}.get(status, "X")
+    hdrs = {"Content-Type": "text/html; charset=utf-8"}
+    hdrs.update(headers or {})
+    wire = chunk(body) if chunked else body
+    if chunked:
+        hdrs["Transfer-Encoding"] = "chunked"
+    else:
+        hdrs.setdefault("Content-Length", str(len(body)))
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    return head.encode("latin-1") + wire, body
+
+
+def record(url: str, *, rec_type: str = "response", http: bytes = b"", payload: bytes | None = None,
+           date: str = "2024-01-01T00:00:00Z", version: str = "1.1", brackets: bool = False,
+           content_type: str | None = None, extra: dict | None = None, payload_digest: str | None = None) -> bytes:
+    """One WARC record; block and payload digests are computed correctly unless overridden."""
+    block = http
+    headers = {
+        "WARC-Type": rec_type,
+        "WARC-Record-ID": f"<urn:uuid:{uuid.uuid4()}>",
+        "WARC-Date": date,
+        "WARC-Target-URI": f"<{url}>" if brackets else url,
+        "Content-Type": content_type or ("application/http; msgtype=response" if rec_type in ("response", "revisit") else "text/plain"),
+        "WARC-Block-Digest": sha1(block),
+    }
+    if payload_digest or payload is not None:
+        headers["WARC-Payload-Digest"] = payload_digest or sha1(payload)
+    headers.update(extra or {})
+    headers["Content-Length"] = str(len(block))
+    head = f"WARC/{version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    return head.encode("utf-8") + block + b"\r\n\r\n"
+
+
+def response(url: str, body: bytes, status: int = 200, headers: dict | None = None, *, chunked: bool = False, **kw) -> bytes:
+    http, payload = http_response(body, status, headers, chunked=chunked)
+    return record(url, http=http, payload=payload, **kw)
+
+
+def revisit(url: str, original_url: str, original_date: str, digest: str, *, date: str = "2024-02-01T00:00:00Z",
+            status: int = 200, profile: str = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest") -> bytes:
+    head = f"HTTP/1.1 {status} X\r\nContent-Type: text/html\r\n\r\n".encode()
+    return record(url, rec_type="revisit", http=head, date=date, payload_digest=digest, extra={
+        "WARC-Profile": profile, "WARC-Refers-To-Target-URI": original_url,
+        "WARC-Refers-To-Date": original_date, "WARC-Truncated": "length"})
+
+
+def write_warc(path: Path, records: list[bytes], *, gz: bool | None = None) -> list[int]:
+    """Write records (one gzip member each for .gz); return each record's offset."""
+    gz = str(path).endswith(".gz") if gz is None else gz
+    offsets, out = [], io.BytesIO()
+    for rec in records:
+        offsets.append(out.tell())
+        out.write(gzip.compress(rec) if gz else rec)
+    path.write_bytes(out.getvalue())
+    return offsets
+
+
+def write_wacz(path: Path, warcs: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in warcs.items():
+            z.writestr(f"archive/{name}", data, compress_type=zipfile.ZIP_STORED)
+        z.writestr("datapackage.json", '{"profile": "data-package", "resources": []}')
