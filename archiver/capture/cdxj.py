@@ -1,0 +1,36 @@
+"""Write the crawl's ``index.cdxj``, the sorted index pywb replays from.
+
+The index is built with ``cdxj-indexer`` over the closed WARC files under
+``DIR/warc`` (``*.open`` files are never indexed), written to a temporary
+file and renamed, so a reader never sees half an index. Filenames in the index
+are relative to the crawl directory (``warc/NAME.warc.gz``): point pywb's
+``archive_paths`` at the crawl directory and ``index_paths`` at the file.
+
+Public API::
+
+    build_index(crawl_dir, warc_dir=None, output=None) -> Path
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INDEX_NAME = "index.cdxj"
+
+
+def build_index(crawl_dir: str | os.PathLike, warc_dir: str | os.PathLike | None = None,
+                output: str | os.PathLike | None = None) -> Path:
+    """(Re)build ``crawl_dir/index.cdxj`` from every closed WARC file; return its path."""
+    from cdxj_indexer.main import CDXJIndexer
+
+    crawl_dir = Path(crawl_dir)
+    warc_dir = Path(warc_dir) if warc_dir is not None else crawl_dir / "warc"
+    output = Path(output) if output is not None else crawl_dir / INDEX_NAME
+    inputs = sorted(str(p) for p in warc_dir.rglob("*") if p.name.endswith((".warc.gz", ".warc")))
+    tmp = output.with_name(output.name + ".tmp")
+    if inputs:
+        CDXJIndexer(str(tmp), inputs, sort=True, dir_root=str(crawl_dir), post_append=True).process_all()
+    else:
+        tmp.write_text("")
+    os.replace(tmp, output)
+    return output
