@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 10  # hops in one redirect chain before it is called a trap
 STATE_DB = "state.sqlite3"
+DEDUP_DB = "dedup.sqlite3"
 LOCK_FILE = "crawl.lock"
 
 
@@ -180,10 +181,7 @@ class Engine:
 
     # ------------------------------------------------------------------- run
     def run(self) -> CrawlSummary:
-        try:  # TEMP until recovery.py lands
-            from archiver.capture.recovery import recover
-        except ImportError:
-            def recover(d): return []
+        from archiver.capture.recovery import recover
 
         self._open()
         with _DirLock(self.out_dir / LOCK_FILE):
@@ -364,7 +362,7 @@ class Engine:
             return False
         if task.kind == "robots" or rules.allowed(task.url, self.config.user_agent):
             return True
-        self.frontier.skip(task, "robots")
+        self.frontier.skip(task, rules.skip_reason)
         self.stats.skipped += 1
         return False
 
@@ -567,9 +565,11 @@ class Worker:
 
 class Sink:
     """Where fetched answers go: the WARC writer, the payload-digest dedup index
-    (shared across runs through ``previous``) and, at the end, index.cdxj."""
+    (seeded from ``previous`` for cross-run dedup and conditional requests) and,
+    at the end, index.cdxj."""
 
     def __init__(self, config: CrawlConfig, out_dir: Path):
+        from archiver.capture.dedup import DedupIndex
         from archiver.capture.warcwriter import WarcWriter
 
         self.config = config
@@ -581,37 +581,36 @@ class Sink:
             info={"robots": "ignore" if config.ignore_robots else "obey",
                   "http-header-user-agent": config.user_agent},
         )
-        try:  # TEMP until dedup.py lands
-            from archiver.capture.dedup import DedupIndex
-            self.dedup = DedupIndex(out_dir / "dedup.sqlite3")
-        except ImportError:
-            self.dedup = None
-        self.previous = None
-        if config.previous is not None:
-            from archiver.capture.dedup import PreviousCrawl
+        # its own file: workers write it while the coordinator holds the frontier's transaction
+        self.dedup = DedupIndex(out_dir / DEDUP_DB)
+        self.incremental = config.previous is not None
+        if self.incremental:
+            self._import_previous(Path(config.previous))
 
-            self.previous = PreviousCrawl(Path(config.previous))
-            self.dedup.import_from(self.previous)
+    def _import_previous(self, previous: Path) -> None:
+        if (previous / DEDUP_DB).exists():
+            n = self.dedup.import_state(previous / DEDUP_DB)
+        else:  # a crawl by another tool, or one whose state is gone: read its WARC files
+            n = self.dedup.import_warcs(sorted(previous.rglob("*.warc.gz")) + sorted(previous.rglob("*.warc")))
+        log.info("incremental: %d digests and validators from %s", n, previous)
+
+    def _previous(self, url: str):
+        return self.dedup.previous(url) if self.incremental else None
 
     def conditional_headers(self, url: str) -> dict | None:
-        if self.previous is None:
-            return None
-        return self.previous.conditional_headers(url) or None
+        previous = self._previous(url)
+        return previous.conditional_headers() or None if previous else None
 
     def write(self, fetched) -> tuple[str, int, str]:
-        previous = self.previous.lookup(fetched.url) if self.previous is not None else None
-        ref = self.writer.write_capture(fetched, dedup=self.dedup, previous=previous)
+        ref = self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
         return ref.filename, ref.offset, ref.record_type
 
     def flush(self) -> None:
         self.writer.flush()
 
     def close(self) -> None:
+        from archiver.capture.cdxj import build_index
+
         self.writer.close()
-        if self.dedup is not None:
-            self.dedup.close()
-        try:  # TEMP until cdxj.py lands
-            from archiver.capture.cdxj import write_index
-        except ImportError:
-            return
-        write_index(sorted((self.out_dir / "warc").glob("*.warc.gz")), self.index_path)
+        self.dedup.close()
+        build_index(self.out_dir, output=self.index_path)

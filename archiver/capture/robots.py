@@ -2,8 +2,11 @@
 
 The engine fetches ``/robots.txt`` once per origin (through the normal fetcher,
 so it is archived too) and hands the answer to ``RobotsCache.store``.  As the
-RFC says: a 4xx means no rules; a 5xx, or a failed fetch, means "disallow
-everything" for that origin, so an overloaded server is not crawled blind.
+RFC says, a 4xx means no rules and a 5xx (after retries) means "disallow
+everything" for that origin (skipped_reason ``robots_unavailable``), so an
+overloaded server is not crawled blind.  When no answer came at all (the
+host is unreachable) the URLs are tried anyway, so their own failures, not a
+robots verdict, end up in the crawl log.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class Rules:
     def __init__(self, parser: Protego | None, *, disallow_all: bool = False):
         self._parser = parser
         self.disallow_all = disallow_all
+        self.skip_reason = "robots_unavailable" if disallow_all else "robots"
 
     def allowed(self, url: str, user_agent: str) -> bool:
         if self.disallow_all:
@@ -48,10 +52,12 @@ class Rules:
 
 
 def parse(status: int | None, body: bytes) -> Rules:
-    """Rules from a robots.txt answer (``status`` None when the fetch failed)."""
-    if status is None or status >= 500:
+    """Rules from a robots.txt answer (``status`` None when no answer came)."""
+    if status is None:
+        return Rules(None)
+    if status >= 500:
         return Rules(None, disallow_all=True)
-    if status >= 400 or status < 200 or status >= 300:
+    if not 200 <= status < 300:  # 4xx: no rules; 3xx not followed: no rules
         return Rules(None)
     text = body[:MAX_ROBOTS_BYTES].decode("utf-8", "replace")
     try:
