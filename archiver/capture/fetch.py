@@ -37,10 +37,10 @@ retried with exponential back-off and full jitter (tenacity), honouring
 ``Retry-After`` (seconds or HTTP date, capped by ``max_retry_after``) on 429
 and 503. Only the final attempt is returned; earlier spools are freed.
 
-The URL is sent as given (quotes, braces and ``%2f``-style escapes are not
-re-quoted, though urllib3 upper-cases the hex of existing escapes); only URLs
-with characters that cannot appear in a request line (spaces, controls,
-non-ASCII) go through ``requests``' quoting.
+The URL is sent exactly as given (quotes, braces, ``%2f``-style escapes are
+neither re-quoted nor normalised); only URLs with characters that cannot
+appear in a request line (spaces, controls, non-ASCII) go through
+``requests``' quoting.
 """
 from __future__ import annotations
 
@@ -138,11 +138,20 @@ class _HTTPSConnection(_RecordingConnectionMixin, urllib3.connection.HTTPSConnec
     pass
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _ExactTargetMixin:
+    """Send the request target exactly as the URL was written (urllib3 would
+    percent-encode quotes and braces and upper-case existing escapes)."""
+
+    def _make_request(self, conn, method, url, *args, **kwargs):
+        target = getattr(_current, "target", None)
+        return super()._make_request(conn, method, target or url, *args, **kwargs)
+
+
+class _HTTPPool(_ExactTargetMixin, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_ExactTargetMixin, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
@@ -389,6 +398,7 @@ class Fetcher:
             prepared = session.prepare_request(requests.Request("GET", url, headers=headers or {}))
             if _sendable_as_written(url):
                 prepared.url = url  # requests would re-quote; fetch exactly what the site wrote
+                _current.target = _request_target(url)
             result.url = prepared.url
             result.date = datetime.now(timezone.utc)
             response = session.send(prepared, stream=True, allow_redirects=False,
@@ -397,6 +407,8 @@ class Fetcher:
             _current.recording = None
             result.error = _describe(exc, rec)
             return _finish(result, rec)
+        finally:
+            _current.target = None
         try:
             self._read_body(response, rec, result)
         finally:
@@ -445,6 +457,14 @@ def _has_brotli() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _request_target(url: str) -> str:
+    """Path and query of ``url`` as written (no fragment), for the request line."""
+    rest = url.split("://", 1)[-1].split("#", 1)[0]
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    target = rest[cut:]
+    return target if target.startswith("/") else "/" + target
 
 
 def _sendable_as_written(url: str) -> bool:

@@ -1,0 +1,267 @@
+"""Fetcher against real misbehaving loopback servers: raw bytes, retries, caps, time-outs."""
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import threading
+import zlib
+from email.utils import formatdate
+from io import BytesIO
+
+import brotli
+import pytest
+
+from archiver.capture.fetch import Fetcher, parse_retry_after
+from archiver.capture.recorder import decode_body, iter_dechunked, split_head
+from servers import (BOMB_SIZE, CP1250_TEXT, Resource, TestServer, flaky, gzip_bomb_bytes, html,
+                     test_server)  # noqa: F401  (fixture)
+
+
+def sha1_b32(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
+
+
+class SleepLog:
+    """Injected instead of time.sleep: records the waits, sleeps a token amount."""
+
+    def __init__(self):
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps():
+    return SleepLog()
+
+
+@pytest.fixture
+def fetcher(sleeps):
+    with Fetcher(user_agent="archiver-test/1", timeout=2, total_timeout=5, max_retries=2,
+                 retry_base_delay=0.01, max_backoff=0.05, sleep=sleeps) as f:
+        yield f
+
+
+def raw(result) -> bytes:
+    return b"".join(result.iter_raw())
+
+
+def body_of(result) -> bytes:
+    return raw(result)[result.head_length:]
+
+
+def test_plain_page_recorded_as_sent_and_received(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/a.html"))
+    expected = test_server.routes["/a.html"].body
+    assert result.status == 200 and result.reason == "OK" and result.error is None
+    assert result.request.startswith(b"GET /a.html HTTP/1.1\r\n")
+    assert b"\r\nUser-Agent: archiver-test/1\r\n" in result.request
+    assert result.request.endswith(b"\r\n\r\n")
+    data = raw(result)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(expected)
+    assert body_of(result) == expected and result.content() == expected
+    assert result.ip == "127.0.0.1"
+    assert result.block_digest == sha1_b32(data)
+    assert result.payload_digest == sha1_b32(expected)
+    assert result.attempts == 1 and result.truncated is None
+
+
+def test_gzip_body_stays_gzip_and_decodes_for_parsing(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/gzip"))
+    stored = body_of(result)
+    assert stored == test_server.routes["/gzip"].body and stored[:2] == b"\x1f\x8b"
+    assert result.header("content-encoding") == "gzip"
+    assert result.payload_digest == sha1_b32(stored)  # digest over the encoded entity
+    assert b"gzip'd page" in result.content()
+
+
+def test_chunked_framing_kept_and_removed_for_the_payload_digest(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/chunked"))
+    stored = body_of(result)
+    assert stored.startswith(b"7;ext=1\r\n<!DOCTY\r\n") and stored.endswith(b"0\r\n\r\n")
+    page = html("chunked page " * 20, title="Chunked")
+    assert b"".join(iter_dechunked(BytesIO(stored))) == page
+    assert result.payload_digest == sha1_b32(page) != sha1_b32(stored)
+    assert result.content() == page
+
+
+def test_chunked_gzip_decodes_both_layers(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/chunked-gzip"))
+    assert result.header("transfer-encoding") == "chunked"
+    assert result.content() == html("chunked and gzip'd " * 20, title="CG")
+
+
+def test_http10_body_ended_by_close(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/http10"))
+    assert result.status == 200 and result.error is None
+    assert raw(result).startswith(b"HTTP/1.0 200 OK\r\n")
+    assert result.content() == html("HTTP/1.0 page ended by close", title="Old")
+
+
+def test_odd_status_line_and_bare_lf(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/odd-status"))
+    assert (result.status, result.reason) == (200, "")
+    assert result.header("content-type") == "text/plain"
+    assert result.content() == b"no reason phrase, bare LF"
+
+
+def test_windows_1250_bytes_untouched(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/cp1250-wrong"))
+    assert CP1250_TEXT.encode("cp1250") in result.content()
+
+
+def test_429_retry_after_is_honoured(test_server, fetcher, sleeps):
+    result = fetcher.fetch(test_server.url("/retry-after"))
+    assert result.status == 200 and result.content() == b"finally"
+    assert result.attempts == 2 and test_server.count("/retry-after") == 2
+    assert sleeps.waits == [1.0]
+
+
+def test_retry_after_http_date_is_capped(test_server, sleeps):
+    later = formatdate(2_000_000_000, usegmt=True)
+    test_server.add("/later", flaky([Resource(503, {"Retry-After": later}, b"")], Resource(200, body=b"ok")))
+    with Fetcher(max_retries=1, max_retry_after=3, sleep=sleeps) as f:
+        assert f.fetch(test_server.url("/later")).status == 200
+    assert sleeps.waits == [3]
+    assert 29 < parse_retry_after(formatdate(1_000_030, usegmt=True), now=1_000_000) <= 30
+    assert parse_retry_after("120") == 120 and parse_retry_after("soon") is None
+
+
+def test_503_flapping_then_ok(test_server, fetcher, sleeps):
+    result = fetcher.fetch(test_server.url("/flap"))
+    assert result.status == 200 and result.attempts == 2
+    assert len(sleeps.waits) == 1 and 0 <= sleeps.waits[0] <= 0.05  # jittered back-off
+
+
+def test_500_forever_gives_up_with_the_final_answer(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/error500"))
+    assert result.status == 500 and result.recorded
+    assert result.attempts == 3 and test_server.count("/error500") == 3
+
+
+def test_redirect_not_followed(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/redirect/3"))
+    assert result.status == 302 and result.location == test_server.url("/redirect/2")
+    assert test_server.count("/redirect/2") == 0
+
+
+def test_reset_mid_body_retried_then_recorded_as_disconnect(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/reset"))
+    assert result.attempts == 3 and test_server.count("/reset") == 3
+    assert result.error and result.truncated == "disconnect"
+    assert result.status == 200 and 0 < result.body_length <= 20_000
+
+
+def test_body_shorter_than_content_length(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/short"))
+    assert "IncompleteRead" in result.error and result.truncated == "disconnect"
+    assert body_of(result) == b"s" * 100 and result.attempts == 3
+
+
+def test_server_that_never_answers_times_out(test_server, sleeps):
+    with Fetcher(timeout=0.3, total_timeout=5, max_retries=1, retry_base_delay=0.01, sleep=sleeps) as f:
+        result = f.fetch(test_server.url("/hang"))
+    assert not result.recorded and result.status is None
+    assert "timed out" in result.error.lower() and result.attempts == 2
+
+
+def test_slow_drip_hits_the_total_deadline(test_server, sleeps):
+    with Fetcher(timeout=5, total_timeout=0.8, max_retries=2, sleep=sleeps) as f:
+        result = f.fetch(test_server.url("/drip?interval=0.2&size=100"))
+    assert result.truncated == "time" and "total" in result.error
+    assert 0 < result.body_length < 100 and result.attempts == 1  # partial body kept, not retried
+
+
+def test_size_cap_truncates_and_drops_the_connection(test_server, sleeps):
+    with Fetcher(max_response_bytes=1 << 20, sleep=sleeps) as f:
+        result = f.fetch(test_server.url("/huge"))
+        assert result.truncated == "length" and result.error is None
+        assert (1 << 20) < result.response_length < (1 << 20) + 256 * 1024
+        again = f.fetch(test_server.url("/a.html"))  # the pool is still usable
+        assert again.status == 200
+
+
+def test_gzip_bomb_is_stored_raw_and_decoded_only_to_the_cap(test_server, fetcher):
+    bomb = gzip_bomb_bytes()
+    result = fetcher.fetch(test_server.url("/bomb"))
+    assert body_of(result) == bomb and len(bomb) < 1 << 20
+    assert result.content(max_bytes=1 << 20) == bytes(1 << 20)
+    data, capped = decode_body(BytesIO(bomb), [("Content-Encoding", "gzip")], 5 << 20)
+    assert capped and len(data) == 5 << 20 < BOMB_SIZE
+
+
+def test_binary_garbage_served_as_html(test_server, fetcher):
+    result = fetcher.fetch(test_server.url("/garbage"))
+    assert result.content() == test_server.routes["/garbage"].body
+
+
+def test_conditional_request_gets_304(test_server, fetcher):
+    first = fetcher.fetch(test_server.url("/etag"))
+    etag, modified = first.header("etag"), first.header("last-modified")
+    by_etag = fetcher.fetch(test_server.url("/etag"), headers={"If-None-Match": etag})
+    by_date = fetcher.fetch(test_server.url("/etag"), headers={"If-Modified-Since": modified})
+    for answer in (by_etag, by_date):
+        assert answer.status == 304 and answer.body_length == 0 and answer.recorded
+    assert test_server.hits("/etag")[1].headers["If-None-Match"] == etag
+
+
+def test_url_fetched_exactly_as_written(test_server, fetcher):
+    path = "/odd;a=1/$x/{b}/%2F'q'?x=\"1\"&y=%41"
+    test_server.add(path, Resource(200, {"Content-Type": "text/plain"}, b"odd"))
+    result = fetcher.fetch(test_server.url(path))
+    assert result.status == 200 and test_server.log[-1].path == path
+    assert result.url == test_server.url(path)
+
+
+def test_threads_never_mix_their_recordings(test_server):
+    pages = {p: test_server.routes[p].body for p in ("/a.html", "/b.html", "/img.png", "/same-a")}
+    failures = []
+    with Fetcher(max_retries=0) as f:
+        def work(path):
+            for _ in range(15):
+                r = f.fetch(test_server.url(path))
+                if body_of(r) != pages[path] or not r.request.startswith(f"GET {path} ".encode()):
+                    failures.append(path)
+                r.close()
+        threads = [threading.Thread(target=work, args=(p,)) for p in pages]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
+
+
+@pytest.mark.parametrize("coding,encode", [
+    ("gzip", lambda b: gzip.compress(b)),
+    ("deflate", lambda b: zlib.compress(b)),  # zlib-wrapped, as the RFC says
+    ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as many servers send
+    ("br", brotli.compress),
+])
+def test_decode_body_codings(coding, encode):
+    page = b"<p>" + "Žabe in čaj ".encode() * 5000 + b"</p>"
+    assert decode_body(BytesIO(encode(page)), [("Content-Encoding", coding)]) == (page, False)
+    data, capped = decode_body(BytesIO(encode(page)), [("Content-Encoding", coding)], max_bytes=1000)
+    assert capped and data == page[:1000]
+
+
+def test_decode_body_tolerates_cut_and_unknown_encodings():
+    page = b"".join(hashlib.sha256(str(i).encode()).hexdigest().encode() for i in range(3000))
+    packed = gzip.compress(page)
+    cut = packed[: len(packed) // 2]
+    data, capped = decode_body(BytesIO(cut), [("Content-Encoding", "gzip")])
+    assert not capped and 0 < len(data) < len(page) and page.startswith(data)
+    assert decode_body(BytesIO(b"zzz"), [("Content-Encoding", "compress")]) == (b"zzz", False)
+
+
+def test_split_head_and_dechunk_on_cut_input():
+    head, status, reason, headers = split_head(BytesIO(
+        b"HTTP/1.1 404 Not Found\r\nX-A: 1\r\n  folded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"))
+    assert (status, reason) == (404, "Not Found") and headers[0] == ("X-A", "1 folded")
+    assert head.endswith(b"chunked\r\n\r\n")
+    stats: dict = {}
+    assert b"".join(iter_dechunked(BytesIO(b"5\r\nhello\r\n3\r\nwor"), stats)) == b"hellowor"
+    assert stats["end"] is None
+    assert b"".join(iter_dechunked(BytesIO(b"2\r\nab\r\n0\r\nX-T: 1\r\n\r\nEXTRA"), stats)) == b"ab"
+    assert stats["end"] == len(b"2\r\nab\r\n0\r\nX-T: 1\r\n\r\n")
