@@ -243,11 +243,12 @@ def _title(tree) -> tuple[str, str]:
     og = _meta(tree, "og:title", "twitter:title")
     if og:
         return _clean_title(og), h1
-    if h1 and raw and h1.lower() in raw.lower():
-        return h1, h1
-    if raw:
-        return _clean_title(raw), h1
-    return h1, h1
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(raw) if p.strip()]
+    if h1 and len(parts) > 1 and h1.lower() == parts[-1].lower():
+        return parts[0], h1  # the h1 is the site's logo text, the title's suffix
+    if h1:
+        return h1, h1  # "Article | Site" confirms it; "Section | Site" is worse than it
+    return _clean_title(raw), h1
 
 
 _MONTHS = {
@@ -304,7 +305,7 @@ def _date_from_url(url: str) -> str | None:
     return _valid(*map(int, match.groups())) if match else None
 
 
-def _date(tree, url: str, fast: bool) -> str | None:
+def _date(tree, url: str) -> str | None:
     meta = _meta(tree, "article:published_time", "datePublished", "og:published_time",
                  "dc.date.issued", "DC.date.issued", "dcterms.created", "date", "pubdate")
     if meta and (found := parse_date_text(meta)):
@@ -313,6 +314,21 @@ def _date(tree, url: str, fast: bool) -> str | None:
         if found := parse_date_text(value):
             return found
     if found := _date_from_url(url):
+        return found
+    return None
+
+
+def _date_fallback(tree, url: str, body: str, fast: bool) -> str | None:
+    """A date written in the text after the heading, else htmldate's guess.
+
+    Text before the heading is page furniture: a retirement notice "published
+    on 1 July 2019" must not date every page of the site.
+    """
+    after = ""
+    for heading in tree.xpath("//h1")[:1]:
+        texts = heading.xpath("following::text()[not(ancestor::script) and not(ancestor::style)]")
+        after = " ".join(t for _, t in zip(range(300), texts))[:3000]
+    if found := parse_date_text(after or body[:3000]):
         return found
     if not fast:
         try:
@@ -406,12 +422,12 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
                              if capture.mime == "text/plain" else "")
         title, h1 = _title(tree)
         links = absolute_links(tree, capture.url)
-        published = _date(tree, capture.url, fast)
+        published = _date(tree, capture.url)
         body = None if fast else main_text(tree, capture.url)
         if not body:
             body = _plain_text(tree)
         if published is None:
-            published = parse_date_text(body[:3000])
+            published = _date_fallback(tree, capture.url, body, fast)
         return PageFacts(
             url=capture.url,
             title=title,
@@ -428,6 +444,10 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
 
 def fold(text: str) -> str:
     """Lower-case, strip diacritics and collapse spaces: for phrase matching."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(text.replace("đ", "d").split())
+    text = text.lower()
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).replace("đ", "d")
+    return " ".join(text.split())
+
+
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")

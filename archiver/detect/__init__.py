@@ -234,8 +234,9 @@ def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
             continue
         key = normalize(capture.url)
         previous = pages.get(key)
-        if previous is not None and previous.date >= capture.date and previous.status is not None:
-            continue
+        if previous is not None and (previous.date >= capture.date or (
+                capture.record_type == "revisit" and not capture.body)):
+            continue  # the latest full capture of a URL speaks for it
         pages[key] = _read(capture, collector, linked)
     site = _Site(pages, _host_set(new_hosts))
     for key in site.hops:

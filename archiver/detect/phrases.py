@@ -16,6 +16,7 @@ from pathlib import Path
 from archiver.extract import fold
 
 PACK_DIR = Path(__file__).with_name("phrases")
+_PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~“”„«»…–—"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,17 @@ class PhraseBook:
 
     def __init__(self, extra: tuple[str, ...] | list[str] = ()):
         packs = load_packs()
+        every = [fold(p) for p in list(extra) + packs["moved"] + packs["soft"] if p and p.strip()]
+        # A cheap gate before the regexes: a key word of some phrase must be in the text.
+        self._keywords = set()
+        self._stems = set()
+        for phrase in every:
+            words = phrase.split()
+            inner = words[:-1] if len(words) > 1 else []
+            if inner:
+                self._keywords.add(max(inner, key=len))
+            else:
+                self._stems.add(words[0])
         self._patterns = [
             (kind, pattern)
             for kind, pattern in (
@@ -59,6 +71,9 @@ class PhraseBook:
 
     def find(self, folded_text: str) -> tuple[PhraseHit, ...]:
         """The first hit of each kind in text already passed through ``fold``."""
+        if self._keywords.isdisjoint(folded_text.translate(_PUNCTUATION).split()) and not any(
+                stem in folded_text for stem in self._stems):
+            return ()
         hits = []
         for kind, pattern in self._patterns:
             match = pattern.search(folded_text)

@@ -110,6 +110,7 @@ _HOST_IN_TEXT = re.compile(
     r"(?<![\w@.\-/])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+([a-z]{2,24}))(?![\w\-]|\.[a-z0-9])",
     re.IGNORECASE,
 )
+_MAYBE_HOST = re.compile(r"[a-z0-9]\.[a-z]{2}", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _GENERIC_TLDS = frozenset(
     "com org net gov edu int mil eu info biz name pro museum coop aero asia cat jobs mobi "
@@ -121,6 +122,8 @@ _NOT_TLDS = frozenset("js py sh rb cs db ts md".split())
 def hosts_named(text: str) -> set[str]:
     """Domain names written in text (e-mail addresses ignored), lower-cased."""
     found = set()
+    if not _MAYBE_HOST.search(text):
+        return found
     for match in _HOST_IN_TEXT.finditer(_EMAIL.sub(" ", text)):
         host, tld = match.group(1).lower(), match.group(2).lower()
         if tld in _NOT_TLDS or not (len(tld) == 2 or tld in _GENERIC_TLDS):
