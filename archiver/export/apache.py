@@ -1,0 +1,100 @@
+"""Apache httpd: a ``RewriteMap`` text file and the mod_rewrite rules using it.
+
+- ``redirects.apache.map.txt``: ``key value`` per line; the key is the raw
+  request target (path and query as sent; with several old host names,
+  ``host`` + request target), the value ``301:URL``, ``308:URL`` or ``410``
+  so one lookup gives each row its own status. Keys and values hold no
+  whitespace (URLs are percent-encoded) and never start with ``#``. For large
+  maps, ``httxt2dbm -i redirects.apache.map.txt -o redirects.map`` and
+  ``dbm:`` in the ``RewriteMap`` line are faster.
+- ``redirects.apache.conf``: ``RewriteEngine``/``RewriteMap``/``RewriteCond``/
+  ``RewriteRule`` for the **server config or a <VirtualHost>** of the old site.
+  ``RewriteMap`` is not allowed in ``.htaccess`` (and ``Redirect``/
+  ``.htaccess`` prefix matching would be wrong for an exact map).
+
+The key is taken from ``%{THE_REQUEST}``, not ``%{REQUEST_URI}``: REQUEST_URI
+is decoded (``%20`` becomes a space, which a map key cannot hold) and has no
+query string, whereas THE_REQUEST carries the target exactly as the client
+sent it, as nginx's ``$request_uri`` does. Matching is case-sensitive and
+exact. ``[NE]`` keeps the target's percent-escapes as written, ``[QSD]``
+keeps the request's query from being appended to the target.
+
+mod_rewrite reads text maps in lines of at most 1024 bytes, so a longer
+row would be cut into a wrong key/value pair: such rows are written as their
+own rule in the conf instead (``RewriteCond %1 =key``, literal comparison).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .validate import Redirect
+
+MAP_FILE = "redirects.apache.map.txt"
+CONF_FILE = "redirects.apache.conf"
+MAP_NAME = "archiver_redirects"
+MAX_MAP_LINE = 1000  # mod_rewrite's REWRITE_MAX_TXT_MAP_LINE is 1024, keep a margin
+_REQUEST = r'RewriteCond %{THE_REQUEST} "^[A-Za-z]+\s+(/\S*)"'
+_HOST_REQUEST = [
+    r'RewriteCond %{HTTP_HOST} "^(\[[^\]]+\]|[^:]+)"',
+    r'RewriteCond "${archiver_lc:%1}%{THE_REQUEST}" "^([^A-Z]+)[A-Z]+\s+(/\S*)"',
+]
+
+
+def substitution(url: str) -> str:
+    """A RewriteRule substitution that expands to exactly ``url``."""
+    return "".join("\\" + ch if ch in "\\$%" else ch for ch in url)
+
+
+def _map_value(item: Redirect) -> str:
+    return "410" if item.is_gone else f"{item.row.status}:{item.new}"
+
+
+def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], list[dict], list[str]]:
+    out_dir = Path(out_dir).resolve()
+    actions = [r for r in redirects if r.is_redirect or r.is_gone]
+    multi_host = len({r.old.host for r in actions}) > 1
+    skipped: list[dict] = []
+    by_key: dict[str, Redirect] = {}
+    for item in actions:
+        key = (item.old.host if multi_host else "") + item.old.request_target
+        if key in by_key:
+            skipped.append({"old_url": item.row.old_url, "reason": f"same Apache key as {by_key[key].row.old_url} (the port is not part of the key)"})
+            continue
+        by_key[key] = item
+
+    request = _HOST_REQUEST if multi_host else [_REQUEST]
+    lookup_key = "%1%2" if multi_host else "%1"
+    map_lines, long_rules, long_count = [], [], 0
+    for key in sorted(by_key):
+        item = by_key[key]
+        line = f"{key} {_map_value(item)}\n"
+        if len(line.encode()) <= MAX_MAP_LINE:
+            map_lines.append(line)
+            continue
+        action = "- [G,L]" if item.is_gone else f"{substitution(str(item.new))} [R={item.row.status},NE,QSD,L]"
+        long_count += 1
+        long_rules += [*request, f"RewriteCond {lookup_key} ={key}", f"RewriteRule ^ {action}", ""]
+
+    encoded_slash = any("%2F" in key for key in by_key)
+    conf = [
+        f"# archiver redirects: {len(by_key)} old URLs ({len(map_lines)} in {MAP_FILE}, {long_count} as own rules).",
+        "# Server config or <VirtualHost> context only: RewriteMap is not allowed in .htaccess.",
+        "# Keys are the request target from THE_REQUEST, exactly as sent (REQUEST_URI is decoded).",
+        "RewriteEngine On",
+        f'RewriteMap {MAP_NAME} "txt:{out_dir / MAP_FILE}"',
+    ]
+    if multi_host:
+        conf.append("RewriteMap archiver_lc int:tolower")
+    if encoded_slash:
+        conf += ["# some old URLs hold %2F; without this Apache answers 404 before mod_rewrite runs",
+                 "AllowEncodedSlashes NoDecode"]
+    conf.append("")
+    for status in (301, 308):
+        conf += [*request, f'RewriteCond ${{{MAP_NAME}:{lookup_key}}} "^{status}:(.+)$"', f"RewriteRule ^ %1 [R={status},NE,QSD,L]", ""]
+    conf += [*request, f"RewriteCond ${{{MAP_NAME}:{lookup_key}}} =410", "RewriteRule ^ - [G,L]", ""]
+    conf += long_rules
+
+    paths = {"apache": out_dir / CONF_FILE, "apache.map": out_dir / MAP_FILE}
+    paths["apache.map"].write_text("# archiver redirect map: key (raw request target) and status:target\n" + "".join(map_lines), encoding="ascii")
+    paths["apache"].write_text("\n".join(conf) + "\n", encoding="ascii")
+    return paths, skipped, []
