@@ -37,7 +37,7 @@ def make_job(tmp_path):
         ["http://old/b", "http://new/b", "301", "page", "content", "0.9"],
         ["http://old/c", "", "", "unmatched", "none", "0"]])
     fake_run(second, {
-        "http://old/same": (200, "sha1:AAA", "revisit"),
+        "http://old/same": (304, "sha1:AAA", "revisit"),
         "http://old/edited": (200, "sha1:XXX", "response"),
         "http://old/now404": (404, "sha1:YYY", "response"),
         "http://old/moved": (301, "sha1:ZZZ", "response"),

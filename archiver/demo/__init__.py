@@ -50,3 +50,35 @@ def embedded_sites(manifest, out_root: Path | str):
         ports_file.write_text(json.dumps({"legacy": legacy.port, "new": new.port}), encoding="utf-8")
         live = manifest.with_origins({LEGACY_PLACEHOLDER: legacy.base_url, NEW_PLACEHOLDER: new.base_url})
         yield live, pair
+
+
+def score_mappings(rows: list[dict], truth: dict[str, str | None]) -> dict:
+    """Precision and recall of page-level rows against the generated truth.
+
+    ``rows`` are redirect rows as dicts (``redirects.csv``). Precision counts
+    page rows whose old URL is labelled; recall counts labelled pages that
+    have a page-level equivalent; removed pages are scored separately.
+    """
+    by_url = {row["old_url"]: row for row in rows}
+    page_rows = [r for r in rows if r.get("kind") == "page" and r["old_url"] in truth]
+    correct = sum(1 for r in page_rows if truth[r["old_url"]] == r.get("new_url"))
+    expected_pages = [u for u, target in truth.items() if target not in (None, "gone")]
+    found = sum(1 for u in expected_pages if by_url.get(u, {}).get("kind") == "page" and by_url[u].get("new_url") == truth[u])
+    gone = [u for u, target in truth.items() if target == "gone"]
+    gone_found = sum(1 for u in gone if by_url.get(u, {}).get("kind") == "gone")
+    no_equivalent = [u for u, target in truth.items() if target is None]
+    forced = sum(1 for u in no_equivalent if by_url.get(u, {}).get("kind") == "page")
+    return {
+        "page_rows": len(page_rows),
+        "correct": correct,
+        "precision": correct / len(page_rows) if page_rows else None,
+        "expected_pages": len(expected_pages),
+        "found": found,
+        "recall": found / len(expected_pages) if expected_pages else None,
+        "gone_expected": len(gone),
+        "gone_found": gone_found,
+        "no_equivalent": len(no_equivalent),
+        "forced_onto_a_page": forced,
+        "wrong": sorted(r["old_url"] for r in page_rows if truth[r["old_url"]] != r.get("new_url")),
+        "missed": sorted(u for u in expected_pages if not (by_url.get(u, {}).get("kind") == "page" and by_url[u].get("new_url") == truth[u])),
+    }

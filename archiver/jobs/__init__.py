@@ -30,6 +30,7 @@ from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
 from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
+from archiver.jobs.originals import original_files
 from archiver.manifest import Manifest
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
@@ -46,15 +47,24 @@ class RunResult:
 
 
 class _Captures:
-    """Re-iterable captures of a crawl directory (each pass re-reads the WARCs)."""
+    """Re-iterable captures of one crawl (each pass re-reads its WARCs).
 
-    def __init__(self, *paths: Path):
-        self.paths = [str(p) for p in paths]
+    ``originals`` are earlier runs' WARC files that hold the payloads of this
+    crawl's revisit records: read first so revisits resolve to full bodies,
+    but their own captures are not yielded (they belong to earlier runs).
+    """
+
+    def __init__(self, crawl_dir: Path, originals: list[Path] = ()):
+        self.crawl_dir = crawl_dir.absolute()
+        self.originals = [str(p.absolute()) for p in originals]
 
     def __iter__(self):
         from archiver.archive import iter_captures
 
-        return iter_captures(self.paths)
+        own = str(self.crawl_dir) + "/"
+        for capture in iter_captures([*self.originals, str(self.crawl_dir)]):
+            if capture.file.startswith(own):
+                yield capture
 
 
 def _utc(ts: float) -> str:
@@ -94,6 +104,7 @@ class _Run:
     """One run of one job: the stages in order, each recorded in the summary."""
 
     def __init__(self, manifest: Manifest, history: JobHistory, run_dir: Path, previous: Path | None, progress: str):
+        self.captures: dict[str, _Captures] = {}
         self.manifest = manifest
         self.history = history
         self.run_dir = run_dir
@@ -125,15 +136,24 @@ class _Run:
     def crawl(self, side: str) -> None:
         from archiver.capture import crawl
 
-        previous = self.previous / side if self.previous and (self.previous / side).is_dir() else None
+        # the newest finished crawl of this side, even from a run whose later stages failed
+        finished = [run / side for run in self.history.runs() if run != self.run_dir and (run / side / "index.cdxj").is_file()]
+        previous = finished[-1] if finished else None
         config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
         crawl(config)
-        self.summary.setdefault("crawl", {})[side] = {**crawl_stats(self.run_dir / side), "incremental_from": previous.parent.name if previous else None}
+        earlier = [run / side for run in self.history.runs() if run != self.run_dir and (run / side).is_dir()]
+        originals = original_files(self.run_dir / side, earlier)
+        self.captures[side] = _Captures(self.run_dir / side, originals)
+        self.summary.setdefault("crawl", {})[side] = {
+            **crawl_stats(self.run_dir / side),
+            "incremental_from": previous.parent.name if previous else None,
+            "originals_in": sorted({p.relative_to(self.history.runs_dir).parts[0] for p in originals}),
+        }
 
     def detect(self) -> list:
         from archiver.detect import detect, write_notices
 
-        notices = detect(_Captures(self.run_dir / "legacy"), new_hosts=self.manifest.new.hosts, phrases=self.manifest.phrases)
+        notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.phrases)
         write_notices(notices, self.run_dir / "notices.jsonl")
         self.summary["notices"] = dict(Counter(n.classification for n in notices))
         return notices
@@ -149,7 +169,7 @@ class _Run:
             thresholds["min_confidence"] = self.manifest.min_confidence
         if thresholds:
             kwargs["thresholds"] = thresholds
-        rows = build_manifest(notices, _Captures(self.run_dir / "legacy"), _Captures(self.run_dir / "new"), **kwargs)
+        rows = build_manifest(notices, self.captures["legacy"], self.captures["new"], **kwargs)
         if self.manifest.redirect_status != 301:
             from dataclasses import replace
 
@@ -225,13 +245,24 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         summary.update(status="ok" if passed else "incomplete", exit_code=exit_code)
         history.set_latest(run_dir)
         if manifest.keep_runs:
-            summary["pruned"] = [p.name for p in history.prune(manifest.keep_runs, current=run_dir)]
+            summary["pruned"] = [p.name for p in history.prune(manifest.keep_runs, current=run_dir, needed=_holders_of_originals)]
         _finish(summary, run_dir, started, json_summary)
     line = one_line(summary)
     if not quiet:
         print(format_summary(summary))
     print(line)
     return RunResult(run_dir, exit_code, summary, line)
+
+
+def _holders_of_originals(kept: list[Path], runs: list[Path]) -> set[Path]:
+    """Runs (of ``runs``, oldest first) holding payloads that the ``kept`` runs' revisits need."""
+    needed: set[Path] = set()
+    for run in kept:
+        for crawl_dir in (p for p in run.iterdir() if (p / "index.cdxj").is_file()):
+            earlier = [r / crawl_dir.name for r in runs[: runs.index(run)] if (r / crawl_dir.name).is_dir()]
+            for warc in original_files(crawl_dir, earlier):
+                needed.update(r for r in runs if r in warc.parents)
+    return needed
 
 
 def _finish(summary: dict, run_dir: Path, started: float, json_summary: Path | str | None) -> None:

@@ -3,8 +3,8 @@
 Per crawled site, a URL is *new* when the earlier run did not capture it,
 *gone* when the earlier run captured it and this one did not (or it now
 answers 404/410), and *changed* when both captured it with a different
-payload digest or status. A revisit record (server-not-modified or identical
-payload digest) is unchanged by definition. Digests come from the crawl's
+payload digest or status. A 304 answer (a server-not-modified revisit) is
+unchanged by definition. Digests come from the crawl's
 ``index.cdxj``, matched to ``crawl.jsonl`` by WARC file and offset, and are
 read from the WARC record header where the index lacks them.
 
@@ -101,6 +101,8 @@ def diff_crawls(before: dict[str, dict], after: dict[str, dict]) -> dict[str, li
             continue
         if not present(now):
             gone.append(url)
+        elif now["revisit"] and now["status"] == 304:
+            continue  # the server said: not modified
         elif now["status"] != then["status"]:
             changed.append({"url": url, "reason": f"status {then['status']} -> {now['status']}"})
         elif now["digest"] and then["digest"] and now["digest"] != then["digest"]:

@@ -77,10 +77,17 @@ class JobHistory:
             tmp.write_text(run_dir.name + "\n", encoding="utf-8")
         os.replace(tmp, self.latest_link)
 
-    def prune(self, keep: int, *, current: Path | None = None) -> list[Path]:
-        """Delete all but the newest ``keep`` runs; never the latest or ``current``."""
+    def prune(self, keep: int, *, current: Path | None = None, needed=None) -> list[Path]:
+        """Delete all but the newest ``keep`` runs; never the latest or ``current``.
+
+        ``needed(kept, runs)`` may name older runs the kept ones still depend on
+        (e.g. holders of the originals of their revisit records); those stay too.
+        """
         runs = self.runs()
         protected = {p.resolve() for p in (self.latest(), current) if p is not None}
+        kept = [p for p in runs if p.resolve() in protected] + runs[max(len(runs) - keep, 0):]
+        if needed is not None:
+            protected |= {p.resolve() for p in needed(kept, runs)}
         doomed = [p for p in runs[: max(len(runs) - keep, 0)] if p.resolve() not in protected]
         for run_dir in doomed:
             shutil.rmtree(run_dir)
