@@ -1,1 +1,294 @@
-"""audit stage."""
+"""Audit: is the archive complete, what is missing and why, and is what it holds intact.
+
+``audit(inputs, ...)`` reads any WARC collection once (``inventory``), builds
+the expected set (``expected``), gives each expected URL an ``AuditOutcome``,
+lists missing pages, missing requisites and integrity errors, and sums it up.
+``write_report(report, out_dir)`` writes ``audit.json`` and a self-contained
+``audit.html``.
+
+Completeness ratio = (captured + redirected) / (expected - out_of_scope):
+a URL the crawl was told not to fetch is not held against the archive; a URL
+blocked by robots.txt, an error, a 404 or a URL never captured is.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from archiver.archive import normalize_url
+from archiver.audit.expected import (Expected, crawl_reason, load_crawl_log, load_redirects, load_sitemap,
+                                     load_url_file)
+from archiver.audit.inventory import Inventory, take_inventory
+from archiver.errors import UsageError
+from archiver.types import AuditOutcome
+
+COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope); captured = a 2xx capture or a "
+                           "revisit resolving to one; redirected = a 3xx capture (final target followed inside "
+                           "the archive); http/https and www. variants are reported, not counted")
+OUTCOMES = ("captured", "redirected", "not_found", "error", "blocked_by_robots", "out_of_scope", "not_captured")
+TOP = 100
+
+
+@dataclass
+class AuditReport:
+    """Everything the audit found; ``to_json()`` is audit.json."""
+
+    generated: str
+    inputs: list[str]
+    expected_from: list[str]
+    outcomes: list[AuditOutcome]
+    missing: list[dict]
+    requisites_missing: list[dict]
+    integrity_errors: list[dict]
+    summary: dict
+    completeness: float | None
+    fail_under: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """False only when a threshold is set and the ratio is under it (or unknown)."""
+        if self.fail_under is None:
+            return True
+        return self.completeness is not None and self.completeness >= self.fail_under
+
+    def to_json(self) -> dict:
+        return {
+            "generated": self.generated,
+            "inputs": self.inputs,
+            "expected_from": self.expected_from,
+            "completeness": self.completeness,
+            "completeness_definition": COMPLETENESS_DEFINITION,
+            "fail_under": self.fail_under,
+            "passed": self.passed,
+            "summary": self.summary,
+            "missing": self.missing,
+            "requisites_missing": self.requisites_missing,
+            "integrity_errors": self.integrity_errors,
+            "outcomes": [o.to_json() for o in self.outcomes],
+            "warnings": self.warnings,
+        }
+
+
+def _variants(url: str) -> list[str]:
+    """The http/https and www./bare forms of a URL, which the audit reports but never merges."""
+    parts = urlsplit(url)
+    host = parts.netloc
+    hosts = {host, host[4:] if host.startswith("www.") else "www." + host}
+    schemes = {"http", "https"}
+    out = []
+    for scheme in schemes:
+        for h in hosts:
+            candidate = urlunsplit((scheme, h, parts.path, parts.query, ""))
+            if candidate != url:
+                out.append(candidate)
+    return sorted(out)
+
+
+def _outcome(key: str, url: str, sources: list[str], inv: Inventory, expected: Expected) -> AuditOutcome:
+    state, chain = inv.follow(url)
+    first = inv.lookup(url)
+    tags = tuple(sources)
+    if first is not None and first.status is not None:
+        where = dict(file=first.file, offset=first.offset)
+        if 200 <= first.status < 300:
+            note = "revisit resolved to its original" if first.record_type == "revisit" else ""
+            return AuditOutcome(url, "captured", first.status, reason=note, sources=tags, **where)
+        if 300 <= first.status < 400:
+            final = chain[-1] if len(chain) > 1 else None
+            keys = [normalize_url(c) for c in chain]
+            if len(chain) == 1:
+                end = "no Location header"
+            elif keys[-1] in keys[:-1]:
+                end = "redirect loop"
+            elif state is None:
+                end = "final target not in the archive"
+            elif state.status and 300 <= state.status < 400:
+                end = "chain too long"
+            else:
+                end = f"final target answered {state.status}"
+            return AuditOutcome(url, "redirected", first.status, final_url=final,
+                                reason=f"{len(chain) - 1} hop(s); {end}", sources=tags, **where)
+        if first.status in (404, 410):
+            return AuditOutcome(url, "not_found", first.status, reason=f"HTTP {first.status}", sources=tags, **where)
+        return AuditOutcome(url, "error", first.status, reason=f"HTTP {first.status}", sources=tags, **where)
+    if key in inv.damaged:
+        return AuditOutcome(url, "not_captured", reason=f"only capture is damaged: {inv.damaged[key]}", sources=tags)
+    if first is not None and first.revisit_unresolved:
+        return AuditOutcome(url, "not_captured", reason="revisit whose original is not in the collection",
+                            file=first.file, offset=first.offset, sources=tags)
+    row = expected.crawl.get(key)
+    if row is not None:
+        outcome, reason = crawl_reason(row)
+        status = row.get("status") if isinstance(row.get("status"), int) else None
+        return AuditOutcome(url, outcome, status, reason=reason, sources=tags)
+    for variant in _variants(key):
+        other = inv.lookup(variant)
+        if other is not None and other.status is not None and other.status < 400:
+            return AuditOutcome(url, "not_captured", reason=f"not under this URL; captured as {other.url} "
+                                f"(HTTP {other.status})", sources=tags)
+    return AuditOutcome(url, "not_captured", reason="not in the archive", sources=tags)
+
+
+def _requisites_missing(inv: Inventory, expected: Expected) -> list[dict]:
+    rows = []
+    for key, ref in inv.references.items():
+        state, chain = inv.follow(ref.url)
+        if state is not None and state.status is not None and 200 <= state.status < 300:
+            continue
+        if state is None:
+            row = expected.crawl.get(normalize_url(chain[-1]))
+            if key in inv.damaged:
+                reason = f"capture damaged: {inv.damaged[key]}"
+            elif row is not None:
+                reason = crawl_reason(row)[1]
+            else:
+                reason = "never captured"
+            if len(chain) > 1:
+                reason = f"redirects to {chain[-1]}, which was {reason}"
+            status = None
+        else:
+            status = state.status
+            reason = f"HTTP {state.status}" + (f" after redirect from {ref.url}" if len(chain) > 1 else "")
+        host = (urlsplit(ref.url).hostname or "").lower()
+        page_hosts = {(urlsplit(p).hostname or "").lower() for p in ref.pages}
+        rows.append({"url": ref.url, "kind": ref.kind, "status": status, "reason": reason,
+                     "other_host": host not in page_hosts, "referenced_by": ref.pages, "references": ref.count})
+    rows.sort(key=lambda r: (-r["references"], r["url"]))
+    return rows
+
+
+def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -> dict:
+    by_outcome = Counter(o.outcome for o in outcomes)
+    hosts = {}
+    for host, counts in inv.hosts.items():
+        hosts[host] = dict(counts)
+    for o in outcomes:
+        host = (urlsplit(o.url).hostname or "").lower()
+        entry = hosts.setdefault(host, {})
+        entry["expected"] = entry.get("expected", 0) + 1
+        if o.outcome not in ("captured", "redirected"):
+            entry["missing"] = entry.get("missing", 0) + 1
+    repeated = sorted(((s.count, s.url) for s in inv.urls.values() if s.count > 1), reverse=True)
+    shared = sorted(((inv.digest_counts[d], d, urls) for d, urls in inv.digest_urls.items() if inv.digest_counts[d] > 1),
+                    key=lambda t: (-t[0], t[1]))
+    summary = {
+        "files": len(inv.files),
+        "records": inv.records,
+        "bytes": inv.bytes,
+        "record_types": dict(inv.record_types),
+        "urls_captured": len(inv.urls),
+        "status": dict(sorted(inv.status_hist.items())),
+        "mime": dict(inv.mime_hist.most_common()),
+        "hosts": dict(sorted(hosts.items())),
+        "expected": len(outcomes),
+        "outcomes": {name: by_outcome.get(name, 0) for name in OUTCOMES},
+        "duplicates": {
+            "urls_captured_more_than_once": len(repeated),
+            "top_urls": [{"url": u, "captures": n} for n, u in repeated[:TOP]],
+            "payloads_under_several_urls": len(shared),
+            "top_payloads": [{"digest": d, "urls": n, "examples": urls} for n, d, urls in shared[:TOP]],
+        },
+        "integrity": dict(Counter(e["severity"] for e in inv.integrity)),
+        "requisites_referenced": len(inv.references),
+    }
+    if expected.redirect_kinds:
+        kinds = Counter(expected.redirect_kinds.values())
+        captured = {normalize_url(o.url) for o in outcomes if o.outcome in ("captured", "redirected")}
+        summary["redirect_coverage"] = {
+            "rows": len(expected.redirect_kinds),
+            **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
+            "other": sum(v for k, v in kinds.items() if k not in ("page", "fallback", "gone", "unmatched")),
+            "old_urls_in_archive": sum(1 for k in expected.redirect_kinds if k in captured),
+        }
+    return summary
+
+
+def _discover_crawl_logs(inputs) -> list[Path]:
+    """crawl.jsonl beside a crawl directory's warc/ folder, when the user gave that directory or folder."""
+    found = []
+    for raw in inputs:
+        path = Path(raw)
+        for candidate in (path / "crawl.jsonl", path.parent / "crawl.jsonl"):
+            if path.is_dir() and candidate.is_file() and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=None, fail_under=None) -> AuditReport:
+    """Audit a WARC collection (files, directories, WACZ) against what was expected."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    inputs = [str(p) for p in inputs]
+    if not inputs:
+        raise UsageError("no WARC, WACZ or directory given")
+    for path in inputs:
+        if not Path(path).exists():
+            raise UsageError(f"no such WARC, WACZ or directory: {path}")
+    if fail_under is not None and not 0 <= fail_under <= 1:
+        raise UsageError(f"--fail-under must be a ratio between 0 and 1, got {fail_under}")
+    expected = Expected()
+    if expected_file:
+        load_url_file(expected, expected_file)
+    for ref in sitemaps or ():
+        load_sitemap(expected, str(ref))
+    logs = list(crawl_logs or ()) or ([] if (expected_file or sitemaps or redirects) else _discover_crawl_logs(inputs))
+    for log_path in logs:
+        load_crawl_log(expected, log_path)
+    if redirects:
+        load_redirects(expected, redirects)
+
+    inv = take_inventory(inputs)
+    outcomes = [_outcome(key, url, expected.sources[key], inv, expected) for key, url in expected.urls.items()]
+    missing = [
+        {"url": o.url, "outcome": o.outcome, "status": o.status, "reason": o.reason, "sources": list(o.sources),
+         "file": o.file, "offset": o.offset}
+        for o in outcomes if o.outcome not in ("captured", "redirected")
+    ]
+    counts = Counter(o.outcome for o in outcomes)
+    denominator = len(outcomes) - counts["out_of_scope"]
+    completeness = (counts["captured"] + counts["redirected"]) / denominator if denominator else None
+    warnings = list(expected.warnings)
+    if not expected.urls:
+        warnings.append("no expected URLs given (--expected, --sitemap, --crawl-log, --redirects): "
+                        "completeness cannot be computed; integrity and requisites are still checked")
+    integrity = sorted(inv.integrity, key=lambda e: ({"error": 0, "warning": 1}.get(e["severity"], 2), e["file"],
+                                                     e["offset"] or 0))
+    return AuditReport(
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        inputs=inputs,
+        expected_from=expected.given,
+        outcomes=outcomes,
+        missing=missing,
+        requisites_missing=_requisites_missing(inv, expected),
+        integrity_errors=integrity,
+        summary=_summary(inv, outcomes, expected),
+        completeness=completeness,
+        fail_under=fail_under,
+        warnings=warnings,
+    )
+
+
+def write_report(report: AuditReport, out_dir) -> dict[str, Path]:
+    """Write audit.json and audit.html into ``out_dir``; return their paths."""
+    from archiver.audit.report import render_html
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output directory {out}: {exc.strerror}") from exc
+    data = report.to_json()
+    paths = {"json": out / "audit.json", "html": out / "audit.html"}
+    tmp = paths["json"].with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(paths["json"])
+    tmp = paths["html"].with_suffix(".html.tmp")
+    tmp.write_text(render_html(data), encoding="utf-8")
+    tmp.replace(paths["html"])
+    return paths

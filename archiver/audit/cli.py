@@ -1,9 +1,53 @@
-"""PLACEHOLDER: replaced by the stage's real command module."""
+"""``archiver audit``: is the archive complete? Writes audit.json and audit.html; exit 3 under --fail-under."""
+from __future__ import annotations
+
+import argparse
+
+from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 
 
-def add_parser(sub):
-    pass
+def _ratio(value: str) -> float:
+    """0.95, or 95%."""
+    text = value.strip()
+    try:
+        ratio = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a ratio: {value!r} (use e.g. 0.95 or 95%)") from None
+    if not 0 <= ratio <= 1:
+        raise argparse.ArgumentTypeError(f"ratio out of range 0..1: {value!r}")
+    return ratio
 
 
-def run(args):
-    raise NotImplementedError
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "audit", help="check a WARC collection for completeness and integrity",
+        description="Audit any WARC collection (WARC files, directories, WACZ) against the URLs it should hold; "
+                    "writes DIR/audit.json and DIR/audit.html. Exit 0 when complete enough, 3 under --fail-under.")
+    p.add_argument("inputs", nargs="+", metavar="WARC_OR_DIR_OR_WACZ")
+    p.add_argument("--expected", metavar="FILE", help="file of expected URLs, one per line")
+    p.add_argument("--sitemap", action="append", default=[], metavar="URL_OR_FILE",
+                   help="sitemap or sitemap index (file, or URL: fetched live); repeatable")
+    p.add_argument("--crawl-log", action="append", default=[], metavar="crawl.jsonl",
+                   help="crawl log whose URLs are expected (found beside a crawl directory when nothing is given)")
+    p.add_argument("--redirects", metavar="redirects.csv", help="redirect manifest: its old URLs are expected")
+    p.add_argument("--fail-under", type=_ratio, metavar="RATIO", help="exit 3 when completeness is under this (0.95 or 95%%)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for audit.json and audit.html")
+
+
+def run(args) -> int:
+    from archiver.audit import audit, write_report
+
+    if args.fail_under is not None and not (args.expected or args.sitemap or args.crawl_log or args.redirects):
+        from archiver.audit import _discover_crawl_logs
+
+        if not _discover_crawl_logs(args.inputs):
+            raise UsageError("--fail-under needs an expected set: give --expected, --sitemap, --crawl-log or --redirects")
+    report = audit(args.inputs, expected_file=args.expected, sitemaps=args.sitemap, crawl_logs=args.crawl_log,
+                   redirects=args.redirects, fail_under=args.fail_under)
+    paths = write_report(report, args.out)
+    summary = report.summary
+    ratio = "n/a" if report.completeness is None else f"{report.completeness:.1%}"
+    print(f"completeness {ratio} of {summary['expected']} expected; {len(report.missing)} missing, "
+          f"{len(report.requisites_missing)} requisites missing, "
+          f"{summary['integrity'].get('error', 0)} integrity errors; report: {paths['html']}")
+    return EXIT_OK if report.passed else EXIT_INCOMPLETE

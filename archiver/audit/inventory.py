@@ -1,0 +1,202 @@
+"""One streaming pass over the collection: what each URL's best capture is, what is damaged, what pages embed.
+
+Memory holds per-URL summaries and references, never bodies: HTML and CSS
+bodies are parsed for requisites as they stream past and dropped.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from archiver.archive import RecordInfo, RevisitIndex, expand_inputs, normalize_url, read_source
+from archiver.audit.requisites import MAX_PARSE, css_references, html_references
+
+log = logging.getLogger(__name__)
+
+SEVERITY = {
+    "block_digest": "error", "payload_digest": "error", "cut_record": "error", "cut_gzip": "error",
+    "unreadable": "error", "revisit_original_missing": "error",
+    "truncated": "warning", "payload_digest_chunked": "note",
+}
+MAX_PAGES_PER_REFERENCE = 5
+MAX_URLS_PER_DIGEST = 10
+
+
+@dataclass
+class UrlState:
+    """The best capture of one URL (2xx > 3xx > 404/410 > other), and how many there were."""
+
+    url: str
+    status: int | None
+    file: str
+    offset: int
+    date: str
+    mime: str = ""
+    location: str | None = None
+    record_type: str = "response"
+    count: int = 1
+    revisit_unresolved: bool = False
+
+
+def _rank(status: int | None) -> int:
+    if status is None:
+        return 0
+    if 200 <= status < 300:
+        return 4
+    if 300 <= status < 400:
+        return 3
+    if status in (404, 410):
+        return 2
+    return 1
+
+
+@dataclass
+class Reference:
+    url: str
+    kind: str
+    pages: list[str] = field(default_factory=list)
+    count: int = 0
+
+
+@dataclass
+class Inventory:
+    files: list[str] = field(default_factory=list)
+    records: int = 0
+    bytes: int = 0
+    record_types: Counter = field(default_factory=Counter)
+    status_hist: Counter = field(default_factory=Counter)
+    mime_hist: Counter = field(default_factory=Counter)
+    hosts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    urls: dict[str, UrlState] = field(default_factory=dict)
+    integrity: list[dict] = field(default_factory=list)
+    digest_urls: dict[str, list[str]] = field(default_factory=dict)
+    digest_counts: Counter = field(default_factory=Counter)
+    references: dict[str, Reference] = field(default_factory=dict)
+    damaged: dict[str, str] = field(default_factory=dict)  # URL key -> where its damaged record is
+
+    def problem(self, kind: str, file: str, offset: int | None, url: str, detail: str) -> None:
+        self.integrity.append({"severity": SEVERITY.get(kind, "error"), "kind": kind, "file": file,
+                               "offset": offset, "url": url, "detail": detail})
+
+    def lookup(self, url: str) -> UrlState | None:
+        return self.urls.get(normalize_url(url))
+
+    def follow(self, url: str, max_hops: int = 20) -> tuple[UrlState | None, list[str]]:
+        """The capture a URL ends at after following archived redirects (bounded, loop-safe), and the chain."""
+        chain = [url]
+        state = self.lookup(url)
+        seen = {normalize_url(url)}
+        while state is not None and state.status and 300 <= state.status < 400 and state.location:
+            target = urljoin(chain[-1], state.location.strip())
+            chain.append(target)
+            key = normalize_url(target)
+            if key in seen or len(chain) > max_hops:
+                break
+            seen.add(key)
+            state = self.urls.get(key)
+        return state, chain
+
+
+def _wants_body(info: RecordInfo) -> bool:
+    return (info.status is not None and 200 <= info.status < 300
+            and (info.mime in ("text/html", "application/xhtml+xml", "text/css") or not info.mime))
+
+
+def take_inventory(inputs) -> Inventory:
+    """Read every record once; revisits are resolved at the end against an index of originals."""
+    inv = Inventory()
+    index = RevisitIndex()
+    revisits: list[RecordInfo] = []
+    sources = expand_inputs(inputs)
+    inv.files = [s.name for s in sources]
+    for number, source in enumerate(sources):
+        for entry in read_source(source, max_body=MAX_PARSE, want_body=_wants_body):
+            info = entry.info
+            for kind, detail in info.problems:
+                inv.problem(kind, info.file, info.offset, info.url, detail)
+            if info.rec_type == "problem":
+                continue
+            inv.records += 1
+            inv.bytes += info.length or 0
+            inv.record_types[info.rec_type] += 1
+            if not info.is_capture or (info.rec_type == "response" and info.status is None):
+                continue
+            damaged = any(SEVERITY.get(k) == "error" for k, _ in info.problems)
+            if info.rec_type == "revisit":
+                info.problems = []
+                revisits.append(info)
+                continue
+            if not damaged:
+                index.add(info, number)
+            _count(inv, info, info.status)
+            if damaged:  # a damaged record is not evidence of a capture
+                inv.damaged.setdefault(normalize_url(info.url), f"{info.file} at offset {info.offset}")
+                continue
+            _remember(inv, info, info.status)
+            if entry.capture is not None and entry.capture.body:
+                _collect_references(inv, entry.capture)
+    for info in revisits:
+        where = index.find(info)
+        status = info.status
+        if where is None:
+            inv.problem("revisit_original_missing", info.file, info.offset, info.url,
+                        f"revisit of {info.refers_to_uri or info.url} ({info.refers_to_date or info.payload_digest}); "
+                        "original not in the collection")
+        elif status == 304 or "server-not-modified" in (info.profile or ""):
+            status = 200  # the original (indexed only when 2xx) stands for it
+        _count(inv, info, status)
+        _remember(inv, info, status, unresolved=where is None)
+    return inv
+
+
+def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
+    inv.status_hist[str(status) if status is not None else "none"] += 1
+    inv.mime_hist[info.mime or "(none)"] += 1
+    host = (urlsplit(info.url).hostname or "").lower()
+    counts = inv.hosts[host]
+    counts["records"] += 1
+    if status is not None:
+        counts[f"{status // 100}xx"] += 1
+    digest = info.payload_digest or info.computed_payload_digest
+    if digest and status is not None and 200 <= status < 300 and info.rec_type != "revisit":
+        key = normalize_url(info.url)
+        urls = inv.digest_urls.setdefault(digest, [])
+        if key not in urls:
+            inv.digest_counts[digest] += 1
+            if len(urls) < MAX_URLS_PER_DIGEST:
+                urls.append(key)
+
+
+def _remember(inv: Inventory, info: RecordInfo, status: int | None, *, unresolved: bool = False) -> None:
+    key = normalize_url(info.url)
+    effective = None if unresolved else status
+    new = UrlState(info.url, effective, info.file, info.offset, info.date, info.mime, info.location,
+                   info.rec_type, revisit_unresolved=unresolved)
+    old = inv.urls.get(key)
+    if old is None:
+        inv.urls[key] = new
+        return
+    new.count = old.count + 1
+    if (_rank(effective), info.date) >= (_rank(old.status), old.date):
+        inv.urls[key] = new
+    else:
+        old.count = new.count
+
+
+def _collect_references(inv: Inventory, capture) -> None:
+    if capture.mime == "text/css":
+        refs = css_references(capture.url, capture.body)
+    elif capture.is_html or (not capture.mime and capture.body.lstrip()[:1] == b"<"):
+        refs = html_references(capture.url, capture.body)
+    else:
+        return
+    for url, kind in refs:
+        key = normalize_url(url)
+        ref = inv.references.get(key)
+        if ref is None:
+            ref = inv.references[key] = Reference(url, kind)
+        ref.count += 1
+        if len(ref.pages) < MAX_PAGES_PER_REFERENCE and capture.url not in ref.pages:
+            ref.pages.append(capture.url)

@@ -1,0 +1,99 @@
+"""Embedded resources a captured page needs: images, CSS, JS, media, frames, linked documents.
+
+Parsing is capped (``MAX_PARSE`` bytes of a body) so a huge or hostile page
+cannot stall the audit; only http(s) URLs come out, fragments dropped.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+from urllib.parse import urljoin, urlsplit
+
+MAX_PARSE = 5 * 1024 * 1024
+DOCUMENT_EXTENSIONS = (
+    ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp", ".rtf",
+    ".zip", ".csv", ".epub", ".mp3", ".mp4",
+)
+STYLESHEET_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload", "modulepreload", "manifest"}
+CSS_URL = re.compile(rb"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)|@import\s+(['"])([^'"]+)\3""", re.I)
+
+# tag -> attributes holding one URL
+SRC_ATTRS = {
+    "img": ("src",), "script": ("src",), "source": ("src",), "video": ("src", "poster"), "audio": ("src",),
+    "track": ("src",), "embed": ("src",), "object": ("data",), "iframe": ("src",), "frame": ("src",),
+    "input": ("src",), "body": ("background",), "table": ("background",), "td": ("background",),
+}
+
+
+def _clean(base: str, raw: str) -> str | None:
+    raw = (raw or "").strip()
+    if not raw or raw.startswith(("data:", "javascript:", "mailto:", "tel:", "about:", "#", "blob:")):
+        return None
+    try:
+        url = urljoin(base, raw).split("#", 1)[0]
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+def _srcset(value: str) -> Iterator[str]:
+    for candidate in (value or "").split(","):
+        parts = candidate.strip().split()
+        if parts:
+            yield parts[0]
+
+
+def css_references(base: str, css: bytes) -> Iterator[tuple[str, str]]:
+    """(absolute URL, 'css') for each url(...) and @import of a stylesheet."""
+    for match in CSS_URL.finditer(css[:MAX_PARSE]):
+        raw = (match.group(2) or match.group(4) or b"").decode("utf-8", "replace")
+        url = _clean(base, raw)
+        if url:
+            yield url, "css"
+
+
+def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
+    """(absolute URL, kind) of every resource the page embeds or links as a document."""
+    from lxml import etree, html
+
+    body = body[:MAX_PARSE]
+    if not body.strip():
+        return
+    try:
+        root = html.fromstring(body, parser=html.HTMLParser(recover=True, no_network=True, huge_tree=False))
+    except (etree.ParserError, ValueError, etree.XMLSyntaxError):
+        return
+    base_el = root.find(".//base[@href]")
+    if base_el is not None:
+        base = _clean(base, base_el.get("href")) or base
+    for el in root.iter():
+        tag = el.tag if isinstance(el.tag, str) else ""
+        tag = tag.lower()
+        if tag in SRC_ATTRS:
+            if tag == "input" and (el.get("type") or "").lower() != "image":
+                continue
+            for attr in SRC_ATTRS[tag]:
+                url = _clean(base, el.get(attr))
+                if url:
+                    yield url, tag
+            if tag in ("img", "source"):
+                for raw in _srcset(el.get("srcset")):
+                    url = _clean(base, raw)
+                    if url:
+                        yield url, tag
+        elif tag == "link":
+            rels = set((el.get("rel") or "").lower().split())
+            if rels & STYLESHEET_RELS:
+                url = _clean(base, el.get("href"))
+                if url:
+                    yield url, "css" if "stylesheet" in rels else "link"
+        elif tag == "a":
+            url = _clean(base, el.get("href"))
+            if url and urlsplit(url).path.lower().endswith(DOCUMENT_EXTENSIONS):
+                yield url, "document"
+        elif tag == "style" and el.text:
+            yield from css_references(base, el.text.encode("utf-8", "replace"))
+        style = el.get("style") if tag else None
+        if style and "url(" in style:
+            yield from css_references(base, style.encode("utf-8", "replace"))
