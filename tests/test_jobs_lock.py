@@ -85,3 +85,23 @@ def test_lock_left_with_a_child_of_a_dead_run_is_replaced(tmp_path):
             assert lock.stale_holder is None
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+def test_unreachable_seeds_fail_the_run_and_release_the_lock(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    manifest = tmp_path / "job.toml"
+    manifest.write_text(f'name = "j"\n[legacy]\nseeds = ["{dead}"]\n[new]\nseeds = ["{dead}"]\n'
+                        '[crawl]\nmax_retries = 0\ntimeout = 2\n')
+    assert main(["run", str(manifest), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "legacy site: nothing could be fetched" in err
+    run_dir = next((tmp_path / "out" / "j" / "runs").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["exit_code"] == 1
+    assert not (tmp_path / "out" / "j" / "latest").exists()
+    with JobLock(tmp_path / "out" / "j" / ".lock") as lock:
+        assert lock.stale_holder is None  # released cleanly

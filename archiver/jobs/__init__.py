@@ -140,7 +140,10 @@ class _Run:
         finished = [run / side for run in self.history.runs() if run != self.run_dir and (run / side / "index.cdxj").is_file()]
         previous = finished[-1] if finished else None
         config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
-        crawl(config)
+        result = crawl(config)
+        if not getattr(result, "ok", True):
+            raise ArchiverError(f"{side} site: nothing could be fetched, every seed was unreachable "
+                                f"({', '.join(config.seeds)}); see {self.run_dir / side / 'crawl.jsonl'}")
         earlier = [run / side for run in self.history.runs() if run != self.run_dir and (run / side).is_dir()]
         originals = original_files(self.run_dir / side, earlier)
         self.captures[side] = _Captures(self.run_dir / side, originals)
@@ -192,10 +195,12 @@ class _Run:
 
         legacy = self.run_dir / "legacy"
         redirects = self.run_dir / "redirects.csv"
+        # Expected URLs: the crawl log (it holds every sitemap URL, as seeds) and the
+        # redirect manifest; sitemaps are not fetched again. The earlier runs' files
+        # holding the originals of this run's revisits are part of the collection.
         report = audit(
-            [legacy],
+            [*self.captures["legacy"].originals, legacy],
             expected_file=self.manifest.expected,
-            sitemaps=self.manifest.legacy.sitemaps,
             crawl_logs=[legacy / "crawl.jsonl"],
             redirects=redirects if redirects.is_file() else None,
             fail_under=self.manifest.fail_under,
