@@ -314,13 +314,15 @@ class WarcWriter:
             for data in chunks:
                 view = memoryview(data)
                 while view:
-                    written = os.write(self._fd, view)
+                    written = self._syscall_write(self._fd, view)
                     view = view[written:]
         except OSError as exc:
             self._rollback()
             raise WarcWriteError(exc.errno or errno.EIO,
                                  f"cannot write WARC file {self._path}: {os.strerror(exc.errno or errno.EIO)}"
                                  " (file truncated to its last complete record)") from exc
+
+    _syscall_write = staticmethod(os.write)  # a seam for disk-full tests
 
     def _rollback(self) -> None:
         try:

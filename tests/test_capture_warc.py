@@ -1,0 +1,400 @@
+"""WARC writing, read back with independent readers; dedup, revisits, recovery, disk full, index."""
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from fastwarc.warc import ArchiveIterator as FastIterator
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.capture.cdxj import build_index
+from archiver.capture.dedup import DedupIndex
+from archiver.capture.fetch import Fetcher
+from archiver.capture.recovery import recover, scan
+from archiver.capture.warcwriter import (IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED, WarcWriteError,
+                                         WarcWriter)
+from servers import TestServer, test_server  # noqa: F401  (fixture)
+
+TESTS = Path(__file__).parent
+NAME_RE = re.compile(r"^archiver-\d{20}-\d{5}-[A-Za-z0-9._]+\.warc\.gz$")
+DATE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def sha1_b32(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
+
+
+def dechunk(data: bytes) -> bytes:
+    """An independent, whole-buffer de-chunker (not the one under test)."""
+    out, pos = [], 0
+    while True:
+        eol = data.index(b"\r\n", pos)
+        size = int(data[pos:eol].split(b";")[0], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[eol + 2: eol + 2 + size])
+        pos = eol + 2 + size + 2
+
+
+def records(path):
+    """(rec_headers, http_headers, raw block) for every record, via warcio."""
+    out = []
+    with open(path, "rb") as fh:
+        for rec in ArchiveIterator(fh):
+            http = rec.http_headers
+            head = http.to_bytes() if http is not None and rec.rec_type != "warcinfo" else b""
+            block = rec.raw_stream.read()
+            out.append((rec.rec_type, rec.rec_headers, http, head, block))
+    return out
+
+
+def payload_digest_ok(rec_headers, http, block: bytes) -> bool:
+    """Payload digest checked against the entity body, chunk framing removed independently."""
+    body = block
+    if http is not None and "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
+        body = dechunk(block)
+    return rec_headers.get_header("WARC-Payload-Digest") == sha1_b32(body)
+
+
+def warcs(directory) -> list[Path]:
+    return sorted(Path(directory).glob("*.warc.gz"))
+
+
+def capture(server, out: Path, paths, *, dedup=None, writer_kw=None, fetch_kw=None, metadata=None):
+    """Fetch each path and write it; returns {path: RecordRef}."""
+    refs = {}
+    fetch_kw = {"max_retries": 0, "timeout": 3, **(fetch_kw or {})}
+    with Fetcher(**fetch_kw) as fetcher, WarcWriter(out, **(writer_kw or {})) as writer:
+        for path in paths:
+            result = fetcher.fetch(server.url(path))
+            if result.recorded:
+                refs[path] = writer.write_capture(result, dedup=dedup, metadata=metadata)
+            result.close()
+    return refs
+
+
+def warcio_check(paths) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("warcio")
+    return subprocess.run([str(exe), "check", "-v", *map(str, paths)], capture_output=True, text=True)
+
+
+PLAIN = ["/", "/a.html", "/gzip", "/http10", "/cp1250-meta", "/img.png", "/redirect/3", "/etag", "/garbage"]
+
+
+def test_records_are_standard_and_linked(test_server, tmp_path):
+    refs = capture(test_server, tmp_path, PLAIN, metadata={"via": "seed", "hopsFromSeed": ""})
+    files = warcs(tmp_path)
+    assert len(files) == 1 and NAME_RE.match(files[0].name) and not list(tmp_path.glob("*.open"))
+    recs = records(files[0])
+    assert recs[0][0] == "warcinfo"
+    info = recs[0][4].decode()
+    assert "software: archiver/" in info and "format: WARC File Format 1.1" in info and "conformsTo:" in info
+    by_id = {h.get_header("WARC-Record-ID"): (t, h) for t, h, *_ in recs}
+    responses = [(h, http, head, block) for t, h, http, head, block in recs if t == "response"]
+    assert len(responses) == len(PLAIN)
+    for h, http, head, block in responses:
+        uri = h.get_header("WARC-Target-URI")
+        assert not uri.startswith("<") and h.get_header("WARC-IP-Address") == "127.0.0.1"
+        assert DATE_RE.match(h.get_header("WARC-Date"))
+        assert h.get_header("Content-Type") == "application/http;msgtype=response"
+        assert h.get_header("WARC-Block-Digest") == sha1_b32(head + block)
+        assert payload_digest_ok(h, http, block)
+        requests_ = [rh for t, rh in by_id.values() if t == "request"
+                     and rh.get_header("WARC-Concurrent-To") == h.get_header("WARC-Record-ID")]
+        assert len(requests_) == 1 and requests_[0].get_header("WARC-Target-URI") == uri
+        assert requests_[0].get_header("Content-Type") == "application/http;msgtype=request"
+    gz = next(r for r in responses if r[0].get_header("WARC-Target-URI").endswith("/gzip"))
+    assert gz[3][:2] == b"\x1f\x8b" and gz[1].get_header("Content-Encoding") == "gzip"  # stored as received
+    # the recorded offsets point at the response records
+    for path, ref in refs.items():
+        with open(files[0], "rb") as fh:
+            fh.seek(ref.offset)
+            rec = next(iter(ArchiveIterator(fh)))
+            assert rec.rec_type == "response" and rec.rec_headers.get_header("WARC-Target-URI").endswith(path)
+    check = warcio_check(files)
+    assert check.returncode == 0, check.stdout
+
+
+def test_fastwarc_reads_everything_and_agrees_on_digests(test_server, tmp_path):
+    capture(test_server, tmp_path, PLAIN + ["/chunked"])
+    (path,) = warcs(tmp_path)
+    types = []
+    with open(path, "rb") as fh:
+        for rec in FastIterator(fh, parse_http=False):
+            types.append(str(rec.record_type).split(".")[-1])
+            assert rec.verify_block_digest()
+    assert types[0] == "warcinfo" and types.count("response") == len(PLAIN) + 1
+    with open(path, "rb") as fh:
+        for rec in FastIterator(fh, parse_http=True):
+            if str(rec.record_type).endswith("response") and "chunked" not in rec.headers["WARC-Target-URI"]:
+                assert rec.verify_payload_digest(), rec.headers["WARC-Target-URI"]
+
+
+def test_chunked_payload_digest_is_over_the_dechunked_body(test_server, tmp_path):
+    capture(test_server, tmp_path, ["/a.html", "/chunked", "/chunked-gzip"])
+    (path,) = warcs(tmp_path)
+    chunked_ids = set()
+    for t, h, http, head, block in records(path):
+        if t == "response":
+            assert payload_digest_ok(h, http, block)
+            if http.get_header("Transfer-Encoding") == "chunked":
+                assert block.startswith((b"7;ext=1\r\n", b"64;ext=1\r\n"))  # framing kept
+                chunked_ids.add(h.get_header("WARC-Record-ID"))
+    assert len(chunked_ids) == 2
+    # warcio digests the chunked bytes (warcio issue #74): its only complaints are those records
+    check = warcio_check([path])
+    failed = re.findall(r"WARC-Record-ID (\S+) \w+\n\s+payload digest failed", check.stdout)
+    assert check.returncode == 1 and set(failed) == chunked_ids
+    assert check.stdout.count("failed") == len(chunked_ids)
+
+
+def test_identical_payloads_become_revisits(test_server, tmp_path):
+    dedup = DedupIndex(tmp_path / "state.sqlite3")
+    refs = capture(test_server, tmp_path / "warc", ["/same-a", "/same-b", "/a.html"], dedup=dedup)
+    assert [refs[p].record_type for p in ("/same-a", "/same-b", "/a.html")] == ["response", "revisit", "response"]
+    (path,) = warcs(tmp_path / "warc")
+    revisit = next((h, head, block) for t, h, _, head, block in records(path) if t == "revisit")
+    h, head, block = revisit
+    assert h.get_header("WARC-Profile") == IDENTICAL_PAYLOAD_DIGEST
+    assert h.get_header("WARC-Refers-To-Target-URI") == test_server.url("/same-a")
+    assert h.get_header("WARC-Refers-To-Date") == refs["/same-a"].date
+    assert h.get_header("WARC-Refers-To") == refs["/same-a"].record_id
+    assert h.get_header("WARC-Payload-Digest") == sha1_b32(b"identical payload\n")
+    assert h.get_header("WARC-Truncated") == "length" and block == b""  # HTTP headers only
+    assert h.get_header("WARC-Block-Digest") == sha1_b32(head)
+    dedup.close()
+
+
+def test_dedup_and_conditional_revalidation_across_runs(test_server, tmp_path):
+    first_db = tmp_path / "run1" / "state.sqlite3"
+    first_db.parent.mkdir()
+    first = DedupIndex(first_db)
+    refs1 = capture(test_server, tmp_path / "run1" / "warc", ["/etag", "/same-a"], dedup=first)
+    first.close()
+
+    second = DedupIndex(tmp_path / "run2.sqlite3")
+    assert second.import_state(first_db) > 0
+    previous = second.previous(test_server.url("/etag"))
+    assert previous.conditional_headers() == {"If-None-Match": '"v1"',
+                                              "If-Modified-Since": "Fri, 14 Jul 2017 02:40:00 GMT"}
+    with Fetcher(max_retries=0) as fetcher, WarcWriter(tmp_path / "run2" / "warc") as writer:
+        unchanged = fetcher.fetch(test_server.url("/etag"), headers=previous.conditional_headers())
+        assert unchanged.status == 304
+        ref = writer.write_capture(unchanged, dedup=second, previous=previous)
+        same = fetcher.fetch(test_server.url("/same-a"))
+        ref_same = writer.write_capture(same, dedup=second)
+    assert ref.record_type == ref_same.record_type == "revisit"
+    recs = {h.get_header("WARC-Target-URI"): (h, block) for t, h, _, _, block in
+            records(warcs(tmp_path / "run2" / "warc")[0]) if t == "revisit"}
+    h, _ = recs[test_server.url("/etag")]
+    assert h.get_header("WARC-Profile") == SERVER_NOT_MODIFIED
+    assert h.get_header("WARC-Refers-To") == refs1["/etag"].record_id
+    assert h.get_header("WARC-Refers-To-Date") == refs1["/etag"].date
+    h, _ = recs[test_server.url("/same-a")]
+    assert h.get_header("WARC-Profile") == IDENTICAL_PAYLOAD_DIGEST
+    assert h.get_header("WARC-Refers-To-Date") == refs1["/same-a"].date
+    # a third run still refers to the first run's payload, never to a revisit
+    assert second.previous(test_server.url("/etag")).record_id == refs1["/etag"].record_id
+    # the same tables can be rebuilt from the WARC files alone
+    rebuilt = DedupIndex(tmp_path / "rebuilt.sqlite3")
+    assert rebuilt.import_warcs(warcs(tmp_path / "run1" / "warc")) == 2
+    assert rebuilt.previous(test_server.url("/etag")) == DedupIndex(first_db).previous(test_server.url("/etag"))
+    assert rebuilt.lookup(sha1_b32(b"identical payload\n")).url == test_server.url("/same-a")
+
+
+def test_credentials_redacted_unless_asked(test_server, tmp_path):
+    secrets = {"Authorization": "Basic c2VjcmV0OnB3", "Cookie": "session=s3cr3t"}
+    capture(test_server, tmp_path / "no", ["/a.html"], fetch_kw={"extra_headers": secrets})
+    capture(test_server, tmp_path / "yes", ["/a.html"], fetch_kw={"extra_headers": secrets},
+            writer_kw={"record_credentials": True})
+    assert test_server.hits("/a.html")[0].headers["Authorization"] == secrets["Authorization"]  # sent
+    (no,) = warcs(tmp_path / "no")
+    request = next(head + block for t, _, _, head, block in records(no) if t == "request")
+    assert b"Authorization: [redacted]\r\n" in request and b"Cookie: [redacted]\r\n" in request
+    assert b"c2VjcmV0" not in no.read_bytes() and b"s3cr3t" not in request
+    (yes,) = warcs(tmp_path / "yes")
+    request = next(head + block for t, _, _, head, block in records(yes) if t == "request")
+    assert b"session=s3cr3t" in request
+    assert warcio_check([no, yes]).returncode == 0
+
+
+def test_truncation_markers(test_server, tmp_path):
+    capture(test_server, tmp_path, ["/huge", "/drip?interval=0.2&size=50", "/short"],
+            fetch_kw={"max_response_bytes": 1 << 20, "total_timeout": 0.7})
+    marks = {h.get_header("WARC-Target-URI").split("/")[-1]: h.get_header("WARC-Truncated")
+             for t, h, *_ in records(warcs(tmp_path)[0]) if t == "response"}
+    assert marks == {"huge": "length", "drip?interval=0.2&size=50": "time", "short": "disconnect"}
+    assert warcio_check(warcs(tmp_path)).returncode == 0
+
+
+def test_rotation_by_size_each_file_self_contained(test_server, tmp_path):
+    capture(test_server, tmp_path, PLAIN, writer_kw={"max_size": 3000})
+    files = warcs(tmp_path)
+    assert len(files) >= 3 and not list(tmp_path.glob("*.open"))
+    serials = [int(f.name.split("-")[2]) for f in files]
+    assert serials == sorted(set(serials))
+    total = 0
+    for f in files:
+        recs = records(f)
+        assert recs[0][0] == "warcinfo" and recs[0][1].get_header("WARC-Filename") == f.name
+        total += sum(1 for r in recs if r[0] == "response")
+    assert total == len(PLAIN)
+
+
+def _copy_prefix(src: Path, dst_dir: Path, size: int) -> Path:
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    dst = dst_dir / (src.name + ".open")
+    dst.write_bytes(src.read_bytes()[:size])
+    return dst
+
+
+def test_recovery_cuts_incomplete_groups(test_server, tmp_path):
+    capture(test_server, tmp_path / "src", ["/a.html", "/chunked", "/gzip", "/b.html"])
+    (src,) = warcs(tmp_path / "src")
+    members = list(scan(src))
+    assert all(m.complete for m in members) and members[-1].end == src.stat().st_size
+    cut_points = sorted({m.start for m in members} | {m.start + 7 for m in members}
+                        | {m.end - 3 for m in members} | {src.stat().st_size})
+    for n, size in enumerate(cut_points):
+        out = tmp_path / f"cut{n}"
+        _copy_prefix(src, out, size)
+        refetch = recover(out)
+        assert not list(out.glob("*.open"))
+        kept = warcs(out)
+        group_ends = [m.end for m in members if m.rtype in ("warcinfo", "response") and m.end <= size]
+        expected_size = group_ends[-1] if group_ends else 0
+        if expected_size <= members[0].end:  # nothing but warcinfo: the file is dropped
+            assert kept == []
+            continue
+        assert kept[0].stat().st_size == expected_size
+        recs = records(kept[0])
+        responses = {h.get_header("WARC-Target-URI") for t, h, *_ in recs if t == "response"}
+        requests_ = {h.get_header("WARC-Target-URI") for t, h, *_ in recs if t == "request"}
+        assert responses == requests_
+        with open(kept[0], "rb") as fh:
+            assert all(rec.verify_block_digest() for rec in FastIterator(fh, parse_http=False))
+        # a whole record of an unfinished group names its URL for a re-fetch
+        after = [m for m in members if expected_size <= m.start and m.end <= size]
+        assert set(refetch) >= {m.uri for m in after if m.uri}
+        assert not set(refetch) & responses
+
+
+WRITER_CHILD = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[2])
+    from servers import TestServer
+    from archiver.capture.fetch import Fetcher
+    from archiver.capture.warcwriter import WarcWriter
+    with TestServer() as srv, Fetcher(max_retries=0) as fetcher:
+        writer = WarcWriter(sys.argv[1], max_size=400_000)
+        n = 0
+        while True:
+            path = "/huge?size=150000&n=%d" % n if n % 3 == 0 else "/chunked?n=%d" % n
+            result = fetcher.fetch(srv.url(path))
+            writer.write_capture(result)
+            result.close()
+            print(result.url, flush=True)
+            n += 1
+""")
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8])
+def test_sigkill_mid_write_loses_nothing(tmp_path, delay):
+    out = tmp_path / "warc"
+    child = subprocess.Popen([sys.executable, "-c", WRITER_CHILD, str(out), str(TESTS)],
+                             stdout=subprocess.PIPE, text=True)
+    first = child.stdout.readline()  # one record written: the writer is running
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    written = [first.strip()] + [line.strip() for line in child.stdout.read().splitlines()]
+    child.wait()
+    refetch = recover(out)
+    assert not list(out.glob("*.open"))
+    found = set()
+    for f in warcs(out):
+        recs = records(f)
+        assert recs[0][0] == "warcinfo"
+        found |= {h.get_header("WARC-Target-URI") for t, h, *_ in recs if t == "response"}
+        for t, h, http, head, block in recs:
+            if t == "response":
+                assert payload_digest_ok(h, http, block)
+                assert h.get_header("WARC-Block-Digest") == sha1_b32(head + block)
+    assert set(written) <= found  # everything reported written survived
+    assert not set(refetch) & found  # and what was cut is fetched again, not duplicated
+
+
+class FullDisk(WarcWriter):
+    """A writer whose disk fills up after ``room`` more bytes (a partial write, then ENOSPC)."""
+
+    room: int | None = None
+
+    def _syscall_write(self, fd, data):
+        if self.room is None:
+            return os.write(fd, data)
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        n = os.write(fd, bytes(data[: self.room]))
+        self.room -= n
+        return n
+
+
+def test_disk_full_leaves_no_half_record_and_writing_resumes(test_server, tmp_path):
+    with Fetcher(max_retries=0) as fetcher:
+        writer = FullDisk(tmp_path)
+        for path in ("/a.html", "/b.html"):
+            writer.write_capture(fetcher.fetch(test_server.url(path)))
+        (open_file,) = tmp_path.glob("*.open")
+        good = open_file.stat().st_size
+        writer.room = 500
+        with pytest.raises(WarcWriteError) as err:
+            writer.write_capture(fetcher.fetch(test_server.url("/chunked")))
+        assert err.value.errno == errno.ENOSPC and "No space left" in str(err.value)
+        assert open_file.stat().st_size == good  # rolled back to the last whole group
+        # a crash now loses nothing: recovery finds a clean file
+        snapshot = tmp_path / "snapshot"
+        snapshot.mkdir()
+        (snapshot / open_file.name).write_bytes(open_file.read_bytes())
+        assert recover(snapshot) == [] and len(warcs(snapshot)) == 1
+        writer.room = None  # space is back
+        writer.write_capture(fetcher.fetch(test_server.url("/gzip")))
+        writer.close()
+    (path,) = warcs(tmp_path)
+    uris = [h.get_header("WARC-Target-URI") for t, h, *_ in records(path) if t == "response"]
+    assert [u.rsplit("/", 1)[-1] for u in uris] == ["a.html", "b.html", "gzip"]
+    assert warcio_check([path]).returncode == 0
+
+
+def test_unwritable_directory_is_a_clear_error(test_server, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with Fetcher(max_retries=0) as fetcher:
+        result = fetcher.fetch(test_server.url("/a.html"))
+    with pytest.raises(WarcWriteError, match="cannot create a WARC file in"):
+        WarcWriter(blocker / "warc").write_capture(result)
+
+
+def test_index_cdxj_is_sorted_and_points_at_records(test_server, tmp_path):
+    dedup = DedupIndex(tmp_path / "state.sqlite3")
+    refs = capture(test_server, tmp_path / "warc", ["/b.html", "/a.html", "/same-a", "/same-b", "/chunked"],
+                   dedup=dedup)
+    (tmp_path / "warc" / "ignored.warc.gz.open").write_bytes(b"half")
+    index = build_index(tmp_path)
+    lines = index.read_text().splitlines()
+    assert lines == sorted(lines) and len(lines) == len(refs)
+    by_url = {json.loads(line.split(" ", 2)[2])["url"]: json.loads(line.split(" ", 2)[2]) for line in lines}
+    for path, ref in refs.items():
+        entry = by_url[test_server.url(path)]
+        assert entry["filename"] == f"warc/{ref.filename}"
+        assert (int(entry["offset"]), int(entry["length"])) == (ref.offset, ref.length)
+    assert by_url[test_server.url("/same-b")]["mime"] == "warc/revisit"
