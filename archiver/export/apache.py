@@ -18,6 +18,9 @@ query string, whereas THE_REQUEST carries the target exactly as the client
 sent it, as nginx's ``$request_uri`` does. Matching is case-sensitive and
 exact. ``[NE]`` keeps the target's percent-escapes as written, ``[QSD]``
 keeps the request's query from being appended to the target.
+``UnsafeAllow3F`` (Apache 2.4.60+, and every distribution build carrying the
+CVE-2024-38474 fix) lets a target hold a ``?``: it is safe here because the
+target comes from the validated map, never from the client's request.
 
 mod_rewrite reads text maps in lines of at most 1024 bytes, so a longer
 row would be cut into a wrong key/value pair: such rows are written as their
@@ -71,7 +74,7 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
         if len(line.encode()) <= MAX_MAP_LINE:
             map_lines.append(line)
             continue
-        action = "- [G,L]" if item.is_gone else f"{substitution(str(item.new))} [R={item.row.status},NE,QSD,L]"
+        action = "- [G,L]" if item.is_gone else f"{substitution(str(item.new))} [R={item.row.status},NE,QSD,L,UnsafeAllow3F]"
         long_count += 1
         long_rules += [*request, f"RewriteCond {lookup_key} ={key}", f"RewriteRule ^ {action}", ""]
 
@@ -88,10 +91,18 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     if encoded_slash:
         conf += ["# some old URLs hold %2F; without this Apache answers 404 before mod_rewrite runs",
                  "AllowEncodedSlashes NoDecode"]
-    conf.append("")
+    conf += [
+        "",
+        "# the raw request target (and host) becomes the lookup key; env variables, not",
+        "# backreferences, carry it and the target, so a '?' in them is not refused as unsafe",
+        *request,
+        f"RewriteRule ^ - [E=ARCHIVER_KEY:{lookup_key}]",
+        f'RewriteCond ${{{MAP_NAME}:%{{ENV:ARCHIVER_KEY}}}} "^(301|308):(.+)$"',
+        "RewriteRule ^ - [E=ARCHIVER_STATUS:%1,E=ARCHIVER_TARGET:%2]",
+    ]
     for status in (301, 308):
-        conf += [*request, f'RewriteCond ${{{MAP_NAME}:{lookup_key}}} "^{status}:(.+)$"', f"RewriteRule ^ %1 [R={status},NE,QSD,L]", ""]
-    conf += [*request, f"RewriteCond ${{{MAP_NAME}:{lookup_key}}} =410", "RewriteRule ^ - [G,L]", ""]
+        conf += [f"RewriteCond %{{ENV:ARCHIVER_STATUS}} ={status}", f"RewriteRule ^ %{{ENV:ARCHIVER_TARGET}} [R={status},NE,QSD,L,UnsafeAllow3F]"]
+    conf += [f"RewriteCond ${{{MAP_NAME}:%{{ENV:ARCHIVER_KEY}}}} =410", "RewriteRule ^ - [G,L]", ""]
     conf += long_rules
 
     paths = {"apache": out_dir / CONF_FILE, "apache.map": out_dir / MAP_FILE}
