@@ -148,9 +148,9 @@ class BlockCollector:
         seen_nodes = set()
         for el, at in anchors:
             node, text = _block_for(el, body)
-            if node is None or id(node) in seen_nodes or len(text) < 4:
+            if node is None or node in seen_nodes or len(text) < 4:
                 continue
-            seen_nodes.add(id(node))
+            seen_nodes.add(node)  # the element, not id(): lxml proxies' ids are reused
             in_nav, in_footer = _context(node, body)
             if in_nav:
                 continue
@@ -216,7 +216,9 @@ class BannerScorer:
         if any(host_matches(h, linked) for h in stats.named):
             score += 0.1  # says the host it links to: "moved to <a>GOV.SI</a>"
         if any(related(h, legacy) for h in hosts for legacy in self.legacy_hosts):
-            score += 0.1  # a sibling or parent domain of the legacy site
+            score += 0.15  # a sibling or parent domain of the legacy site
+        if stats.named and len(stats.text.split()) >= 6:
+            score += 0.05  # a sentence telling the reader where to go, not a bare credit
         return score, f"names/links another site ({', '.join(sorted(hosts)[:3])})"
 
     def score(self, block: PageBlock) -> BannerVerdict:
@@ -226,7 +228,7 @@ class BannerScorer:
         if why:
             reasons.append(why)
         if stats.pages >= 3:
-            plenty = max(10, 0.05 * self.html_pages)
+            plenty = max(5, 0.02 * self.html_pages)
             score += 0.2 + 0.1 * min(1.0, stats.pages / plenty)
             reasons.append(f"repeated on {stats.pages} pages")
         kinds = {hit.kind: hit.phrase for hit in stats.phrases}
