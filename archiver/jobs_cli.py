@@ -36,10 +36,14 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    import logging
+
     from archiver.demo import embedded_sites
     from archiver.jobs import run_job
     from archiver.manifest import load_manifest
 
+    if args.quiet:  # cron: the one-line summary and real problems only
+        logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)
     with embedded_sites(manifest, Path(args.out)) as (live, _pair):
         return run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary).exit_code

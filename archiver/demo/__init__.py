@@ -4,7 +4,8 @@
 ``[demo] embedded = true``; ``embedded_sites`` then serves the generated pair
 (``archiver.demo.sitegen``, no network) and swaps the placeholders for the
 live loopback URLs, so ``archiver run manifests/demo.toml`` works out of the
-box. The ports are remembered in ``OUT/<name>/.demo-ports.json`` and reused
+box. The new site listens on 127.0.0.2 where it can (Linux routes all of
+127/8 to loopback), so the two sites differ by host as they do in real life. The ports are remembered in ``OUT/<name>/.demo-ports.json`` and reused
 when free, so a second run sees the same URLs and is incremental.
 """
 from __future__ import annotations
@@ -17,15 +18,16 @@ LEGACY_PLACEHOLDER = "http://legacy.demo.invalid"
 NEW_PLACEHOLDER = "http://new.demo.invalid"
 
 
-def _start(port: int):
+def _start(port: int, host: str):
+    """A started SiteServer on ``host`` (127.0.0.1 where that address is missing), ``port`` if free."""
     from archiver.demo.server import SiteServer
 
-    if port:
+    for address, wanted in ((host, port), (host, 0), ("127.0.0.1", port), ("127.0.0.1", 0)):
         try:
-            return SiteServer(port=port).start()
+            return SiteServer(port=wanted, host=address).start()
         except OSError:
-            pass
-    return SiteServer().start()
+            continue
+    raise OSError("cannot bind a loopback port for the demo sites")
 
 
 @contextlib.contextmanager
@@ -42,8 +44,8 @@ def embedded_sites(manifest, out_root: Path | str):
     except (OSError, ValueError):
         remembered = {}
     with contextlib.ExitStack() as stack:
-        legacy = stack.enter_context(_start(int(remembered.get("legacy", 0) or 0)))
-        new = stack.enter_context(_start(int(remembered.get("new", 0) or 0)))
+        legacy = stack.enter_context(_start(int(remembered.get("legacy", 0) or 0), "127.0.0.1"))
+        new = stack.enter_context(_start(int(remembered.get("new", 0) or 0), "127.0.0.2"))
         pair = generate_pair(legacy.base_url, new.base_url, n_articles=manifest.demo_articles, seed=manifest.demo_seed)
         legacy.site, new.site = pair.legacy, pair.new
         ports_file.parent.mkdir(parents=True, exist_ok=True)

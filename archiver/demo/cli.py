@@ -23,12 +23,15 @@ def run(args) -> int:
     import csv
     import dataclasses
     import json
+    import logging
 
     from archiver.demo import embedded_sites, score_mappings
     from archiver.errors import UsageError
     from archiver.jobs import run_job
     from archiver.manifest import load_manifest
 
+    if args.quiet:
+        logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)
     if not manifest.demo_embedded:
         raise UsageError(f"{args.manifest}: not a demo manifest ([demo] embedded = true is missing)")

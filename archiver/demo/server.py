@@ -31,17 +31,18 @@ class LoggedRequest:
 
 
 class SiteServer:
-    """Serve ``site`` on 127.0.0.1 at a free port; ``site`` may be set later.
+    """Serve ``site`` on 127.0.0.1 (or ``host``) at a free port; ``site`` may be set later.
 
     ``latency`` (seconds) delays every answer, for benchmarks; ``port`` asks
     for a particular port (``OSError`` when taken). Use as a context
     manager or call ``start()`` / ``close()``.
     """
 
-    def __init__(self, site: Site | None = None, *, latency: float = 0.0, port: int = 0):
+    def __init__(self, site: Site | None = None, *, latency: float = 0.0, port: int = 0, host: str = "127.0.0.1"):
         self.site = site if site is not None else Site({})
         self.latency = latency
         self.requested_port = port  # 0: any free port
+        self.host = host  # any loopback address: 127.0.0.2 gives a second "host" on Linux
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._first_seen: dict[tuple[str, str], float] = {}  # (path, etag) -> when first served
@@ -53,7 +54,7 @@ class SiteServer:
         if self._httpd is not None:
             return self
         handler = type("Handler", (_Handler,), {"owner": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", self.requested_port), handler)
+        httpd = ThreadingHTTPServer((self.host, self.requested_port), handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False  # keep-alive threads must not block close()
         self._httpd = httpd
@@ -83,7 +84,7 @@ class SiteServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     # request log ---------------------------------------------------------
     @property
