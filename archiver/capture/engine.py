@@ -195,6 +195,7 @@ class Engine:
             if self.config.ignore_robots:
                 log.warning("ignoring robots.txt (--ignore-robots): be sure the site owner agrees")
             sink = self.sink = Sink(self.config, self.out_dir)
+            sink.forget(refetch)
             progress = Progress(self.config.progress)
             interrupted = False
             threads = [
@@ -596,6 +597,13 @@ class Sink:
 
     def _previous(self, url: str):
         return self.dedup.previous(url) if self.incremental else None
+
+    def forget(self, urls) -> None:
+        """Records cut by recovery no longer hold their payloads: later copies must not
+        become revisits of them.  (dedup.py has no such call yet; its tables are simple.)"""
+        for url in urls:
+            self.dedup.db.execute("DELETE FROM dedup_digest WHERE url=?", (url,))
+            self.dedup.db.execute("DELETE FROM dedup_previous WHERE ref_url=?", (url,))
 
     def conditional_headers(self, url: str) -> dict | None:
         previous = self._previous(url)
