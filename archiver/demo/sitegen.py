@@ -626,7 +626,8 @@ def _legacy_listings(site: Site, articles, legacy_base, new_base, truth) -> None
         site.add(path, _legacy_page(title=_MINISTRY[0] if lang == "sl" else _MINISTRY[1], lang=lang, nav_lang=lang,
                                     body=f"<h1>{_MINISTRY[0] if lang == 'sl' else _MINISTRY[1]}</h1>{links}",
                                     banner=_banner("sl_link" if lang == "sl" else "en_govsi", new_base, lang)))
-        truth[legacy_base + path] = None
+        # the ministry's home page lives on as its page on the portal; the English home has no equivalent
+        truth[legacy_base + path] = f"{new_base}/drzavni-organi/ministrstva/{_MINISTRY[2]}/" if lang == "sl" else None
     site.add("/fileadmin/css/main.css", b"#header{background:#036}#footer{font-size:small}", content_type="text/css")
     site.add("/fileadmin/images/logo.png", _PNG, content_type="image/png")
     pages = [p for p, r in site.resources.items()

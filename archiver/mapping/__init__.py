@@ -1,1 +1,8 @@
-"""mapping stage."""
+"""Mapping: old URL -> page-level new URL, fallback, 410 or unmatched (see ``manifest.py``).
+
+    rows = build_manifest(notices, iter_captures(old), iter_captures(new))
+"""
+from archiver.mapping.content import ContentMatcher, Match, Thresholds
+from archiver.mapping.manifest import Rule, build_manifest
+
+__all__ = ["build_manifest", "ContentMatcher", "Match", "Rule", "Thresholds"]

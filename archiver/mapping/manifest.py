@@ -1,0 +1,336 @@
+"""The redirect manifest: one row per legacy page, from signals, content and rules.
+
+Order of trust for each old URL:
+1. removed (410/404): kind gone, status 410;
+2. an explicit page-level target (redirect, refresh, script, canonical),
+   verified to land 2xx on an allowed host of the new site's capture;
+3. a content match (see ``content.py``), one new page per old page unless
+   both old pages clearly match;
+4. a fallback: a section rule from the job, then the notice's own link or a
+   site-level redirect (kind fallback);
+5. otherwise unmatched, flagged for review.
+Rejected targets and runner-up candidates are kept in the evidence.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Callable, Iterable
+from urllib.parse import urlsplit
+
+from archiver.detect.urls import normalize
+from archiver.errors import UsageError
+from archiver.mapping.content import ContentMatcher, Match, Thresholds
+from archiver.mapping.targets import Landing, Resolver, host_allowed, netloc_of, site_level
+from archiver.types import Capture, Notice, PageFacts, RedirectRow
+
+log = logging.getLogger(__name__)
+
+EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "canonical": 0.9}
+SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
+_SKIP_PATHS = ("/robots.txt", "/sitemap.xml", "/favicon.ico")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A section rule: old path+query matching ``pattern`` goes to ``target`` (\\1 groups allowed)."""
+
+    pattern: re.Pattern
+    target: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Rule":
+        """'REGEX=URL' (the first '=' before http:// or https://)."""
+        match = re.match(r"^(.+?)=(https?://\S+)$", text.strip())
+        if not match:
+            raise UsageError(f"rule {text!r} is not REGEX=URL with an absolute http(s) URL")
+        try:
+            return cls(re.compile(match.group(1)), match.group(2))
+        except re.error as exc:
+            raise UsageError(f"rule {text!r}: bad regular expression: {exc}") from None
+
+    def apply(self, old_url: str) -> str | None:
+        parts = urlsplit(old_url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        found = self.pattern.search(path)
+        if not found:
+            return None
+        try:
+            return found.expand(self.target)
+        except (re.error, IndexError):
+            return None
+
+
+@dataclass
+class _Old:
+    url: str
+    status: int | None
+    is_html: bool
+    location: str | None
+    facts_index: int | None = None
+
+
+def _default_extract(capture: Capture) -> PageFacts:
+    from archiver.extract import extract
+
+    return extract(capture, fast=True)
+
+
+def _as_rules(rules: Iterable[Rule | str]) -> list[Rule]:
+    return [r if isinstance(r, Rule) else Rule.parse(r) for r in rules]
+
+
+def _is_page(capture: Capture) -> bool:
+    """A URL that needs a row: HTML, redirects, errors; not assets that answer 200."""
+    path = urlsplit(capture.url).path
+    if path in _SKIP_PATHS:
+        return False
+    status = capture.status
+    return capture.is_html or status is None or not 200 <= status < 300
+
+
+class _Builder:
+    def __init__(self, *, allowed: set[str], rules: list[Rule], thresholds: Thresholds, status: int,
+                 extract: Callable[[Capture], PageFacts]):
+        self.allowed = allowed
+        self.rules = rules
+        self.thresholds = thresholds
+        self.status = status
+        self.extract = extract
+        self.resolver = Resolver()
+        self.new_facts: list[PageFacts] = []
+        self.new_index: dict[str, int] = {}
+        self.new_hosts: set[str] = set()
+        self.old: dict[str, _Old] = {}
+        self.old_facts: list[PageFacts] = []
+        self.old_assets: set[str] = set()  # captured URLs that need no row (images, robots.txt, ...)
+
+    # reading ------------------------------------------------------------------------------
+    def read_new(self, captures: Iterable[Capture]) -> None:
+        for capture in captures:
+            if capture.record_type not in ("response", "revisit", "resource"):
+                continue
+            self.resolver.add(capture.url, capture.status, capture.header("location"))
+            self.new_hosts.add(netloc_of(capture.url))
+            if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
+                key = normalize(capture.url)
+                facts = self.extract(capture)
+                if key in self.new_index:
+                    self.new_facts[self.new_index[key]] = facts  # the latest capture wins
+                else:
+                    self.new_index[key] = len(self.new_facts)
+                    self.new_facts.append(facts)
+
+    def read_old(self, captures: Iterable[Capture]) -> None:
+        for capture in captures:
+            if capture.record_type not in ("response", "revisit", "resource"):
+                continue
+            self.resolver.add(capture.url, capture.status, capture.header("location"))
+            key = normalize(capture.url)
+            if not _is_page(capture):
+                self.old_assets.add(key)
+                continue
+            page = _Old(capture.url, capture.status, capture.is_html, capture.header("location"))
+            previous = self.old.get(key)
+            if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
+                if previous is not None and previous.facts_index is not None:
+                    page.facts_index = previous.facts_index
+                    self.old_facts[page.facts_index] = self.extract(capture)
+                else:
+                    page.facts_index = len(self.old_facts)
+                    self.old_facts.append(self.extract(capture))
+            self.old[key] = page
+
+    # deciding -------------------------------------------------------------------------------
+    def build(self, notices: Iterable[Notice]) -> list[RedirectRow]:
+        by_url = {normalize(n.url): n for n in notices}
+        for key, notice in by_url.items():
+            if key not in self.old and key not in self.old_assets and not host_allowed(notice.url, self.allowed):
+                self.old[key] = _Old(notice.url, notice.status, True, None)
+        if not self.allowed:
+            self.allowed = self.new_hosts
+        matcher = ContentMatcher(self.new_facts, self.thresholds)
+        matches = matcher.match(self.old_facts) if self.old_facts else []
+        landings = {key: self._explicit(page, by_url.get(key)) for key, page in self.old.items()}
+        arrivals = Counter(l.url for found in landings.values() for _, l in found if l.ok)
+
+        rows: dict[str, RedirectRow] = {}
+        content_claims: list[tuple[str, Match]] = []
+        for key, page in self.old.items():
+            notice = by_url.get(key)
+            row, rejected, weak_landing = self._explicit_row(page, notice, landings[key], arrivals, matcher)
+            if row is None and self._is_gone(page, notice):
+                row = RedirectRow(page.url, None, 410, "gone", "gone", 1.0 if page.status == 410 else 0.9,
+                                  f"legacy answers {page.status}" if page.status in (404, 410)
+                                  else _signal_text(notice, ("gone", "not_found")) or "detected as gone")
+            if row is None:
+                match = matches[page.facts_index] if page.facts_index is not None else None
+                if match is not None and match.new_index is not None:
+                    content_claims.append((key, match))
+                    rows[key] = RedirectRow(page.url, matcher.new_urls[match.new_index], self.status, "page",
+                                            "content", match.confidence, _join(rejected, match.evidence))
+                    continue
+                row = self._fallback(page, notice, weak_landing, rejected, match)
+            rows[key] = row
+        self._one_to_one(rows, content_claims, by_url, matcher)
+        return [rows[k] for k in sorted(rows, key=lambda k: rows[k].old_url)]
+
+    def _explicit(self, page: _Old, notice: Notice | None) -> list[tuple[str, Landing]]:
+        """(signal kind, landing) for every explicit target, strongest first."""
+        targets: list[tuple[float, str, str]] = []
+        if notice is not None:
+            for signal in notice.signals:
+                if signal.kind in EXPLICIT and signal.target:
+                    targets.append((signal.strength, signal.kind, signal.target))
+        if page.location and not any(kind == "http_redirect" for _, kind, _ in targets):
+            targets.append((1.0, "http_redirect", page.location))
+        targets.sort(key=lambda t: (-t[0], list(EXPLICIT).index(t[1])))
+        out, seen = [], set()
+        for _, kind, target in targets:
+            if (kind, target) in seen:
+                continue
+            seen.add((kind, target))
+            try:
+                absolute = normalize(target if "://" in target else urlsplit(page.url)._replace(
+                    path=target, query="").geturl())
+            except ValueError:
+                continue
+            out.append((kind, self.resolver.land(absolute, self.allowed)))
+        return out
+
+    def _explicit_row(self, page, notice, found, arrivals, matcher):
+        rejected: list[str] = []
+        weak: tuple[str, Landing] | None = None
+        for kind, landing in found:
+            if not landing.ok:
+                rejected.append(f"{kind} to {landing.url} rejected: {landing.problem}")
+                continue
+            if site_level(landing.url) or arrivals[landing.url] >= SHARED_TARGET:
+                weak = weak or (kind, landing)
+                rejected.append(f"{kind} to {landing.url} is site-level, not the page's equivalent")
+                continue
+            confidence = EXPLICIT[kind] * (0.9 if kind == "http_redirect" and page.status in (302, 303, 307) else 1)
+            evidence = f"{kind}: {page.url} -> {landing.url} ({landing.hops} hops, {landing.status})"
+            review = False
+            j = self.new_index.get(landing.url)
+            if page.facts_index is not None and j is not None:
+                agree, notes = matcher.pair_score(page.facts_index, j)
+                evidence += f"; content {agree:.2f} ({notes})"
+                review = agree < 0.3 and kind != "http_redirect"  # a page claiming an unrelated canonical
+            return RedirectRow(page.url, landing.url, self.status, "page", kind, round(confidence, 3),
+                               _join(rejected, evidence), review), rejected, weak
+        return None, rejected, weak
+
+    @staticmethod
+    def _is_gone(page: _Old, notice: Notice | None) -> bool:
+        if page.status in (404, 410):
+            return True
+        return notice is not None and notice.classification == "gone"
+
+    def _fallback(self, page: _Old, notice: Notice | None, weak: tuple[str, Landing] | None,
+                  rejected: list[str], match: Match | None) -> RedirectRow:
+        content_note = match.evidence if match is not None else ""
+        if match is not None and match.ambiguous:
+            content_note = f"content {content_note}"
+        for rule in self.rules:
+            target = rule.apply(page.url)
+            if target:
+                if not host_allowed(target, self.allowed):
+                    rejected.append(f"rule {rule.pattern.pattern} gives off-site {target}")
+                    continue
+                landing = self.resolver.land(target, self.allowed)
+                note = "" if landing.ok else f" (unverified: {landing.problem})"
+                return RedirectRow(page.url, landing.url if landing.ok else target, self.status, "fallback", "rule",
+                                   0.6 if landing.ok else 0.4, _join(rejected, f"rule {rule.pattern.pattern}{note}",
+                                                                     content_note),
+                                   review=not landing.ok or bool(match and match.ambiguous))
+        link = _banner_link(notice)
+        if link:
+            landing = self.resolver.land(link, self.allowed)
+            if landing.ok:
+                return RedirectRow(page.url, landing.url, self.status, "fallback", "banner_link", 0.4,
+                                   _join(rejected, f"notice links {link}", content_note),
+                                   review=site_level(landing.url) or bool(match and match.ambiguous))
+            rejected.append(f"notice link {link} rejected: {landing.problem}")
+        if weak is not None:
+            kind, landing = weak
+            return RedirectRow(page.url, landing.url, self.status, "fallback", kind, 0.3,
+                               _join(rejected, content_note), review=True)
+        if page.status is not None and page.status >= 500:
+            rejected.append(f"legacy answers {page.status}")
+        return RedirectRow(page.url, None, None, "unmatched", "none", 0.0,
+                           _join(rejected, content_note or "no content captured"), review=True)
+
+    def _one_to_one(self, rows, claims, by_url, matcher) -> None:
+        """One old page per new page, unless the rivals both clearly match (aliases, print views)."""
+        explicit_holders = {r.new_url: key for key, r in rows.items() if r.kind == "page" and r.method != "content"}
+        by_target: dict[str, list[tuple[str, Match]]] = defaultdict(list)
+        for key, match in claims:
+            by_target[rows[key].new_url].append((key, match))
+        strong = self.thresholds.strong
+        for target, group in by_target.items():
+            group.sort(key=lambda km: -km[1].confidence)
+            holder = explicit_holders.get(target) or group[0][0]
+            holder_strong = target in explicit_holders or group[0][1].confidence >= strong
+            for key, match in group:
+                if key == holder or (holder_strong and match.confidence >= strong):
+                    continue
+                a, b = self.old[key].facts_index, self.old[holder].facts_index
+                if a is not None and b is not None and matcher.same_content(a, b) >= 0.9:
+                    continue  # the same page at two legacy URLs: both go to its new home
+                page = self.old[key]
+                demoted = self._fallback(page, by_url.get(key), None, [], None)
+                rows[key] = RedirectRow(
+                    demoted.old_url, demoted.new_url, demoted.status, demoted.kind, demoted.method,
+                    demoted.confidence, _join(f"content match {target} ({match.confidence:.2f}) is already "
+                                              f"claimed by {self.old[holder].url}", demoted.evidence), review=True)
+
+
+def _banner_link(notice: Notice | None) -> str | None:
+    if notice is None:
+        return None
+    if notice.classification in ("moved", "moved_site") and notice.target:
+        return notice.target
+    for signal in notice.signals:
+        if signal.kind == "banner" and signal.target:
+            return signal.target
+    return None
+
+
+def _signal_text(notice: Notice | None, kinds: tuple[str, ...]) -> str:
+    if notice is None:
+        return ""
+    return "; ".join(s.evidence for s in notice.signals if s.kind in kinds)
+
+
+def _join(*parts) -> str:
+    flat = []
+    for part in parts:
+        if isinstance(part, (list, tuple)):
+            flat.extend(p for p in part if p)
+        elif part:
+            flat.append(part)
+    return "; ".join(flat)
+
+
+def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], new_captures: Iterable[Capture], *,
+                   allowed_hosts: Iterable[str] | None = None, rules: Iterable[Rule | str] = (),
+                   thresholds: Thresholds | None = None, status: int = 301,
+                   extract: Callable[[Capture], PageFacts] | None = None) -> list[RedirectRow]:
+    """Redirect rows for every legacy page: page-level, fallback, gone or unmatched.
+
+    ``allowed_hosts`` (hosts or host:port) defaults to the new capture's hosts;
+    ``status`` (301 or 308) is used for page and fallback rows.
+    """
+    if status not in (301, 308):
+        raise UsageError(f"redirect status must be 301 or 308, not {status}")
+    builder = _Builder(allowed={h.strip().lower() for h in (allowed_hosts or ()) if h.strip()},
+                       rules=_as_rules(rules), thresholds=thresholds or Thresholds(), status=status,
+                       extract=extract or _default_extract)
+    builder.read_new(new_captures)
+    if not builder.allowed:
+        builder.allowed = set(builder.new_hosts)
+    builder.read_old(c for c in old_captures if not host_allowed(c.url, builder.allowed))
+    return builder.build(notices)

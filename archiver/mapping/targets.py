@@ -1,0 +1,93 @@
+"""Where an explicit target really lands, checked against the captures.
+
+A redirect, refresh, script or canonical names a URL; the manifest may only
+point at it when the new site's capture shows that URL (after its own
+redirect chain) answering 2xx on an allowed host. Anything else is rejected
+with a reason a person can read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from archiver.detect.urls import is_site_root, normalize
+
+MAX_HOPS = 10
+
+
+@dataclass(frozen=True)
+class Landing:
+    """The end of a target's redirect chain, and whether the manifest may use it."""
+
+    url: str
+    status: int | None  # None: not captured
+    hops: int
+    problem: str = ""  # empty when usable
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def netloc_of(url: str) -> str:
+    """Host (and non-default port) of a URL, lower-cased: the unit of "allowed"."""
+    return urlsplit(normalize(url)).netloc.rsplit("@", 1)[-1]
+
+
+def host_allowed(url: str, allowed: set[str]) -> bool:
+    """``allowed`` holds hosts ("www.gov.si", any port) or host:port pairs."""
+    netloc = netloc_of(url)
+    host = netloc.split(":", 1)[0]
+    return netloc in allowed or host in allowed
+
+
+@dataclass(frozen=True)
+class _Hop:
+    status: int | None
+    location: str | None
+
+
+class Resolver:
+    """Follows URLs through captured redirects (old and new sites together)."""
+
+    def __init__(self) -> None:
+        self._hops: dict[str, _Hop] = {}
+
+    def add(self, url: str, status: int | None, location: str | None) -> None:
+        key = normalize(url)
+        if key in self._hops and self._hops[key].status is not None and status is None:
+            return
+        self._hops[key] = _Hop(status, urljoin(url, location) if location else None)
+
+    def status(self, url: str) -> int | None:
+        hop = self._hops.get(normalize(url))
+        return hop.status if hop else None
+
+    def land(self, target: str, allowed: set[str]) -> Landing:
+        url, seen = target, set()
+        for hops in range(MAX_HOPS + 1):
+            key = normalize(url)
+            if key in seen:
+                return Landing(url, None, hops, "redirect loop")
+            seen.add(key)
+            hop = self._hops.get(key)
+            if hop is None:
+                if not host_allowed(url, allowed):
+                    return Landing(url, None, hops, f"off-site: {netloc_of(url)} is not an allowed target host")
+                return Landing(url, None, hops, "not in the new site's capture")
+            if hop.status is not None and 300 <= hop.status < 400:
+                if not hop.location:
+                    return Landing(url, hop.status, hops, f"{hop.status} without Location")
+                url = hop.location
+                continue
+            if hop.status is None or not 200 <= hop.status < 300:
+                return Landing(url, hop.status, hops, f"answers {hop.status}")
+            if not host_allowed(url, allowed):
+                return Landing(url, hop.status, hops, f"host {netloc_of(url)} is not an allowed target host")
+            return Landing(normalize(url), hop.status, hops)
+        return Landing(url, None, MAX_HOPS, f"more than {MAX_HOPS} redirects")
+
+
+def site_level(url: str) -> bool:
+    """A home or language root: a place to land, not a page-level equivalent."""
+    return is_site_root(url)
