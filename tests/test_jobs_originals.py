@@ -1,0 +1,38 @@
+"""Finding the earlier WARC files that hold the originals of a run's revisits."""
+import json
+
+from archiver.jobs import _holders_of_originals
+from archiver.jobs.history import JobHistory
+from archiver.jobs.originals import original_files, revisited_digests
+
+
+def crawl(run_dir, records):
+    """A crawl dir 'legacy' whose index.cdxj lists (url, digest, is_revisit, warc name)."""
+    crawl_dir = run_dir / "legacy"
+    crawl_dir.mkdir(parents=True)
+    lines = [f"k 2026 {json.dumps({'url': u, 'digest': d, 'mime': 'warc/revisit' if r else 'text/html', 'filename': 'warc/' + f})}"
+             for u, d, r, f in records]
+    (crawl_dir / "index.cdxj").write_text("\n".join(lines) + "\n")
+    return crawl_dir
+
+
+def test_originals_are_found_newest_first_and_only_when_needed(tmp_path):
+    history = JobHistory(tmp_path / "job")
+    r1, r2, r3, r4 = (history.new_run() for _ in range(4))
+    c1 = crawl(r1, [("/a", "A", False, "one.warc.gz"), ("/b", "B", False, "one.warc.gz"), ("/c", "C", False, "two.warc.gz")])
+    c2 = crawl(r2, [("/a", "A", True, "x.warc.gz"), ("/b", "B2", False, "x.warc.gz"), ("/c", "C", True, "x.warc.gz")])
+    c3 = crawl(r3, [("/a", "A", True, "y.warc.gz"), ("/b", "B2", True, "y.warc.gz"), ("/c", "C3", False, "y.warc.gz"),
+                    ("/d", "C3", True, "y.warc.gz")])
+    c4 = crawl(r4, [("/a", "A2", False, "z.warc.gz")])
+    assert revisited_digests(c3) == {"A", "B2"}  # C3 is also held in full by the crawl itself
+    assert original_files(c3, [c1, c2]) == [c1 / "warc/one.warc.gz", c2 / "warc/x.warc.gz"]
+    assert original_files(c2, [c1]) == [c1 / "warc/one.warc.gz", c1 / "warc/two.warc.gz"]
+    assert original_files(c4, [c1, c2, c3]) == []
+    runs = history.runs()
+    assert _holders_of_originals([r3, r4], runs) == {r1, r2}
+    assert _holders_of_originals([r4], runs) == set()
+    for run in runs:
+        (run / "summary.json").write_text("{}")
+    history.set_latest(r4)
+    assert history.prune(2, current=r4, needed=_holders_of_originals) == []  # r1 and r2 hold r3's originals
+    assert history.prune(1, current=r4, needed=_holders_of_originals) == [r1, r2, r3]
