@@ -25,7 +25,12 @@ Handlers receive ``req``: a ``BaseHTTPRequestHandler`` with ``req.server.app``
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import struct
 import threading
 import time
@@ -370,7 +375,9 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, routes: dict[str, Resource | Handler] | None = None, *, defaults: bool = True):
+    def __init__(self, routes: dict[str, Resource | Handler] | None = None, *, defaults: bool = True,
+                 tls: bool = False):
+        self.tls = tls  # serve HTTPS with a throw-away self-signed certificate (needs openssl)
         self.routes: dict[str, Resource | Handler] = default_routes() if defaults else {}
         self.routes.update(routes or {})
         self.log: list[Hit] = []
@@ -405,7 +412,7 @@ class TestServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
@@ -413,6 +420,10 @@ class TestServer:
     def start(self) -> "TestServer":
         self._httpd = _Server(("127.0.0.1", 0), _RequestHandler)
         self._httpd.app = self
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self_signed_cert())
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()
         return self
@@ -428,6 +439,25 @@ class TestServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+_CERT: tuple[str, str] | None = None
+
+
+def self_signed_cert() -> tuple[str, str]:
+    """(cert, key) paths of a self-signed certificate for 127.0.0.1, made once per process."""
+    global _CERT
+    with _BOMB_LOCK:
+        if _CERT is None:
+            if shutil.which("openssl") is None:
+                pytest.skip("openssl is needed to make a test certificate")
+            folder = tempfile.mkdtemp(prefix="testcert-")
+            cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", key, "-out", cert], check=True, capture_output=True)
+            _CERT = (cert, key)
+        return _CERT
 
 
 @pytest.fixture

@@ -265,3 +265,12 @@ def test_split_head_and_dechunk_on_cut_input():
     assert stats["end"] is None
     assert b"".join(iter_dechunked(BytesIO(b"2\r\nab\r\n0\r\nX-T: 1\r\n\r\nEXTRA"), stats)) == b"ab"
     assert stats["end"] == len(b"2\r\nab\r\n0\r\nX-T: 1\r\n\r\n")
+
+
+def test_https_is_recorded_as_plain_http_bytes(fetcher):
+    with TestServer(tls=True) as srv:
+        result = fetcher.fetch(srv.url("/chunked"))  # a self-signed certificate is archived anyway
+    assert result.status == 200 and result.ip == "127.0.0.1" and result.url.startswith("https://")
+    assert result.request.startswith(b"GET /chunked HTTP/1.1\r\n")
+    assert raw(result).startswith(b"HTTP/1.1 200 OK\r\n") and b"7;ext=1\r\n" in raw(result)
+    assert result.content() == html("chunked page " * 20, title="Chunked")

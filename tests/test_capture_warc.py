@@ -398,3 +398,58 @@ def test_index_cdxj_is_sorted_and_points_at_records(test_server, tmp_path):
         assert entry["filename"] == f"warc/{ref.filename}"
         assert (int(entry["offset"]), int(entry["length"])) == (ref.offset, ref.length)
     assert by_url[test_server.url("/same-b")]["mime"] == "warc/revisit"
+
+
+PYWB_CHILD = textwrap.dedent("""
+    import os, sys
+    from pywb.apps.frontendapp import FrontEndApp
+    from wsgiref.simple_server import make_server, WSGIRequestHandler
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    os.chdir(sys.argv[1])
+    server = make_server("127.0.0.1", 0, FrontEndApp(config_file="config.yaml"), handler_class=Quiet)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+""")
+
+
+def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
+    import requests
+
+    dedup = DedupIndex(tmp_path / "state.sqlite3")
+    pages = ["/gzip", "/chunked", "/chunked-gzip", "/cp1250-meta", "/http10", "/same-a", "/same-b", "/etag"]
+    capture(test_server, tmp_path / "warc", pages, dedup=dedup)
+    previous = dedup.previous(test_server.url("/etag"))
+    with Fetcher(max_retries=0) as fetcher, WarcWriter(tmp_path / "warc") as writer:  # a later re-crawl: 304
+        assert writer.write_capture(fetcher.fetch(test_server.url("/etag"), previous.conditional_headers()),
+                                    dedup=dedup, previous=previous).record_type == "revisit"
+    build_index(tmp_path)
+    (tmp_path / "config.yaml").write_text(
+        f"collections:\n  c:\n    index_paths: {tmp_path}/index.cdxj\n    archive_paths: {tmp_path}/\n")
+    pywb = subprocess.Popen([sys.executable, "-c", PYWB_CHILD, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = int(pywb.stdout.readline())
+        replay = {}
+        for path in pages:
+            answer = requests.get(f"http://127.0.0.1:{port}/c/2100id_/{test_server.url(path)}", timeout=30)
+            replay[path] = (answer.status_code, answer.content)
+    finally:
+        pywb.kill()
+        pywb.wait()
+    routes = test_server.routes
+    assert replay["/gzip"] == (200, gzip_decoded(routes["/gzip"].body))
+    assert replay["/chunked"][0] == 200 and b"chunked page chunked page" in replay["/chunked"][1]
+    assert b"chunked and gzip'd" in replay["/chunked-gzip"][1]
+    assert replay["/cp1250-meta"] == (200, routes["/cp1250-meta"].body)  # bytes untouched
+    assert replay["/http10"][0] == 200 and b"ended by close" in replay["/http10"][1]
+    assert replay["/same-b"] == (200, b"identical payload\n")  # revisit resolved to /same-a
+    assert replay["/etag"][0] == 200 and b"validated page" in replay["/etag"][1]  # not an empty 304
+
+
+def gzip_decoded(data: bytes) -> bytes:
+    import gzip
+    return gzip.decompress(data)

@@ -6,6 +6,12 @@ file and renamed, so a reader never sees half an index. Filenames in the index
 are relative to the crawl directory (``warc/NAME.warc.gz``): point pywb's
 ``archive_paths`` at the crawl directory and ``index_paths`` at the file.
 
+Server-not-modified revisits (our 304 answers to conditional re-crawls) stay
+in the WARC but are left out of the index: pywb replays any 3xx revisit's own
+headers, so an indexed 304 would replay as an empty "304 Not Modified"
+(ukwa/ukwa-pywb#40) instead of falling back to the earlier capture holding the
+payload. Readers of the WARC itself (``archiver/archive.py``) resolve them.
+
 Public API::
 
     build_index(crawl_dir, warc_dir=None, output=None) -> Path
@@ -16,20 +22,32 @@ import os
 from pathlib import Path
 
 INDEX_NAME = "index.cdxj"
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+
+
+def _indexer_class():
+    from cdxj_indexer.main import CDXJIndexer
+
+    class Indexer(CDXJIndexer):
+        def filter_record(self, record):
+            if record.rec_type == "revisit" and \
+                    record.rec_headers.get_header("WARC-Profile") == SERVER_NOT_MODIFIED:
+                return False
+            return super().filter_record(record)
+
+    return Indexer
 
 
 def build_index(crawl_dir: str | os.PathLike, warc_dir: str | os.PathLike | None = None,
                 output: str | os.PathLike | None = None) -> Path:
     """(Re)build ``crawl_dir/index.cdxj`` from every closed WARC file; return its path."""
-    from cdxj_indexer.main import CDXJIndexer
-
     crawl_dir = Path(crawl_dir)
     warc_dir = Path(warc_dir) if warc_dir is not None else crawl_dir / "warc"
     output = Path(output) if output is not None else crawl_dir / INDEX_NAME
     inputs = sorted(str(p) for p in warc_dir.rglob("*") if p.name.endswith((".warc.gz", ".warc")))
     tmp = output.with_name(output.name + ".tmp")
     if inputs:
-        CDXJIndexer(str(tmp), inputs, sort=True, dir_root=str(crawl_dir), post_append=True).process_all()
+        _indexer_class()(str(tmp), inputs, sort=True, dir_root=str(crawl_dir), post_append=True).process_all()
     else:
         tmp.write_text("")
     os.replace(tmp, output)
