@@ -1,0 +1,95 @@
+"""``archiver crawl``: exit codes, one-line errors, manifests."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from servers import TestServer
+
+from archiver.capture.crawllog import read_crawl_log
+from archiver.cli import main
+
+ARCHIVER = str(Path(sys.executable).parent / "archiver")
+
+
+def test_crawl_command_exit_0_and_summary(tmp_path):
+    with TestServer() as srv:
+        proc = subprocess.run([ARCHIVER, "crawl", srv.url("/"), "--out", str(tmp_path / "c"), "--delay", "0",
+                               "--max-pages", "5", "--progress", "plain", "--user-agent", "TestBot/1.0"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "crawl finished: " in proc.stderr
+        assert all(h.headers.get("User-Agent") == "TestBot/1.0" for h in srv.log)
+    rows = list(read_crawl_log(tmp_path / "c" / "crawl.jsonl"))
+    assert sum(1 for r in rows if r["state"] == "done" and r["kind"] != "robots") == 5
+    assert list((tmp_path / "c" / "warc").glob("*.warc.gz"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["http://h.test/", "--out", "X", "--concurrency", "0"], "--concurrency"),
+    (["http://h.test/", "--out", "X", "--delay", "soon"], "--delay"),
+    (["http://h.test/", "--out", "X", "--max-pages", "-3"], "--max-pages"),
+    (["http://h.test/", "--out", "X", "--include", "(unclosed"], "bad regular expression"),
+    (["ftp://h.test/", "--out", "X"], "not an http(s) URL"),
+    (["http://h.test:99999/", "--out", "X"], "bad port"),
+    (["--out", "X"], "at least one seed"),
+    (["http://h.test/"], "--out DIR is required"),
+    (["missing.toml"], "manifest not found"),
+    (["http://h.test/", "--out", "X", "--header", "no-colon"], "--header"),
+])
+def test_bad_values_are_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["crawl", *argv])
+    except SystemExit as exc:  # argparse's own exit for a bad option value
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "X").exists()
+
+
+def test_unreachable_seeds_exit_1_with_a_clear_line(tmp_path, capsys):
+    with TestServer(defaults=False) as srv:
+        dead = srv.url("/")
+    code = main(["crawl", dead, "--out", str(tmp_path / "c"), "--max-retries", "0", "--progress", "none"])
+    assert code == 1
+    assert "every seed was unreachable" in capsys.readouterr().err
+
+
+def test_crawl_from_manifest_with_command_line_overrides(tmp_path):
+    with TestServer() as srv:
+        manifest = tmp_path / "site.toml"
+        manifest.write_text(f'''
+name = "ministry"
+[legacy]
+seeds = ["{srv.url("/")}"]
+sitemaps = ["{srv.url("/sitemap.xml")}"]
+exclude = ["/b\\\\.html$"]
+[new]
+seeds = ["http://new.example.org/"]
+[crawl]
+delay = 0.0
+concurrency = 2
+''')
+        proc = subprocess.run([ARCHIVER, "crawl", str(manifest), "--out", str(tmp_path / "c"), "--ignore-robots",
+                               "--progress", "none"], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "ignoring robots.txt" in proc.stderr  # the override is logged
+        assert srv.count("/only-in-sitemap.html") == 1  # the manifest's sitemap was read
+        assert srv.count("/b.html") == 0  # and its exclude obeyed
+        assert srv.count("/robots.txt") == 0
+    rows = {r["url"]: r for r in read_crawl_log(tmp_path / "c" / "crawl.jsonl")}
+    assert rows[srv.url("/b.html")]["skipped_reason"] == "excluded"
+
+
+def test_bad_manifest_is_one_line_exit_2(tmp_path):
+    manifest = tmp_path / "bad.toml"
+    manifest.write_text('name = "x"\n[legacy]\nseeds = ["http://h.test/"]\n[new]\nseeds = ["http://n.test/"]\n'
+                        '[crawl]\nconcurrency = "four"\n')
+    proc = subprocess.run([ARCHIVER, "crawl", str(manifest), "--out", str(tmp_path / "c")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "concurrency" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
