@@ -23,12 +23,13 @@ import base64
 import hashlib
 import logging
 import os
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
@@ -155,8 +156,8 @@ def clean_target_uri(value: str | None) -> str:
 
 def normalize_url(url: str) -> str:
     """The form URLs are compared in: scheme and host lower-cased, default port
-    and fragment dropped, empty path as ``/``. Path and query stay as written
-    (percent-encoding is significant to servers). http/https and ``www.``
+    and fragment dropped, empty path as ``/``, characters a browser would
+    escape percent-encoded. Existing escapes stay (``%2F`` is not ``/``). http/https and ``www.``
     variants stay distinct: the audit reports them, it does not merge them.
     """
     url = clean_target_uri(url)
@@ -175,7 +176,16 @@ def normalize_url(url: str) -> str:
         host = f"{host}:{port}"
     userinfo = parts.netloc.rpartition("@")[0]
     netloc = f"{userinfo}@{host}" if userinfo else host
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    path = _PERCENT.sub(lambda m: m.group(0).upper(), quote(parts.path or "/", safe=_SAFE_PATH))
+    query = _PERCENT.sub(lambda m: m.group(0).upper(), quote(parts.query, safe=_SAFE_QUERY))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+# What a browser sends for a URL written in a page: spaces, quotes, <, > and
+# non-ASCII percent-encoded, existing escapes kept (hex case folded).
+_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
+_SAFE_QUERY = _SAFE_PATH + "?"
+_PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 
 
 def _status(record) -> int | None:
@@ -491,31 +501,32 @@ def iter_records(paths, *, max_body: int = MAX_BODY) -> Iterator[RecordInfo]:
 class RevisitIndex:
     """Where each original lives, to resolve revisits: by record id, (URL, date), payload digest, URL.
 
-    Holds small keys and (source number, offset) pairs only, never bodies.
+    Holds small keys and (source number, offset, status) only, never bodies.
     """
 
     def __init__(self) -> None:
-        self.by_id: dict[str, tuple[int, int]] = {}
-        self.by_url_date: dict[tuple[str, str], tuple[int, int]] = {}
-        self.by_digest: dict[str, tuple[int, int]] = {}
-        self.by_url: dict[str, tuple[int, int]] = {}
+        self.by_id: dict[str, tuple[int, int, int | None]] = {}
+        self.by_url_date: dict[tuple[str, str], tuple[int, int, int | None]] = {}
+        self.by_digest: dict[str, tuple[int, int, int | None]] = {}
+        self.by_url: dict[str, tuple[int, int, int | None]] = {}
 
     def add(self, info: RecordInfo, source_no: int) -> None:
+        """Index an original (any status: crawlers dedup identical 404 pages too)."""
         if info.rec_type not in ("response", "resource") or info.truncated:
             return
-        if info.status is not None and not (200 <= info.status < 300):
-            return
-        where = (source_no, info.offset)
+        where = (source_no, info.offset, info.status)
         if info.record_id:
             self.by_id[info.record_id] = where
         key = normalize_url(info.url)
         self.by_url_date[(key, info.date)] = where
-        self.by_url[key] = where
+        if info.status is None or 200 <= info.status < 300:
+            self.by_url[key] = where  # a not-modified answer stands for the last good copy
         digest = info.payload_digest or info.computed_payload_digest
         if digest:
             self.by_digest.setdefault(_digest_key(digest), where)
 
-    def find(self, info: RecordInfo) -> tuple[int, int] | None:
+    def find(self, info: RecordInfo) -> tuple[int, int, int | None] | None:
+        """(source number, offset, status) of the revisit's original, or None."""
         if info.refers_to and info.refers_to in self.by_id:
             return self.by_id[info.refers_to]
         if info.refers_to_uri and info.refers_to_date:

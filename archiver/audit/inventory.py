@@ -117,6 +117,8 @@ def take_inventory(inputs) -> Inventory:
             for kind, detail in info.problems:
                 inv.problem(kind, info.file, info.offset, info.url, detail)
             if info.rec_type == "problem":
+                if info.url:
+                    inv.damaged.setdefault(normalize_url(info.url), f"{info.file} at offset {info.offset}")
                 continue
             inv.records += 1
             inv.bytes += info.length or 0
@@ -144,8 +146,8 @@ def take_inventory(inputs) -> Inventory:
             inv.problem("revisit_original_missing", info.file, info.offset, info.url,
                         f"revisit of {info.refers_to_uri or info.url} ({info.refers_to_date or info.payload_digest}); "
                         "original not in the collection")
-        elif status == 304 or "server-not-modified" in (info.profile or ""):
-            status = 200  # the original (indexed only when 2xx) stands for it
+        elif status is None or status == 304 or "server-not-modified" in (info.profile or ""):
+            status = where[2]  # the original's answer stands for it
         _count(inv, info, status)
         _remember(inv, info, status, unresolved=where is None)
     return inv

@@ -1,0 +1,266 @@
+"""archiver audit against real archives: wget's (WARC/1.0, <...> URIs), ours, a WACZ, then damaged copies."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from lxml import html as lxml_html
+
+from archiver.audit import audit, write_report
+from archiver.archive import iter_records
+from test_archive_support import response, write_warc
+
+HOSTILE = "/x<script>alert(1)</script>.png"
+
+
+def site_routes(base: str) -> dict[str, tuple[int, dict, bytes]]:
+    page = (
+        '<html><head><link rel="stylesheet" href="/style.css"><script src="/app.js"></script></head><body>'
+        '<a href="/a.html">a</a> <a href="/missing.html">gone</a> <a href="/old">old</a>'
+        '<img src="/img.png" srcset="/img-2x.png 2x"> <img src="/nope.png"> <a href="/doc.pdf">pdf</a>'
+        f'<img src="{HOSTILE}"> <img src="/broken.png">'
+        "</body></html>"
+    ).encode()
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    return {
+        "/": (200, html, page),
+        "/a.html": (200, html, b"<html><body>A <a href='/b.html'>b</a></body></html>" + b"a" * 4000),
+        "/b.html": (200, html, b"<html><body>B</body></html>" + b"b" * 4000),
+        "/old": (301, {"Location": "/a.html"}, b""),
+        "/style.css": (200, {"Content-Type": "text/css"}, b"body{background:url(bg.png)} .x{background:url('gone.png')}"),
+        "/app.js": (200, {"Content-Type": "application/javascript"}, b"var x = 1;"),
+        "/img.png": (200, {"Content-Type": "image/png"}, b"\x89PNG" + b"i" * 500),
+        "/img-2x.png": (200, {"Content-Type": "image/png"}, b"\x89PNG" + b"j" * 500),
+        "/bg.png": (200, {"Content-Type": "image/png"}, b"\x89PNG" + b"k" * 500),
+        "/doc.pdf": (200, {"Content-Type": "application/pdf"}, b"%PDF-1.4" + b"p" * 500),
+        HOSTILE: (200, {"Content-Type": "image/png"}, b"\x89PNG"),
+        "/broken.png": (500, {"Content-Type": "text/plain"}, b"boom"),
+        "/sitemap.xml": (200, {"Content-Type": "application/xml"}, (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{base}/</loc></url><url><loc>{base}/a.html</loc></url>"
+            f"<url><loc>{base}/old</loc></url><url><loc>{base}/never-linked.html</loc></url>"
+            "</urlset>").encode()),
+    }
+
+
+@pytest.fixture
+def site():
+    """A small site on 127.0.0.1: pages, CSS, JS, images, a 301, a 404 link, a missing image, a 500."""
+    routes: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            status, headers, body = routes.get(unquote(self.path.split("?")[0]), (404, {"Content-Type": "text/html"}, b"not found"))
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    routes.update(site_routes(base))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+    server.server_close()
+
+
+def run_wget(base: str, out: Path, *, compressed: bool = True) -> Path:
+    if not shutil.which("wget"):
+        pytest.skip("wget not installed")
+    args = ["wget", "--recursive", "--page-requisites", f"--warc-file={out}", "--no-verbose", "-e", "robots=off",
+            "-P", str(out.parent / "download"), "--tries=1", f"{base}/"]
+    if not compressed:
+        args.insert(1, "--no-warc-compression")
+    subprocess.run(args, capture_output=True, timeout=60)
+    warc = Path(f"{out}.warc.gz" if compressed else f"{out}.warc")
+    assert warc.exists()
+    return warc
+
+
+def outcomes(report) -> dict[str, object]:
+    return {o.url: o for o in report.outcomes}
+
+
+def test_wget_warc_outcomes_requisites_and_html(site, tmp_path):
+    warc = run_wget(site, tmp_path / "wget")
+    expected = tmp_path / "expected.txt"
+    expected.write_text(f"{site}/\n{site}/a.html\n{site}/missing.html\n{site}/old\nhttps://127.0.0.1:1/elsewhere\n"
+                        f"# a comment\n{site}/never-linked.html\n{site}{HOSTILE}\n")
+    report = audit([warc], expected_file=expected, sitemaps=[f"{site}/sitemap.xml"])
+    got = outcomes(report)
+    assert got[f"{site}/"].outcome == "captured" and got[f"{site}/"].file == str(warc)
+    assert got[f"{site}/missing.html"].outcome == "not_found" and got[f"{site}/missing.html"].status == 404
+    assert got[f"{site}/old"].outcome == "redirected" and got[f"{site}/old"].final_url == f"{site}/a.html"
+    assert "final target answered 200" in got[f"{site}/old"].reason
+    assert got[f"{site}/never-linked.html"].outcome == "not_captured"
+    assert set(got[f"{site}/never-linked.html"].sources) == {"list", f"sitemap {site}/sitemap.xml"}
+    assert got[f"{site}{HOSTILE}"].outcome == "captured"  # wget fetched it percent-encoded: the same URL
+    assert {m["url"] for m in report.missing} == {f"{site}/missing.html", f"{site}/never-linked.html",
+                                                 "https://127.0.0.1:1/elsewhere"}
+    # 7 expected, none out of scope; captured or redirected: /, /a.html, /old, the hostile image
+    assert report.completeness == pytest.approx(4 / 7)
+
+    req = {r["url"]: r for r in report.requisites_missing}
+    assert req[f"{site}/nope.png"]["status"] == 404 and req[f"{site}/nope.png"]["referenced_by"] == [f"{site}/"]
+    assert req[f"{site}/gone.png"]["referenced_by"] == [f"{site}/style.css"]  # found in captured CSS
+    assert req[f"{site}/broken.png"]["status"] == 500
+    assert f"{site}/img.png" not in req and f"{site}/img-2x.png" not in req and f"{site}/doc.pdf" not in req
+    assert not [e for e in report.integrity_errors if e["severity"] == "error"]
+    assert report.summary["status"]["200"] >= 8 and report.summary["mime"]["text/html"] >= 3
+
+    paths = write_report(report, tmp_path / "out")
+    data = json.loads(paths["json"].read_text())
+    assert data["completeness"] == pytest.approx(4 / 7) and "expected - out_of_scope" in data["completeness_definition"]
+    page = paths["html"].read_text()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    tree = lxml_html.fromstring(page)
+    assert len(tree.findall(".//script")) == 1 and not tree.xpath("//script/@src | //link/@href | //img/@src")
+    assert tree.xpath("//svg") and tree.xpath("//table[@id='requisites']//td[contains(., 'nope.png')]")
+
+
+def test_altered_byte_and_cut_file_are_reported_precisely_rest_still_audited(site, tmp_path):
+    plain = run_wget(site, tmp_path / "plain", compressed=False)
+    packed = run_wget(site, tmp_path / "packed")
+    records = {r.url: r for r in iter_records([plain]) if r.rec_type == "response"}
+    target = records[f"{site}/b.html"]
+    data = bytearray(plain.read_bytes())
+    pos = data.index(b"b" * 100, target.offset)
+    data[pos] ^= 0x01
+    plain.write_bytes(bytes(data))
+
+    gz_records = [r for r in iter_records([packed]) if r.rec_type in ("response", "request")]
+    victim = next(r for r in gz_records if r.url == f"{site}/a.html" and r.rec_type == "response")
+    packed.write_bytes(packed.read_bytes()[: victim.offset + victim.length // 2])
+
+    report = audit([plain, packed], expected_file=None, sitemaps=[f"{site}/sitemap.xml"])
+    errors = [e for e in report.integrity_errors if e["severity"] == "error"]
+    flipped = [e for e in errors if e["file"] == str(plain)]
+    assert {e["kind"] for e in flipped} == {"block_digest", "payload_digest"}
+    assert {(e["offset"], e["url"]) for e in flipped} == {(target.offset, f"{site}/b.html")}
+    cut = [e for e in errors if e["file"] == str(packed)]
+    assert len(cut) == 1 and cut[0]["kind"] in ("cut_record", "cut_gzip")
+    assert cut[0]["offset"] == victim.offset and cut[0]["url"] == f"{site}/a.html"
+    # the rest is still audited: the undamaged copy in the other file still counts
+    got = outcomes(report)
+    assert got[f"{site}/a.html"].outcome == "captured" and got[f"{site}/a.html"].file == str(plain)
+    assert got[f"{site}/"].outcome == "captured"
+
+    only_cut = audit([packed], sitemaps=[f"{site}/sitemap.xml"])
+    assert outcomes(only_cut)[f"{site}/a.html"].outcome == "not_captured"
+    assert "damaged" in outcomes(only_cut)[f"{site}/a.html"].reason
+
+
+def test_wacz_and_ours(site, tmp_path):
+    warc = run_wget(site, tmp_path / "w")
+    wacz = tmp_path / "site.wacz"
+    with zipfile.ZipFile(wacz, "w") as z:
+        z.write(warc, "archive/data.warc.gz", compress_type=zipfile.ZIP_STORED)
+        z.writestr("datapackage.json", json.dumps({"profile": "data-package", "resources": []}))
+    report = audit([wacz], sitemaps=[f"{site}/sitemap.xml"])
+    got = outcomes(report)
+    assert got[f"{site}/a.html"].outcome == "captured"
+    assert got[f"{site}/a.html"].file == f"{wacz}#archive/data.warc.gz"
+
+    capture = pytest.importorskip("archiver.capture")
+    crawl_dir = tmp_path / "crawl"
+    capture.crawl(capture.CrawlConfig(seeds=[f"{site}/"], out_dir=crawl_dir, delay=0, progress="none",
+                                      max_retries=0, timeout=10))
+    ours = audit([crawl_dir])  # crawl.jsonl beside warc/ is found and used as the expected set
+    assert any("crawl log" in g for g in ours.expected_from)
+    got = outcomes(ours)
+    assert got[f"{site}/"].outcome == "captured"
+    assert got[f"{site}/missing.html"].outcome == "not_found"
+    assert not [e for e in ours.integrity_errors if e["severity"] == "error"]
+    assert f"{site}/nope.png" in {r["url"] for r in ours.requisites_missing}
+
+
+def test_revisit_without_original_and_redirect_manifest_coverage(tmp_path):
+    from test_archive_support import revisit, sha1
+
+    warc = tmp_path / "r.warc.gz"
+    write_warc(warc, [
+        response("http://example.com/a", b"<html>a</html>"),
+        response("http://example.com/moved", b"", 301, {"Location": "https://new.example/a"}),
+        revisit("http://example.com/lost", "http://example.com/lost", "2020-01-01T00:00:00Z", sha1(b"gone")),
+        response("https://www.example.com/b", b"<html>b</html>"),
+    ])
+    manifest = tmp_path / "redirects.csv"
+    manifest.write_text("old_url,new_url,status,kind,method,confidence\n"
+                        "http://example.com/a,https://new.example/a,301,page,content,0.9\n"
+                        "http://example.com/moved,https://new.example/a,301,page,http_redirect,1\n"
+                        "http://example.com/lost,,410,gone,gone,1\n"
+                        "http://example.com/b,https://new.example/,301,fallback,rule,0.5\n"
+                        "http://example.com/c,,,unmatched,none,0\n")
+    report = audit([warc], redirects=manifest)
+    coverage = report.summary["redirect_coverage"]
+    assert (coverage["page"], coverage["fallback"], coverage["gone"], coverage["unmatched"]) == (2, 1, 1, 1)
+    assert coverage["old_urls_in_archive"] == 2
+    got = outcomes(report)
+    assert got["http://example.com/moved"].final_url == "https://new.example/a"
+    assert "not in the archive" in got["http://example.com/moved"].reason
+    assert "revisit" in got["http://example.com/lost"].reason
+    assert "captured as https://www.example.com/b" in got["http://example.com/b"].reason  # reported, not merged
+    assert [e["kind"] for e in report.integrity_errors] == ["revisit_original_missing"]
+
+
+def test_sitemap_safety_and_gzip_index(tmp_path):
+    from archiver.audit.expected import Expected, load_sitemap
+    from archiver.errors import UsageError
+
+    child = tmp_path / "pages.xml.gz"
+    child.write_bytes(gzip.compress(b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                                    b"<url><loc>http://example.com/p1</loc></url></urlset>"))
+    index = tmp_path / "index.xml"
+    index.write_text('<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                     "<sitemap><loc>http://example.com/pages.xml.gz</loc></sitemap></sitemapindex>")
+    expected = Expected()
+    load_sitemap(expected, str(index))
+    assert list(expected.urls.values()) == ["http://example.com/p1"]
+
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_text('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+                    '<!ENTITY xxe SYSTEM "file:///etc/passwd">]><urlset><url><loc>&b;&xxe;</loc></url></urlset>')
+    with pytest.raises(UsageError, match="DTD"):
+        load_sitemap(Expected(), str(bomb))
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archiver", "audit", *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_exit_codes(tmp_path):
+    warc = tmp_path / "x.warc.gz"
+    write_warc(warc, [response("http://example.com/a", b"<html>a</html>")])
+    expected = tmp_path / "e.txt"
+    expected.write_text("http://example.com/a\nhttp://example.com/b\n")
+    ok = cli(warc, "--expected", expected, "--fail-under", "0.5", "--out", tmp_path / "o1")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "o1" / "audit.json").read_text())["completeness"] == 0.5
+    under = cli(warc, "--expected", expected, "--fail-under", "90%", "--out", tmp_path / "o2")
+    assert under.returncode == 3 and (tmp_path / "o2" / "audit.html").exists()
+    for bad in ([tmp_path / "nope.warc", "--out", tmp_path / "o3"],
+                [warc, "--fail-under", "1.5", "--out", tmp_path / "o3"],
+                [warc, "--expected", tmp_path / "missing.txt", "--out", tmp_path / "o3"],
+                [warc]):
+        result = cli(*bad)
+        assert result.returncode == 2, (bad, result.stderr)
+        assert result.stderr.strip() and "Traceback" not in result.stderr
