@@ -80,7 +80,7 @@ def _host_set(values: Iterable[str]) -> set[str]:
         value = (value or "").strip().lower()
         if not value:
             continue
-        host = host_of(value) if "//" in value else value.split("/", 1)[0].split(":", 1)[0]
+        host = host_of(value if "//" in value else f"http://{value}")
         if host:
             hosts.add(bare(host))
     return hosts

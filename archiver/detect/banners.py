@@ -187,6 +187,7 @@ class BannerVerdict:
     target: str | None
     page_level: bool
     evidence: str
+    phrased: bool  # the block's wording matched a phrase pack or the manifest
 
 
 class BannerScorer:
@@ -209,6 +210,8 @@ class BannerScorer:
             new = sorted(h for h in hosts if host_matches(h, self.new_hosts))
             if new:
                 return 0.45, f"names/links the new site ({', '.join(new[:3])})"
+            if hosts:  # perhaps a host the manifest did not list; weak on its own
+                return 0.1, f"names/links another site ({', '.join(sorted(hosts)[:3])})"
             return 0.0, ""
         if not hosts:
             return 0.0, ""
@@ -255,7 +258,8 @@ class BannerScorer:
             score -= 0.15
         target, page_level = self._target(stats, block)
         evidence = f'"{stats.text[:200]}" ({"; ".join(reasons)})'
-        return BannerVerdict(round(max(0.0, min(score, 1.0)), 3), target, page_level, evidence)
+        return BannerVerdict(round(max(0.0, min(score, 1.0)), 3), target, page_level, evidence,
+                             bool(stats.phrases))
 
     def _target(self, stats: BlockStats, block: PageBlock) -> tuple[str | None, bool]:
         """The block's best link, and whether it names this page's own new URL.
@@ -281,5 +285,6 @@ class BannerScorer:
 
     def best(self, blocks: list[PageBlock]) -> BannerVerdict | None:
         verdicts = [self.score(b) for b in blocks]
-        verdicts = [v for v in verdicts if v.score >= WEAK_THRESHOLD]
+        # below the threshold only a block whose words say "moved/archived" is worth reporting
+        verdicts = [v for v in verdicts if v.score >= BANNER_THRESHOLD or (v.phrased and v.score >= WEAK_THRESHOLD)]
         return max(verdicts, key=lambda v: (v.score, v.target is not None), default=None)

@@ -21,11 +21,19 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def host_of(url: str) -> str:
-    """Lower-case host without port ('' if the URL has none)."""
+    """Lower-case host, with the port when it is not the scheme's default.
+
+    Two sites on one machine (127.0.0.1:8001 and :8002) are two sites.
+    """
     try:
-        return (urlsplit(url).hostname or "").rstrip(".")
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
     except ValueError:
         return ""
+    if host and port and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        return f"{host}:{port}"
+    return host
 
 
 def bare(host: str) -> str:
