@@ -77,6 +77,7 @@ def score_mappings(rows: list[dict], truth: dict[str, str | None]) -> dict:
         "expected_pages": len(expected_pages),
         "found": found,
         "recall": found / len(expected_pages) if expected_pages else None,
+        "expected_pages_with_a_row": sum(1 for u in expected_pages if u in by_url),  # the rest were never captured
         "gone_expected": len(gone),
         "gone_found": gone_found,
         "no_equivalent": len(no_equivalent),

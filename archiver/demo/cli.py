@@ -57,7 +57,8 @@ def run(args) -> int:
         return "n/a" if x is None else f"{x:.3f}"
 
     print(f"page-level mappings vs truth: precision {pct(score['precision'])} ({score['correct']}/{score['page_rows']}), "
-          f"recall {pct(score['recall'])} ({score['found']}/{score['expected_pages']}); "
+          f"recall {pct(score['recall'])} ({score['found']}/{score['expected_pages']}, "
+          f"{score['expected_pages_with_a_row']} of them captured); "
           f"removed pages -> 410: {score['gone_found']}/{score['gone_expected']}; "
           f"pages without equivalent forced onto one: {score['forced_onto_a_page']}/{score['no_equivalent']}")
     if not args.quiet:

@@ -162,21 +162,17 @@ class _Run:
         return notices
 
     def map(self, notices: list) -> list:
-        from archiver.mapping import build_manifest
+        import re
 
-        kwargs: dict[str, Any] = {"allowed_hosts": self.manifest.target_hosts}
-        if self.manifest.rules:
-            kwargs["rules"] = [(r.pattern, r.target) for r in self.manifest.rules]
-        thresholds = {}
+        from archiver.mapping import Rule, Thresholds, build_manifest
+
+        thresholds = Thresholds()
         if self.manifest.min_confidence is not None:
-            thresholds["min_confidence"] = self.manifest.min_confidence
-        if thresholds:
-            kwargs["thresholds"] = thresholds
-        rows = build_manifest(notices, self.captures["legacy"], self.captures["new"], **kwargs)
-        if self.manifest.redirect_status != 301:
-            from dataclasses import replace
-
-            rows = [replace(r, status=self.manifest.redirect_status) if r.status == 301 else r for r in rows]
+            thresholds = Thresholds(accept=self.manifest.min_confidence)
+        rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
+                              allowed_hosts=self.manifest.target_hosts,
+                              rules=[Rule(re.compile(r.pattern), r.target) for r in self.manifest.rules],
+                              thresholds=thresholds, status=self.manifest.redirect_status)
         kinds = Counter(r.kind for r in rows)
         self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
                                      "review": sum(1 for r in rows if r.review)}
