@@ -402,7 +402,8 @@ def main_text(tree, url: str) -> str | None:
     import trafilatura
 
     try:
-        return trafilatura.extract(tree, url=url, include_comments=False, include_tables=True,
+        # fast: no second pass through the justext/readability fallbacks
+        return trafilatura.extract(tree, url=url, fast=True, include_comments=False, include_tables=True,
                                    with_metadata=False, deduplicate=False)
     except Exception:  # trafilatura is heuristic; fall back rather than lose the page
         log.debug("trafilatura failed on %s", url, exc_info=True)
