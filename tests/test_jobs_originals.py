@@ -3,16 +3,29 @@ import json
 
 from archiver.jobs import _holders_of_originals
 from archiver.jobs.history import JobHistory
-from archiver.jobs.originals import original_files, revisited_digests
+from warcio.warcwriter import WARCWriter
+
+from archiver.jobs.originals import original_files, revisit_refs
 
 
 def crawl(run_dir, records):
-    """A crawl dir 'legacy' whose index.cdxj lists (url, digest, is_revisit, warc name)."""
+    """A crawl dir 'legacy': full records in index.cdxj, revisits as real WARC records in crawl.jsonl."""
     crawl_dir = run_dir / "legacy"
-    crawl_dir.mkdir(parents=True)
-    lines = [f"k 2026 {json.dumps({'url': u, 'digest': d, 'mime': 'warc/revisit' if r else 'text/html', 'filename': 'warc/' + f})}"
-             for u, d, r, f in records]
-    (crawl_dir / "index.cdxj").write_text("\n".join(lines) + "\n")
+    (crawl_dir / "warc").mkdir(parents=True)
+    index, log = [], []
+    with open(crawl_dir / "warc" / "r.warc.gz", "wb") as warc:
+        writer = WARCWriter(warc, gzip=True)
+        for url, digest, is_revisit, name in records:
+            if is_revisit:
+                offset = warc.tell()
+                writer.write_record(writer.create_revisit_record(url, digest, url, "2026-01-01T00:00:00Z"))
+                log.append({"url": url, "record_type": "revisit", "warc_file": "r.warc.gz", "warc_offset": offset})
+            else:
+                fields = {"url": url, "digest": digest, "mime": "text/html", "filename": "warc/" + name}
+                index.append(f"k 20260101000000 {json.dumps(fields)}")
+                log.append({"url": url, "record_type": "response"})
+    (crawl_dir / "index.cdxj").write_text("\n".join(index) + "\n")
+    (crawl_dir / "crawl.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
     return crawl_dir
 
 
@@ -24,7 +37,7 @@ def test_originals_are_found_newest_first_and_only_when_needed(tmp_path):
     c3 = crawl(r3, [("/a", "A", True, "y.warc.gz"), ("/b", "B2", True, "y.warc.gz"), ("/c", "C3", False, "y.warc.gz"),
                     ("/d", "C3", True, "y.warc.gz")])
     c4 = crawl(r4, [("/a", "A2", False, "z.warc.gz")])
-    assert revisited_digests(c3) == {"A", "B2"}  # C3 is also held in full by the crawl itself
+    assert revisit_refs(c3) == {("digest", "A"), ("digest", "B2")}  # C3 is also held in full by the crawl itself
     assert original_files(c3, [c1, c2]) == [c1 / "warc/one.warc.gz", c2 / "warc/x.warc.gz"]
     assert original_files(c2, [c1]) == [c1 / "warc/one.warc.gz", c1 / "warc/two.warc.gz"]
     assert original_files(c4, [c1, c2, c3]) == []

@@ -1,20 +1,25 @@
 """Where the originals of a re-crawl's revisit records live.
 
 An incremental run stores unchanged pages as revisit records whose payload
-is in an earlier run's WARC. Reading the run (detect, map) therefore needs
-those earlier WARC files too, and retention must not delete a run that still
-holds originals. Both are answered from the crawls' ``index.cdxj``
-(payload digest, record kind, file), without reading any WARC.
+is in an earlier run's WARC. Reading the run (detect, map, audit) therefore
+needs those earlier WARC files too, and retention must not delete a run that
+still holds originals. A crawl's revisits are listed by its ``crawl.jsonl``
+(record type, WARC file, offset); each revisit's header names its payload
+digest and the original's URI and date. Earlier crawls' full records are
+found in their ``index.cdxj`` (digest, URL, timestamp, file) without reading
+their WARC files.
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
 
-def _index_records(crawl_dir: Path) -> Iterator[tuple[str, bool, str]]:
-    """(payload digest, is revisit, WARC file path relative to the crawl) per record."""
+
+def _index_records(crawl_dir: Path) -> Iterator[dict]:
     index = crawl_dir / "index.cdxj"
     if not index.is_file():
         return
@@ -27,31 +32,78 @@ def _index_records(crawl_dir: Path) -> Iterator[tuple[str, bool, str]]:
                 fields = json.loads(parts[2])
             except ValueError:
                 continue
-            digest, filename = fields.get("digest"), fields.get("filename")
-            if digest and filename and fields.get("method", "GET") == "GET":
-                yield digest, fields.get("mime") == "warc/revisit", filename
+            if fields.get("filename") and fields.get("method", "GET") == "GET":
+                fields["timestamp"] = parts[1]
+                yield fields
 
 
-def revisited_digests(crawl_dir: Path) -> set[str]:
-    """Payload digests this crawl stored only as revisits."""
-    full, revisits = set(), set()
-    for digest, is_revisit, _ in _index_records(crawl_dir):
-        (revisits if is_revisit else full).add(digest)
-    return revisits - full
+def _full_record_refs(fields: dict) -> list[Ref]:
+    if fields.get("mime") == "warc/revisit":
+        return []
+    refs = [("capture", f"{fields.get('url')} {fields['timestamp']}")]
+    if fields.get("digest"):
+        refs.append(("digest", fields["digest"]))
+    return refs
 
 
-def original_files(crawl_dir: Path, earlier: Iterable[Path]) -> list[Path]:
+def _timestamp14(iso_date: str) -> str:
+    return re.sub(r"\D", "", iso_date or "")[:14]
+
+
+def _revisit_headers(crawl_dir: Path) -> Iterator[dict]:
+    """Header fields of every revisit record the crawl log points at."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    log = crawl_dir / "crawl.jsonl"
+    if not log.is_file():
+        return
+    with log.open(encoding="utf-8") as lines:
+        wanted = [json.loads(line) for line in lines if '"revisit"' in line]
+    for entry in wanted:
+        if entry.get("record_type") != "revisit" or not entry.get("warc_file") or entry.get("warc_offset") is None:
+            continue
+        name = Path(entry["warc_file"]).name
+        warc = next((p for p in (crawl_dir / "warc" / name, crawl_dir / entry["warc_file"]) if p.is_file()), None)
+        if warc is None:
+            continue
+        try:
+            with warc.open("rb") as stream:
+                stream.seek(int(entry["warc_offset"]))
+                record = next(iter(ArchiveIterator(stream)), None)
+        except (OSError, ValueError):
+            continue
+        if record is not None and record.rec_type == "revisit":
+            yield dict(record.rec_headers.headers)
+
+
+def revisit_refs(crawl_dir: Path) -> set[Ref]:
+    """What this crawl's revisits need from earlier crawls (not held in full by the crawl itself)."""
+    own: set[Ref] = set()
+    for fields in _index_records(crawl_dir):
+        own.update(_full_record_refs(fields))
+    needed: set[Ref] = set()
+    for headers in _revisit_headers(crawl_dir):
+        digest = headers.get("WARC-Payload-Digest")
+        if digest:
+            needed.add(("digest", digest))
+        elif headers.get("WARC-Refers-To-Target-URI"):
+            needed.add(("capture", f"{headers['WARC-Refers-To-Target-URI']} {_timestamp14(headers.get('WARC-Refers-To-Date', ''))}"))
+    return needed - own
+
+
+def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
     """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
-    wanted = revisited_digests(crawl_dir)
+    wanted = set(revisit_refs(crawl_dir) if needed is None else needed)
     found: list[Path] = []
     for previous in reversed(list(earlier)):  # the newest original wins
         if not wanted:
             break
         hits, files = set(), set()
-        for digest, is_revisit, filename in _index_records(previous):
-            if not is_revisit and digest in wanted:
-                hits.add(digest)
-                files.add(previous / filename)
+        for fields in _index_records(previous):
+            matched = wanted.intersection(_full_record_refs(fields))
+            if matched:
+                hits |= matched
+                files.add(previous / fields["filename"])
         wanted -= hits
         found[:0] = sorted(files)
     return found
