@@ -91,25 +91,31 @@ def _mess(text: str) -> float:
 def _looks_misdeclared(body: bytes, codec: str, text: str) -> str | None:
     """A better codec when a declared single-byte charset produced mojibake.
 
-    Old Slovenian pages in windows-1250 are often declared iso-8859-1: the
-    decode "succeeds" but č becomes è and š/ž become C1 control characters.
+    Old Slovenian pages in windows-1250 are often declared iso-8859-1 (read
+    as windows-1252, as browsers do): the decode "succeeds" but č becomes è.
+    Valid UTF-8 under a single-byte label is UTF-8.
     """
     if codec not in _SINGLE_BYTE_LATIN | _CENTRAL_EUROPEAN or not re.search(rb"[\x80-\xff]", body):
         return None
+    try:
+        body.decode("utf-8")
+        return "utf-8"  # high bytes that form valid UTF-8 are UTF-8, whatever the label says
+    except UnicodeDecodeError:
+        pass
+    if codec in _CENTRAL_EUROPEAN:
+        return None  # an honest central European label is the common case: no detector run
+    # č ć đ read as windows-1252 show up as è æ ð; š ž exist in both charsets
+    western = len(re.findall("[èæðÈÆÐ]", text))
+    if western:
+        slavic = len(re.findall("[čćđČĆĐŠŽšž]", body.decode("cp1250", "replace")))
+        if slavic > western:
+            return "cp1250"
     guess = _normalizer_guess(body)
     if guess is None or guess[0] == codec:
         return None
     other, other_mess = guess
-    if codec == "latin-1" and re.search("[\x80-\x9f]", text):
-        return other  # C1 controls never appear in real latin-1 text
     if other_mess + 0.05 < _mess(text):
         return other
-    if codec in _SINGLE_BYTE_LATIN and other in _CENTRAL_EUROPEAN:
-        # Slavic letters that only exist in the central European charsets
-        slavic = len(re.findall("[čćđČĆĐŠŽšžŁłŘřŤťŮů]", body.decode(other, "replace")))
-        western = len(re.findall("[èæðÈÆÐ]", text))
-        if slavic > western and western:
-            return other
     return None
 
 

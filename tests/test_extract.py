@@ -141,3 +141,19 @@ def test_logo_h1_does_not_become_the_title():
     assert extract(capture(html), fast=True).title == "Press release on asylum"
     bare = b"<html><head><title>Ministry :: Press release on asylum policy</title></head><body></body></html>"
     assert extract(capture(bare), fast=True).title == "Press release on asylum policy"
+
+
+def test_utf8_bytes_under_a_single_byte_label_are_utf8():
+    assert "Boštjan" in decode_html(capture(SLOVENIAN.encode(), "text/html; charset=windows-1250"))
+    assert "Boštjan" in decode_html(capture(SLOVENIAN.encode(), "text/html; charset=iso-8859-1"))
+
+
+def test_western_latin1_stays_latin1():
+    french = ("<html><body><p>Le ministère a présenté la réforme de l'été, très attendue par les élèves "
+              "et les enseignants français; voilà une décision importante.</p></body></html>")
+    assert "ministère" in decode_html(capture(french.encode("latin-1"), "text/html; charset=iso-8859-1"))
+
+
+def test_short_slovenian_text_labelled_latin1_is_windows_1250():
+    short = "<html><body><p>Sporočilo: šola in žoga, čaj.</p></body></html>"
+    assert "Sporočilo: šola in žoga, čaj." in decode_html(capture(short.encode("cp1250"), "text/html; charset=iso-8859-1"))
