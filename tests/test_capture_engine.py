@@ -269,3 +269,39 @@ def test_crawl_log_is_regenerated_not_appended(tmp_path):
         summary, log = run(srv, tmp_path)  # the same crawl again: nothing new to do
     lines2 = (tmp_path / "crawl.jsonl").read_text().splitlines()
     assert len(lines1) == len(lines2) == len({json.loads(l)["url"] for l in lines2})
+
+
+def test_incremental_recrawl_writes_revisits_and_few_bytes(tmp_path):
+    from servers import conditional
+
+    import os
+
+    text = lambda: os.urandom(10_000).hex()  # incompressible, so the WARC sizes compare real payloads
+    pages = {f"/news/{i}.html": conditional(html(text(), title=f"N{i}"), etag=f'"n{i}"') for i in range(10)}
+    plain = {f"/static/{i}.html": Resource(200, {"Content-Type": "text/html"}, html(text(), title=f"S{i}"))
+             for i in range(5)}
+    with TestServer({**pages, **plain}, defaults=False) as srv:
+        srv.add("/", conditional(html("home", links=(*pages, *plain)), etag='"home"'))
+        first, _ = run(srv, tmp_path / "run1")
+        first_size = sum(p.stat().st_size for p in first.warc_files)
+        srv.log.clear()
+        second, log = run(srv, tmp_path / "run2", previous=tmp_path / "run1")
+        assert all(h.headers.get("If-None-Match") == f'"n{i}"' for i in range(10)
+                   for h in srv.hits(f"/news/{i}.html"))
+        third, log3 = run(srv, tmp_path / "run3", previous=tmp_path / "run2")
+        for path in (tmp_path / "run1" / "warc").glob("*"):  # the oldest run pruned
+            path.unlink()
+        _, log4 = run(srv, tmp_path / "run4", previous=tmp_path / "run3")
+    # its records gone, unchanged pages are fetched in full again and their links still followed
+    assert all(log4[srv.url(f"/news/{i}.html")]["status"] == 200 for i in range(10))
+    # a third run against the second: links are still found through the first run's records
+    assert all(log3[srv.url(f"/news/{i}.html")]["status"] == 304 for i in range(10))
+    records = warc_records(tmp_path / "run2")
+    profiles = {uri: profile for rtype, uri, profile in records if rtype == "revisit"}
+    for i in range(10):
+        assert profiles[srv.url(f"/news/{i}.html")].endswith("server-not-modified")
+        assert log[srv.url(f"/news/{i}.html")]["status"] == 304
+    for i in range(5):  # no validators, same payload as last run: deduplicated across runs
+        assert profiles[srv.url(f"/static/{i}.html")].endswith("identical-payload-digest")
+    assert sum(p.stat().st_size for p in second.warc_files) < 0.3 * first_size
+    assert second.revisits == 17  # the pages, the home page and robots.txt (the same 404 page)

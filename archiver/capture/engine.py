@@ -105,6 +105,8 @@ class Result:
     sitemap_children: list[str] = field(default_factory=list)
     robots: robotsmod.Rules | None = None
     fatal: str | None = None  # the output cannot be written (disk full): stop, keep the URL queued
+    body: tuple[str, int] | None = None  # WARC path and offset of the record holding the payload
+    refers_to: str | None = None  # an identical-payload revisit's original URL
 
 
 class _DirLock:
@@ -382,7 +384,7 @@ class Engine:
         self.frontier.finish(
             task, ok=r.ok, attempts=r.attempts, http_status=r.http_status, error=r.error, nbytes=r.nbytes,
             warc_file=r.warc_file, warc_offset=r.warc_offset, record_type=r.record_type,
-            content_type=r.content_type,
+            content_type=r.content_type, body=r.body or self._original_body(r.refers_to),
         )
         if r.ok:
             self.stats.fetched += 1
@@ -396,6 +398,11 @@ class Engine:
             self._apply_robots(task, r)
             return
         self._queue_links(task, r)
+
+    def _original_body(self, url: str | None) -> tuple[str, int] | None:
+        if not url:
+            return None
+        return self.frontier.body_location(url) or self.sink.previous_body(url)
 
     def _apply_robots(self, task: Task, r: Result) -> None:
         rules = r.robots or robotsmod.parse(None, b"")
@@ -473,16 +480,17 @@ def _is_write_error(exc: OSError) -> bool:
     return isinstance(exc, WarcWriteError)
 
 
-def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers) -> None:
+def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
+                       status: int | None = None) -> None:
     """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
     from archiver.capture.recorder import header_value
 
     ctype = (header_value(headers, "content-type") or "").lower()
     mime = ctype.split(";", 1)[0].strip()
+    status = status or result.http_status or 0
     if task.kind == "robots":
-        result.robots = robotsmod.parse(result.http_status, body)
+        result.robots = robotsmod.parse(status, body)
         return
-    status = result.http_status or 0
     if 300 <= status < 400:
         location = header_value(headers, "location")
         if location:
@@ -529,7 +537,15 @@ class Worker:
         )
 
     def process(self, task: Task) -> Result:
-        fetched = self.fetcher.fetch(task.url, headers=self.sink.conditional_headers(task.url))
+        conditional = self.sink.conditional_headers(task.url)
+        fetched = self.fetcher.fetch(task.url, headers=conditional)
+        previous = None
+        if conditional and fetched.status == 304:
+            # unchanged since the previous crawl: its record holds the body whose links we follow
+            previous = self.sink.previous_payload(task.url, self.config.max_parse_bytes)
+            if previous is None:  # that record is gone: fetch the page itself
+                fetched.close()
+                fetched = self.fetcher.fetch(task.url)
         try:
             result = Result(task, attempts=fetched.attempts, http_status=fetched.status, error=fetched.error,
                             content_type=fetched.header("content-type"))
@@ -538,12 +554,23 @@ class Worker:
                 if task.kind == "robots":
                     result.robots = robotsmod.parse(None, b"")
                 return result
-            written = self.sink.write(fetched)
+            ref = self.sink.write(fetched)
             result.ok = True
             result.nbytes = fetched.response_length
-            result.warc_file, result.warc_offset, result.record_type = written
+            result.warc_file, result.warc_offset, result.record_type = ref.filename, ref.offset, ref.record_type
             if fetched.truncated:
                 result.error = f"truncated: {fetched.truncated}"
+            if previous is not None:
+                result.body = self.sink.previous_body(task.url)
+                headers, body = previous
+                result.content_type = result.content_type or dict((k.lower(), v) for k, v in headers).get("content-type")
+                parse_result_links(self.config, task, result, body, headers, status=200)
+                return result
+            if ref.record_type == "response":
+                result.body = (str(self.sink.warc_dir / ref.filename), ref.offset)
+            else:
+                original = self.sink.dedup.lookup(fetched.payload_digest)
+                result.refers_to = original.url if original else None
             body = fetched.content(max_bytes=self.config.max_parse_bytes) if self._wants_body(task, fetched) else b""
             parse_result_links(self.config, task, result, body, fetched.headers)
             return result
@@ -583,9 +610,14 @@ class Sink:
                   "http-header-user-agent": config.user_agent},
         )
         # its own file: workers write it while the coordinator holds the frontier's transaction
+        self.warc_dir = out_dir / "warc"
         self.dedup = DedupIndex(out_dir / DEDUP_DB)
         self.incremental = config.previous is not None
+        self.previous = None
         if self.incremental:
+            from archiver.capture.incremental import PreviousCrawl
+
+            self.previous = PreviousCrawl(Path(config.previous), STATE_DB)
             self._import_previous(Path(config.previous))
 
     def _import_previous(self, previous: Path) -> None:
@@ -609,9 +641,16 @@ class Sink:
         previous = self._previous(url)
         return previous.conditional_headers() or None if previous else None
 
-    def write(self, fetched) -> tuple[str, int, str]:
-        ref = self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
-        return ref.filename, ref.offset, ref.record_type
+    def previous_body(self, url: str) -> tuple[str, int] | None:
+        return self.previous.body_location(url) if self.previous is not None else None
+
+    def previous_payload(self, url: str, max_bytes: int):
+        from archiver.capture.incremental import read_payload
+
+        return read_payload(self.previous_body(url), max_bytes)
+
+    def write(self, fetched):
+        return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
 
     def flush(self) -> None:
         self.writer.flush()
@@ -621,4 +660,6 @@ class Sink:
 
         self.writer.close()
         self.dedup.close()
+        if self.previous is not None:
+            self.previous.close()
         build_index(self.out_dir, output=self.index_path)

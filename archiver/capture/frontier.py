@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS urls (
     warc_offset INTEGER,
     record_type TEXT,
     content_type TEXT,
+    body_file TEXT,                -- WARC holding the payload (own response, or a revisit's original)
+    body_offset INTEGER,
     skipped_reason TEXT,
     updated_at REAL
 );
@@ -187,13 +189,19 @@ class Frontier:
         )
 
     def finish(self, task: Task, *, ok: bool, attempts: int, http_status=None, error=None, nbytes=None,
-               warc_file=None, warc_offset=None, record_type=None, content_type=None) -> None:
+               warc_file=None, warc_offset=None, record_type=None, content_type=None, body=None) -> None:
+        body_file, body_offset = body or (None, None)
         self.db.execute(
             "UPDATE urls SET status=?, attempts=attempts+?, http_status=?, error=?, bytes=?, warc_file=?, "
-            "warc_offset=?, record_type=?, content_type=?, skipped_reason=NULL, updated_at=? WHERE id=?",
+            "warc_offset=?, record_type=?, content_type=?, body_file=?, body_offset=?, skipped_reason=NULL, "
+            "updated_at=? WHERE id=?",
             ("done" if ok else "failed", attempts, http_status, error, nbytes, warc_file, warc_offset,
-             record_type, content_type, time.time(), task.id),
+             record_type, content_type, body_file, body_offset, time.time(), task.id),
         )
+
+    def body_location(self, url: str) -> tuple[str, int] | None:
+        row = self.db.execute("SELECT body_file, body_offset FROM urls WHERE key=?", (url_key(url),)).fetchone()
+        return (row[0], row[1]) if row and row[0] else None
 
     # -- resume
     def resume(self, refetch_urls=()) -> int:

@@ -1,0 +1,76 @@
+"""Where an earlier crawl keeps each URL's payload, for incremental re-crawls.
+
+A 304 answer to a conditional request has no body, yet the crawl must still
+follow the page's links.  So every finished URL keeps a *body pointer* (the
+absolute path and offset of the WARC record that holds its payload: its own
+response, or for a revisit the original's), and a re-crawl reads links from
+the previous crawl's record.  Pointers are carried forward run after run, so
+a page unchanged for ten runs still points at the one response that holds it.
+When the record is gone (runs pruned, directory moved) the caller fetches the
+page again without conditions.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from archiver.capture.scope import url_key
+
+
+class PreviousCrawl:
+    """Read-only view of a previous crawl directory's state database."""
+
+    def __init__(self, crawl_dir: Path, state_name: str = "state.sqlite3"):
+        self.dir = Path(crawl_dir)
+        path = self.dir / state_name
+        self._lock = threading.Lock()
+        self.db = None
+        if path.exists():
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+    def body_location(self, url: str) -> tuple[str, int] | None:
+        """(WARC path, offset) of the record holding ``url``'s payload in that crawl, if known."""
+        if self.db is None:
+            return None
+        with self._lock:
+            try:
+                row = self.db.execute(
+                    "SELECT body_file, body_offset, warc_file, warc_offset, record_type FROM urls WHERE key=?",
+                    (url_key(url),),
+                ).fetchone()
+            except sqlite3.Error:  # an older or foreign state database
+                return None
+        if not row:
+            return None
+        body_file, body_offset, warc_file, warc_offset, record_type = row
+        if body_file:
+            return body_file, body_offset
+        if warc_file and record_type == "response":
+            return str(self.dir / "warc" / warc_file), warc_offset
+        return None
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+
+
+def read_payload(location: tuple[str, int] | None, max_bytes: int):
+    """(HTTP headers, decoded entity body capped at ``max_bytes``) of the response record
+    at ``location``, or None when it cannot be read (pruned, moved, damaged)."""
+    if not location:
+        return None
+    path, offset = location
+    import zlib
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            record = next(iter(ArchiveIterator(f)), None)
+            if record is None or record.rec_type != "response" or record.http_headers is None:
+                return None
+            return list(record.http_headers.headers), record.content_stream().read(max_bytes)
+    except (OSError, ValueError, EOFError, zlib.error):
+        return None
