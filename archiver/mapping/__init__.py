@@ -3,6 +3,7 @@
     rows = build_manifest(notices, iter_captures(old), iter_captures(new))
 """
 from archiver.mapping.content import ContentMatcher, Match, Thresholds
-from archiver.mapping.manifest import Rule, build_manifest
+from archiver.mapping.files import MapResult, map_paths
+from archiver.mapping.manifest import KINDS, Rule, build_manifest
 
-__all__ = ["build_manifest", "ContentMatcher", "Match", "Rule", "Thresholds"]
+__all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "ContentMatcher", "Match", "Rule", "Thresholds"]

@@ -102,7 +102,8 @@ class _Side:
     langs: list[str] = field(default_factory=list)
     shingles: list[np.ndarray] = field(default_factory=list)
     signatures: np.ndarray | None = None  # (n, NUM_PERM) uint32
-    has_text: np.ndarray | None = None  # (n,) bool
+    has_text: np.ndarray | None = None  # (n,) bool: enough shingles to compare
+    rich_text: np.ndarray | None = None  # (n,) bool: enough that disagreement means a different page
 
 
 class _Vocabulary:
@@ -189,6 +190,7 @@ def _sign_side(side: _Side, signer: _Signer) -> None:
     side.signatures = np.vstack([signer.sign(s) for s in side.shingles]) if side.shingles \
         else np.empty((0, signer.num_perm), np.uint32)
     side.has_text = np.array([len(s) >= 3 for s in side.shingles], dtype=bool)
+    side.rich_text = np.array([len(s) >= 30 for s in side.shingles], dtype=bool)
     side.shingles = []  # signatures are all scoring needs; free the memory
 
 
@@ -302,6 +304,9 @@ class ContentMatcher:
         score = np.divide(total, weights, out=np.zeros(n), where=weights > 0)
         # a different publication date means a different release, however alike the text
         score = np.where(date_known & (gap > 1), score * 0.75, score)
+        # two substantial texts with almost nothing in common are different pages, whatever the title
+        if old.rich_text[i]:
+            score = np.where(new.rich_text[cand] & (text < 0.1), score * 0.7, score)
         # too little to compare: at most weak evidence
         score = np.where(weights < 0.4, score * 0.7, score)
         notes = []

@@ -23,11 +23,12 @@ from urllib.parse import urlsplit
 from archiver.detect.urls import normalize
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds
-from archiver.mapping.targets import Landing, Resolver, host_allowed, netloc_of, site_level
+from archiver.mapping.targets import Landing, Resolver, allowed_entry, host_allowed, netloc_of, site_level
 from archiver.types import Capture, Notice, PageFacts, RedirectRow
 
 log = logging.getLogger(__name__)
 
+KINDS = ("page", "fallback", "gone", "unmatched")
 EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "canonical": 0.9}
 SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
 _SKIP_PATHS = ("/robots.txt", "/sitemap.xml", "/favicon.ico")
@@ -149,8 +150,6 @@ class _Builder:
         for key, notice in by_url.items():
             if key not in self.old and key not in self.old_assets and not host_allowed(notice.url, self.allowed):
                 self.old[key] = _Old(notice.url, notice.status, True, None)
-        if not self.allowed:
-            self.allowed = self.new_hosts
         matcher = ContentMatcher(self.new_facts, self.thresholds)
         matches = matcher.match(self.old_facts) if self.old_facts else []
         landings = {key: self._explicit(page, by_url.get(key)) for key, page in self.old.items()}
@@ -326,7 +325,7 @@ def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], n
     """
     if status not in (301, 308):
         raise UsageError(f"redirect status must be 301 or 308, not {status}")
-    builder = _Builder(allowed={h.strip().lower() for h in (allowed_hosts or ()) if h.strip()},
+    builder = _Builder(allowed={allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()},
                        rules=_as_rules(rules), thresholds=thresholds or Thresholds(), status=status,
                        extract=extract or _default_extract)
     builder.read_new(new_captures)

@@ -34,11 +34,20 @@ def netloc_of(url: str) -> str:
     return urlsplit(normalize(url)).netloc.rsplit("@", 1)[-1]
 
 
+def allowed_entry(entry: str) -> str:
+    """An --allowed-host value as stored: 'host', 'host:port' or '*.domain' (a URL gives its host)."""
+    entry = entry.strip().lower()
+    if entry.startswith("*."):
+        return entry
+    return netloc_of(entry if "://" in entry else f"http://{entry}/")
+
+
 def host_allowed(url: str, allowed: set[str]) -> bool:
-    """``allowed`` holds hosts ("www.gov.si", any port) or host:port pairs."""
+    """As the exporter decides: a bare host allows default ports only, '*.domain' its subdomains."""
     netloc = netloc_of(url)
-    host = netloc.split(":", 1)[0]
-    return netloc in allowed or host in allowed
+    if netloc in allowed:
+        return True
+    return ":" not in netloc and any(a.startswith("*.") and netloc.endswith(a[1:]) for a in allowed)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""``archiver map``'s one call: WARC/WACZ inputs in, notices and redirect files out."""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from archiver.errors import UsageError
+from archiver.mapping.content import Thresholds
+from archiver.mapping.manifest import KINDS, Rule, build_manifest
+from archiver.mapping.targets import netloc_of
+from archiver.types import RedirectRow
+
+
+@dataclass
+class MapResult:
+    rows: list[RedirectRow]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict:
+        kinds = Counter(r.kind for r in self.rows)
+        return {
+            "rows": len(self.rows),
+            "kinds": {k: kinds.get(k, 0) for k in KINDS},
+            "methods": dict(sorted(Counter(r.method for r in self.rows).items())),
+            "review": sum(r.review for r in self.rows),
+        }
+
+
+def _check_inputs(paths: Iterable, what: str) -> list[str]:
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise UsageError(f"no {what} WARC file or directory given")
+    for path in paths:
+        if not os.path.exists(path):
+            raise UsageError(f"{what} input does not exist: {path}")
+    return paths
+
+
+def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_hosts: Iterable[str] = (),
+              rules: Iterable[Rule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
+              phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None) -> MapResult:
+    """Detect (or read ``notices_file``), map and export into ``out_dir``.
+
+    Writes notices.jsonl (when detecting), the export formats and
+    map-summary.json. The archives are read twice (detect, then mapping)
+    rather than held in memory.
+    """
+    from archiver.archive import iter_captures
+    from archiver.detect import detect, read_notices, write_notices
+    from archiver.export import export_all
+
+    old_paths = _check_inputs(old_paths, "--old")
+    new_paths = _check_inputs(new_paths, "--new")
+    rules = [r if isinstance(r, Rule) else Rule.parse(r) for r in rules]
+    allowed_hosts = [h for h in allowed_hosts if h.strip()]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = MapResult([])
+    if notices_file:
+        if not os.path.exists(notices_file):
+            raise UsageError(f"notices file does not exist: {notices_file}")
+        notices = read_notices(notices_file)
+    else:
+        new_hosts = allowed_hosts or sorted({netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)})
+        notices = detect(iter_captures(old_paths), new_hosts=new_hosts, phrases=phrases)
+        result.files["notices"] = write_notices(notices, out / "notices.jsonl")
+    result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
+                                 allowed_hosts=allowed_hosts, rules=rules, thresholds=thresholds, status=status)
+    export_hosts = allowed_hosts or sorted({netloc_of(r.new_url) for r in result.rows if r.new_url}) \
+        or sorted({netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)})
+    result.files.update(export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts,
+                                   status_default=status))
+    summary_path = out / "map-summary.json"
+    summary_path.write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+    result.files["summary"] = summary_path
+    return result

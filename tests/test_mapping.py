@@ -1,0 +1,187 @@
+"""Mapping on labelled site pairs: precision and recall of page-level rows, and the rules around them."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from archiver.demo.site import Site
+from archiver.demo.sitegen import GONE, generate_pair
+from archiver.detect import detect
+from archiver.mapping import Rule, Thresholds, build_manifest
+from archiver.types import Capture, Notice, PageFacts, Signal
+
+OLD, NEW = "http://localhost:8001", "http://127.0.0.2:8002"
+
+
+def site_captures(site: Site, base: str) -> list[Capture]:
+    """What a complete crawl of ``site`` would have archived (one capture per resource)."""
+    return [Capture(url=base + path, status=r.status, headers=tuple(r.headers.items()), body=r.body,
+                    date="2026-01-01T00:00:00Z", file="test.warc.gz", offset=i)
+            for i, (path, r) in enumerate(site.resources.items())]
+
+
+def precision_recall(rows, truth) -> tuple[float, float, list[str]]:
+    """Page-level precision and recall against the generator's truth, and the mistakes."""
+    by_url = {r.old_url: r for r in rows}
+    pages = [r for r in rows if r.kind == "page"]
+    right = [r for r in pages if truth.get(r.old_url) == r.new_url]
+    expected = [u for u, v in truth.items() if v and v != GONE]
+    found = [u for u in expected if u in by_url and by_url[u].kind == "page" and by_url[u].new_url == truth[u]]
+    mistakes = [f"wrong: {r.old_url} -> {r.new_url} (truth {truth.get(r.old_url)}; {r.evidence})"
+                for r in pages if r not in right]
+    mistakes += [f"missed: {u} -> {truth[u]} (got {by_url.get(u)})" for u in expected if u not in found]
+    return len(right) / max(1, len(pages)), len(found) / max(1, len(expected)), mistakes
+
+
+@pytest.mark.parametrize("seed,n_articles", [(11, 150), (12, 220), (13, 300)])
+def test_precision_and_recall_on_labelled_pairs(seed, n_articles):
+    pair = generate_pair(OLD, NEW, n_articles=n_articles, seed=seed)
+    old, new = site_captures(pair.legacy, OLD), site_captures(pair.new, NEW)
+    rows = build_manifest(detect(old, new_hosts=["127.0.0.2"]), old, new)
+    precision, recall, mistakes = precision_recall(rows, pair.truth)
+    print(f"seed {seed}, {n_articles} articles: precision {precision:.4f} recall {recall:.4f}",
+          Counter(r.kind for r in rows), Counter(r.method for r in rows))
+    assert precision >= 0.99 and recall >= 0.97, "\n".join(mistakes)
+    # every legacy page has exactly one row; removed pages are 410s
+    assert {r.old_url for r in rows} == set(pair.truth)
+    for row in rows:
+        if pair.truth[row.old_url] == GONE:
+            assert (row.kind, row.status, row.new_url) == ("gone", 410, None)
+        if row.kind == "unmatched":
+            assert row.status is None and row.new_url is None and row.review
+        if row.kind in ("page", "fallback"):
+            assert row.status == 301 and row.new_url.startswith(NEW)
+        assert 0.0 <= row.confidence <= 1.0 and row.evidence
+
+
+def test_explicit_signals_win_and_content_evidence_reads_like_a_person_wrote_it():
+    pair = generate_pair(OLD, NEW, n_articles=200, seed=21)
+    old, new = site_captures(pair.legacy, OLD), site_captures(pair.new, NEW)
+    rows = build_manifest(detect(old, new_hosts=["127.0.0.2"]), old, new, status=308)
+    methods = Counter(r.method for r in rows if r.kind == "page")
+    for kind in ("http_redirect", "meta_refresh", "js_redirect", "canonical", "content"):
+        assert methods[kind] > 0, methods
+    content = [r for r in rows if r.method == "content"]
+    assert all("title" in r.evidence and "runner-up" in r.evidence for r in content)
+    assert all(r.status == 308 for r in rows if r.kind in ("page", "fallback"))
+    # a redirect chain through the portal's own 308 lands on the final URL
+    for row in rows:
+        if row.method == "http_redirect" and row.kind == "page":
+            assert pair.new.resources[row.new_url[len(NEW):]].status == 200
+
+
+# --- small hand-built cases -------------------------------------------------------------------
+
+def _page(url, title, text, *, date="2019-02-07", lang="en", status=200, headers=()):
+    html = (f'<!doctype html><html lang="{lang}"><head><title>{title}</title></head><body>'
+            f'<h1>{title}</h1><p class="date">{date or ""}</p><p>{text}</p></body></html>')
+    return Capture(url=url, status=status, headers=(("Content-Type", "text/html; charset=utf-8"), *headers),
+                   body=html.encode(), date="2026-01-01T00:00:00Z", file="t", offset=0)
+
+
+def _redirect(url, location, status=301):
+    return Capture(url=url, status=status, headers=(("Location", location),), body=b"",
+                   date="2026-01-01T00:00:00Z", file="t", offset=0)
+
+
+_TEXT = ("Interior Minister Boštjan Poklukar attended an informal meeting of the Justice and Home Affairs Council "
+         "in Bucharest. The main topics were migration and asylum policy, the fight against terrorism and "
+         "police cooperation in a globalised world, and the ministers examined recommendations of the special "
+         "committee on terrorism and agreed that Europol platforms should be used for exchanging expertise.")
+_OTHER = ("The police presented the annual report on road safety. Fewer people died on the roads than a year "
+          "before, while speeding and drink-driving remain the most frequent causes of serious accidents, "
+          "so the campaign in the summer months will focus on motorcyclists and young drivers.")
+
+
+def test_off_site_and_broken_targets_are_rejected_then_content_decides():
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/2/", "Road safety report", _OTHER)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{NEW}/en/news/2019-02-07-road-safety-report", "Road safety report", _OTHER),
+           _page(f"{NEW}/missing", "Not found", "Nothing here.", status=404)]
+    notices = [
+        Notice(f"{OLD}/a/1/", 200, "moved", "https://evil.example/x",
+               (Signal("canonical", "https://evil.example/x", "canonical to another host"),)),
+        Notice(f"{OLD}/a/2/", 200, "moved", f"{NEW}/missing",
+               (Signal("meta_refresh", f"{NEW}/missing", "meta refresh"),)),
+    ]
+    rows = {r.old_url: r for r in build_manifest(notices, old, new)}
+    first, second = rows[f"{OLD}/a/1/"], rows[f"{OLD}/a/2/"]
+    assert (first.kind, first.method, first.new_url) == ("page", "content", new[0].url)
+    assert "evil.example" in first.evidence and "rejected" in first.evidence
+    assert (second.kind, second.method, second.new_url) == ("page", "content", new[1].url)
+    assert "answers 404" in second.evidence
+
+
+def test_a_page_with_no_equivalent_stays_unmatched_even_with_a_close_neighbour():
+    old = [_page(f"{OLD}/a/1/", "Weekly press conference", _TEXT, date="2019-02-07")]
+    new = [_page(f"{NEW}/en/news/2019-02-14-weekly-press-conference", "Weekly press conference", _OTHER,
+                 date="2019-02-14"),
+           _page(f"{NEW}/en/news/2019-02-21-weekly-press-conference", "Weekly press conference", _OTHER + " More.",
+                 date="2019-02-21")]
+    [row] = build_manifest([], old, new)
+    assert (row.kind, row.status, row.new_url, row.review) == ("unmatched", None, None, True)
+
+
+def test_recurring_titles_are_told_apart_by_date_and_text():
+    old = [_page(f"{OLD}/a/1/", "Weekly press conference", _TEXT, date="2019-02-07"),
+           _page(f"{OLD}/a/2/", "Weekly press conference", _OTHER, date="2019-02-14")]
+    new = [_page(f"{NEW}/en/news/2019-02-14-weekly-press-conference", "Weekly press conference", _OTHER,
+                 date="2019-02-14"),
+           _page(f"{NEW}/en/news/2019-02-07-weekly-press-conference", "Weekly press conference", _TEXT,
+                 date="2019-02-07")]
+    rows = {r.old_url: r.new_url for r in build_manifest([], old, new)}
+    assert rows == {f"{OLD}/a/1/": new[1].url, f"{OLD}/a/2/": new[0].url}
+
+
+def test_one_new_page_claimed_twice_keeps_the_better_and_flags_the_other():
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest again", shorter)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    rows = {r.old_url: r for r in build_manifest([], old, new, thresholds=Thresholds(strong=0.99))}
+    assert rows[f"{OLD}/a/1/"].kind == "page" and not rows[f"{OLD}/a/1/"].review
+    loser = rows[f"{OLD}/a/2/"]
+    assert loser.kind != "page" and loser.review and "already claimed" in loser.evidence
+
+
+def test_redirect_chains_are_followed_and_site_level_targets_become_fallbacks():
+    old = [_redirect(f"{OLD}/a/1/", "/index.php?id=1"), _redirect(f"{OLD}/index.php?id=1", f"{NEW}/old-slug", 302),
+           _redirect(f"{OLD}/a/2/", f"{NEW}/"), _page(f"{OLD}/gone/", "Gone", "", status=410)]
+    new = [_redirect(f"{NEW}/old-slug", "/en/news/2019-02-07-final", 308),
+           _page(f"{NEW}/en/news/2019-02-07-final", "Final", _TEXT), _page(f"{NEW}/", "Portal", _OTHER)]
+    rows = {r.old_url: r for r in build_manifest([], old, new)}
+    first = rows[f"{OLD}/a/1/"]
+    assert (first.kind, first.method, first.new_url) == ("page", "http_redirect", f"{NEW}/en/news/2019-02-07-final")
+    assert rows[f"{OLD}/index.php?id=1"].new_url == first.new_url
+    site = rows[f"{OLD}/a/2/"]
+    assert (site.kind, site.new_url, site.review) == ("fallback", f"{NEW}/", True)
+    assert (rows[f"{OLD}/gone/"].kind, rows[f"{OLD}/gone/"].status) == ("gone", 410)
+
+
+def test_section_rules_give_fallbacks_and_bad_rules_are_usage_errors():
+    from archiver.errors import UsageError
+
+    old = [_page(f"{OLD}/sl/projekti/zgodovina/", "Zgodovina projektov", _OTHER, date=None, lang="sl")]
+    new = [_page(f"{NEW}/podrocja/projekti/", "Projekti", "Seznam projektov ministrstva.", date=None, lang="sl")]
+    rule = Rule.parse(rf"^/sl/(projekti)/={NEW}/podrocja/\1/")
+    [row] = build_manifest([], old, new, rules=[rule])
+    assert (row.kind, row.method, row.new_url) == ("fallback", "rule", f"{NEW}/podrocja/projekti/")
+    with pytest.raises(UsageError):
+        Rule.parse("^/a(=/relative")
+    with pytest.raises(UsageError):
+        Rule.parse("^/a(=https://x.example/")
+    with pytest.raises(UsageError):
+        build_manifest([], old, new, status=302)
+
+
+def test_languages_stay_apart():
+    sl = ("Minister Poklukar se je udeležil neformalnega zasedanja Sveta za pravosodje in notranje zadeve v "
+          "Bukarešti, kjer so ministri razpravljali o migracijski in azilni politiki ter o boju proti terorizmu.")
+    old = [_page(f"{OLD}/en/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/1/", "Ministri v Bukarešti", sl, lang="sl")]
+    new = [_page(f"{NEW}/novice/2019-02-07-ministri-v-bukaresti", "Ministri v Bukarešti", sl, lang="sl"),
+           _page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    rows = {r.old_url: r.new_url for r in build_manifest([], old, new)}
+    assert rows == {f"{OLD}/en/a/1/": new[1].url, f"{OLD}/a/1/": new[0].url}
