@@ -312,6 +312,7 @@ def default_routes() -> dict[str, Resource | Handler]:
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "TestServer/1"
+    disable_nagle_algorithm = True  # head and body go out as separate writes
 
     def log_message(self, format, *args):  # keep test output quiet
         pass

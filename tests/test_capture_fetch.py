@@ -274,3 +274,18 @@ def test_https_is_recorded_as_plain_http_bytes(fetcher):
     assert result.request.startswith(b"GET /chunked HTTP/1.1\r\n")
     assert raw(result).startswith(b"HTTP/1.1 200 OK\r\n") and b"7;ext=1\r\n" in raw(result)
     assert result.content() == html("chunked page " * 20, title="Chunked")
+
+
+def test_bytes_after_the_message_are_not_recorded(test_server, fetcher):
+    from servers import raw as raw_route
+    test_server.add("/overlong", raw_route(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloGARBAGE AFTER"))
+    result = fetcher.fetch(test_server.url("/overlong"))
+    assert raw(result) == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    assert result.block_digest == sha1_b32(raw(result))
+
+
+def test_not_http_at_all_is_an_error_not_a_record(test_server, fetcher):
+    from servers import raw as raw_route
+    test_server.add("/not-http", raw_route(b"SSH-2.0-OpenSSH_9.6\r\n"))
+    result = fetcher.fetch(test_server.url("/not-http"))
+    assert not result.recorded and result.error and result.attempts == 3

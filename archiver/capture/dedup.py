@@ -83,6 +83,7 @@ class DedupIndex:
         else:
             self.db = sqlite3.connect(str(db), isolation_level=None, check_same_thread=False, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # survives kill -9; no fsync per insert
             self._owned = True
         self._lock = threading.Lock()
         with self._lock:
