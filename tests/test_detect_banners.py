@@ -214,3 +214,17 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
 
     assert main(["detect", str(tmp_path / "missing.warc.gz"), "--out", str(tmp_path / "n.jsonl")]) == 2
     assert "missing.warc.gz" in capsys.readouterr().err
+
+
+def test_cli_inputs_without_captures_exit_2(tmp_path, capsys):
+    from archiver.cli import main
+
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    (empty_dir / "notes.txt").write_text("not a warc")
+    assert main(["detect", str(empty_dir), "--out", str(tmp_path / "n.jsonl")]) == 2
+    junk = tmp_path / "junk.warc.gz"
+    junk.write_bytes(b"this is not a WARC file at all" * 10)
+    assert main(["detect", str(junk), "--out", str(tmp_path / "n.jsonl")]) == 2
+    assert not (tmp_path / "n.jsonl").exists()
+    assert "no HTTP captures" in capsys.readouterr().err

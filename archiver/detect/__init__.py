@@ -289,8 +289,20 @@ def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
     for path in paths:
         if not os.path.exists(path):
             raise UsageError(f"no such file or directory: {path}")
-    from archiver.archive import iter_captures
+    from archiver.archive import expand_inputs, iter_captures
 
-    notices = detect(iter_captures(paths), new_hosts=new_hosts, phrases=phrases)
+    if not expand_inputs(paths):
+        raise UsageError(f"no WARC or WACZ files in {', '.join(paths)}")
+    read = 0
+
+    def counted():
+        nonlocal read
+        for capture in iter_captures(paths):
+            read += 1
+            yield capture
+
+    notices = detect(counted(), new_hosts=new_hosts, phrases=phrases)
+    if not read:
+        raise UsageError(f"no HTTP captures could be read from {', '.join(paths)}")
     write_notices(notices, out)
     return notices
