@@ -289,3 +289,10 @@ def test_not_http_at_all_is_an_error_not_a_record(test_server, fetcher):
     test_server.add("/not-http", raw_route(b"SSH-2.0-OpenSSH_9.6\r\n"))
     result = fetcher.fetch(test_server.url("/not-http"))
     assert not result.recorded and result.error and result.attempts == 3
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/file", "http://127.0.0.1:99999/", "http:///nohost",
+                                 "http://exa\u0000mple/"])
+def test_invalid_urls_fail_at_once(fetcher, url):
+    result = fetcher.fetch(url)
+    assert not result.recorded and result.error.startswith("invalid URL") and result.attempts == 1

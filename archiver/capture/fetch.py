@@ -22,6 +22,7 @@ Public API::
     result.payload_digest, result.block_digest, result.ip, result.date
     result.truncated      # None | "length" | "time" | "disconnect"  (WARC-Truncated)
     result.attempts, result.error, result.elapsed
+    result.permanent      # the error is one no retry fixes (invalid URL, unsupported scheme)
     result.recorded       # True if there is an HTTP answer to write to the WARC
     result.location       # absolute Location of a redirect, else None
     result.content(max_bytes=20 * 2**20) -> bytes   # de-chunked, content-decoded, capped
@@ -185,6 +186,7 @@ class FetchResult:
     elapsed: float = 0.0
     retry_after: float | None = None
     deadline_hit: bool = False
+    permanent: bool = False  # an error no retry can fix (invalid URL, unsupported scheme)
 
     @property
     def recorded(self) -> bool:
@@ -230,6 +232,8 @@ class FetchResult:
 
     @property
     def retryable(self) -> bool:
+        if self.permanent:
+            return False
         if self.error is not None:
             return not self.deadline_hit or self.body_length <= 0
         return self.status in RETRY_STATUSES
@@ -314,6 +318,9 @@ def _finish(result: FetchResult, rec: Recording) -> FetchResult:
 
 # ------------------------------------------------------------------ the fetcher
 
+_INVALID_REQUEST = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                    requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
+                    urllib3.exceptions.LocationValueError, UnicodeError)
 _NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
                    http.client.HTTPException)
 
@@ -346,6 +353,7 @@ class Fetcher:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            session.trust_env = False  # never send ~/.netrc credentials or use env proxies on a crawl
             adapter = _RecordingAdapter(pool_connections=16, pool_maxsize=4, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -396,6 +404,13 @@ class Fetcher:
         _current.recording = rec
         try:
             prepared = session.prepare_request(requests.Request("GET", url, headers=headers or {}))
+            session.get_adapter(prepared.url)
+        except _INVALID_REQUEST as exc:  # a URL no retry can fix
+            _current.recording = None
+            rec.close()
+            result.error, result.permanent = f"invalid URL: {exc}"[:500], True
+            return result
+        try:
             if _sendable_as_written(url):
                 prepared.url = url  # requests would re-quote; fetch exactly what the site wrote
                 _current.target = _request_target(url)
@@ -403,6 +418,10 @@ class Fetcher:
             result.date = datetime.now(timezone.utc)
             response = session.send(prepared, stream=True, allow_redirects=False,
                                     timeout=(self.timeout, self.timeout), verify=self.verify_tls)
+        except _INVALID_REQUEST as exc:
+            _current.recording = None
+            result.error, result.permanent = f"invalid URL: {exc}"[:500], True
+            return _finish(result, rec)
         except _NETWORK_ERRORS as exc:
             _current.recording = None
             result.error = _describe(exc, rec)
