@@ -27,6 +27,7 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -154,6 +155,7 @@ def clean_target_uri(value: str | None) -> str:
     return value
 
 
+@lru_cache(maxsize=65536)
 def normalize_url(url: str) -> str:
     """The form URLs are compared in: scheme and host lower-cased, default port
     and fragment dropped, empty path as ``/``, characters a browser would

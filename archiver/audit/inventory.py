@@ -109,6 +109,7 @@ def take_inventory(inputs) -> Inventory:
     inv = Inventory()
     index = RevisitIndex()
     revisits: list[RecordInfo] = []
+    parsed: set[tuple[str, str | None]] = set()
     sources = expand_inputs(inputs)
     inv.files = [s.name for s in sources]
     for number, source in enumerate(sources):
@@ -138,7 +139,10 @@ def take_inventory(inputs) -> Inventory:
                 continue
             _remember(inv, info, info.status)
             if entry.capture is not None and entry.capture.body:
-                _collect_references(inv, entry.capture)
+                seen = (normalize_url(info.url), info.payload_digest or info.computed_payload_digest)
+                if seen not in parsed:  # the same body at the same URL embeds the same things
+                    parsed.add(seen)
+                    _collect_references(inv, entry.capture)
     for info in revisits:
         where = index.find(info)
         status = info.status

@@ -29,6 +29,8 @@ def _clean(base: str, raw: str) -> str | None:
     raw = (raw or "").strip()
     if not raw or raw.startswith(("data:", "javascript:", "mailto:", "tel:", "about:", "#", "blob:")):
         return None
+    if raw.startswith(("http://", "https://")) and "/./" not in raw and "/../" not in raw:
+        return raw.split("#", 1)[0]  # already absolute: skip urljoin, the audit's hot spot
     try:
         url = urljoin(base, raw).split("#", 1)[0]
         scheme = urlsplit(url).scheme.lower()
@@ -89,9 +91,11 @@ def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
                 if url:
                     yield url, "css" if "stylesheet" in rels else "link"
         elif tag == "a":
-            url = _clean(base, el.get("href"))
-            if url and urlsplit(url).path.lower().endswith(DOCUMENT_EXTENSIONS):
-                yield url, "document"
+            href = (el.get("href") or "").split("#", 1)[0].split("?", 1)[0].lower()
+            if href.endswith(DOCUMENT_EXTENSIONS):  # cheap test first: pages have many links
+                url = _clean(base, el.get("href"))
+                if url and urlsplit(url).path.lower().endswith(DOCUMENT_EXTENSIONS):
+                    yield url, "document"
         elif tag == "style" and el.text:
             yield from css_references(base, el.text.encode("utf-8", "replace"))
         style = el.get("style") if tag else None
