@@ -2,8 +2,8 @@
 
 The site mixes banners in several languages and wordings (two of them in no
 phrase pack), a page-level banner, ordinary repeated furniture that must not
-count (social footer, designer credit, partner logo strip, a GOV.SI link in
-the menu), article text naming other sites, and pages without banners.
+count (cookie bar naming another site, social footer, designer credit,
+partner logo strip, a related-links box and a menu that both link GOV.SI), article text naming other sites, and pages without banners.
 """
 import io
 import json
@@ -42,6 +42,11 @@ SECTION_SIZES = {"en": 8, "sl": 8, "sl-text": 5, "de": 5, "hr": 5, "page": 6, "l
 
 NAV = ('<nav class="main-menu"><ul><li><a href="/">Domov</a></li><li><a href="/novice/">Novice</a></li>'
        f'<li><a href="{NEW}/">GOV.SI</a></li></ul></nav>')
+COOKIES = ('<div id="cookie-bar">Spletno mesto uporablja piškotke. Več o piškotkih na '
+           '<a href="https://www.ip-rs.si/">www.ip-rs.si</a>.</div>')
+RELATED = ('<aside class="povezave"><h3>Povezave</h3><ul><li><a href="https://www.vlada.si/">Vlada RS</a></li>'
+           '<li><a href="https://www.policija.si/">Policija</a></li>'
+           f'<li><a href="{NEW}/">Portal GOV.SI</a></li></ul></aside>')
 PARTNERS = ('<div class="partners"><a href="https://www.eu-skladi.si/"><img src="/eu.png" alt="EU">'
             'Projekt sofinancira Evropska unija</a></div>')
 FOOTER = ('<footer><p>Sledite nam na <a href="https://www.facebook.com/mnz">Facebook</a> in '
@@ -57,7 +62,7 @@ def article(rng, i, banner, position):
     extra = " Več informacij na www.policija.si." if i % 7 == 3 else ""
     top, bottom = (banner, "") if position == "top" else ("", banner)
     return (f"<!DOCTYPE html><html lang='sl'><head><meta charset='utf-8'><title>Novica {i} | MNZ</title></head>"
-            f"<body>{NAV}{PARTNERS}{top}<main><h1>Novica {i}</h1><p class='date'>7. 2. 2019</p>"
+            f"<body>{COOKIES}{NAV}{PARTNERS}{RELATED}{top}<main><h1>Novica {i}</h1><p class='date'>7. 2. 2019</p>"
             f"<p>{text}.{extra}</p>{bottom}</main>{FOOTER}</body></html>")
 
 

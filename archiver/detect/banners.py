@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 from archiver.detect.phrases import PhraseBook, PhraseHit
 from archiver.detect.urls import (
-    host_matches, host_of, hosts_named, is_furniture, is_site_root, related, resolve, same_site,
+    bare, host_matches, host_of, hosts_named, is_furniture, is_site_root, related, resolve, same_site,
 )
 from archiver.extract import element_text, fold
 
 BLOCK_TAGS = frozenset(
-    "div p section aside header article li td th table blockquote center dd dl form h2 h3 h4 h5 h6 "
+    "div p section aside header article ul ol li td th tr tbody table blockquote center dd dl form h2 h3 h4 h5 h6 "
     "main figure details summary".split()
 )
 _NAV_TOKEN = re.compile(r"^(?:nav|navbar|navigation|menu|menus|mainmenu|main-menu|topmenu|submenu|"
@@ -57,6 +57,8 @@ class BlockStats:
     named: frozenset[str]
     phrases: tuple[PhraseHit, ...]
     n_links: int
+    link_density: float  # share of the block's text that is link text
+    foreign_hosts: int  # distinct other sites linked or named
     pages: int = 0
     targets: Counter = field(default_factory=Counter)  # link target -> pages carrying it here
 
@@ -169,11 +171,15 @@ class BlockCollector:
                     links.append(target)
             named = {h for h in hosts_named(text) if not same_site(h, page_host)}
             hits = self.phrases.find(fold(text))
-            if not links and not named and not hits:
+            if not links and not named and not hits or all(h.kind == "furniture" for h in hits) and not (
+                    links or named):
                 continue
             stats = self.stats.get(fp)
             if stats is None:
-                stats = self.stats[fp] = BlockStats(text[:400], frozenset(named), hits, len(all_links))
+                link_text = sum(len(element_text(a)) for a in node.iter("a"))
+                foreign = {bare(host_of(u)) for u in links} | {bare(h) for h in named}
+                stats = self.stats[fp] = BlockStats(text[:400], frozenset(named), hits, len(all_links),
+                                                    min(link_text / max(len(text), 1), 1.0), len(foreign))
             stats.pages += 1
             for target in dict.fromkeys(links):
                 stats.targets[target] += 1
@@ -252,6 +258,17 @@ class BannerScorer:
         if block.in_footer:
             score -= 0.25
             reasons.append("in a footer")
+        says_moved = "moved" in kinds or "manifest" in kinds
+        if "furniture" in kinds and not says_moved:
+            score -= 0.3
+            reasons.append(f'furniture wording "{kinds["furniture"]}"')
+        if stats.foreign_hosts >= 3:
+            score -= 0.3
+            reasons.append(f"links {stats.foreign_hosts} different sites")
+        if stats.link_density > 0.7 and not says_moved:
+            short = len(stats.text.split()) <= 4
+            score -= 0.3 if short else 0.2  # a bare link or a link list, not a sentence
+            reasons.append("a bare link" if short else "mostly link text")
         if stats.n_links > 4:
             score -= 0.2
         if len(stats.text) >= 400:

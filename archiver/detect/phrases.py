@@ -1,7 +1,9 @@
 """Moved-notice phrase packs (``phrases/*.toml``) plus phrases from a manifest.
 
 Packs are data, not code: one TOML file per language with ``moved`` (says the
-content lives elsewhere now) and ``soft`` (no longer updated, archived) lists.
+content lives elsewhere now), ``soft`` (no longer updated, archived) and
+``furniture`` (cookie bars, privacy, "follow us": ordinary repeated blocks)
+lists.
 Phrases only add to a banner's score; a repeated block naming the new site
 counts without them, so a wording nobody listed is still found.
 """
@@ -21,7 +23,7 @@ _PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~â
 
 @dataclass(frozen=True)
 class PhraseHit:
-    kind: str  # moved | soft | manifest
+    kind: str  # moved | soft | manifest | furniture
     phrase: str
 
 
@@ -34,8 +36,8 @@ def _pattern(phrases: list[str]) -> re.Pattern | None:
 
 @lru_cache(maxsize=1)
 def load_packs(directory: Path = PACK_DIR) -> dict[str, list[str]]:
-    """All packs merged by kind: {"moved": [...], "soft": [...]}."""
-    merged: dict[str, list[str]] = {"moved": [], "soft": []}
+    """All packs merged by kind: {"moved": [...], "soft": [...], "furniture": [...]}."""
+    merged: dict[str, list[str]] = {"moved": [], "soft": [], "furniture": []}
     for path in sorted(directory.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         for kind in merged:
@@ -48,7 +50,8 @@ class PhraseBook:
 
     def __init__(self, extra: tuple[str, ...] | list[str] = ()):
         packs = load_packs()
-        every = [fold(p) for p in list(extra) + packs["moved"] + packs["soft"] if p and p.strip()]
+        every = [fold(p) for p in list(extra) + packs["moved"] + packs["soft"] + packs["furniture"]
+                 if p and p.strip()]
         # A cheap gate before the regexes: a key word of some phrase must be in the text.
         self._keywords = set()
         self._stems = set()
@@ -65,6 +68,7 @@ class PhraseBook:
                 ("manifest", _pattern(list(extra))),
                 ("moved", _pattern(packs["moved"])),
                 ("soft", _pattern(packs["soft"])),
+                ("furniture", _pattern(packs["furniture"])),
             )
             if pattern is not None
         ]
