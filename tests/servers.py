@@ -182,15 +182,22 @@ BOMB_SIZE = 600 * 1024 * 1024
 
 
 def gzip_bomb_bytes() -> bytes:
-    """600 MB of zeros gzip'd to well under 1 MB, built once per process."""
+    """600 MB of zeros gzip'd to about 600 KB, built once per process.
+
+    Built from one compressed megabyte repeated: after a full flush, deflate
+    output for the same input is identical, so only the CRC needs all 600 MB."""
     global _BOMB
     with _BOMB_LOCK:
         if _BOMB is None:
-            comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-            zeros = bytes(1 << 20)
-            parts = [comp.compress(zeros) for _ in range(BOMB_SIZE >> 20)]
-            parts.append(comp.flush())
-            _BOMB = b"".join(parts)
+            zeros, megabytes = bytes(1 << 20), BOMB_SIZE >> 20
+            comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+            first = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+            repeat = comp.compress(zeros) + comp.flush(zlib.Z_FULL_FLUSH)
+            crc = 0
+            for _ in range(megabytes):
+                crc = zlib.crc32(zeros, crc)
+            _BOMB = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + first + repeat * (megabytes - 1)
+                     + comp.flush(zlib.Z_FINISH) + struct.pack("<II", crc, BOMB_SIZE & 0xFFFFFFFF))
         return _BOMB
 
 
