@@ -302,10 +302,9 @@ def test_apache_serves_hostile_map(apache_dir):
     export_all(hostile_rows(), exported, allowed_hosts=ALLOWED)
     port = free_port()
     conf = apache_conf(tmp_path, exported, port)
-    env = {**os.environ, "APACHE_RUN_DIR": str(tmp_path), "APACHE_LOCK_DIR": str(tmp_path)}
-    test = subprocess.run([APACHE, "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30, env=env)
+    test = subprocess.run([APACHE, "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
     assert test.returncode == 0, test.stderr
-    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"], env=env,
+    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, proc, tmp_path / "error.log")
@@ -394,3 +393,22 @@ def test_every_refusal_is_reported(exported):
     assert document["rejected"] == report["rejected"]
     assert len(document["rows"]) == len(EXPECTED) + 1  # plus the unmatched row
 
+
+
+def test_apache_keys_on_host_when_old_urls_span_hosts(apache_dir):
+    require(APACHE)
+    rows = [row("http://a.example/same?x=1", NEW + "/from-a?y=2"), row("https://b.example/same?x=1", NEW + "/from-b", 308),
+            row("http://b.example/gone", None, 410, "gone")]
+    export_all(rows, apache_dir / "export", allowed_hosts=["new.example"])
+    port = free_port()
+    conf = apache_conf(apache_dir, apache_dir / "export", port)
+    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, apache_dir / "error.log")
+        assert raw_get(port, "/same?x=1", "a.example") == (301, NEW + "/from-a?y=2")
+        assert raw_get(port, "/same?x=1", f"B.Example:{port}") == (308, NEW + "/from-b")
+        assert raw_get(port, "/gone", "b.example")[0] == 410
+        assert raw_get(port, "/gone", "a.example") == (404, None)
+        assert raw_get(port, "/same?x=1", "c.example") == (404, None)
+    finally:
+        stop(proc)

@@ -39,7 +39,9 @@ def write_csv(redirects: list[Redirect], out_dir: Path) -> Path:
 
 
 def write_json(redirects: list[Redirect], report: dict, out_dir: Path) -> Path:
+    """One row per line: readable, diffable, and fast to write for 100,000 rows."""
     path = Path(out_dir) / JSON_FILE
-    document = {"rows": [item.row.to_json() for item in redirects], **report}
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=True) + "\n", encoding="ascii")
+    rows = ",\n".join("  " + json.dumps(vars(item.row), ensure_ascii=True) for item in redirects)
+    rest = "".join(f',\n "{key}": {json.dumps(value, ensure_ascii=True)}' for key, value in report.items())
+    path.write_text(f'{{\n "rows": [\n{rows}\n ]{rest}\n}}\n', encoding="ascii")
     return path

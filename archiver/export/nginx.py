@@ -111,7 +111,7 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     by_key: dict[str, Redirect] = {}
     for item in actions:
         key = (item.old.host if multi_host else "") + item.old.request_target
-        if max(len(regex_key(key)), len(value(str(item.new)))) > MAX_TOKEN:
+        if len(key) > MAX_TOKEN // 2 - 8 and max(len(regex_key(key)), len(value(str(item.new)))) > MAX_TOKEN:
             skipped.append({"old_url": item.row.old_url, "reason": f"longer than nginx's configuration token limit ({MAX_TOKEN} bytes)"})
             continue
         if key in by_key:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_URL_LENGTH = 32 * 1024  # Cloudflare Bulk Redirects' per-URL limit, applied everywhere
 
@@ -32,6 +33,7 @@ _IPV6 = re.compile(r"^\[[0-9a-f:.]+\]$")
 _UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 _PATH_SAFE = frozenset(_UNRESERVED + "!$&'()*+,;=:@/")
 _QUERY_SAFE = frozenset(_PATH_SAFE | set("?"))
+_PORT = re.compile(r"^(.*):(\d*)$")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -74,8 +76,14 @@ class URL:
         return text if self.fragment is None else f"{text}#{self.fragment}"
 
 
+_PATH_CLEAN = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+_QUERY_CLEAN = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+
+
 def _encode(text: str, safe: frozenset[str]) -> str:
     """Percent-encode what must be; keep existing escapes exactly as written."""
+    if (_QUERY_CLEAN if "?" in safe else _PATH_CLEAN).fullmatch(text):
+        return text  # the common case: already clean
     out = []
     i, n = 0, len(text)
     while i < n:
@@ -108,6 +116,24 @@ def _host(raw: str) -> str:
     return host
 
 
+@lru_cache(maxsize=4096)
+def _authority(authority: str, scheme: str) -> tuple[str, int | None]:
+    """(host, port) of an authority; the few hosts of a site repeat, hence the cache."""
+    if "@" in authority:
+        raise InvalidURL("credentials in the URL authority")
+    host_part, port = authority, None
+    port_match = _PORT.match(authority)
+    if port_match and not authority.endswith("]"):
+        host_part, port_text = port_match.groups()
+        if port_text:
+            port = int(port_text)
+            if not 0 < port < 65536:
+                raise InvalidURL("port out of range")
+    if not host_part:
+        raise InvalidURL("no host")
+    return _host(host_part), None if port == _DEFAULT_PORTS[scheme] else port
+
+
 def parse_url(raw: object, *, keep_fragment: bool = True) -> URL:
     """Normalise an absolute http(s) URL, or raise InvalidURL with the reason."""
     if not isinstance(raw, str) or not raw.strip():
@@ -127,21 +153,7 @@ def parse_url(raw: object, *, keep_fragment: bool = True) -> URL:
     rest = rest[2:]
     cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
     authority, rest = rest[:cut], rest[cut:]
-    if "@" in authority:
-        raise InvalidURL("credentials in the URL authority")
-    host_part, port = authority, None
-    port_match = re.match(r"^(.*):(\d*)$", authority)
-    if port_match and not authority.endswith("]"):
-        host_part, port_text = port_match.groups()
-        if port_text:
-            port = int(port_text)
-            if not 0 < port < 65536:
-                raise InvalidURL("port out of range")
-    if not host_part:
-        raise InvalidURL("no host")
-    host = _host(host_part)
-    if port == _DEFAULT_PORTS[scheme]:
-        port = None
+    host, port = _authority(authority, scheme)
     fragment = None
     if "#" in rest:
         rest, fragment = rest.split("#", 1)
@@ -152,7 +164,7 @@ def parse_url(raw: object, *, keep_fragment: bool = True) -> URL:
         query = _encode(query, _QUERY_SAFE)
     path = _encode(rest, _PATH_SAFE) or "/"
     url = URL(scheme, host, port, path, query, fragment)
-    if len(str(url)) > MAX_URL_LENGTH:
+    if len(text) * 12 > MAX_URL_LENGTH and len(str(url)) > MAX_URL_LENGTH:  # encoding grows a character 12x at most
         raise InvalidURL(f"URL longer than {MAX_URL_LENGTH} characters once percent-encoded")
     return url
 
