@@ -591,6 +591,8 @@ def _build_legacy(site: Site, articles: list[Article], legacy_base: str, new_bas
         if art.image:
             parts.append(f'<img src="/fileadmin/images/news/{art.ident}.jpg" alt="">')
             site.add(f"/fileadmin/images/news/{art.ident}.jpg", _fake_jpeg(art.ident), content_type="image/jpeg")
+        if art.print_alias:
+            parts.append(f'<p class="print"><a href="{art.legacy_path}?type=98">Natisni</a></p>')
         parts.append(body_extra)
         charset = "windows-1250" if art.cp1250 == "meta" else "utf-8"
         page = _legacy_page(title=art.title, lang=art.lang if rng.random() < 0.85 else None, body="".join(parts),

@@ -4,6 +4,6 @@
 """
 from archiver.mapping.content import ContentMatcher, Match, Thresholds
 from archiver.mapping.files import MapResult, map_paths
-from archiver.mapping.manifest import KINDS, Rule, build_manifest
+from archiver.mapping.manifest import KINDS, Rule, build_manifest, explicit_targets
 
-__all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "ContentMatcher", "Match", "Rule", "Thresholds"]
+__all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "explicit_targets", "ContentMatcher", "Match", "Rule", "Thresholds"]

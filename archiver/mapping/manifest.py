@@ -129,6 +129,8 @@ class _Builder:
             if capture.record_type not in ("response", "revisit", "resource"):
                 continue
             self.resolver.add(capture.url, capture.status, capture.header("location"))
+            if host_allowed(capture.url, self.allowed):
+                continue  # the new site as the legacy crawl saw it: used to verify targets only
             key = normalize(capture.url)
             if not _is_page(capture):
                 self.old_assets.add(key)
@@ -287,6 +289,18 @@ class _Builder:
                                               f"claimed by {self.old[holder].url}", demoted.evidence), review=True)
 
 
+def explicit_targets(notices: Iterable[Notice]) -> list[str]:
+    """URLs that redirects, refreshes, scripts and canonicals name: seeds for the new site's crawl,
+    so that every explicit target can be verified from the capture (old slugs that the new
+    site only reaches by redirect are linked from nowhere on it)."""
+    found: dict[str, None] = {}
+    for notice in notices:
+        for signal in notice.signals:
+            if signal.kind in EXPLICIT and signal.target:
+                found.setdefault(signal.target, None)
+    return list(found)
+
+
 def _banner_link(notice: Notice | None) -> str | None:
     if notice is None:
         return None
@@ -331,5 +345,5 @@ def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], n
     builder.read_new(new_captures)
     if not builder.allowed:
         builder.allowed = set(builder.new_hosts)
-    builder.read_old(c for c in old_captures if not host_allowed(c.url, builder.allowed))
+    builder.read_old(old_captures)
     return builder.build(notices)
