@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import random
 import shutil
 import socket
 import ssl
@@ -176,6 +177,15 @@ def huge(size: int = 30 * 1024 * 1024, content_type: str = "application/octet-st
     return handle
 
 
+def random_body(size: int = 100_000) -> Handler:
+    """Incompressible bytes (seeded by the query string, ``?size=`` overrides)."""
+    def handle(req):
+        total = int(req.query.get("size", size))
+        data = random.Random(req.path).randbytes(total)
+        req.send_resource(Resource(200, {"Content-Type": "application/octet-stream"}, data))
+    return handle
+
+
 _BOMB: bytes | None = None
 _BOMB_LOCK = threading.Lock()
 BOMB_SIZE = 600 * 1024 * 1024
@@ -296,6 +306,7 @@ def default_routes() -> dict[str, Resource | Handler]:
         "/short": short_body(),
         "/hang": never_answers,
         "/huge": huge(),
+        "/random": random_body(),
         "/bomb": gzip_bomb,
         "/garbage": Resource(200, {"Content-Type": "text/html"}, bytes((i * 37 + 11) % 256 for i in range(20_000))),
         "/etag": conditional(html("validated page", title="ETag")),

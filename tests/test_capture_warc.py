@@ -453,3 +453,45 @@ def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
 def gzip_decoded(data: bytes) -> bytes:
     import gzip
     return gzip.decompress(data)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs (needs root and mount; skipped elsewhere). Yields (path, resize)."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+    def resize(size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(mountpoint)], check=True)
+
+    try:
+        yield mountpoint, resize
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+def test_real_full_disk_then_space_returns(test_server, tiny_disk):
+    mountpoint, resize = tiny_disk
+    out = mountpoint / "warc"
+    written = []
+    with Fetcher(max_retries=0) as fetcher:
+        writer = WarcWriter(out)
+        with pytest.raises(WarcWriteError) as err:
+            for n in range(20):  # 20 x 150 KB of incompressible bodies cannot fit in 1 MB
+                result = fetcher.fetch(test_server.url(f"/random?size=150000&n={n}"))
+                writer.write_capture(result)
+                written.append(result.url)
+        assert err.value.errno == errno.ENOSPC and 3 <= len(written) < 20
+        (open_file,) = out.glob("*.open")
+        assert [m.complete for m in scan(open_file)] == [True] * (1 + 2 * len(written))  # no half record
+        resize("8m")  # space returns: the same writer carries on
+        result = fetcher.fetch(test_server.url("/random?size=150000&n=last"))
+        writer.write_capture(result)
+        writer.close()
+    (path,) = warcs(out)
+    uris = [h.get_header("WARC-Target-URI") for t, h, *_ in records(path) if t == "response"]
+    assert uris == written + [result.url]
+    assert warcio_check([path]).returncode == 0
