@@ -159,6 +159,8 @@ def assert_answers(port: int, location_of, *, not_served=()) -> None:
             continue
         expected = (status, location_of(new) if new else None)
         assert got == expected, f"{old[:80]!r}: {got}"
+    # absolute-form request targets (as sent to proxies) answer like origin-form ones
+    assert raw_get(port, "http://old.example/a;b=c") == (301, location_of(NEW + "/semi;x"))
     for target in UNKNOWN:
         status, location = raw_get(port, target)
         assert status == 404 and location is None, f"{target}: {status} {location}"

@@ -36,10 +36,11 @@ MAP_FILE = "redirects.apache.map.txt"
 CONF_FILE = "redirects.apache.conf"
 MAP_NAME = "archiver_redirects"
 MAX_MAP_LINE = 1000  # mod_rewrite's REWRITE_MAX_TXT_MAP_LINE is 1024, keep a margin
-_REQUEST = r'RewriteCond %{THE_REQUEST} "^[A-Za-z]+\s+(/\S*)"'
+_TARGET = r"(?:[A-Za-z][A-Za-z0-9+.-]*://[^/\s]*)?(/\S*)"  # origin-form, or absolute-form minus scheme and host
+_REQUEST = rf'RewriteCond %{{THE_REQUEST}} "^[A-Za-z]+\s+{_TARGET}"'
 _HOST_REQUEST = [
     r'RewriteCond %{HTTP_HOST} "^(\[[^\]]+\]|[^:]+)"',
-    r'RewriteCond "${archiver_lc:%1}%{THE_REQUEST}" "^([^A-Z]+)[A-Z]+\s+(/\S*)"',
+    rf'RewriteCond "${{archiver_lc:%1}}%{{THE_REQUEST}}" "^([^A-Z]+)[A-Z]+\s+{_TARGET}"',
 ]
 
 
