@@ -1,0 +1,187 @@
+"""``archiver run`` twice and three times against local sites with ETag/Last-Modified.
+
+One module-scoped scenario (three runs, one legacy page edited before runs 2
+and 3) feeds the tests: incremental revisits and byte ratio, a changed page
+captured in full and listed by diff, history kept untouched, ``latest``,
+retention that keeps the holders of revisited originals, summaries.
+"""
+import dataclasses
+import hashlib
+import json
+import random
+import string
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.cli import main
+from archiver.demo.server import SiteServer
+from archiver.demo.sitegen import generate_pair
+
+MANIFEST = """
+name = "ministry"
+keep_runs = 1
+[legacy]
+seeds = ["{legacy}/"]
+sitemaps = ["{legacy}/sitemap.xml"]
+[new]
+seeds = ["{new}/"]
+sitemaps = ["{new}/sitemap.xml"]
+[crawl]
+delay = 0
+concurrency = 4
+"""
+
+
+def warc_records(crawl_dir: Path) -> list[tuple[str, str, str | None, str | None]]:
+    """(type, url, profile, HTTP status) of the response/revisit records of a crawl."""
+    out = []
+    for path in sorted((crawl_dir / "warc").glob("*.warc.gz")):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type in ("response", "revisit"):
+                    h = record.rec_headers
+                    status = record.http_headers.get_statuscode() if record.http_headers else None
+                    out.append((record.rec_type, h.get_header("WARC-Target-URI"), h.get_header("WARC-Profile"), status))
+    return out
+
+
+def warc_bytes(run_dir: Path) -> int:
+    return sum(p.stat().st_size for p in run_dir.glob("*/warc/*.warc.gz"))
+
+
+def snapshot(run_dir: Path) -> dict[str, str]:
+    """Hash of every file (SQLite's -wal/-shm sidecars come and go when a later run reads the state)."""
+    return {str(p.relative_to(run_dir)): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(run_dir.rglob("*")) if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+
+
+def edit(server: SiteServer, path: str, text: str) -> None:
+    resources = dict(server.site.resources)
+    old = resources[path]
+    resources[path] = dataclasses.replace(old, body=old.body.replace(b"</body>", text.encode() + b"</body>"))
+    server.site = dataclasses.replace(server.site, resources=resources)
+
+
+def with_page_weight(site, rng: random.Random):
+    """Give every HTML page the furniture of a real portal page (~25 KB of menus and footer).
+
+    The generated pages are a few hundred bytes of text, so the fixed cost of a
+    request record would dominate any byte ratio; real pages weigh 30-100 KB.
+    """
+    words = [''.join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 10))) for _ in range(400)]
+    furniture = ("<nav class='mega-menu'>" + " ".join(f"<a href='#m{i}'>{rng.choice(words)} {rng.choice(words)}</a>"
+                                                      for i in range(1200)) + "</nav>").encode()
+    resources = {path: dataclasses.replace(r, body=r.body.replace(b"</body>", furniture + b"</body>"))
+                 if r.status == 200 and b"</body>" in r.body else r for path, r in site.resources.items()}
+    return dataclasses.replace(site, resources=resources)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("job")
+    with SiteServer() as legacy, SiteServer(host="127.0.0.2") as new:  # two hosts, as in real life
+        pair = generate_pair(legacy.base_url, new.base_url, n_articles=16, seed=7)
+        rng = random.Random(7)
+        legacy.site, new.site = with_page_weight(pair.legacy, rng), with_page_weight(pair.new, rng)
+        manifest = tmp / "ministry.toml"
+        manifest.write_text(MANIFEST.format(legacy=legacy.base_url, new=new.base_url))
+        out = tmp / "out"
+        edited = next(p for p, r in pair.legacy.resources.items()
+                      if r.status == 200 and "/article/" in p and b"</body>" in r.body)
+        runs, codes, snapshots, seen = [], [], [], []
+        for number in range(3):
+            if number:
+                edit(legacy, edited, f"<p>Correction number {number}.</p>")
+            legacy.clear_log()
+            codes.append(main(["run", str(manifest), "--out", str(out), "--json-summary", str(tmp / f"s{number}.json")]))
+            latest = (out / "ministry" / "latest").resolve()
+            runs.append(latest)
+            snapshots.append(snapshot(latest))
+            # what each run wrote, read now: retention removes the second run later
+            seen.append({"legacy": warc_records(latest / "legacy"), "bytes": warc_bytes(latest),
+                         "diff": json.loads((latest / "diff.json").read_text()), "requests": legacy.requests})
+        edited_url = legacy.base_url + edited
+    return {"out": out, "runs": runs, "codes": codes, "snapshots": snapshots, "edited": edited_url,
+            "seen": seen, "tmp": tmp}
+
+
+def test_runs_complete_in_their_own_directories(scenario):
+    runs = scenario["runs"]
+    assert scenario["codes"] == [0, 0, 0]
+    assert len(set(runs)) == 3 and all(r.parent.name == "runs" for r in runs)
+    assert (scenario["out"] / "ministry" / "latest").resolve() == runs[2]
+    for run in (runs[0], runs[2]):
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["status"] == "ok" and summary["exit_code"] == 0
+        for name in ("notices.jsonl", "redirects.csv", "redirects.nginx.conf", "diff.json", "legacy/crawl.jsonl"):
+            assert (run / name).is_file(), name
+    assert json.loads((scenario["tmp"] / "s2.json").read_text())["run"] == runs[2].name
+
+
+def test_second_run_is_conditional_and_writes_revisits(scenario):
+    first, second = scenario["seen"][:2]
+    conditional = [r for r in second["requests"] if "If-None-Match" in r.headers or "If-Modified-Since" in r.headers]
+    assert len(conditional) >= 20 and sum(r.status == 304 for r in second["requests"]) >= 20
+    first_pages = {url for kind, url, _, status in first["legacy"] if kind == "response" and status == "200"}
+    second = second["legacy"]
+    revisited = {url for kind, url, _, _ in second if kind == "revisit"}
+    full = {url for kind, url, _, _ in second if kind == "response"}
+    assert scenario["edited"] in full  # the edited page is captured in full
+    unchanged = first_pages - {scenario["edited"]}  # every 200 answer; redirects carry no validators
+    assert len(unchanged) >= 20
+    assert unchanged <= revisited, sorted(unchanged - revisited)[:5]
+    profiles = {profile for kind, _, profile, _ in second if kind == "revisit"}
+    assert all(p.endswith(("server-not-modified", "identical-payload-digest")) for p in profiles)
+
+
+def test_unchanged_run_writes_a_small_fraction_of_the_bytes(scenario):
+    first, second = (seen["bytes"] for seen in scenario["seen"][:2])
+    ratio = second / first
+    print(f"\nincremental re-crawl: {second} / {first} WARC bytes = {ratio:.3f}")
+    assert ratio < 0.35
+
+
+def test_diff_lists_the_edited_page(scenario, capsys):
+    diff = scenario["seen"][1]["diff"]
+    assert [c["url"] for c in diff["legacy"]["changed"]] == [scenario["edited"]]
+    assert diff["legacy"]["new"] == [] and diff["legacy"]["gone"] == []
+    assert main(["diff", str(scenario["out"] / "ministry")]) == 0
+    out = capsys.readouterr().out
+    assert scenario["edited"] in out and "changed URLs: 1" in out
+
+
+def test_history_untouched_and_retention_keeps_originals(scenario):
+    first, second, third = scenario["runs"]
+    # keep_runs = 1: the second run's only full page was edited again, so it goes;
+    # the first run holds the originals of the third run's revisits, so it stays.
+    assert not second.exists()
+    assert first.exists() and snapshot(first) == scenario["snapshots"][0]
+    summary = json.loads((third / "summary.json").read_text())
+    assert summary["pruned"] == [second.name]
+    assert first.name in summary["crawl"]["legacy"]["originals_in"]
+    notices = (third / "notices.jsonl").read_text()
+    assert "moved" in notices  # revisits resolved through the first run's WARCs
+
+
+def test_audit_under_threshold_exits_3_and_still_keeps_the_run(tmp_path, capsys):
+    from archiver.demo.site import Site
+
+    legacy_site, new_site = Site(), Site()
+    legacy_site.add("/", '<html><body><a href="/a">a</a> <a href="/missing">m</a></body></html>')
+    legacy_site.add("/a", "<html><head><title>A</title></head><body><p>Page A</p></body></html>")
+    new_site.add("/", "<html><body><p>New</p></body></html>")
+    with SiteServer(legacy_site) as legacy, SiteServer(new_site, host="127.0.0.2") as new:
+        manifest = tmp_path / "small.toml"
+        manifest.write_text(f'name = "small"\n[legacy]\nseeds = ["{legacy.base_url}/"]\n[new]\nseeds = ["{new.base_url}/"]\n'
+                            '[crawl]\ndelay = 0\n[audit]\nfail_under = 1.0\n')
+        code = main(["run", str(manifest), "--out", str(tmp_path / "out"), "--quiet"])
+    out = capsys.readouterr().out.strip()
+    assert code == 3
+    assert out.count("\n") == 0 and out.startswith("archiver small: incomplete | ") and "< 100%" in out
+    latest = (tmp_path / "out" / "small" / "latest").resolve()
+    summary = json.loads((latest / "summary.json").read_text())
+    assert summary["status"] == "incomplete" and summary["exit_code"] == 3
+    assert summary["audit"]["completeness"] < 1.0 and not summary["audit"]["passed"]
+    assert (latest / "audit" / "audit.html").is_file()
