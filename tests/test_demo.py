@@ -1,0 +1,32 @@
+"""End to end: ``archiver run manifests/demo.toml`` out of the box, then ``archiver demo``."""
+import json
+from pathlib import Path
+
+from archiver.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_manifest_runs_out_of_the_box_then_demo_scores_it(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(ROOT / "manifests" / "demo.toml"), "--out", str(out)]) == 0
+    first_out = capsys.readouterr().out
+    first = (out / "demo" / "latest").resolve()
+    assert first_out.strip().splitlines()[-1].startswith("archiver demo: ok | ")
+    for name in ("redirects.csv", "redirects.json", "redirects.nginx.conf", "redirects.apache.conf", "_redirects",
+                 "redirects.cloudflare.csv", "notices.jsonl", "audit/audit.html", "audit/audit.json", "summary.json",
+                 "legacy/index.cdxj", "new/crawl.jsonl"):
+        assert (first / name).is_file(), name
+    summary = json.loads((first / "summary.json").read_text())
+    assert summary["crawl"]["legacy"]["fetched"] > 50 and summary["redirects"]["page"] > 30
+    assert summary["audit"]["passed"] and summary["audit"]["completeness"] >= 0.9
+
+    assert main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    second = (out / "demo" / "latest").resolve()
+    assert second != first and first.is_dir()
+    score = json.loads((second / "demo-score.json").read_text())
+    print(f"\ndemo page-level mappings: precision {score['precision']:.3f} recall {score['recall']:.3f}")
+    assert score["precision"] >= 0.95 and score["recall"] >= 0.9
+    assert f"precision {score['precision']:.3f}" in text and "everything is under" in text
+    assert str(out / "demo" / "latest") in text
