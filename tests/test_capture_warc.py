@@ -495,3 +495,36 @@ def test_real_full_disk_then_space_returns(test_server, tiny_disk):
     uris = [h.get_header("WARC-Target-URI") for t, h, *_ in records(path) if t == "response"]
     assert uris == written + [result.url]
     assert warcio_check([path]).returncode == 0
+
+
+def test_threads_share_one_writer_without_interleaving(test_server, tmp_path):
+    import threading
+
+    dedup = DedupIndex(tmp_path / "state.sqlite3")
+    writer = WarcWriter(tmp_path / "warc", max_size=20_000)
+    refs, errors = [], []
+    with Fetcher(max_retries=0) as fetcher:
+        def work(k):
+            try:
+                for n in range(25):
+                    result = fetcher.fetch(test_server.url(f"/random?size=3000&t={k}&n={n}"))
+                    refs.append((result.url, writer.write_capture(result, dedup=dedup)))
+                    result.close()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    writer.close()
+    assert errors == [] and len(refs) == 100
+    files = warcs(tmp_path / "warc")
+    assert len(files) > 3 and warcio_check(files).returncode == 0
+    for url, ref in refs:  # every reference points at its own response
+        with open(tmp_path / "warc" / ref.filename, "rb") as fh:
+            fh.seek(ref.offset)
+            rec = next(iter(ArchiveIterator(fh)))
+            assert rec.rec_headers.get_header("WARC-Target-URI") == url
+    for f in files:
+        assert records(f)[0][0] == "warcinfo"

@@ -290,6 +290,11 @@ class WarcWriter:
                               ("Content-Type", "application/http;msgtype=response")],
                       block, length, record_id=main_id, date=date)
             base, path = self._append(group)
+        except WarcWriteError:
+            raise
+        except OSError as exc:  # the spool for a large record could not be written (temp dir full)
+            raise WarcWriteError(exc.errno or errno.EIO,
+                                 f"cannot stage a WARC record for {result.url}: {exc.strerror or exc}") from exc
         finally:
             group.close()
         offset, mlen, rid, rdate, _ = group.members[-1]
