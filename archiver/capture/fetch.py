@@ -64,7 +64,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .recorder import (READ_SIZE, Headers, Recording, decode_body, header_value, is_chunked,
+from .recorder import (BROTLI_BOUNDED, READ_SIZE, Headers, Recording, decode_body, header_value, is_chunked,
                        iter_dechunked, split_head, warc_digest)
 
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
@@ -360,7 +360,8 @@ class Fetcher:
             session.headers.update({
                 "User-Agent": self.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-                "Accept-Encoding": "gzip, deflate, br" if _has_brotli() else "gzip, deflate",
+                # br only where its decoding can be capped
+                "Accept-Encoding": "gzip, deflate, br" if BROTLI_BOUNDED else "gzip, deflate",
             })
             session.headers.update(self.extra_headers)
             self._local.session = session
@@ -468,14 +469,6 @@ class Fetcher:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _has_brotli() -> bool:
-    try:
-        import brotli  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _request_target(url: str) -> str:

@@ -25,18 +25,42 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.machinery
+import importlib.util
 import tempfile
 import time
 import zlib
 from typing import BinaryIO, Iterator
 
-try:  # optional: br Content-Encoding (Google's brotli or brotlipy)
-    import brotli
-except ImportError:  # pragma: no cover - brotli is installed in our venv
-    brotli = None
 
+
+def _load_brotli():
+    """(module, bounded) for br decoding. Google's brotli caps each call's output
+    (``output_buffer_limit``); brotlipy cannot, so it is fed one byte at a time.
+    When both are installed brotlipy takes the name ``brotli`` (and even
+    ``_brotli`` in ``sys.modules``), so Google's extension is looked up on the
+    path directly. (None, False) when neither is installed."""
+    try:
+        import brotli
+    except ImportError:
+        brotli = None
+    if brotli is not None and hasattr(getattr(brotli, "Decompressor", object)(), "can_accept_more_data"):
+        return brotli, True
+    spec = importlib.machinery.PathFinder.find_spec("_brotli")
+    if spec is not None and isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+        try:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            if hasattr(module.Decompressor(), "can_accept_more_data"):
+                return module, True
+        except (ImportError, AttributeError, OSError):
+            pass
+    return brotli, False
+
+
+BROTLI, BROTLI_BOUNDED = _load_brotli()
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (
-    (brotli.error,) if brotli is not None and hasattr(brotli, "error") else ())
+    (BROTLI.error,) if BROTLI is not None and hasattr(BROTLI, "error") else ())
 
 SPOOL_IN_MEMORY = 1 << 20  # bytes kept in RAM before a recording spills to disk
 READ_SIZE = 64 * 1024
@@ -210,66 +234,64 @@ def payload_digest_of(fileobj: BinaryIO, headers: Headers) -> str:
     return warc_digest(sha)
 
 
-class BodyTooLarge(Exception):
-    pass
+class _Zlib:
+    """gzip / zlib / raw deflate, at most READ_SIZE bytes of output per step."""
+
+    def __init__(self, coding: str):
+        self.coding = coding
+        self.obj = zlib.decompressobj(47 if coding in ("gzip", "x-gzip") else 15)
+        self.first = True
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self.first and data:
+            self.first = False
+            if self.coding == "deflate" and (data[0] & 0x0F) != 8:
+                self.obj = zlib.decompressobj(-15)  # "deflate" is zlib by the RFC, raw deflate in the wild
+        while data and not self.obj.eof:
+            out = self.obj.decompress(data, READ_SIZE)
+            data = self.obj.unconsumed_tail
+            if out:
+                yield out
 
 
-def _decoders(headers: Headers):
-    """Content-Encoding decoders in the order to apply them (reverse of applied)."""
+class _Brotli:
+    def __init__(self):
+        self.obj = BROTLI.Decompressor()
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if BROTLI_BOUNDED:
+            out = self.obj.process(data, output_buffer_limit=READ_SIZE)
+            while out:
+                yield out
+                if self.obj.can_accept_more_data():
+                    break
+                out = self.obj.process(b"", output_buffer_limit=READ_SIZE)
+            return
+        decompress = getattr(self.obj, "process", None) or self.obj.decompress
+        for i in range(len(data)):  # one byte can still expand by megabytes; a chunk by gigabytes
+            out = decompress(data[i:i + 1])
+            if out:
+                yield out
+
+
+def _decoders(headers: Headers) -> list | None:
+    """Decoders for the Content-Encoding, outermost first; None for an unknown coding."""
     codings = [c.strip().lower() for k, v in headers if k.lower() == "content-encoding"
                for c in v.split(",") if c.strip()]
-    out = []
+    stages = []
     for coding in reversed(codings):
-        if coding in ("gzip", "x-gzip"):
-            out.append(("zlib", 47))  # gzip or zlib header, auto-detected
-        elif coding == "deflate":
-            out.append(("deflate", None))
-        elif coding == "br" and brotli is not None:
-            out.append(("br", None))
-        elif coding == "identity":
-            continue
-        else:
-            return None  # unknown coding: hand back the encoded bytes
-    return out
+        if coding in ("gzip", "x-gzip", "deflate"):
+            stages.append(_Zlib(coding))
+        elif coding == "br" and BROTLI is not None:
+            stages.append(_Brotli())
+        elif coding != "identity":
+            return None
+    return stages
 
 
-class _Inflater:
-    """Streaming zlib/gzip/deflate/br decoder that never outputs more than asked."""
-
-    def __init__(self, kind: str, wbits: int | None):
-        self.kind = kind
-        self.first = True
-        if kind == "br":
-            self.obj = brotli.Decompressor()
-            self.br = getattr(self.obj, "process", None) or self.obj.decompress
-        else:
-            self.obj = zlib.decompressobj(wbits if wbits is not None else 15)
-        self.pending = b""
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        if self.kind == "br":
-            # brotli has no output cap; feed in small slices so one call stays small
-            out = bytearray()
-            for i in range(0, len(data), 256):
-                out += self.br(data[i:i + 256])
-                if len(out) > limit:
-                    break
-            return bytes(out)
-        if self.kind == "deflate" and self.first:
-            self.first = False
-            # "deflate" is zlib-wrapped by the RFC but raw deflate in the wild
-            if data and (data[0] & 0x0F) != 8:
-                self.obj = zlib.decompressobj(-15)
-        data = self.obj.unconsumed_tail + data
-        return self.obj.decompress(data, limit + 1) if limit >= 0 else b""
-
-    def more(self, limit: int) -> bytes:
-        if self.kind == "br":
-            return b""
-        tail = self.obj.unconsumed_tail
-        if not tail:
-            return b""
-        return self.obj.decompress(tail, limit + 1)
+def _through(stage, pieces: Iterator[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield from stage.feed(piece)
 
 
 def decode_body(fileobj: BinaryIO, headers: Headers, max_bytes: int = 20 * 1024 * 1024,
@@ -278,34 +300,17 @@ def decode_body(fileobj: BinaryIO, headers: Headers, max_bytes: int = 20 * 1024 
 
     Returns ``(data, capped)``; ``capped`` is True when the decoded body was
     longer than ``max_bytes`` (``data`` then holds the first ``max_bytes``).
-    Corrupt or cut compressed data yields what could be decoded. Unknown
-    content codings return the encoded bytes.
+    Decoding is lazy and stops at the cap, so a gzip or brotli bomb costs about
+    ``max_bytes`` of memory. Corrupt or cut compressed data yields what could
+    be decoded; an unknown content coding returns the encoded bytes.
     """
-    decoders = _decoders(headers)
+    pieces = iter_body(fileobj, headers, length)
+    for stage in _decoders(headers) or ():
+        pieces = _through(stage, pieces)
     out = bytearray()
-    if not decoders:  # None (unknown coding) or [] (identity)
-        for data in iter_body(fileobj, headers, length):
-            out += data
-            if len(out) > max_bytes:
-                return bytes(out[:max_bytes]), True
-        return bytes(out), False
-    stages = [_Inflater(kind, wbits) for kind, wbits in decoders]
     try:
-        for data in iter_body(fileobj, headers, length):
-            pieces = [data]
-            for stage in stages:
-                nxt = []
-                for piece in pieces:
-                    room = max_bytes - len(out)
-                    chunk = stage.feed(piece, room)
-                    while chunk:
-                        nxt.append(chunk)
-                        if sum(map(len, nxt)) > room:
-                            break
-                        chunk = stage.more(room)
-                pieces = nxt
-            for piece in pieces:
-                out += piece
+        for piece in pieces:
+            out += piece
             if len(out) > max_bytes:
                 return bytes(out[:max_bytes]), True
     except _DECODE_ERRORS:
