@@ -65,14 +65,13 @@ def edit(server: SiteServer, path: str, text: str) -> None:
 
 
 def with_page_weight(site, rng: random.Random):
-    """Give every HTML page the furniture of a real portal page (~25 KB of menus and footer).
+    """Give every HTML page the furniture of a real portal page (~25 KB of inline script).
 
     The generated pages are a few hundred bytes of text, so the fixed cost of a
     request record would dominate any byte ratio; real pages weigh 30-100 KB.
     """
     words = [''.join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 10))) for _ in range(400)]
-    furniture = ("<nav class='mega-menu'>" + " ".join(f"<a href='#m{i}'>{rng.choice(words)} {rng.choice(words)}</a>"
-                                                      for i in range(1200)) + "</nav>").encode()
+    furniture = ("<script>var menu = '" + " ".join(rng.choice(words) for _ in range(3500)) + "';</script>").encode()
     resources = {path: dataclasses.replace(r, body=r.body.replace(b"</body>", furniture + b"</body>"))
                  if r.status == 200 and b"</body>" in r.body else r for path, r in site.resources.items()}
     return dataclasses.replace(site, resources=resources)
