@@ -39,9 +39,12 @@ def _run(args) -> int:
     import logging
 
     from archiver.demo import embedded_sites
+    from archiver.errors import UsageError
     from archiver.jobs import run_job
     from archiver.manifest import load_manifest
 
+    if args.json_summary and not Path(args.json_summary).absolute().parent.is_dir():
+        raise UsageError(f"--json-summary: no such directory: {Path(args.json_summary).absolute().parent}")
     if args.quiet:  # cron: the one-line summary and real problems only
         logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)

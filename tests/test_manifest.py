@@ -121,3 +121,20 @@ def test_with_origins_replaces_placeholders():
     assert live.legacy.seeds == ("http://127.0.0.1:8001/",) and live.legacy.sitemaps == ("http://127.0.0.1:8001/sitemap.xml",)
     assert live.rules[0].target == "http://127.0.0.1:8002/news/" and live.allowed_hosts == ("127.0.0.1:8002",)
     assert live.new.hosts == ("127.0.0.1:8002",)
+
+
+def test_bad_command_line_values_exit_2_with_one_line(tmp_path, capsys):
+    path = write(tmp_path, GOOD)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cases = [
+        (["run", str(path), "--out", str(blocker / "out")], "cannot create output directory"),
+        (["run", str(path), "--json-summary", str(tmp_path / "nope" / "s.json")], "--json-summary: no such directory"),
+        (["run", str(tmp_path / "missing.toml")], "manifest not found"),
+        (["diff", str(tmp_path / "no-job")], "no such directory"),
+        (["demo", "--manifest", str(path), "--out", str(tmp_path / "o")], "not a demo manifest"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and expected in err, (argv, err)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiver.errors import EXIT_FAILURE, EXIT_INCOMPLETE, EXIT_OK, ArchiverError
+from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
 from archiver.jobs.history import JobHistory
@@ -220,6 +220,10 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
             json_summary: Path | str | None = None, progress: str | None = None) -> RunResult:
     """Run the whole job once; see the module docstring. Raises ``LockHeldError`` (exit 4)."""
     job_dir = Path(out_root) / manifest.name
+    try:
+        job_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output directory {job_dir}: {exc.strerror}") from None
     history = JobHistory(job_dir)
     started = time.time()
     with JobLock(job_dir / ".lock") as lock:
