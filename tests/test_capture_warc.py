@@ -24,7 +24,7 @@ from archiver.capture.fetch import Fetcher
 from archiver.capture.recovery import recover, scan
 from archiver.capture.warcwriter import (IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED, WarcWriteError,
                                          WarcWriter)
-from servers import TestServer, test_server  # noqa: F401  (fixture)
+from servers import test_server  # noqa: F401  (fixture)
 
 TESTS = Path(__file__).parent
 NAME_RE = re.compile(r"^archiver-\d{20}-\d{5}-[A-Za-z0-9._]+\.warc\.gz$")

@@ -65,7 +65,7 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .recorder import (BROTLI_BOUNDED, READ_SIZE, Headers, Recording, decode_body, header_value, is_chunked,
-                       iter_dechunked, split_head, warc_digest)
+                       iter_dechunked, payload_digest_of, split_head, warc_digest)
 
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 20 * 1024 * 1024
@@ -300,18 +300,12 @@ def _finish(result: FetchResult, rec: Recording) -> FetchResult:
             spool.seek(end)
             spool.truncate()
             result.response_length = end
-    block, payload = hashlib.sha1(), hashlib.sha1()
+    block = hashlib.sha1()
     for data in result.iter_raw():
         block.update(data)
     result.block_digest = warc_digest(block)
     spool.seek(result.head_length)
-    if is_chunked(headers):
-        for data in iter_dechunked(spool):
-            payload.update(data)
-    else:
-        for data in result.iter_raw(result.head_length):
-            payload.update(data)
-    result.payload_digest = warc_digest(payload)
+    result.payload_digest = payload_digest_of(spool, headers)
     result.retry_after = parse_retry_after(header_value(headers, "retry-after"))
     return result
 

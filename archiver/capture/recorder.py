@@ -18,6 +18,7 @@ Public API::
     split_head(fileobj) -> (head_bytes, status, reason, headers)
     iter_dechunked(fileobj) -> Iterator[bytes]      # tolerant of cut framing
     warc_digest(hashobj) -> "sha1:BASE32"
+    payload_digest_of(fileobj, headers) -> "sha1:..."  # body at the position, framing removed
     decode_body(fileobj, headers, max_bytes) -> (bytes, capped: bool)
     header_value(headers, name) -> str | None
 """
