@@ -11,7 +11,7 @@ import pytest
 from archiver.export import export_all, nginx
 from archiver.types import RedirectRow
 
-from test_export_hostile import NGINX, nginx_conf, free_port, require
+from test_export_hostile import NGINX, free_port, nginx_conf, raw_get, require, run_nginx, stop
 
 NEW = "https://new.example"
 
@@ -109,3 +109,33 @@ def test_each_format_can_be_written_alone(tmp_path, fmt, files):
     paths = export_all([row("http://old.example/a", NEW + "/a")], tmp_path, allowed_hosts=["new.example"], formats=[fmt])
     assert set(paths) == files | {"rejected"}
     assert all(p.exists() for p in paths.values())
+
+
+def test_nginx_matches_long_urls_slice_by_slice(tmp_path):
+    require(NGINX)
+    base = "/archive/" + "p" * 2000
+    exact = "/x" + "e" * 1998  # exactly two 1,000-byte slices
+    rows = [row("http://old.example" + base + "/one", NEW + "/one"),
+            row("http://old.example" + base + "/two?x=1", NEW + "/two", 308),
+            row("http://old.example" + base, None, 410, "gone"),
+            row("http://old.example" + exact, NEW + "/exact"),
+            row("http://old.example" + exact + "more", NEW + "/more"),
+            row("http://old.example/short", NEW + "/short")]
+    out = tmp_path / "out"
+    export_all(rows, out, allowed_hosts=["new.example"], formats=["nginx"])
+    text = (out / "redirects.nginx.conf").read_text()
+    assert max(len(line) for line in text.splitlines()) < 1100
+    port = free_port()
+    proc = run_nginx(tmp_path, nginx_conf(tmp_path, out, port), port)
+    try:
+        assert raw_get(port, base + "/one") == (301, NEW + "/one")
+        assert raw_get(port, (base + "/ONE").upper()) == (301, NEW + "/one")  # any letter case, as string keys
+        assert raw_get(port, base + "/two?x=1") == (308, NEW + "/two")
+        assert raw_get(port, base)[0] == 410
+        assert raw_get(port, exact) == (301, NEW + "/exact")
+        assert raw_get(port, exact + "more") == (301, NEW + "/more")
+        assert raw_get(port, "/short") == (301, NEW + "/short")
+        for miss in [base + "/on", base + "/one/", base + "/two", exact[:-1], exact + "m", "/" + "p" * 3000]:
+            assert raw_get(port, miss) == (404, None), miss[-20:]
+    finally:
+        stop(proc)

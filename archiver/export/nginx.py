@@ -15,9 +15,11 @@ Files written:
   share an nginx, keep the largest values.
 
 nginx reads its configuration in 4 KB buffers and refuses a longer quoted
-string, so a row whose key or target would be longer than that cannot be
-written: it is skipped and reported (such URLs are almost always crawler
-traps; Apache and the manifest still carry them).
+string, so old URLs longer than 1,000 bytes (up to the 32 KB validation
+limit) are matched slice by slice through a chain of small maps (see
+``_long_maps``), and ``redirects.nginx.http.conf`` then also raises
+``large_client_header_buffers`` when a request line would exceed nginx's 8 KB
+default. A target longer than 4 KB cannot be written and is skipped, reported.
 
 Keys are ``$request_uri``: the path and query exactly as the client sends
 them, not decoded or normalised (``$uri`` is decoded, merges slashes and
@@ -45,6 +47,8 @@ HTTP_FILE = "redirects.nginx.http.conf"
 _KEYWORDS = {"default", "hostnames", "include", "volatile"}
 _POINTER = 8  # sizeof(void *) on the 64-bit builds nginx ships as
 MAX_TOKEN = 4000  # nginx reads its configuration in 4 KB buffers: no quoted string may be longer
+CHUNK = 1000  # old URLs longer than this are matched slice by slice (see _long_maps)
+_DEFAULT_REQUEST_LINE = 8192  # large_client_header_buffers 4 8k
 VARIABLES = {301: "$redirect_target", 308: "$redirect_target_308", 410: "$redirect_gone"}
 
 SERVER_SNIPPET = """\
@@ -101,6 +105,50 @@ def hash_sizes(keys: list[str]) -> tuple[int, int]:
     return max(2048, _pow2(len(keys))), bucket
 
 
+def _long_maps(long_items: list[tuple[str, Redirect]], source: str) -> tuple[list[str], list[str], dict[int, str]]:
+    """Maps matching keys longer than CHUNK, one slice of the request at a time.
+
+    ``$archiver_slice_N`` is the N-th CHUNK-byte slice of the request (a regex
+    capture); ``$archiver_state_N`` walks a trie of the keys' slices (each map
+    key is ``previous state|slice``) and ends in ``=ID`` when the request ended
+    exactly where a key does; ``$archiver_long_<status>`` maps that to the
+    target. No configuration string gets longer than about CHUNK bytes.
+    Slices are lower-cased, as nginx compares string keys in any case.
+    """
+    steps = max(-(-len(key) // CHUNK) for key, _ in long_items) + 1
+    lines, hashed = [], []
+    for i in range(steps):
+        pattern = f"~^.{{{i * CHUNK}}}(.{{0,{CHUNK}}})" if i else f"~^(.{{0,{CHUNK}}})"
+        lines.append(f"\nmap {source} $archiver_slice_{i} {{\n    default \"\";\n    {quote(pattern)} $1;\n}}\n")
+    nodes: dict[tuple[str, ...], str] = {(): "0"}
+    transitions: list[dict[str, str]] = [{} for _ in range(steps)]
+    finals: dict[int, list[str]] = {status: [] for status in VARIABLES}
+    for number, (key, item) in enumerate(long_items, 1):
+        chunks = [key[j:j + CHUNK].lower() for j in range(0, len(key), CHUNK)]
+        parent = "0"
+        for i in range(len(chunks)):
+            node = nodes.setdefault(tuple(chunks[: i + 1]), str(len(nodes)))
+            transitions[i][f"{parent}|{chunks[i]}"] = node
+            parent = node
+        transitions[len(chunks)][f"{parent}|"] = f"={number}"
+        hashed.append(f"={number}")
+        finals[item.row.status].append(f"    {quote(f'={number}')} {value(str(item.new)) if item.new else quote('1')};\n")
+    for i in range(steps):
+        previous = "0" if i == 0 else f"$archiver_state_{i - 1}"
+        lines.append(f"\nmap \"{previous}|$archiver_slice_{i}\" $archiver_state_{i} {{\n    default \"\";\n")
+        if i:
+            lines.append(f"    {quote('~^(=[0-9]+)[|]$')} $1;\n")  # a key that already ended
+        for map_key in sorted(transitions[i]):
+            lines.append(f"    {string_key(map_key)} {quote(transitions[i][map_key])};\n")
+            hashed.append(map_key)
+        lines.append("}\n")
+    for status, variable in VARIABLES.items():
+        lines.append(f"\nmap $archiver_state_{steps - 1} $archiver_long_{status} {{\n    default \"\";\n")
+        lines.extend(finals[status])
+        lines.append("}\n")
+    return lines, hashed, {status: f"$archiver_long_{status}" for status in VARIABLES}
+
+
 def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], list[dict], list[str]]:
     actions = [r for r in redirects if r.is_redirect or r.is_gone]
     multi_host = len({r.old.host for r in actions}) > 1
@@ -111,8 +159,8 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     by_key: dict[str, Redirect] = {}
     for item in actions:
         key = (item.old.host if multi_host else "") + item.old.request_target
-        if len(key) > MAX_TOKEN // 2 - 8 and max(len(regex_key(key)), len(value(str(item.new)))) > MAX_TOKEN:
-            skipped.append({"old_url": item.row.old_url, "reason": f"longer than nginx's configuration token limit ({MAX_TOKEN} bytes)"})
+        if item.new and len(value(str(item.new))) > MAX_TOKEN:
+            skipped.append({"old_url": item.row.old_url, "reason": f"target longer than nginx's configuration string limit ({MAX_TOKEN} bytes)"})
             continue
         if key in by_key:
             skipped.append({"old_url": item.row.old_url, "reason": f"same nginx key as {by_key[key].row.old_url} ({source} does not carry the port)"})
@@ -126,26 +174,41 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
         warnings.append(f"nginx: {len(case_collisions)} old URLs differ from another only in letter case; written as case-sensitive regex keys")
 
     blocks = {status: [] for status in VARIABLES}
-    string_keys = []
+    string_keys, long_items = [], []
     for key in sorted(by_key):
         item = by_key[key]
-        status = item.row.status
+        if len(key) > CHUNK:
+            if folded[key.lower()] > 1:
+                skipped.append({"old_url": item.row.old_url, "reason": "a long old URL that differs from another only in letter case"})
+            else:
+                long_items.append((key, item))
+            continue
         if folded[key.lower()] > 1:
             written_key = regex_key(key)
         else:
             written_key = string_key(key)
             string_keys.append(key)
-        blocks[status].append(f"    {written_key} {value(str(item.new)) if item.new else quote('1')};\n")
+        blocks[item.row.status].append(f"    {written_key} {value(str(item.new)) if item.new else quote('1')};\n")
 
+    long_lines, defaults = [], {status: '""' for status in VARIABLES}
+    if long_items:
+        long_lines, hashed, defaults = _long_maps(long_items, source)
+        string_keys += hashed
     max_size, bucket_size = hash_sizes(string_keys)
     http_lines = [
         "# archiver: hash sizes for redirects.nginx.conf (include once inside http {}).\n",
         f"map_hash_max_size {max_size};\n",
         f"map_hash_bucket_size {bucket_size};\n",
     ]
+    request_line = max((len(k) for k in by_key), default=0) + len("GET  HTTP/1.1\r\n")
+    if request_line > _DEFAULT_REQUEST_LINE:
+        http_lines.append(f"# the longest old URL needs a {request_line}-byte request line (nginx's default buffer: 8k)\n")
+        http_lines.append(f"large_client_header_buffers 4 {_pow2(-(-request_line // 1024))}k;\n")
+
     counts = {s: len(b) for s, b in blocks.items()}
     header = [
-        f"# archiver redirect map: {counts[301]} x 301, {counts[308]} x 308, {counts[410]} x 410.\n",
+        f"# archiver redirect map: {counts[301]} x 301, {counts[308]} x 308, {counts[410]} x 410"
+        f"{f', {len(long_items)} long URLs matched slice by slice' if long_items else ''}.\n",
         "# Inside http {}:\n",
         f"#     include {HTTP_FILE};   # map_hash_max_size {max_size}; map_hash_bucket_size {bucket_size};\n",
         f"#     include {MAP_FILE};\n",
@@ -156,13 +219,13 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     ]
     body = []
     for status, variable in VARIABLES.items():
-        body.append(f"\nmap {source} {variable} {{\n    default \"\";\n")
+        body.append(f"\nmap {source} {variable} {{\n    default {defaults[status]};\n")
         body.extend(blocks[status])
         body.append("}\n")
 
     out_dir = Path(out_dir)
     paths = {"nginx": out_dir / MAP_FILE, "nginx.server": out_dir / SERVER_FILE, "nginx.http": out_dir / HTTP_FILE}
-    paths["nginx"].write_text("".join(header + body), encoding="ascii")
+    paths["nginx"].write_text("".join(header + body + long_lines), encoding="ascii")
     paths["nginx.server"].write_text("# archiver: answer old URLs from redirects.nginx.conf (server {} context).\n" + SERVER_SNIPPET, encoding="ascii")
     paths["nginx.http"].write_text("".join(http_lines), encoding="ascii")
     return paths, skipped, warnings
