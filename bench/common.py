@@ -139,8 +139,10 @@ def median(values) -> float | None:
 
 
 def machine() -> dict:
+    """Where a figure was measured; the load average says how noisy it was."""
     return {
         "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
@@ -227,7 +229,7 @@ class SlowSite:
             disable_nagle_algorithm = True
 
             def do_GET(self):
-                bench._enter()
+                started = bench._enter()
                 try:
                     time.sleep(bench.latency)
                     path = self.path.split("#", 1)[0]
@@ -241,9 +243,9 @@ class SlowSite:
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
-                    bench._leave(path, len(body))
+                    bench._leave(started, path, len(body))
                 except Exception:
-                    bench._leave(None, 0)
+                    bench._leave(started, None, 0)
                     raise
 
             def log_message(self, *args):
@@ -263,22 +265,39 @@ class SlowSite:
             self.inflight = 0
             self.max_inflight = 0
             self.bytes_sent = 0
+            self.busy_s = 0.0  # summed time requests spent being answered
+            self.first_start: float | None = None
+            self.last_end: float | None = None
 
-    def _enter(self) -> None:
+    def _enter(self) -> float:
+        now = time.perf_counter()
         with self.lock:
+            if self.first_start is None:
+                self.first_start = now
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
+        return now
 
-    def _leave(self, path, size) -> None:
+    def _leave(self, started: float, path, size) -> None:
+        now = time.perf_counter()
         with self.lock:
             self.inflight -= 1
+            self.busy_s += now - started
+            self.last_end = now
             if path is not None:
                 self.requests[path] += 1
                 self.bytes_sent += size
 
     def stats(self) -> dict:
+        """Requests answered since ``reset``; ``active_s`` runs from the first
+        request's arrival to the last answer's end, and ``mean_inflight`` is
+        how many requests were being answered on average in that window (a
+        crawler that keeps 8 connections busy scores close to 8)."""
         with self.lock:
+            active = (self.last_end - self.first_start) if self.last_end else 0.0
             return {
+                "active_s": round(active, 3),
+                "mean_inflight": round(self.busy_s / active, 2) if active else 0.0,
                 "requests": sum(self.requests.values()),
                 "distinct_paths": len(self.requests),
                 "refetched_paths": sum(1 for n in self.requests.values() if n > 1),

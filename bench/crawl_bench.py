@@ -195,7 +195,8 @@ def run_tool(tool: str, server: common.SlowSite, work: Path, round_no: int,
     result["ok"] = ok
     print(f"  {tool:5s} round {round_no}: {child.wall_s:6.2f} s wall, "
           f"{child.cpu_s:6.2f} s cpu, {stats['requests']} requests "
-          f"(max {stats['max_inflight']} at once), {len(urls)} URLs in WARC, "
+          f"(max {stats['max_inflight']}, mean {stats['mean_inflight']:.1f} at once over "
+          f"{stats['active_s']:.2f} s), {len(urls)} URLs in WARC, "
           f"rc={child.returncode}{' TIMEOUT' if child.timed_out else ''}", flush=True)
     if not ok:
         print("    stderr tail:\n      " + child.tail().replace("\n", "\n      "), flush=True)
@@ -330,13 +331,17 @@ def summarise(runs: dict, site_urls: set[str], args) -> tuple[list[dict], dict]:
             "fetches": common.median(r["server"]["requests"] for r in good),
             "urls": common.median(len(r["urls"]) for r in good),
             "max_inflight": max(r["server"]["max_inflight"] for r in good),
+            "mean_inflight": common.median(r["server"]["mean_inflight"] for r in good),
+            "active_s": common.median(r["server"]["active_s"] for r in good),
         }
         m = med[tool]
         summary += [
             common.row(f"{tool}: wall clock (median s)", m["wall_s"]),
             common.row(f"{tool}: CPU per fetch (ms)", m["cpu_ms_per_fetch"]),
             common.row(f"{tool}: fetches / URLs in WARC", f"{m['fetches']:.0f} / {m['urls']:.0f}"),
-            common.row(f"{tool}: most requests at once", m["max_inflight"]),
+            common.row(f"{tool}: requests in flight (max / mean)",
+                       f"{m['max_inflight']} / {m['mean_inflight']:.1f}"),
+            common.row(f"{tool}: first request to last answer (s)", m["active_s"]),
             common.row(f"{tool}: peak RSS (MB)", m["peak_rss_mb"]),
         ]
         details[tool] = {

@@ -48,14 +48,33 @@ def state_databases(out_dir: Path) -> list[Path]:
     return found
 
 
-def table_counts(db: Path) -> dict[str, int]:
+def frontier_counts(db: Path) -> dict[str, int]:
+    """Rows per table, and for the crawler's ``urls`` table rows per status
+    (and skip reason): the queued URLs still waiting when ``--max-pages``
+    stopped the crawl are marked skipped with reason ``max_pages``."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         tables = [r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-        return {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        if "urls" in tables:
+            for status, reason, n in con.execute(
+                    "SELECT status, COALESCE(skipped_reason, ''), COUNT(*) FROM urls GROUP BY 1, 2"):
+                counts[f"urls[{status}{':' + reason if reason else ''}]"] = n
+        return counts
     finally:
         con.close()
+
+
+def queued_urls(dbs: dict[str, dict[str, int]]) -> int:
+    """URLs the frontier held: left queued (or cut by max_pages) plus fetched.
+    Without the ``urls`` table (schema changed), the largest table's rows."""
+    for counts in dbs.values():
+        if "urls" in counts:
+            return sum(n for k, n in counts.items()
+                       if k.startswith("urls[") and not k.startswith("urls[skipped:")
+                       or k == "urls[skipped:max_pages]")
+    return max((n for counts in dbs.values() for n in counts.values()), default=0)
 
 
 def main(argv=None) -> int:
@@ -84,7 +103,7 @@ def main(argv=None) -> int:
     try:
         child = common.run_child(cmd, log_prefix=work / "crawl", timeout=args.timeout)
         stats = server.stats()
-        dbs = {str(db.relative_to(out_dir)): table_counts(db) for db in state_databases(out_dir)}
+        dbs = {str(db.relative_to(out_dir)): frontier_counts(db) for db in state_databases(out_dir)}
         log_tail = child.tail("stderr", 8) or child.tail("stdout", 8)
     finally:
         server.close()
@@ -93,8 +112,7 @@ def main(argv=None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    # the frontier is the largest table of the state database: one row per URL
-    queued = max((n for counts in dbs.values() for n in counts.values()), default=0)
+    queued = queued_urls(dbs)
     ok = child.returncode == 0 and not child.timed_out
     print(f"  crawler: rc={child.returncode}, {child.wall_s:.1f} s wall, {child.cpu_s:.1f} s cpu, "
           f"peak RSS {child.peak_rss_mb:.0f} MB, server answered {stats['requests']} requests")
