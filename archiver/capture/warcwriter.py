@@ -17,9 +17,15 @@ group and :class:`WarcWriteError` (an ``OSError``) is raised, so the crawl can
 stop cleanly and resume later; the writer stays usable.
 
 Credentials: the ``Authorization``, ``Proxy-Authorization`` and ``Cookie``
-request headers are written with their value replaced by ``[redacted]`` (the
+request headers (configured by the user or sent back from the site's own
+``Set-Cookie``) are written with their value replaced by ``[redacted]`` (the
 header line stays, so the record still shows that one was sent) unless
-``record_credentials=True``.
+``record_credentials=True``. Only the request record is affected: what the
+server answered is archived as received.
+
+``metadata`` (optional on every write) is ``{field: value or [values]}``,
+written as an ``application/warc-fields`` metadata record concurrent to the
+response, e.g. ``{"via": parent_url, "hopsFromSeed": "LL", "outlink": [...]}``.
 
 Public API::
 
