@@ -31,3 +31,18 @@ def test_prune_keeps_newest_and_never_latest_or_current(tmp_path):
     assert [p.name for p in deleted] == [runs[2].name, runs[3].name]
     assert history.runs() == [runs[0], runs[1], runs[4], runs[5]]
     assert history.completed() == history.runs()
+
+
+def test_latest_falls_back_to_a_file_where_symlinks_fail(tmp_path, monkeypatch):
+    history = JobHistory(tmp_path / "job")
+    first, second = history.new_run(), history.new_run()
+
+    def no_symlinks(*args):
+        raise OSError("symlinks not supported")
+
+    monkeypatch.setattr("os.symlink", no_symlinks)
+    history.set_latest(first)
+    history.set_latest(second)
+    assert not history.latest_link.is_symlink()
+    assert history.latest_link.read_text().strip() == second.name
+    assert history.latest() == second

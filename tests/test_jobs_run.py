@@ -165,6 +165,7 @@ def test_history_untouched_and_retention_keeps_originals(scenario):
 
 
 def test_audit_under_threshold_exits_3_and_still_keeps_the_run(tmp_path, capsys):
+    """Also: the manifest's [crawl.headers] are sent but not archived (record_credentials is off)."""
     from archiver.demo.site import Site
 
     legacy_site, new_site = Site(), Site()
@@ -174,8 +175,10 @@ def test_audit_under_threshold_exits_3_and_still_keeps_the_run(tmp_path, capsys)
     with SiteServer(legacy_site) as legacy, SiteServer(new_site, host="127.0.0.2") as new:
         manifest = tmp_path / "small.toml"
         manifest.write_text(f'name = "small"\n[legacy]\nseeds = ["{legacy.base_url}/"]\n[new]\nseeds = ["{new.base_url}/"]\n'
-                            '[crawl]\ndelay = 0\n[audit]\nfail_under = 1.0\n')
+                            '[crawl]\ndelay = 0\n[crawl.headers]\nAuthorization = "Bearer s3cret"\n'
+                            '[audit]\nfail_under = 1.0\n')
         code = main(["run", str(manifest), "--out", str(tmp_path / "out"), "--quiet"])
+        sent = [r.headers.get("Authorization") for r in legacy.requests]
     out = capsys.readouterr().out.strip()
     assert code == 3
     assert out.count("\n") == 0 and out.startswith("archiver small: incomplete | ") and "< 100%" in out
@@ -184,3 +187,17 @@ def test_audit_under_threshold_exits_3_and_still_keeps_the_run(tmp_path, capsys)
     assert summary["status"] == "incomplete" and summary["exit_code"] == 3
     assert summary["audit"]["completeness"] < 1.0 and not summary["audit"]["passed"]
     assert (latest / "audit" / "audit.html").is_file()
+    assert sent and set(sent) == {"Bearer s3cret"}
+    requests_archived = [r for r in _records(latest / "legacy") if r[0] == "request"]
+    assert requests_archived and not any("s3cret" in r[1] for r in requests_archived)
+
+
+def _records(crawl_dir: Path) -> list[tuple[str, str]]:
+    """(type, HTTP head as text) of every record."""
+    out = []
+    for path in sorted((crawl_dir / "warc").glob("*.warc.gz")):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                head = record.http_headers.to_str() if record.http_headers else ""
+                out.append((record.rec_type, head))
+    return out
