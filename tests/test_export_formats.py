@@ -62,6 +62,7 @@ def test_netlify_skips_what_it_cannot_say(tmp_path):
     skipped = {s["old_url"]: s["reason"] for s in report["skipped"]["netlify"]}
     assert "trailing slashes" in skipped[old + "/a/"]
     assert all("query string" in skipped[old + q] for q in ["/q?flag", "/q?k=1&k=2", "/q?k=:x"])
+    assert any("2 rules use what Cloudflare Pages lacks" in w for w in report["warnings"])  # /q k=1 j=2 and /gone
 
 
 def test_netlify_uses_absolute_sources_across_hosts_and_warns_over_pages_limit(tmp_path):

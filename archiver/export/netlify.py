@@ -83,6 +83,10 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     if too_long:
         warnings.append(f"_redirects: {too_long} rules longer than {PAGES_MAX_RULE_LENGTH} characters, which Cloudflare Pages refuses")
     gone = sum(r[2].is_gone for r in rules.values())
+    unsupported = sum(1 for (_, _, negative_params, _), _, item in rules.values() if item.is_gone or negative_params or multi_host)
+    if unsupported:
+        warnings.append(f"_redirects: {unsupported} rules use what Cloudflare Pages lacks (query parameters, "
+                        "domain-level sources, 404 rewrites); for Cloudflare use redirects.cloudflare.csv")
     header = [
         f"# archiver redirects for Netlify: {len(lines) - gone} redirects, {gone} gone pages (404 rewrites: Netlify has no 410).",
         "# Netlify ignores trailing slashes when matching; rules with query parameters come first.",
