@@ -314,3 +314,12 @@ def test_brotli_bomb_decoding_stays_small():
     finally:
         tracemalloc.stop()
     assert capped and data == bytes(1 << 20) and peak < 16 << 20
+
+
+def test_interim_100_continue_is_not_part_of_the_record(test_server, fetcher):
+    from servers import raw as raw_route
+    test_server.add("/continue", raw_route(b"HTTP/1.1 100 Continue\r\n\r\n"
+                                           b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    result = fetcher.fetch(test_server.url("/continue"))
+    assert result.status == 200 and raw(result) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    assert result.content() == b"ok" and result.block_digest == sha1_b32(raw(result))

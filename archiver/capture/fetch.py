@@ -49,6 +49,7 @@ import hashlib
 import http.client
 import io
 import socket
+import tempfile
 import threading
 import time
 import warnings
@@ -64,7 +65,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .recorder import (BROTLI_BOUNDED, READ_SIZE, Headers, Recording, decode_body, header_value, is_chunked,
+from .recorder import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, header_value, is_chunked,
                        iter_dechunked, payload_digest_of, split_head, warc_digest)
 
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
@@ -277,6 +278,18 @@ def _message_end(result: FetchResult, method: str = "GET") -> int:
     return length
 
 
+def _drop_interim(rec: Recording, length: int):
+    """A new spool holding the recording minus its first ``length`` bytes."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    rec.received.seek(length)
+    while data := rec.received.read(READ_SIZE):
+        spool.write(data)
+    rec.received.close()
+    rec.received, rec.received_length = spool, rec.received_length - length
+    spool.seek(0)
+    return spool
+
+
 def _finish(result: FetchResult, rec: Recording) -> FetchResult:
     """Parse the recording's head, trim bytes past the message and compute digests."""
     result.request = bytes(rec.sent)
@@ -288,6 +301,9 @@ def _finish(result: FetchResult, rec: Recording) -> FetchResult:
     spool = rec.received
     spool.seek(0)
     head, status, reason, headers = split_head(spool)
+    if status == 100:  # "100 Continue" before the real answer: http.client skips it, so do we
+        spool = _drop_interim(rec, len(head))
+        head, status, reason, headers = split_head(spool)
     if status is None:
         rec.close()
         result.error = result.error or "not an HTTP answer"
