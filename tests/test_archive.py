@@ -9,6 +9,13 @@ import pytest
 from archiver.archive import digests_equal, iter_captures, iter_records, normalize_url
 from test_archive_support import record, response, revisit, sha1, write_wacz, write_warc
 
+@pytest.fixture(autouse=True, params=["fastwarc", "warcio"])
+def reader(request, monkeypatch):
+    """Every test runs with both whole-file readers: FastWARC (default) and warcio (the reference)."""
+    monkeypatch.setenv("ARCHIVER_WARC_READER", request.param)
+    return request.param
+
+
 BODY = b"<html><title>Hello</title><body>" + b"x" * 2000 + b"</body></html>"
 
 

@@ -136,7 +136,9 @@ def test_wget_warc_outcomes_requisites_and_html(site, tmp_path):
     assert tree.xpath("//svg") and tree.xpath("//table[@id='requisites']//td[contains(., 'nope.png')]")
 
 
-def test_altered_byte_and_cut_file_are_reported_precisely_rest_still_audited(site, tmp_path):
+@pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
+def test_altered_byte_and_cut_file_are_reported_precisely_rest_still_audited(site, tmp_path, reader, monkeypatch):
+    monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
     plain = run_wget(site, tmp_path / "plain", compressed=False)
     packed = run_wget(site, tmp_path / "packed")
     records = {r.url: r for r in iter_records([plain]) if r.rec_type == "response"}
@@ -162,6 +164,11 @@ def test_altered_byte_and_cut_file_are_reported_precisely_rest_still_audited(sit
     got = outcomes(report)
     assert got[f"{site}/a.html"].outcome == "captured" and got[f"{site}/a.html"].file == str(plain)
     assert got[f"{site}/"].outcome == "captured"
+
+    # scanning the files in parallel gives the same report as one pass
+    serial = audit([plain, packed], sitemaps=[f"{site}/sitemap.xml"], workers=1).to_json()
+    parallel = audit([plain, packed], sitemaps=[f"{site}/sitemap.xml"], workers=2).to_json()
+    assert {k: v for k, v in serial.items() if k != "generated"} == {k: v for k, v in parallel.items() if k != "generated"}
 
     only_cut = audit([packed], sitemaps=[f"{site}/sitemap.xml"])
     assert outcomes(only_cut)[f"{site}/a.html"].outcome == "not_captured"

@@ -220,8 +220,12 @@ def _discover_crawl_logs(inputs) -> list[Path]:
     return found
 
 
-def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=None, fail_under=None) -> AuditReport:
-    """Audit a WARC collection (files, directories, WACZ) against what was expected."""
+def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=None, fail_under=None,
+          workers: int | None = None) -> AuditReport:
+    """Audit a WARC collection (files, directories, WACZ) against what was expected.
+
+    ``workers``: processes scanning files in parallel (default: one per CPU).
+    """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     inputs = [str(p) for p in inputs]
@@ -243,7 +247,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     if redirects:
         load_redirects(expected, redirects)
 
-    inv = take_inventory(inputs)
+    inv = take_inventory(inputs, workers=workers)
     outcomes = [_outcome(key, url, expected.sources[key], inv, expected) for key, url in expected.urls.items()]
     missing = [
         {"url": o.url, "outcome": o.outcome, "status": o.status, "reason": o.reason, "sources": list(o.sources),

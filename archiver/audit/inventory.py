@@ -6,11 +6,12 @@ bodies are parsed for requisites as they stream past and dropped.
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+import os
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from archiver.archive import RecordInfo, RevisitIndex, expand_inputs, normalize_url, read_source
+from archiver.archive import RecordInfo, RevisitIndex, Source, expand_inputs, normalize_url, read_source
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class Inventory:
     record_types: Counter = field(default_factory=Counter)
     status_hist: Counter = field(default_factory=Counter)
     mime_hist: Counter = field(default_factory=Counter)
-    hosts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    hosts: dict[str, Counter] = field(default_factory=dict)
     urls: dict[str, UrlState] = field(default_factory=dict)
     integrity: list[dict] = field(default_factory=list)
     digest_urls: dict[str, list[str]] = field(default_factory=dict)
@@ -104,45 +105,30 @@ def _wants_body(info: RecordInfo) -> bool:
             and (info.mime in ("text/html", "application/xhtml+xml", "text/css") or not info.mime))
 
 
-def take_inventory(inputs) -> Inventory:
-    """Read every record once; revisits are resolved at the end against an index of originals."""
+def take_inventory(inputs, *, workers: int | None = None) -> Inventory:
+    """Read every record once; revisits are resolved at the end against an index of originals.
+
+    Files are scanned in parallel (one process per file at a time, ``workers``
+    defaulting to the CPU count), as Spark jobs over WARC collections do; the
+    partial inventories are merged in file order, so the result does not
+    depend on the number of workers.
+    """
+    sources = expand_inputs(inputs)
+    workers = min(workers or os.cpu_count() or 1, len(sources))
     inv = Inventory()
+    inv.files = [s.name for s in sources]
     index = RevisitIndex()
     revisits: list[RecordInfo] = []
-    parsed: set[tuple[str, str | None]] = set()
-    sources = expand_inputs(inputs)
-    inv.files = [s.name for s in sources]
-    for number, source in enumerate(sources):
-        for entry in read_source(source, max_body=MAX_PARSE, want_body=_wants_body):
-            info = entry.info
-            for kind, detail in info.problems:
-                inv.problem(kind, info.file, info.offset, info.url, detail)
-            if info.rec_type == "problem":
-                if info.url:
-                    inv.damaged.setdefault(normalize_url(info.url), f"{info.file} at offset {info.offset}")
-                continue
-            inv.records += 1
-            inv.bytes += info.length or 0
-            inv.record_types[info.rec_type] += 1
-            if not info.is_capture or (info.rec_type == "response" and info.status is None):
-                continue
-            damaged = any(SEVERITY.get(k) == "error" for k, _ in info.problems)
-            if info.rec_type == "revisit":
-                info.problems = []
-                revisits.append(info)
-                continue
-            if not damaged:
-                index.add(info, number)
-            _count(inv, info, info.status)
-            if damaged:  # a damaged record is not evidence of a capture
-                inv.damaged.setdefault(normalize_url(info.url), f"{info.file} at offset {info.offset}")
-                continue
-            _remember(inv, info, info.status)
-            if entry.capture is not None and entry.capture.body:
-                seen = (normalize_url(info.url), info.payload_digest or info.computed_payload_digest)
-                if seen not in parsed:  # the same body at the same URL embeds the same things
-                    parsed.add(seen)
-                    _collect_references(inv, entry.capture)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = pool.map(_scan, range(len(sources)), sources)
+            for part in parts:
+                _merge(inv, index, revisits, part)
+    else:
+        for number, source in enumerate(sources):
+            _merge(inv, index, revisits, _scan(number, source))
     for info in revisits:
         where = index.find(info)
         status = info.status
@@ -157,11 +143,90 @@ def take_inventory(inputs) -> Inventory:
     return inv
 
 
+def _scan(number: int, source: Source) -> tuple[Inventory, RevisitIndex, list[RecordInfo]]:
+    """One file's part of the inventory, its originals, and its revisits (resolved later, collection-wide)."""
+    inv = Inventory()
+    index = RevisitIndex()
+    revisits: list[RecordInfo] = []
+    parsed: set[tuple[str, str | None]] = set()
+    for entry in read_source(source, max_body=MAX_PARSE, want_body=_wants_body):
+        info = entry.info
+        for kind, detail in info.problems:
+            inv.problem(kind, info.file, info.offset, info.url, detail)
+        damaged = any(SEVERITY.get(k) == "error" for k, _ in info.problems)
+        if damaged and info.url and info.rec_type in ("problem", "response", "resource", "revisit"):
+            inv.damaged.setdefault(normalize_url(info.url), f"{info.file} at offset {info.offset}")
+        if info.rec_type == "problem":
+            continue
+        inv.records += 1
+        inv.bytes += info.length or 0
+        inv.record_types[info.rec_type] += 1
+        if not info.is_capture or (info.rec_type == "response" and info.status is None):
+            continue
+        if info.rec_type == "revisit":
+            info.problems = []
+            revisits.append(info)
+            continue
+        if not damaged:
+            index.add(info, number)
+        _count(inv, info, info.status)
+        if damaged:  # a damaged record is not evidence of a capture
+            continue
+        _remember(inv, info, info.status)
+        if entry.capture is not None and entry.capture.body:
+            seen = (normalize_url(info.url), info.payload_digest or info.computed_payload_digest)
+            if seen not in parsed:  # the same body at the same URL embeds the same things
+                parsed.add(seen)
+                _collect_references(inv, entry.capture)
+    return inv, index, revisits
+
+
+def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part) -> None:
+    other, other_index, other_revisits = part
+    inv.records += other.records
+    inv.bytes += other.bytes
+    inv.record_types.update(other.record_types)
+    inv.status_hist.update(other.status_hist)
+    inv.mime_hist.update(other.mime_hist)
+    for host, counts in other.hosts.items():
+        inv.hosts.setdefault(host, Counter()).update(counts)
+    for key, state in other.urls.items():
+        old = inv.urls.get(key)
+        if old is None:
+            inv.urls[key] = state
+            continue
+        total = old.count + state.count
+        if (_rank(state.status), state.date) >= (_rank(old.status), old.date):  # as in one pass: later wins ties
+            inv.urls[key] = state
+        inv.urls[key].count = total
+    inv.integrity.extend(other.integrity)
+    for digest, urls in other.digest_urls.items():
+        mine = inv.digest_urls.setdefault(digest, [])
+        new = [u for u in urls if u not in mine]
+        inv.digest_counts[digest] += other.digest_counts[digest] - (len(urls) - len(new))
+        mine.extend(new[:max(0, MAX_URLS_PER_DIGEST - len(mine))])
+    for key, ref in other.references.items():
+        mine = inv.references.get(key)
+        if mine is None:
+            inv.references[key] = ref
+            continue
+        mine.count += ref.count
+        mine.pages.extend(p for p in ref.pages if p not in mine.pages)
+        del mine.pages[MAX_PAGES_PER_REFERENCE:]
+    for key, where in other.damaged.items():
+        inv.damaged.setdefault(key, where)
+    for table in ("by_id", "by_url_date", "by_url"):
+        getattr(index, table).update(getattr(other_index, table))
+    for digest, where in other_index.by_digest.items():
+        index.by_digest.setdefault(digest, where)
+    revisits.extend(other_revisits)
+
+
 def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
     inv.status_hist[str(status) if status is not None else "none"] += 1
     inv.mime_hist[info.mime or "(none)"] += 1
     host = (urlsplit(info.url).hostname or "").lower()
-    counts = inv.hosts[host]
+    counts = inv.hosts.setdefault(host, Counter())
     counts["records"] += 1
     if status is not None:
         counts[f"{status // 100}xx"] += 1

@@ -55,23 +55,32 @@ def css_references(base: str, css: bytes) -> Iterator[tuple[str, str]]:
             yield url, "css"
 
 
+_PARSER = None
+_TAGS = tuple(SRC_ATTRS) + ("link", "a", "style")
+
+
 def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
     """(absolute URL, kind) of every resource the page embeds or links as a document."""
-    from lxml import etree, html
+    global _PARSER
+    from lxml import etree
 
     body = body[:MAX_PARSE]
     if not body.strip():
         return
+    if _PARSER is None:  # plain elements (no lxml.html class lookup): the audit parses every page
+        _PARSER = etree.HTMLParser(recover=True, no_network=True, huge_tree=False)
     try:
-        root = html.fromstring(body, parser=html.HTMLParser(recover=True, no_network=True, huge_tree=False))
+        root = etree.fromstring(body, parser=_PARSER)
     except (etree.ParserError, ValueError, etree.XMLSyntaxError):
         return
-    base_el = root.find(".//base[@href]")
-    if base_el is not None:
-        base = _clean(base, base_el.get("href")) or base
-    for el in root.iter():
-        tag = el.tag if isinstance(el.tag, str) else ""
-        tag = tag.lower()
+    if root is None:
+        return
+    for base_el in root.iter("base"):
+        if base_el.get("href"):
+            base = _clean(base, base_el.get("href")) or base
+            break
+    for el in root.iter(*_TAGS):
+        tag = el.tag
         if tag in SRC_ATTRS:
             if tag == "input" and (el.get("type") or "").lower() != "image":
                 continue
@@ -98,6 +107,7 @@ def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
                     yield url, "document"
         elif tag == "style" and el.text:
             yield from css_references(base, el.text.encode("utf-8", "replace"))
-        style = el.get("style") if tag else None
-        if style and "url(" in style:
+    for el in root.xpath("//*[@style]"):
+        style = el.get("style")
+        if "url(" in style:
             yield from css_references(base, style.encode("utf-8", "replace"))
