@@ -201,3 +201,46 @@ def _records(crawl_dir: Path) -> list[tuple[str, str]]:
                 head = record.http_headers.to_str() if record.http_headers else ""
                 out.append((record.rec_type, head))
     return out
+
+
+def test_run_killed_mid_crawl_is_resumed_in_its_own_directory(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from archiver.demo.site import Site
+
+    legacy_site, new_site = Site(), Site()
+    legacy_site.add("/", "<html><body>" + "".join(f'<a href="/p{i}">{i}</a>' for i in range(12)) + "</body></html>")
+    for i in range(12):
+        legacy_site.add(f"/p{i}", f"<html><head><title>Page {i}</title></head><body><p>Text {i}</p></body></html>")
+    new_site.add("/", "<html><body><p>New</p></body></html>")
+    out = tmp_path / "out"
+    with SiteServer(legacy_site, latency=0.3) as legacy, SiteServer(new_site, host="127.0.0.2") as new:
+        manifest = tmp_path / "slow.toml"
+        manifest.write_text(f'name = "slow"\n[legacy]\nseeds = ["{legacy.base_url}/"]\n[new]\nseeds = ["{new.base_url}/"]\n'
+                            '[crawl]\ndelay = 0\nconcurrency = 1\n')
+        proc = subprocess.Popen([sys.executable, "-m", "archiver", "run", str(manifest), "--out", str(out), "--quiet"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not any(r.status == 200 and r.path.startswith("/p") for r in legacy.requests):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed = next((out / "slow" / "runs").iterdir())
+        assert not (killed / "summary.json").exists() and not (out / "slow" / "latest").exists()
+        fetched_before = {r.path for r in legacy.requests if r.status == 200}
+        legacy.latency = 0
+        legacy.clear_log()
+        assert main(["run", str(manifest), "--out", str(out), "--quiet"]) == 0
+    assert list((out / "slow" / "runs").iterdir()) == [killed]
+    assert (out / "slow" / "latest").resolve() == killed.resolve()
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["resumed"] is True and summary["stale_lock_taken_over"]["pid"] == proc.pid
+    assert summary["crawl"]["legacy"]["fetched"] == 14  # robots.txt, / and 12 pages, each once
+    refetched = {r.path for r in legacy.requests if r.status == 200} & fetched_before - {"/robots.txt"}
+    assert len(refetched) <= 1, refetched  # at most the page in flight when killed
+    assert not list(killed.rglob("*.open"))

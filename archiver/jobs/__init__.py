@@ -1,7 +1,9 @@
 """Scheduled jobs: the whole pipeline for one manifest, locked, with history.
 
 ``run_job(manifest, out_root)`` holds ``OUT/<name>/.lock`` (exit 4 when another
-run has it), creates ``OUT/<name>/runs/<UTC timestamp>/``, and there:
+run has it), creates ``OUT/<name>/runs/<UTC timestamp>/`` (or resumes the
+newest run there when it was killed half-way: the crawler continues where it
+stopped), and there:
 
 1. crawls the legacy and the new site (``legacy/``, ``new/``), each re-crawl
    passing the previous run's crawl as ``previous`` so unchanged pages are
@@ -228,10 +230,14 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
     started = time.time()
     with JobLock(job_dir / ".lock") as lock:
         previous = history.latest()
-        run_dir = history.new_run()
+        interrupted = history.interrupted()
+        run_dir = interrupted or history.new_run()
         run = _Run(manifest, history, run_dir, previous, progress or ("none" if quiet else "auto"))
         summary = run.summary
         summary["started"] = _utc(started)
+        if interrupted:
+            log.warning("resuming run %s, which was interrupted", run_dir.name)
+            summary["resumed"] = True
         if lock.stale_holder:
             summary["stale_lock_taken_over"] = lock.stale_holder
         try:

@@ -38,6 +38,14 @@ class JobHistory:
     def completed(self) -> list[Path]:
         return [p for p in self.runs() if (p / "summary.json").is_file()]
 
+    def interrupted(self) -> Path | None:
+        """The newest run when it never finished (no summary.json): killed, to be resumed.
+
+        Only call this while holding the job's lock, so the run is not in progress.
+        """
+        runs = self.runs()
+        return runs[-1] if runs and not (runs[-1] / "summary.json").exists() else None
+
     def new_run(self) -> Path:
         """Create and return a fresh run directory."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
