@@ -114,7 +114,12 @@ def test_crawls_small_legacy_site_end_to_end(tmp_path):
                 f.seek(row["warc_offset"])
                 rec = next(iter(ArchiveIterator(f)))
                 assert rec.rec_headers.get_header("WARC-Target-URI") == row["url"]
-    assert (tmp_path / "index.cdxj").exists()
+    # index.cdxj, written from the crawl state, says what cdxj-indexer reading the WARC files says
+    from archiver.capture.cdxj import build_index
+
+    ours = (tmp_path / "index.cdxj").read_text()
+    theirs = build_index(tmp_path, output=tmp_path / "reference.cdxj").read_text()
+    assert ours == theirs and len(ours.splitlines()) == len(responses)
 
 
 def test_fastwarc_reads_every_record(tmp_path):

@@ -1,13 +1,19 @@
-"""crawl.jsonl: one JSON object per URL with its final outcome.
+"""The crawl's outputs written from its state database: crawl.jsonl and index.cdxj.
 
-The file is regenerated from the state database (never appended), so a
-resumed crawl has exactly one line per URL.  It is written to a temporary
-file and renamed, so a reader never sees half of it.
+crawl.jsonl has one JSON object per URL with its final outcome.  It is
+regenerated from the state database (never appended), so a resumed crawl has
+exactly one line per URL.  Both files are written to a temporary file and
+renamed, so a reader never sees half of one.
+
+``write_cdxj`` writes the CDXJ lines pywb reads (the same fields and order as
+cdxj-indexer) from what the crawl already knows about every record it wrote,
+so a crawl that ran in one go need not read its WARC files again.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,6 +57,42 @@ def write_crawl_log(rows, path: Path | str) -> int:
             n += 1
         out.flush()
         os.fsync(out.fileno())
+    os.replace(tmp, path)
+    return n
+
+
+def cdxj_line(row: dict) -> str | None:
+    """The CDXJ line of a frontier row's record, or None when it wrote none."""
+    if not row.get("warc_file") or not row.get("index_key") or not row.get("warc_date"):
+        return None
+    stamp = "".join(c for c in row["warc_date"] if c.isdigit())[:14]
+    if row["record_type"] == "revisit":
+        mime = "warc/revisit"
+    else:
+        mime = re.split(r"[;\s]", row.get("content_type") or "", maxsplit=1)[0].strip()
+    fields = {
+        "url": row["url"],
+        "mime": mime,
+        "status": str(row["http_status"]) if row.get("http_status") is not None else None,
+        "digest": row.get("payload_digest"),
+        "length": str(row["warc_length"]),
+        "offset": str(row["warc_offset"]),
+        "filename": f"warc/{row['warc_file']}",
+    }
+    return f"{row['index_key']} {stamp} {json.dumps({k: v for k, v in fields.items() if v})}"
+
+
+def write_cdxj(rows, path: Path | str) -> int:
+    """Write the CDXJ lines of ``rows`` (already in index order) to ``path`` atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        for row in rows:
+            line = cdxj_line(row)
+            if line:
+                out.write(line + "\n")
+                n += 1
     os.replace(tmp, path)
     return n
 

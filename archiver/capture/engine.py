@@ -33,7 +33,7 @@ from pathlib import Path
 from archiver.capture import links as linkmod
 from archiver.capture import robots as robotsmod
 from archiver.capture.config import CrawlConfig
-from archiver.capture.crawllog import write_crawl_log
+from archiver.capture.crawllog import write_cdxj, write_crawl_log
 from archiver.capture.frontier import (
     PRIORITY_PAGE,
     PRIORITY_REQUISITE,
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS = 10  # hops in one redirect chain before it is called a trap
 STATE_DB = "state.sqlite3"
 DEDUP_DB = "dedup.sqlite3"
+COMMIT_INTERVAL = 1.0  # seconds: batch frontier commits and WARC fsyncs (kill -9 loses neither; a power cut at most this)
 LOCK_FILE = "crawl.lock"
 
 
@@ -107,6 +108,10 @@ class Result:
     fatal: str | None = None  # the output cannot be written (disk full): stop, keep the URL queued
     body: tuple[str, int] | None = None  # WARC path and offset of the record holding the payload
     refers_to: str | None = None  # an identical-payload revisit's original URL
+    warc_length: int | None = None  # with the next three: the record's CDXJ line
+    warc_date: str | None = None
+    payload_digest: str | None = None
+    index_key: str | None = None
 
 
 class _DirLock:
@@ -190,6 +195,8 @@ class Engine:
             refetch = recover(self.warc_dir)
             self.frontier = Frontier(self.out_dir / STATE_DB, max_query_variants=self.config.max_query_variants)
             self.frontier.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT, v TEXT)")
+            if refetch or self.frontier.db.execute("SELECT 1 FROM urls LIMIT 1").fetchone():
+                self.frontier.db.execute("INSERT INTO meta (k, v) VALUES ('resumed', ?)", (time.time(),))
             requeued = self.frontier.resume(refetch)
             if requeued:
                 log.info("resuming: %d URL(s) queued again", requeued)
@@ -214,7 +221,7 @@ class Engine:
             except KeyboardInterrupt:
                 interrupted = True
                 self.stopping.set()
-                self._drain(timeout=self.config.timeout + 5)
+                self._drain(timeout=5)  # what is still in flight is fetched again on resume
             finally:
                 for _ in threads:
                     self.work.put(None)
@@ -222,7 +229,7 @@ class Engine:
                 if not interrupted:
                     for t in threads:
                         t.join(timeout=5)
-                self.frontier.commit()
+                self._commit()
                 sink.close()
                 summary = self._finish(sink, interrupted)
                 self.frontier.close()
@@ -241,6 +248,14 @@ class Engine:
             fr.commit()
         crawl_log = self.out_dir / "crawl.jsonl"
         write_crawl_log(fr.rows(), crawl_log)
+        index = self.out_dir / "index.cdxj"
+        if fr.db.execute("SELECT 1 FROM meta WHERE k='resumed'").fetchone():
+            # records of killed runs are in the WARC files but not all in the state: read the files
+            from archiver.capture.cdxj import build_index
+
+            build_index(self.out_dir, output=index)
+        else:  # one uninterrupted run: the state knows every record it wrote
+            write_cdxj(fr.index_rows(), index)
         counts = fr.counts()
         totals = fr.db.execute(
             "SELECT COALESCE(SUM(bytes), 0), SUM(record_type='revisit') FROM urls WHERE status='done'"
@@ -260,7 +275,7 @@ class Engine:
             seeds_fetched=seeds_fetched,
             warc_files=sorted(self.warc_dir.glob("*.warc.gz")),
             crawl_log=crawl_log,
-            index=getattr(sink, "index_path", None),
+            index=index,
             interrupted=interrupted,
         )
 
@@ -269,25 +284,34 @@ class Engine:
         return self.config.max_pages is not None and self.budget_used >= self.config.max_pages
 
     def _coordinate(self, progress: Progress) -> None:
-        fr = self.frontier
+        last_commit = time.monotonic()
         while True:
             wait = self._dispatch()
             self._refresh_stats()
             progress.update(self.stats)
             if self.inflight == 0 and (wait is None or self._budget_spent() or self.stopping.is_set()):
+                self._commit()
                 return
             try:
-                result = self.results.get(timeout=min(wait if wait is not None else 0.5, 0.5))
+                if wait == 0:
+                    result = self.results.get_nowait()
+                else:
+                    result = self.results.get(timeout=min(wait if wait is not None else 0.5, 0.5))
             except queue.Empty:
                 continue
             self._apply(result)
-            while True:  # apply everything that finished meanwhile, then commit once
+            while True:  # apply everything that finished meanwhile
                 try:
                     self._apply(self.results.get_nowait())
                 except queue.Empty:
                     break
-            self.sink.flush()  # records on disk before the state that points at them
-            fr.commit()
+            if time.monotonic() - last_commit >= COMMIT_INTERVAL or self.inflight == 0:
+                self._commit()
+                last_commit = time.monotonic()
+
+    def _commit(self) -> None:
+        self.sink.flush()  # the records on disk before the state that points at them
+        self.frontier.commit()
 
     def _refresh_stats(self) -> None:
         self.stats.inflight = self.inflight
@@ -317,12 +341,10 @@ class Engine:
             return None
         now = time.monotonic()
         blocked = self._blocked_hosts(now)
-        batch = self.frontier.next_batch(max(free * 4, 16), skip_hosts=blocked)
-        if not batch:
-            if not self.frontier.has_queued():
-                return None
-            waits = [t - now for t in self.next_start.values() if t > now]
-            return max(0.01, min(waits)) if waits else 0.5
+        limit = max(free * 4, 16)
+        batch = self.frontier.next_batch(limit, skip_hosts=blocked)
+        if not batch and not self.frontier.has_queued():
+            return None
         for task in batch:
             if free <= 0 or self._budget_spent():
                 break
@@ -339,7 +361,10 @@ class Engine:
             self.budget_used += 1
             if self.inflight_by_host.get(host, 0) >= self.config.per_host_concurrency or self.host_delay_for(host) > 0:
                 blocked.add(host)
-        return 0
+        if free > 0 and len(batch) == limit:
+            return 0  # more queued rows may be eligible right now
+        waits = [t - now for t in self.next_start.values() if t > now]
+        return max(0.005, min(waits)) if waits else 0.5  # else: wait for a result
 
     def host_delay_for(self, host: str) -> float:
         return self.host_delay.get(host, self.config.delay)
@@ -381,10 +406,13 @@ class Engine:
                 self.fatal = r.fatal
                 self.stopping.set()
             return
+        body = r.body or self._original_body(r.refers_to)
         self.frontier.finish(
-            task, ok=r.ok, attempts=r.attempts, http_status=r.http_status, error=r.error, nbytes=r.nbytes,
+            task, ok=r.ok, attempts=r.attempts, http_status=r.http_status, error=r.error, bytes=r.nbytes,
             warc_file=r.warc_file, warc_offset=r.warc_offset, record_type=r.record_type,
-            content_type=r.content_type, body=r.body or self._original_body(r.refers_to),
+            content_type=r.content_type, body_file=body and body[0], body_offset=body and body[1],
+            warc_length=r.warc_length, warc_date=r.warc_date, payload_digest=r.payload_digest,
+            index_key=r.index_key,
         )
         if r.ok:
             self.stats.fetched += 1
@@ -474,6 +502,15 @@ class Engine:
             worker.close()
 
 
+def surt_key(url: str) -> str:
+    import surt
+
+    try:
+        return surt.surt(url)
+    except Exception:  # surt's own parsing fails on a few odd URLs; cdxj-indexer falls back alike
+        return url
+
+
 def _is_write_error(exc: OSError) -> bool:
     from archiver.capture.warcwriter import WarcWriteError
 
@@ -558,10 +595,14 @@ class Worker:
             result.ok = True
             result.nbytes = fetched.response_length
             result.warc_file, result.warc_offset, result.record_type = ref.filename, ref.offset, ref.record_type
+            result.warc_length, result.warc_date = ref.length, ref.date
+            result.payload_digest = fetched.payload_digest
+            result.index_key = surt_key(task.url)
             if fetched.truncated:
                 result.error = f"truncated: {fetched.truncated}"
             if previous is not None:
                 result.body = self.sink.previous_body(task.url)
+                result.payload_digest = self.sink.previous_digest(task.url)
                 headers, body = previous
                 result.content_type = result.content_type or dict((k.lower(), v) for k, v in headers).get("content-type")
                 parse_result_links(self.config, task, result, body, headers, status=200)
@@ -611,6 +652,7 @@ class Sink:
         )
         # its own file: workers write it while the coordinator holds the frontier's transaction
         self.warc_dir = out_dir / "warc"
+        self._write_lock = threading.Lock()
         self.dedup = DedupIndex(out_dir / DEDUP_DB)
         self.incremental = config.previous is not None
         self.previous = None
@@ -644,22 +686,26 @@ class Sink:
     def previous_body(self, url: str) -> tuple[str, int] | None:
         return self.previous.body_location(url) if self.previous is not None else None
 
+    def previous_digest(self, url: str) -> str | None:
+        previous = self._previous(url)
+        return previous.digest if previous else None
+
     def previous_payload(self, url: str, max_bytes: int):
         from archiver.capture.incremental import read_payload
 
         return read_payload(self.previous_body(url), max_bytes)
 
     def write(self, fetched):
-        return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
+        # one at a time: write_capture looks a digest up, writes, then remembers it, so two
+        # identical payloads written at once would both become responses
+        with self._write_lock:
+            return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
 
     def flush(self) -> None:
         self.writer.flush()
 
     def close(self) -> None:
-        from archiver.capture.cdxj import build_index
-
         self.writer.close()
         self.dedup.close()
         if self.previous is not None:
             self.previous.close()
-        build_index(self.out_dir, output=self.index_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -25,6 +26,12 @@ PRIORITY_ROBOTS = -1
 PRIORITY_SEED = 0
 PRIORITY_REQUISITE = 1
 PRIORITY_PAGE = 10
+
+OUTCOME_COLUMNS = frozenset({
+    "http_status", "error", "bytes", "warc_file", "warc_offset", "record_type", "content_type",
+    "body_file", "body_offset", "warc_length", "warc_date", "payload_digest", "index_key",
+})
+RECENT_KEYS = 50_000  # a bounded cache of keys already queued, never the whole frontier
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -49,6 +56,10 @@ CREATE TABLE IF NOT EXISTS urls (
     content_type TEXT,
     body_file TEXT,                -- WARC holding the payload (own response, or a revisit's original)
     body_offset INTEGER,
+    warc_length INTEGER,           -- of the record's gzip member; with the next three, its CDXJ line
+    warc_date TEXT,
+    payload_digest TEXT,
+    index_key TEXT,                -- SURT of the URL
     skipped_reason TEXT,
     updated_at REAL
 );
@@ -105,6 +116,7 @@ class Frontier:
         self.db.execute("PRAGMA cache_size=-16000")  # 16 MB page cache, whatever the frontier size
         self.db.executescript(SCHEMA)
         self.db.execute("BEGIN")
+        self._recent: OrderedDict[str, None] = OrderedDict()  # bounded: keys known to be in the table
 
     # -- transactions
     def commit(self) -> None:
@@ -122,9 +134,17 @@ class Frontier:
         queued = 0
         now = time.time()
         cur = self.db.cursor()
+        recent = self._recent
         for c in candidates:
             key = url_key(c.url)
             status = "skipped" if c.skipped_reason else "queued"
+            if status == "queued":
+                if key in recent:  # navigation links repeat on every page: skip the database
+                    recent.move_to_end(key)
+                    continue
+                recent[key] = None
+                if len(recent) > RECENT_KEYS:
+                    recent.popitem(last=False)
             cur.execute(
                 _ADD,
                 (key, c.url, host_key(c.url), c.kind, status, c.priority, c.depth, c.redirects,
@@ -188,15 +208,17 @@ class Frontier:
             (reason, time.time(), task.id),
         )
 
-    def finish(self, task: Task, *, ok: bool, attempts: int, http_status=None, error=None, nbytes=None,
-               warc_file=None, warc_offset=None, record_type=None, content_type=None, body=None) -> None:
-        body_file, body_offset = body or (None, None)
+    def finish(self, task: Task, *, ok: bool, attempts: int, **outcome) -> None:
+        """Record a fetch's outcome; ``outcome`` keys are columns (http_status, error, bytes, warc_file...)."""
+        unknown = set(outcome) - OUTCOME_COLUMNS
+        if unknown:
+            raise TypeError(f"unknown outcome columns: {sorted(unknown)}")
+        columns = {column: outcome.get(column) for column in sorted(OUTCOME_COLUMNS)}
+        assignments = ", ".join(f"{column}=?" for column in columns)
         self.db.execute(
-            "UPDATE urls SET status=?, attempts=attempts+?, http_status=?, error=?, bytes=?, warc_file=?, "
-            "warc_offset=?, record_type=?, content_type=?, body_file=?, body_offset=?, skipped_reason=NULL, "
-            "updated_at=? WHERE id=?",
-            ("done" if ok else "failed", attempts, http_status, error, nbytes, warc_file, warc_offset,
-             record_type, content_type, body_file, body_offset, time.time(), task.id),
+            f"UPDATE urls SET status=?, attempts=attempts+?, {assignments}, skipped_reason=NULL, updated_at=? "
+            "WHERE id=?",
+            ("done" if ok else "failed", attempts, *columns.values(), time.time(), task.id),
         )
 
     def body_location(self, url: str) -> tuple[str, int] | None:
@@ -235,6 +257,13 @@ class Frontier:
 
     def has_queued(self) -> bool:
         return self.db.execute("SELECT 1 FROM urls WHERE status='queued' LIMIT 1").fetchone() is not None
+
+    def index_rows(self) -> Iterator[dict]:
+        """Rows with a WARC record, in CDXJ order (SQLite sorts on disk, not in RAM)."""
+        cur = self.db.execute("SELECT * FROM urls WHERE warc_file IS NOT NULL ORDER BY index_key, warc_date")
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row))
 
     def rows(self) -> Iterator[dict]:
         """Every URL and its outcome, in discovery order (a separate cursor; streams)."""
