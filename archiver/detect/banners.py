@@ -103,6 +103,12 @@ def _block_for(el, body):
     return node, text
 
 
+def _without(text: str, parts: list[str]) -> str:
+    for part in sorted(filter(None, parts), key=len, reverse=True):
+        text = text.replace(part, " <a> ")
+    return text
+
+
 def fingerprint(text: str) -> bytes:
     """Same notice, same fingerprint: case, diacritics, digits and spacing ignored."""
     key = re.sub(r"\d+", "0", fold(text))
@@ -156,7 +162,8 @@ class BlockCollector:
             in_nav, in_footer = _context(node, body)
             if in_nav:
                 continue
-            fp = fingerprint(text)
+            anchors_text = [element_text(a) for a in node.iter("a")]
+            fp = fingerprint(_without(text, anchors_text))  # per-page link wording does not split a banner
             if fp in blocks:
                 continue
             links = []
@@ -176,7 +183,7 @@ class BlockCollector:
                 continue
             stats = self.stats.get(fp)
             if stats is None:
-                link_text = sum(len(element_text(a)) for a in node.iter("a"))
+                link_text = sum(len(t) for t in anchors_text)
                 foreign = {bare(host_of(u)) for u in links} | {bare(h) for h in named}
                 stats = self.stats[fp] = BlockStats(text[:400], frozenset(named), hits, len(all_links),
                                                     min(link_text / max(len(text), 1), 1.0), len(foreign))
@@ -226,8 +233,8 @@ class BannerScorer:
             score += 0.1  # says the host it links to: "moved to <a>GOV.SI</a>"
         if any(related(h, legacy) for h in hosts for legacy in self.legacy_hosts):
             score += 0.15  # a sibling or parent domain of the legacy site
-        if stats.named and len(stats.text.split()) >= 6:
-            score += 0.05  # a sentence telling the reader where to go, not a bare credit
+        if len(stats.text.split()) >= 6 and stats.link_density < 0.5:
+            score += 0.1 if stats.named else 0.05  # a sentence sending readers elsewhere, not a credit
         return score, f"names/links another site ({', '.join(sorted(hosts)[:3])})"
 
     def score(self, block: PageBlock) -> BannerVerdict:
