@@ -41,7 +41,12 @@ def write_csv(redirects: list[Redirect], out_dir: Path) -> Path:
 def write_json(redirects: list[Redirect], report: dict, out_dir: Path) -> Path:
     """One row per line: readable, diffable, and fast to write for 100,000 rows."""
     path = Path(out_dir) / JSON_FILE
-    rows = ",\n".join("  " + json.dumps(vars(item.row), ensure_ascii=True) for item in redirects)
-    rest = "".join(f',\n "{key}": {json.dumps(value, ensure_ascii=True)}' for key, value in report.items())
-    path.write_text(f'{{\n "rows": [\n{rows}\n ]{rest}\n}}\n', encoding="ascii")
+    with path.open("w", encoding="ascii") as fh:
+        fh.write('{\n "rows": [')
+        for number, item in enumerate(redirects):
+            fh.write(("," if number else "") + "\n  " + json.dumps(vars(item.row), ensure_ascii=True))
+        fh.write("\n ]")
+        for key, value in report.items():
+            fh.write(f',\n "{key}": {json.dumps(value, ensure_ascii=True)}')
+        fh.write("\n}\n")
     return path

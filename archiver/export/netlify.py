@@ -92,5 +92,6 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
         "# Netlify ignores trailing slashes when matching; rules with query parameters come first.",
     ]
     path = Path(out_dir) / FILE
-    path.write_text("\n".join(header + lines) + "\n", encoding="ascii")
+    with path.open("w", encoding="ascii") as fh:
+        fh.writelines(line + "\n" for line in header + lines)
     return {"netlify": path}, skipped, warnings

@@ -225,7 +225,8 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
 
     out_dir = Path(out_dir)
     paths = {"nginx": out_dir / MAP_FILE, "nginx.server": out_dir / SERVER_FILE, "nginx.http": out_dir / HTTP_FILE}
-    paths["nginx"].write_text("".join(header + body + long_lines), encoding="ascii")
+    with paths["nginx"].open("w", encoding="ascii") as fh:
+        fh.writelines(header + body + long_lines)
     paths["nginx.server"].write_text("# archiver: answer old URLs from redirects.nginx.conf (server {} context).\n" + SERVER_SNIPPET, encoding="ascii")
     paths["nginx.http"].write_text("".join(http_lines), encoding="ascii")
     return paths, skipped, warnings

@@ -42,7 +42,7 @@ class InvalidURL(ValueError):
     """The URL cannot be exported; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class URL:
     """A normalised absolute URL, split into what the formats need."""
 

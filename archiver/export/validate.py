@@ -35,7 +35,7 @@ GONE = 410
 _KIND_RANK = {"page": 3, "fallback": 2, "gone": 1, "unmatched": 0}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Redirect:
     """A validated row: its normalised URLs and the row as it will be written."""
 
