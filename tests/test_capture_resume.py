@@ -138,3 +138,48 @@ def test_kill_9_at_several_moments_then_resume(tmp_path):
     # the index covers every closed file
     index = (out / "index.cdxj").read_text()
     assert all(f"warc/{p.name}" in index for p in warcs)
+
+
+def _limit_file_size(limit: int):
+    def apply():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_disk_full_stops_cleanly_then_resumes(tmp_path):
+    """A write that fails (here: a file-size limit, as a full disk would) stops the crawl with one
+    clear line; the WARC files stay valid and the same command finishes the crawl later."""
+    import os as _os
+
+    pages = {f"/p{i}": Resource(200, {"Content-Type": "text/html"},
+                                html(_os.urandom(15_000).hex(), title=f"P{i}")) for i in range(40)}
+    out = tmp_path / "crawl"
+    with TestServer(pages, defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=tuple(pages))))
+        cmd = [ARCHIVER, "crawl", srv.url("/"), "--out", str(out), "--delay", "0", "--progress", "none"]
+        full = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                              preexec_fn=_limit_file_size(400_000))
+        assert full.returncode == 1, full.stderr
+        last = full.stderr.strip().splitlines()[-1]
+        assert last.startswith("archiver crawl: cannot write") and "run the same command again" in last
+        warcio_check(sorted((out / "warc").glob("*.warc.gz")))  # what was written is whole
+        done_before = sum(1 for r in read_crawl_log(out / "crawl.jsonl") if r["state"] == "done")
+        assert 0 < done_before < 42
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+    log = {r["url"]: r for r in read_crawl_log(out / "crawl.jsonl")}
+    assert [log[srv.url(p)] for p in pages if log[srv.url(p)]["state"] != "done"] == []
+    assert not list(out.rglob("*.open"))
+    warcio_check(sorted((out / "warc").glob("*.warc.gz")))
+
+
+def test_unusable_output_directory_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = subprocess.run([ARCHIVER, "crawl", "http://127.0.0.1:9/", "--out", str(blocker / "crawl")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("archiver crawl: cannot create output directory")

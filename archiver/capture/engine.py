@@ -21,10 +21,12 @@ done only after its record is on disk, so a crash loses nothing.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -490,13 +492,12 @@ class Engine:
                     return
                 try:
                     result = worker.process(task)
-                except OSError as exc:
-                    if not _is_write_error(exc):
-                        raise
-                    result = Result(task, fatal=str(exc))
-                except Exception as exc:  # a bug or disk error must not hang the crawl: record it
-                    log.exception("worker failed on %s", task.url)
-                    result = Result(task, ok=False, error=f"{type(exc).__name__}: {exc}")
+                except Exception as exc:
+                    if _is_write_error(exc):  # stop the crawl; the URL stays queued for the resume
+                        result = Result(task, fatal=_describe_write_error(exc))
+                    else:  # a bug must not hang the crawl or lose the URL: record it
+                        log.exception("worker failed on %s", task.url)
+                        result = Result(task, ok=False, error=f"{type(exc).__name__}: {exc}")
                 self.results.put(result)
         finally:
             worker.close()
@@ -511,10 +512,24 @@ def surt_key(url: str) -> str:
         return url
 
 
-def _is_write_error(exc: OSError) -> bool:
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+def _is_write_error(exc: BaseException) -> bool:
+    """The crawl's own files cannot be written (disk full, quota, read-only, I/O error)."""
     from archiver.capture.warcwriter import WarcWriteError
 
-    return isinstance(exc, WarcWriteError)
+    if isinstance(exc, WarcWriteError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(word in str(exc).lower() for word in ("disk", "full", "readonly", "read-only"))
+    return isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS and not isinstance(exc, ConnectionError)
+
+
+def _describe_write_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"cannot write the crawl state: {exc}"
 
 
 def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
