@@ -120,3 +120,18 @@ def test_bad_arguments_are_usage_errors(tmp_path):
         export_all([], tmp_path, allowed_hosts=["new.example"], formats=["nginx", "iis"])
     with pytest.raises(UsageError, match="301 or 308"):
         export_all([], tmp_path, allowed_hosts=["new.example"], status_default=302)
+
+
+def test_targets_that_redirect_or_fail_on_the_new_site_are_refused():
+    old = "http://old.example"
+    rows = [row(old + "/ok", NEW + "/ok#part"), row(old + "/moved", NEW + "/moved"), row(old + "/missing", NEW + "/missing"),
+            row(old + "/unknown", NEW + "/not-crawled"), row(old + "/http", "http://new.example/ok"),
+            row(old + "/chain", old + "/missing")]
+    status = {NEW + "/ok": 200, NEW + "/moved": 301, NEW + "/missing": 404, "http://new.example/ok": 301,
+              NEW + "/failed": None, "not a url": 200}
+    result = validate(rows, allowed_hosts=["new.example", "old.example"], target_status=status)
+    assert [r.row.old_url for r in result.redirects] == [old + "/ok", old + "/unknown"]
+    reasons = {r.old_url: r.reason for r in result.rejected}
+    assert reasons[old + "/moved"] == "target is itself a redirect (301) on the new site"
+    assert reasons[old + "/http"] == "target is itself a redirect (301) on the new site"
+    assert reasons[old + "/missing"] == reasons[old + "/chain"] == "target answers 404 on the new site"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from archiver.errors import UsageError
 from archiver.types import RedirectRow
@@ -43,17 +43,20 @@ def export_all(
     formats: Iterable[str] | None = None,
     allowed_hosts: Iterable[str],
     status_default: int = 301,
+    target_status: Mapping[str, int | None] | None = None,
 ) -> dict[str, Path]:
     """Validate ``rows`` and write each format into ``out_dir``.
 
-    Returns {name: path} for every file written (``nginx``, ``nginx.http``,
+    ``target_status`` ({new-site URL: HTTP status}, e.g. read from the new
+    site's ``crawl.jsonl``) refuses targets that are themselves redirects or
+    errors there. Returns {name: path} for every file written (``nginx``, ``nginx.http``,
     ``nginx.server``, ``apache``, ``apache.map``, ``rejected``, ...).
     """
     chosen = list(FORMATS if formats is None else formats)
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
         raise UsageError(f"unknown export format {unknown[0]!r} (known: {', '.join(FORMATS)})")
-    checked = validate(rows, allowed_hosts=allowed_hosts, status_default=status_default)
+    checked = validate(rows, allowed_hosts=allowed_hosts, status_default=status_default, target_status=target_status)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

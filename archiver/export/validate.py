@@ -14,7 +14,9 @@ rows every format can write without further checks:
   nobody needs to review), the others are refused as duplicates;
 - **no chains**: A->B with B->C becomes A->C (evidence says so); A->B with B
   gone becomes gone; **no loops**: A->B->A (or A->A, e.g. an http->https
-  self-redirect) and anything leading into a loop is refused.
+  self-redirect) and anything leading into a loop is refused;
+- given the new site's statuses (``target_status``), **no target that is
+  itself a redirect or an error** there.
 
 Refusals are ``Rejection`` records with a reason; rewrites are listed in
 ``Validated.changes``. Nothing is dropped silently.
@@ -22,7 +24,7 @@ Refusals are ``Rejection`` records with a reason; rewrites are listed in
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from archiver.errors import UsageError
 from archiver.types import RedirectRow
@@ -240,8 +242,35 @@ def _resolve_chains(items: list[Redirect], result: Validated) -> list[Redirect]:
     return out
 
 
-def validate(rows: Iterable[RedirectRow], *, allowed_hosts: Iterable[str], status_default: int = 301) -> Validated:
-    """Check and normalise rows for export; see the module docstring."""
+def _check_targets_answer(items: list[Redirect], target_status: Mapping[str, int | None], result: Validated) -> list[Redirect]:
+    """Refuse redirects whose (final) target the new site answered with a redirect or an error."""
+    known: dict[str, int] = {}
+    for url, status in target_status.items():
+        try:
+            if status is not None:
+                known[str(parse_url(url, keep_fragment=False))] = int(status)
+        except (InvalidURL, ValueError, TypeError):
+            continue
+    kept = []
+    for item in items:
+        status = known.get(str(replace(item.new, fragment=None))) if item.is_redirect else None
+        if status is None or 200 <= status < 300:
+            kept.append(item)
+        elif 300 <= status < 400:
+            result.rejected.append(_reject(item.row, f"target is itself a redirect ({status}) on the new site"))
+        else:
+            result.rejected.append(_reject(item.row, f"target answers {status} on the new site"))
+    return kept
+
+
+def validate(rows: Iterable[RedirectRow], *, allowed_hosts: Iterable[str], status_default: int = 301,
+             target_status: Mapping[str, int | None] | None = None) -> Validated:
+    """Check and normalise rows for export; see the module docstring.
+
+    ``target_status`` ({new-site URL: HTTP status}, e.g. from the new site's
+    crawl log), when given, refuses targets that answered 3xx, 4xx or 5xx;
+    targets it does not list are kept (nothing is known against them).
+    """
     if status_default not in REDIRECT_STATUSES:
         raise UsageError(f"default redirect status must be 301 or 308, not {status_default}")
     allowed = AllowedHosts(allowed_hosts)
@@ -257,4 +286,6 @@ def validate(rows: Iterable[RedirectRow], *, allowed_hosts: Iterable[str], statu
             result.changes.append({"old_url": item.row.old_url, "change": note})
         checked.append(item)
     result.redirects = _resolve_chains(_dedupe(checked, result), result)
+    if target_status is not None:
+        result.redirects = _check_targets_answer(result.redirects, target_status, result)
     return result
