@@ -94,8 +94,8 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
                  "AllowEncodedSlashes NoDecode"]
     conf += [
         "",
-        "# the raw request target (and host) becomes the lookup key; env variables, not",
-        "# backreferences, carry it and the target, so a '?' in them is not refused as unsafe",
+        "# one map lookup per request: the raw request target (and host) is the key;",
+        "# UnsafeAllow3F lets a target hold '?': it comes from the map, never from the client",
         *request,
         f"RewriteRule ^ - [E=ARCHIVER_KEY:{lookup_key}]",
         f'RewriteCond ${{{MAP_NAME}:%{{ENV:ARCHIVER_KEY}}}} "^(301|308):(.+)$"',
