@@ -515,8 +515,11 @@ def _parse_http_head(head: bytes) -> tuple[int | None, tuple[tuple[str, str], ..
 def _read_block(record, source: Source, *, max_body: int, want_body) -> Entry:
     """One record read through FastWARC: the block streamed once into block digest, HTTP head, de-chunker,
     payload digest and capped decoder (the same checks as ``_read_record``, without warcio's per-line cost)."""
-    headers = record.headers
-    get = headers.get
+    fields = {k.lower(): v for k, v in record.headers.items()}  # one conversion: each .get() costs ~10 us
+
+    def get(name: str) -> str | None:
+        return fields.get(name.lower())
+
     rec_type = str(record.record_type)
     info = _new_info(get, rec_type, source)
     reader = record.reader

@@ -271,3 +271,41 @@ def test_cli_exit_codes(tmp_path):
         result = cli(*bad)
         assert result.returncode == 2, (bad, result.stderr)
         assert result.stderr.strip() and "Traceback" not in result.stderr
+
+
+def test_crawl_log_reasons_duplicates_and_completeness_definition(tmp_path):
+    warc = tmp_path / "c.warc.gz"
+    same = b"<html>same body</html>"
+    write_warc(warc, [
+        response("http://example.com/", b'<html><img src="http://cdn.example.net/logo.png"></html>'),
+        response("http://example.com/p1", same),
+        response("http://example.com/p1", same, date="2024-01-02T00:00:00Z"),
+        response("http://example.com/p1-copy", same),
+    ])
+    log = tmp_path / "crawl.jsonl"
+    rows = [
+        {"url": "http://example.com/", "status": 200, "kind": "page"},
+        {"url": "http://example.com/p1", "status": 200, "kind": "page"},
+        {"url": "http://example.com/private", "status": None, "skipped_reason": "robots", "kind": "page"},
+        {"url": "http://other.example/x", "status": None, "skipped_reason": "out of scope: host", "kind": "page"},
+        {"url": "http://example.com/flaky", "status": 503, "error": "HTTP 503", "attempts": 4, "kind": "page"},
+        {"url": "http://example.com/robots.txt", "status": 200, "kind": "robots"},
+        {"url": "http://cdn.example.net/logo.png", "status": None, "error": "ConnectionError", "attempts": 4,
+         "kind": "requisite"},
+    ]
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
+    report = audit([warc], crawl_logs=[log])
+    got = outcomes(report)
+    assert got["http://example.com/private"].outcome == "blocked_by_robots"
+    assert got["http://other.example/x"].outcome == "out_of_scope"
+    assert got["http://example.com/flaky"].outcome == "error" and "4 attempt" in got["http://example.com/flaky"].reason
+    assert "http://example.com/robots.txt" not in got
+    # (captured 2) / (expected 6, the failed requisite included, - out_of_scope 1)
+    assert report.completeness == pytest.approx(2 / 5)
+    assert any("unreadable line" in w for w in report.warnings)
+    (req,) = report.requisites_missing
+    assert req["url"] == "http://cdn.example.net/logo.png" and req["other_host"] and "ConnectionError" in req["reason"]
+    dup = report.summary["duplicates"]
+    assert dup["top_urls"] == [{"url": "http://example.com/p1", "captures": 2}]
+    assert dup["payloads_under_several_urls"] == 1 and len(dup["top_payloads"][0]["examples"]) == 2
+    assert report.summary["hosts"]["example.com"]["records"] == 4
