@@ -124,8 +124,11 @@ def looks_binary(body: bytes) -> bool:
     sample = body[:4096]
     if not sample or sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls > len(sample) * 0.05
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
 
 
 def decode_html(capture: Capture) -> str:
@@ -189,15 +192,25 @@ def base_url(tree, url: str) -> str:
 def absolute_links(tree, url: str) -> tuple[str, ...]:
     """http(s) targets of <a>/<area> links, absolute, fragment removed, in order."""
     base = base_url(tree, url)
+    try:
+        parts = urlsplit(base)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    except ValueError:
+        origin = ""
     seen: dict[str, None] = {}
     for href in tree.xpath("//a/@href | //area/@href"):
         href = href.strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
             continue
-        try:
-            link = urljoin(base, href).split("#", 1)[0]
-        except ValueError:
-            continue
+        if href.startswith(("http://", "https://")) and " " not in href:
+            link = href.split("#", 1)[0]  # already absolute: skip urljoin, the costly part
+        elif origin and href.startswith("/") and not href.startswith("//") and "/." not in href:
+            link = origin + href.split("#", 1)[0]
+        else:
+            try:
+                link = urljoin(base, href).split("#", 1)[0]
+            except ValueError:
+                continue
         if link.startswith(("http://", "https://")):
             seen.setdefault(link, None)
     return tuple(seen)
@@ -222,13 +235,24 @@ def element_text(el) -> str:
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·|/)\s+")
 
 
-def _meta(tree, *names: str) -> str:
+def _metas(tree) -> dict[str, str]:
+    """<meta property/name/itemprop=... content=...>: first non-empty value per lower-cased key."""
+    found: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        content = " ".join((el.get("content") or "").split())
+        if not content:
+            continue
+        for attr in ("property", "name", "itemprop"):
+            key = (el.get(attr) or "").strip().lower()
+            if key:
+                found.setdefault(key, content)
+    return found
+
+
+def _meta(metas: dict[str, str], *names: str) -> str:
     for name in names:
-        for value in tree.xpath(
-            "//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name
-        ):
-            if value and value.strip():
-                return " ".join(value.split())
+        if value := metas.get(name.lower()):
+            return value
     return ""
 
 
@@ -238,7 +262,7 @@ def _clean_title(title: str) -> str:
     return max(parts, key=len).strip() if len(parts) > 1 else title.strip()
 
 
-def _title(tree) -> tuple[str, str]:
+def _title(tree, metas: dict[str, str]) -> tuple[str, str]:
     """(title, h1): og:title, else an h1 the <title> confirms, else <title>."""
     h1 = ""
     for el in tree.xpath("//h1")[:3]:
@@ -246,7 +270,7 @@ def _title(tree) -> tuple[str, str]:
         if h1:
             break
     raw = " ".join(" ".join(tree.xpath("//title//text()")).split()) if tree.find(".//title") is not None else ""
-    og = _meta(tree, "og:title", "twitter:title")
+    og = _meta(metas, "og:title", "twitter:title")
     if og:
         return _clean_title(og), h1
     parts = [p.strip() for p in _TITLE_SEPARATORS.split(raw) if p.strip()]
@@ -269,16 +293,15 @@ _MONTHS = {
     "julija": 7, "avgust": 8, "avgusta": 8, "septembra": 9, "oktober": 10,
     "oktobra": 10, "novembra": 11, "decembra": 12,
 }
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE_PATTERNS = (
     # ISO 2019-02-07
     (re.compile(r"\b((?:19|20)\d\d)-(\d{1,2})-(\d{1,2})\b"), ("y", "m", "d")),
     # 7. 2. 2019 / 7.2.2019 / 07.02.2019
     (re.compile(r"\b(\d{1,2})\.\s?(\d{1,2})\.\s?((?:19|20)\d\d)\b"), ("d", "m", "y")),
-    # 7. februar 2019 / 7 February 2019
-    (re.compile(rf"\b(\d{{1,2}})\.?\s+({_MONTH_RE})\.?,?\s+((?:19|20)\d\d)\b", re.I), ("d", "M", "y")),
+    # 7. februar 2019 / 7 February 2019 (month words checked against _MONTHS)
+    (re.compile(r"\b(\d{1,2})\.?\s+([^\W\d_]{3,9})\.?,?\s+((?:19|20)\d\d)\b"), ("d", "M", "y")),
     # February 7, 2019
-    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b", re.I), ("M", "d", "y")),
+    (re.compile(r"\b([^\W\d_]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b"), ("M", "d", "y")),
 )
 _URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
@@ -311,8 +334,8 @@ def _date_from_url(url: str) -> str | None:
     return _valid(*map(int, match.groups())) if match else None
 
 
-def _date(tree, url: str) -> str | None:
-    meta = _meta(tree, "article:published_time", "datePublished", "og:published_time",
+def _date(tree, url: str, metas: dict[str, str]) -> str | None:
+    meta = _meta(metas, "article:published_time", "datePublished", "og:published_time",
                  "dc.date.issued", "DC.date.issued", "dcterms.created", "date", "pubdate")
     if meta and (found := parse_date_text(meta)):
         return found
@@ -376,11 +399,11 @@ def guess_language(text: str) -> str | None:
     return lang if best >= max(3, len(words) * 0.05) else None
 
 
-def _language(tree, capture: Capture, text: str) -> str | None:
+def _language(tree, capture: Capture, text: str, metas: dict[str, str]) -> str | None:
     candidates = tree.xpath("/html/@lang | /html/@xml:lang",
                             namespaces={"xml": "http://www.w3.org/XML/1998/namespace"})
     candidates.append(capture.header("content-language") or "")
-    candidates.append(_meta(tree, "og:locale", "language", "dc.language"))
+    candidates.append(_meta(metas, "og:locale", "language", "dc.language"))
     candidates.extend(tree.xpath("//meta[translate(@http-equiv,'CONTENTLANGUAE','contentlanguae')"
                                  "='content-language']/@content"))
     for value in candidates:
@@ -427,9 +450,10 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
         if tree is None:
             return PageFacts(url=capture.url, text=" ".join(text.split())[:MAX_TEXT_CHARS]
                              if capture.mime == "text/plain" else "")
-        title, h1 = _title(tree)
+        metas = _metas(tree)
+        title, h1 = _title(tree, metas)
         links = absolute_links(tree, capture.url)
-        published = _date(tree, capture.url)
+        published = _date(tree, capture.url, metas)
         body = None if fast else main_text(tree, capture.url)
         if not body:
             body = _plain_text(tree)
@@ -440,7 +464,7 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
             title=title,
             h1=h1,
             date=published,
-            lang=_language(tree, capture, body),
+            lang=_language(tree, capture, body, metas),
             text=body[:MAX_TEXT_CHARS],
             links=links,
         )
