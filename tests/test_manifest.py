@@ -87,6 +87,9 @@ def test_crawl_config_for_each_side(tmp_path):
     ('keep_runs = 3', 'keep_runs = 0', "keep_runs: expected an integer > 0"),
     ('[detect]', '[detection]', "[detection]"),
     ('Authorization = "Bearer abc"', '"Bad Header" = "x"', "[crawl] headers: Bad Header"),
+    ('[audit]', '[export]\nformats = ["nginx", "iis"]\n[audit]', "[export] formats: unknown format 'iis'"),
+    ('fail_under = 0.95', 'fail_under = 95', "[audit] fail_under: expected a number from 0 to 1, got 95"),
+    ('max_pages = 500', 'max_pages = 5.5', "[legacy] max_pages: expected an integer > 0, got 5.5"),
 ])
 def test_errors_name_the_key(tmp_path, old, new, expected):
     assert old in GOOD
