@@ -199,10 +199,6 @@ def _status(record) -> int | None:
         return None
 
 
-def sha1_b32(data_hash) -> str:
-    return "sha1:" + base64.b32encode(data_hash.digest()).decode("ascii")
-
-
 def digests_equal(recorded: str | None, computed: str | None) -> bool:
     """Compare two ``algo:value`` digests, accepting base32, base16 and base64 values."""
     if not recorded or not computed:

@@ -12,16 +12,12 @@ import csv
 import gzip
 import io
 import json
-import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from archiver.archive import normalize_url
 from archiver.errors import UsageError
-
-log = logging.getLogger(__name__)
 
 MAX_SITEMAP_BYTES = 100 * 1024 * 1024  # the sitemaps protocol allows 50 MB uncompressed
 MAX_SITEMAPS = 1000
@@ -227,7 +223,3 @@ def crawl_reason(row: dict) -> tuple[str, str]:
         return "not_captured", f"skipped by the crawler: {skipped}"
     state = row.get("state")
     return "not_captured", f"crawl log: {state or 'no outcome recorded'}"
-
-
-def count_kinds(expected: Expected) -> dict[str, int]:
-    return dict(Counter(expected.redirect_kinds.values()))

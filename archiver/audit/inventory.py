@@ -5,7 +5,6 @@ bodies are parsed for requisites as they stream past and dropped.
 """
 from __future__ import annotations
 
-import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,8 +12,6 @@ from urllib.parse import urljoin, urlsplit
 
 from archiver.archive import RecordInfo, RevisitIndex, Source, expand_inputs, normalize_url, read_source
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
-
-log = logging.getLogger(__name__)
 
 SEVERITY = {
     "block_digest": "error", "payload_digest": "error", "cut_record": "error", "cut_gzip": "error",
