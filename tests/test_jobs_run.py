@@ -114,7 +114,8 @@ def test_runs_complete_in_their_own_directories(scenario):
     for run in (runs[0], runs[2]):
         summary = json.loads((run / "summary.json").read_text())
         assert summary["status"] == "ok" and summary["exit_code"] == 0
-        for name in ("notices.jsonl", "redirects.csv", "redirects.nginx.conf", "diff.json", "legacy/crawl.jsonl"):
+        for name in ("notices.jsonl", "redirects.csv", "redirects.nginx.conf", "diff.json", "legacy/crawl.jsonl",
+                     "manifest.toml"):
             assert (run / name).is_file(), name
     assert json.loads((scenario["tmp"] / "s2.json").read_text())["run"] == runs[2].name
 

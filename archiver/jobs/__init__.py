@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 import traceback
 from collections import Counter
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver import __version__
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
@@ -114,6 +116,7 @@ class _Run:
         self.progress = progress
         self.summary: dict[str, Any] = {
             "job": manifest.name,
+            "archiver": __version__,
             "manifest": str(manifest.path.absolute()) if manifest.path else None,
             "run": run_dir.name,
             "run_dir": str(run_dir.absolute()),
@@ -238,6 +241,8 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         if interrupted:
             log.warning("resuming run %s, which was interrupted", run_dir.name)
             summary["resumed"] = True
+        if manifest.path and manifest.path.is_file():  # the run keeps the settings it ran with
+            shutil.copyfile(manifest.path, run_dir / "manifest.toml")
         if lock.stale_holder:
             summary["stale_lock_taken_over"] = lock.stale_holder
         try:
