@@ -1,20 +1,22 @@
 """Content matching: which new page, if any, is this old page?
 
-Every page becomes a compact record (folded title, date as a day number,
-language, URL slug, and a MinHash signature of its word 3-gram shingles).
-Shingles that occur on many pages of one site (navigation, footers, banners,
-press-release templates) are dropped before hashing, so boilerplate is
-removed by statistics whatever the extractor left in.
+Every page becomes a compact record: folded title, publication day, language,
+URL slug, and a MinHash signature of its word 3-gram shingles. Shingles that
+occur on many pages of one site (navigation, footers, banners, press-release
+templates) are dropped before hashing, so boilerplate is removed by
+statistics whatever the extractor left in.
 
-Candidates come from blocking, never from all pairs: MinHash LSH over the
-text (datasketch), the same publication date +-1 day, and rare title words.
-Candidates are scored with rapidfuzz (title), the MinHash Jaccard estimate
-(text), date agreement and slug similarity; a page is matched only when its
-best score clears an absolute threshold *and* beats the runner-up by a
-margin, so a page with no equivalent stays unmatched.
+Candidates come from blocking, never from all pairs: LSH banding of the
+signatures (bands and rows chosen by datasketch for the Jaccard threshold),
+the same publication date +-1 day, and rare title words for undated pages.
+All candidate pairs are then scored at once, vectorized: rapidfuzz for titles
+and slugs, signature agreement for text (a Jaccard estimate), date agreement.
+A page is matched only when its best score clears an absolute threshold *and*
+beats its runner-up by a margin, so a page with no equivalent stays unmatched.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -28,11 +30,14 @@ import numpy as np
 from archiver.types import PageFacts
 
 NUM_PERM = 128
-_PRIME = np.uint64((1 << 61) - 1)
-_MAX32 = np.uint64(0xFFFFFFFF)
 _WORD = re.compile(r"\w+")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _DIGITS = re.compile(r"^\d+$")
 _SLUG_NOISE = re.compile(r"(?:(?:19|20)\d\d-\d\d-\d\d-?)|(?:[_-]\d{2,}$)|\.(?:html?|php|aspx?)$")
+_CHUNK = 65536  # candidate pairs scored per numpy batch (bounded memory)
+
+# weights of the parts of a content score; missing parts drop out and the rest are renormalized
+W_TEXT, W_TITLE, W_DATE, W_SLUG = 0.45, 0.30, 0.15, 0.10
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,10 @@ class Thresholds:
     accept: float = 0.55  # absolute minimum confidence of a content match
     margin: float = 0.08  # the best must beat the runner-up by this much
     strong: float = 0.80  # two old pages may share one new page only if both are this sure
-    lsh: float = 0.3  # Jaccard threshold of the LSH candidate search
+    lsh: float = 0.4  # Jaccard threshold the LSH bands are tuned for
+    lsh_candidates: int = 50  # per old page, the new pages sharing the most bands
+    bucket_cap: int = 100  # an LSH bucket or date with more new pages than this does not block
     boilerplate_df: float = 0.02  # shingles on more than this share of a site's pages are furniture
-    max_candidates: int = 200  # per old page, after blocking
     title_posting_cap: int = 100  # title words on more new pages than this do not block
 
 
@@ -61,9 +67,10 @@ class Match:
 
 
 def fold(text: str) -> str:
-    """Lower-case ASCII-ish text: diacritics removed (č -> c), for comparing words."""
-    text = unicodedata.normalize("NFKD", text.lower().replace("đ", "d"))
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    """Lower-case text with diacritics removed (č -> c), for comparing words."""
+    if text.isascii():
+        return text.lower()
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower().replace("đ", "d")))
 
 
 def url_slug(url: str) -> str:
@@ -77,8 +84,8 @@ def url_slug(url: str) -> str:
         segments.pop()
     if not segments:
         return ""
-    slug = _SLUG_NOISE.sub("", segments[-1].lower())
-    return " ".join(w for w in re.split(r"[\W_]+", fold(slug)) if w and not w.isdigit())
+    slug = _SLUG_NOISE.sub("", fold(segments[-1]))
+    return " ".join(w for w in re.split(r"[\W_]+", slug) if w and not w.isdigit())
 
 
 def _day(value: str | None) -> int:
@@ -90,6 +97,44 @@ def _day(value: str | None) -> int:
         return -1
 
 
+class _Vocabulary:
+    """Folded word -> integer id, shared by both sites (deterministic, unlike hash())."""
+
+    def __init__(self) -> None:
+        self.ids: defaultdict[str, int] = defaultdict(itertools.count(1).__next__)
+        self._mix = np.random.default_rng(20190701).integers(1, 1 << 63, size=3, dtype=np.uint64) | np.uint64(1)
+
+    def shingles(self, text: str) -> np.ndarray:
+        """Distinct 32-bit hashes of the word 3-grams (the words themselves for very short texts)."""
+        ids = self.ids
+        words = np.fromiter([ids[w] for w in _WORD.findall(fold(text))], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            if len(words) < 3:
+                grams = words * self._mix[0]
+            else:
+                grams = words[:-2] * self._mix[0] + words[1:-1] * self._mix[1] + words[2:] * self._mix[2]
+        return np.unique((grams >> np.uint64(32)).astype(np.uint32))
+
+
+class _Signer:
+    """MinHash signatures: multiply-shift hashing, one random odd multiplier per permutation."""
+
+    def __init__(self, num_perm: int = NUM_PERM, seed: int = 1) -> None:
+        rng = np.random.default_rng(seed)
+        self.a = rng.integers(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+        self.b = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
+        self.num_perm = num_perm
+
+    def sign(self, shingles: np.ndarray) -> np.ndarray:
+        out = np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
+        for start in range(0, len(shingles), 1024):  # bounded temporary memory for long pages
+            hv = shingles[start:start + 1024].astype(np.uint64)[:, None]
+            with np.errstate(over="ignore"):
+                phv = ((hv * self.a + self.b) >> np.uint64(32)).astype(np.uint32)
+            np.minimum(out, phv.min(axis=0), out=out)
+        return out
+
+
 @dataclass
 class _Side:
     """The records of one site, column-wise so scoring is vectorized."""
@@ -98,100 +143,87 @@ class _Side:
     titles: list[str] = field(default_factory=list)
     title_words: list[tuple[str, ...]] = field(default_factory=list)
     slugs: list[str] = field(default_factory=list)
-    days: list[int] = field(default_factory=list)
-    langs: list[str] = field(default_factory=list)
+    days: np.ndarray | None = None  # (n,) int64 ordinal, -1 unknown
+    langs: np.ndarray | None = None  # (n,) int32 code, 0 unknown
     shingles: list[np.ndarray] = field(default_factory=list)
     signatures: np.ndarray | None = None  # (n, NUM_PERM) uint32
-    has_text: np.ndarray | None = None  # (n,) bool: enough shingles to compare
-    rich_text: np.ndarray | None = None  # (n,) bool: enough that disagreement means a different page
+    has_text: np.ndarray | None = None  # enough shingles to compare
+    rich_text: np.ndarray | None = None  # enough that disagreement means a different page
+    has_title: np.ndarray | None = None
+    has_slug: np.ndarray | None = None
 
 
-class _Vocabulary:
-    """Word -> integer id, folding each distinct word once."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self._mix = np.random.default_rng(20190701).integers(1, 1 << 61, size=3, dtype=np.uint64) | np.uint64(1)
-
-    def word_ids(self, text: str) -> np.ndarray:
-        ids = self.ids
-        out = []
-        for word in _WORD.findall(text.lower()):
-            wid = ids.get(word)
-            if wid is None:
-                folded = fold(word)
-                wid = ids.get(folded)
-                if wid is None:
-                    wid = len(ids) + 1
-                    ids[folded] = wid
-                ids[word] = wid
-            out.append(wid)
-        return np.asarray(out, dtype=np.uint64)
-
-    def shingles(self, text: str) -> np.ndarray:
-        """Distinct 32-bit hashes of the word 3-grams (words alone for very short texts)."""
-        ids = self.word_ids(text)
-        if len(ids) < 3:
-            grams = ids * self._mix[0]
-        else:
-            with np.errstate(over="ignore"):
-                grams = ids[:-2] * self._mix[0] + ids[1:-1] * self._mix[1] + ids[2:] * self._mix[2]
-        return np.unique((grams >> np.uint64(29)) & _MAX32).astype(np.uint32)
-
-
-class _Signer:
-    """MinHash signatures computed with numpy (same scheme as datasketch's legacy MinHash)."""
-
-    def __init__(self, num_perm: int = NUM_PERM, seed: int = 1) -> None:
-        rng = np.random.RandomState(seed)
-        self.a = rng.randint(1, int(_PRIME), size=num_perm, dtype=np.uint64)
-        self.b = rng.randint(0, int(_PRIME), size=num_perm, dtype=np.uint64)
-        self.num_perm = num_perm
-
-    def sign(self, shingles: np.ndarray) -> np.ndarray:
-        if len(shingles) == 0:
-            return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
-        out = np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint64)
-        for start in range(0, len(shingles), 512):  # bounded temporary memory for long pages
-            hv = shingles[start:start + 512].astype(np.uint64)[:, None]
-            with np.errstate(over="ignore"):
-                phv = ((hv * self.a + self.b) % _PRIME) & _MAX32
-            np.minimum(out, phv.min(axis=0), out=out)
-        return out.astype(np.uint32)
-
-
-def _build_side(facts: Iterable[PageFacts], vocab: _Vocabulary) -> _Side:
+def _build_side(facts: Iterable[PageFacts], vocab: _Vocabulary, lang_codes: dict[str, int]) -> _Side:
     side = _Side()
+    days, langs = [], []
     for page in facts:
-        title = page.title or page.h1
+        folded = fold(" ".join((page.title or page.h1).split()))
         side.urls.append(page.url)
-        folded = fold(" ".join(title.split()))
         side.titles.append(folded)
         side.title_words.append(tuple(dict.fromkeys(w for w in _WORD.findall(folded) if len(w) > 2)))
         side.slugs.append(url_slug(page.url))
-        side.days.append(_day(page.date))
-        side.langs.append((page.lang or "")[:2].lower())
+        days.append(_day(page.date))
+        lang = (page.lang or "")[:2].lower()
+        langs.append(lang_codes.setdefault(lang, len(lang_codes)) if lang else 0)
         side.shingles.append(vocab.shingles(page.text or ""))
+    side.days = np.array(days, dtype=np.int64)
+    side.langs = np.array(langs, dtype=np.int32)
+    side.has_title = np.array([bool(t) for t in side.titles], dtype=bool)
+    side.has_slug = np.array([bool(s) for s in side.slugs], dtype=bool)
     return side
 
 
 def _drop_boilerplate(side: _Side, share: float) -> None:
-    """Remove shingles found on more than ``share`` of the site's pages (at least 5)."""
+    """Remove shingles found on more than ``share`` of the site's pages (and on more than 5)."""
     if not side.shingles:
         return
-    everything = np.concatenate(side.shingles) if side.shingles else np.empty(0, np.uint32)
-    values, counts = np.unique(everything, return_counts=True)
+    values, counts = np.unique(np.concatenate(side.shingles), return_counts=True)
     common = values[counts > max(5, share * len(side.shingles))]
     if len(common):
         side.shingles = [s[~np.isin(s, common, assume_unique=True)] if len(s) else s for s in side.shingles]
 
 
 def _sign_side(side: _Side, signer: _Signer) -> None:
+    sizes = np.array([len(s) for s in side.shingles], dtype=np.int64)
     side.signatures = np.vstack([signer.sign(s) for s in side.shingles]) if side.shingles \
         else np.empty((0, signer.num_perm), np.uint32)
-    side.has_text = np.array([len(s) >= 3 for s in side.shingles], dtype=bool)
-    side.rich_text = np.array([len(s) >= 30 for s in side.shingles], dtype=bool)
+    side.has_text = sizes >= 3
+    side.rich_text = sizes >= 30
     side.shingles = []  # signatures are all scoring needs; free the memory
+
+
+def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges [lo[i], hi[i]): (owner i, position) of every element, vectorized."""
+    counts = hi - lo
+    owners = np.repeat(np.arange(len(lo)), counts)
+    if not len(owners):
+        return owners, owners
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return owners, starts + np.arange(len(owners))
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The components of a score, per candidate pair (NaN or -1 where unknown)."""
+
+    title: np.ndarray
+    text: np.ndarray
+    slug: np.ndarray
+    gap: np.ndarray  # days between the publication dates, -1 unknown
+
+    def note(self, k: int) -> str:
+        """Evidence a person can read: "title 97, date =, text 0.91, slug 88"."""
+        parts = []
+        if not np.isnan(self.title[k]):
+            parts.append(f"title {self.title[k] * 100:.0f}")
+        if self.gap[k] >= 0:
+            parts.append("date =" if self.gap[k] == 0 else ("date +-1" if self.gap[k] == 1 else
+                                                            f"date differs by {self.gap[k]} days"))
+        if not np.isnan(self.text[k]):
+            parts.append(f"text {self.text[k]:.2f}")
+        if not np.isnan(self.slug[k]):
+            parts.append(f"slug {self.slug[k] * 100:.0f}")
+        return ", ".join(parts)
 
 
 class ContentMatcher:
@@ -203,173 +235,218 @@ class ContentMatcher:
         self.thresholds = thresholds or Thresholds()
         self.vocab = _Vocabulary()
         self.signer = _Signer()
-        self.new = _build_side(new_pages, self.vocab)
+        self.lang_codes: dict[str, int] = {"": 0}
+        self.new = _build_side(new_pages, self.vocab, self.lang_codes)
         _drop_boilerplate(self.new, self.thresholds.boilerplate_df)
         _sign_side(self.new, self.signer)
-        self.lsh = MinHashLSH(threshold=self.thresholds.lsh, num_perm=NUM_PERM)
-        self._lsh_insert()
-        self.by_day: dict[int, list[int]] = defaultdict(list)
-        for i, day in enumerate(self.new.days):
-            if day >= 0:
-                self.by_day[day].append(i)
+        tuned = MinHashLSH(threshold=self.thresholds.lsh, num_perm=NUM_PERM)
+        self.bands, self.rows = tuned.b, tuned.r
+        self._band_mix = np.random.default_rng(7).integers(1, 1 << 63, size=self.rows, dtype=np.uint64) | np.uint64(1)
+        keys = self._band_keys(self.new.signatures)
+        keys[~self.new.has_text] = 0  # pages without text join no bucket
+        self._band_order = np.argsort(keys, axis=0, kind="stable")
+        self._band_sorted = np.take_along_axis(keys, self._band_order, axis=0)
+        self._day_order = np.argsort(self.new.days, kind="stable")
+        self._day_sorted = self.new.days[self._day_order]
         self.by_title_word: dict[str, list[int]] = defaultdict(list)
-        for i, words in enumerate(self.new.title_words):
+        for j, words in enumerate(self.new.title_words):
             for word in words:
-                self.by_title_word[word].append(i)
-        self.title_counts = Counter(self.new.titles)
-
-    def _lsh_insert(self) -> None:
-        from datasketch import LeanMinHash
-
-        with self.lsh.insertion_session() as session:
-            for i, sig in enumerate(self.new.signatures):
-                if self.new.has_text[i]:
-                    session.insert(i, LeanMinHash(seed=1, hashvalues=sig, scheme="legacy"))
-
-    # blocking -------------------------------------------------------------------------------
-    def _candidates(self, old: _Side, i: int) -> np.ndarray:
-        from datasketch import LeanMinHash
-
-        found: dict[int, None] = {}
-        if old.has_text[i]:
-            for key in self.lsh.query(LeanMinHash(seed=1, hashvalues=old.signatures[i], scheme="legacy")):
-                found[key] = None
-        day = old.days[i]
-        if day >= 0:
-            for d in (day - 1, day, day + 1):
-                for j in self.by_day.get(d, ()):
-                    found[j] = None
-        votes: Counter = Counter()
-        cap = self.thresholds.title_posting_cap
-        for word in old.title_words[i]:
-            posting = self.by_title_word.get(word)
-            if posting and len(posting) <= cap:
-                votes.update(posting)
-        if votes:
-            need = max(1, (len(old.title_words[i]) + 1) // 3)
-            for j, count in votes.most_common(50):
-                if count >= need:
-                    found[j] = None
-        lang = old.langs[i]
-        keep = [j for j in found if not (lang and self.new.langs[j] and self.new.langs[j] != lang)]
-        return np.fromiter(keep[: self.thresholds.max_candidates], dtype=np.int64, count=min(
-            len(keep), self.thresholds.max_candidates))
-
-    # scoring ---------------------------------------------------------------------------------
-    def _score(self, old: _Side, i: int, cand: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        from rapidfuzz import fuzz, process
-
-        new = self.new
-        n = len(cand)
-        weights = np.zeros(n)
-        total = np.zeros(n)
-        if old.has_text[i]:
-            text = (new.signatures[cand] == old.signatures[i]).mean(axis=1)
-            usable = new.has_text[cand]
-            total += np.where(usable, 0.45 * text, 0.0)
-            weights += np.where(usable, 0.45, 0.0)
-        else:
-            text = np.full(n, np.nan)
-        title = np.full(n, np.nan)
-        if old.titles[i]:
-            cand_titles = [new.titles[j] for j in cand]
-            title = process.cdist([old.titles[i]], cand_titles, scorer=fuzz.token_set_ratio,
-                                  dtype=np.float64)[0] / 100.0
-            sort = process.cdist([old.titles[i]], cand_titles, scorer=fuzz.token_sort_ratio,
-                                 dtype=np.float64)[0] / 100.0
-            title = 0.5 * title + 0.5 * sort
-            has_title = np.array([bool(t) for t in cand_titles])
-            # a title shared by many new pages ("Weekly press conference") proves little
-            rarity = np.array([1.0 / self.title_counts[t] ** 0.5 if t else 1.0 for t in cand_titles])
-            days = np.array([new.days[j] for j in cand])
-            same_day = (days >= 0) & (old.days[i] >= 0) & (np.abs(days - old.days[i]) <= 1)
-            rarity = np.where(same_day, 1.0, rarity)  # unless the date tells the recurring ones apart
-            total += np.where(has_title, 0.30 * title * rarity, 0.0)
-            weights += np.where(has_title, 0.30, 0.0)
-        slug = np.full(n, np.nan)
-        if old.slugs[i]:
-            cand_slugs = [new.slugs[j] for j in cand]
-            slug = process.cdist([old.slugs[i]], cand_slugs, scorer=fuzz.token_set_ratio,
-                                 dtype=np.float64)[0] / 100.0
-            has_slug = np.array([bool(s) for s in cand_slugs])
-            total += np.where(has_slug, 0.10 * slug, 0.0)
-            weights += np.where(has_slug, 0.10, 0.0)
-        days = np.array([new.days[j] for j in cand])
-        day = old.days[i]
-        date_known = (days >= 0) & (day >= 0)
-        gap = np.abs(days - day)
-        date_score = np.where(gap == 0, 1.0, np.where(gap == 1, 0.8, 0.0))
-        total += np.where(date_known, 0.15 * date_score, 0.0)
-        weights += np.where(date_known, 0.15, 0.0)
-        score = np.divide(total, weights, out=np.zeros(n), where=weights > 0)
-        # a different publication date means a different release, however alike the text
-        score = np.where(date_known & (gap > 1), score * 0.75, score)
-        # two substantial texts with almost nothing in common are different pages, whatever the title
-        if old.rich_text[i]:
-            score = np.where(new.rich_text[cand] & (text < 0.1), score * 0.7, score)
-        # too little to compare: at most weak evidence
-        score = np.where(weights < 0.4, score * 0.7, score)
-        notes = []
-        for k in range(n):
-            parts = []
-            if not np.isnan(title[k]):
-                parts.append(f"title {title[k] * 100:.0f}")
-            if date_known[k]:
-                parts.append("date =" if gap[k] == 0 else f"date {'+-1' if gap[k] == 1 else 'differs'}")
-            if not np.isnan(text[k]) and new.has_text[cand[k]]:
-                parts.append(f"text {text[k]:.2f}")
-            if not np.isnan(slug[k]):
-                parts.append(f"slug {slug[k] * 100:.0f}")
-            notes.append(", ".join(parts))
-        return score, notes
-
-    def match_side(self, old: _Side) -> list[Match]:
-        t = self.thresholds
-        out = []
-        for i in range(len(old.urls)):
-            cand = self._candidates(old, i)
-            if not len(cand):
-                out.append(Match(None, 0.0, 0.0, "no candidate shares text, date or title words"))
-                continue
-            score, notes = self._score(old, i, cand)
-            order = np.argsort(-score, kind="stable")
-            best = int(order[0])
-            top = float(score[best])
-            second = float(score[order[1]]) if len(order) > 1 else 0.0
-            evidence = f"{notes[best]}; runner-up {second:.2f}"
-            j = int(cand[best])
-            if top >= t.accept and top - second >= t.margin:
-                out.append(Match(j, round(top, 3), round(second, 3), evidence, best_index=j))
-            elif top >= t.accept:
-                rival = self.new.urls[int(cand[order[1]])]
-                out.append(Match(None, round(top, 3), round(second, 3),
-                                 f"ambiguous: {self.new.urls[j]} ({notes[best]}) vs {rival} ({second:.2f})",
-                                 ambiguous=True, best_index=j))
-            else:
-                out.append(Match(None, round(top, 3), round(second, 3),
-                                 f"best {top:.2f} under {t.accept} ({self.new.urls[j]}: {notes[best]})",
-                                 best_index=j))
-        return out
-
-    def match(self, old_pages: Sequence[PageFacts]) -> list[Match]:
-        """One Match per old page, in order (no one-to-one resolution here)."""
-        old = _build_side(old_pages, self.vocab)
-        _drop_boilerplate(old, self.thresholds.boilerplate_df)
-        _sign_side(old, self.signer)
-        self.old = old
-        return self.match_side(old)
-
-    def pair_score(self, old_index: int, new_index: int) -> tuple[float, str]:
-        """Confidence and evidence for one given pair of the last ``match()`` (to corroborate a target)."""
-        score, notes = self._score(self.old, old_index, np.array([new_index]))
-        return float(score[0]), notes[0]
-
-    def same_content(self, old_a: int, old_b: int) -> float:
-        """MinHash agreement of two old pages of the last ``match()``: near 1 for aliases of one page."""
-        if not (self.old.has_text[old_a] and self.old.has_text[old_b]):
-            return 0.0
-        return float((self.old.signatures[old_a] == self.old.signatures[old_b]).mean())
+                self.by_title_word[word].append(j)
+        counts = Counter(self.new.titles)
+        self._title_rarity = np.array([counts[t] ** -0.5 if t else 1.0 for t in self.new.titles])
+        self.old: _Side | None = None
 
     @property
     def new_urls(self) -> list[str]:
         return self.new.urls
+
+    # blocking -------------------------------------------------------------------------------
+    def _band_keys(self, signatures: np.ndarray) -> np.ndarray:
+        """(n, bands) uint64: one key per LSH band (never 0 for a real band)."""
+        n = len(signatures)
+        used = signatures[:, : self.bands * self.rows].astype(np.uint64).reshape(n, self.bands, self.rows)
+        with np.errstate(over="ignore"):
+            keys = (used * self._band_mix).sum(axis=2, dtype=np.uint64)
+        return keys | np.uint64(1)
+
+    def _lsh_pairs(self, old: _Side) -> tuple[np.ndarray, np.ndarray]:
+        keys = self._band_keys(old.signatures)
+        owners_all, found_all = [], []
+        cap = self.thresholds.bucket_cap
+        for band in range(self.bands):
+            column, order = self._band_sorted[:, band], self._band_order[:, band]
+            lo = np.searchsorted(column, keys[:, band], "left")
+            hi = np.searchsorted(column, keys[:, band], "right")
+            hi = np.where(((hi - lo) > cap) | ~old.has_text, lo, hi)  # giant buckets are furniture
+            owners, positions = _expand(lo, hi)
+            owners_all.append(owners)
+            found_all.append(order[positions])
+        if not owners_all:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        pair = np.concatenate(owners_all) * len(self.new.urls) + np.concatenate(found_all)
+        pair, shared = np.unique(pair, return_counts=True)
+        owners, found = pair // len(self.new.urls), pair % len(self.new.urls)
+        # keep the new pages sharing the most bands with each old page
+        order = np.lexsort((-shared, owners))
+        owners, found = owners[order], found[order]
+        first = np.searchsorted(owners, owners, "left")
+        keep = (np.arange(len(owners)) - first) < self.thresholds.lsh_candidates
+        return owners[keep], found[keep]
+
+    def _date_pairs(self, old: _Side) -> tuple[np.ndarray, np.ndarray]:
+        known = old.days >= 0
+        lo = np.searchsorted(self._day_sorted, np.where(known, old.days - 1, -10), "left")
+        hi = np.searchsorted(self._day_sorted, np.where(known, old.days + 1, -10), "right")
+        hi = np.where((hi - lo) > 3 * self.thresholds.bucket_cap, lo, hi)
+        owners, positions = _expand(lo, hi)
+        return owners, self._day_order[positions]
+
+    def _title_pairs(self, old: _Side, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rare shared title words, for pages the date cannot block (undated or dated wrong)."""
+        owners, found = [], []
+        cap = self.thresholds.title_posting_cap
+        for i in which:
+            votes: Counter = Counter()
+            for word in old.title_words[i]:
+                posting = self.by_title_word.get(word)
+                if posting and len(posting) <= cap:
+                    votes.update(posting)
+            need = max(1, (len(old.title_words[i]) + 1) // 3)
+            for j, count in votes.most_common(30):
+                if count >= need:
+                    owners.append(i)
+                    found.append(j)
+        return np.array(owners, dtype=np.int64), np.array(found, dtype=np.int64)
+
+    def _candidates(self, old: _Side) -> tuple[np.ndarray, np.ndarray]:
+        """(old index, new index) candidate pairs, unique, sorted by old index."""
+        lsh_o, lsh_n = self._lsh_pairs(old)
+        day_o, day_n = self._date_pairs(old)
+        have = np.zeros(len(old.urls), dtype=np.int64)
+        np.add.at(have, lsh_o, 1)
+        np.add.at(have, day_o, 1)
+        thin = np.flatnonzero((have < 3) | (old.days < 0))
+        title_o, title_n = self._title_pairs(old, thin)
+        owners = np.concatenate([lsh_o, day_o, title_o]).astype(np.int64)
+        found = np.concatenate([lsh_n, day_n, title_n]).astype(np.int64)
+        pair = np.unique(owners * len(self.new.urls) + found)
+        owners, found = pair // len(self.new.urls), pair % len(self.new.urls)
+        a, b = old.langs[owners], self.new.langs[found]
+        same_language = (a == 0) | (b == 0) | (a == b)
+        return owners[same_language], found[same_language]
+
+    # scoring ---------------------------------------------------------------------------------
+    def _score(self, old: _Side, owners: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, _Parts]:
+        """Confidence of each (old, new) pair and the parts it was made of, vectorized."""
+        from rapidfuzz import fuzz, process
+
+        new = self.new
+        n = len(owners)
+        total, weights = np.zeros(n), np.zeros(n)
+
+        usable = old.has_text[owners] & new.has_text[found]
+        text = np.full(n, np.nan)
+        if usable.any():
+            text[usable] = (old.signatures[owners[usable]] == new.signatures[found[usable]]).mean(axis=1)
+        total += np.where(usable, W_TEXT * np.nan_to_num(text), 0.0)
+        weights += np.where(usable, W_TEXT, 0.0)
+
+        days_old, days_new = old.days[owners], new.days[found]
+        date_known = (days_old >= 0) & (days_new >= 0)
+        gap = np.where(date_known, np.abs(days_old - days_new), -1)
+        total += np.where(date_known, W_DATE * np.where(gap == 0, 1.0, np.where(gap == 1, 0.8, 0.0)), 0.0)
+        weights += np.where(date_known, W_DATE, 0.0)
+
+        both = old.has_title[owners] & new.has_title[found]
+        title = np.full(n, np.nan)
+        if both.any():
+            a = [old.titles[i] for i in owners[both]]
+            b = [new.titles[j] for j in found[both]]
+            title[both] = (process.cpdist(a, b, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=-1)
+                           + process.cpdist(a, b, scorer=fuzz.token_sort_ratio, dtype=np.float64,
+                                            workers=-1)) / 200.0
+        # a title many new pages share ("Weekly press conference") proves little, unless the date
+        # tells the recurring ones apart
+        rarity = np.where(date_known & (gap <= 1), 1.0, self._title_rarity[found])
+        total += np.where(both, W_TITLE * np.nan_to_num(title) * rarity, 0.0)
+        weights += np.where(both, W_TITLE, 0.0)
+
+        both = old.has_slug[owners] & new.has_slug[found]
+        slug = np.full(n, np.nan)
+        if both.any():
+            slug[both] = process.cpdist([old.slugs[i] for i in owners[both]], [new.slugs[j] for j in found[both]],
+                                        scorer=fuzz.token_set_ratio, dtype=np.float64, workers=-1) / 100.0
+        total += np.where(both, W_SLUG * np.nan_to_num(slug), 0.0)
+        weights += np.where(both, W_SLUG, 0.0)
+
+        score = np.divide(total, weights, out=np.zeros(n), where=weights > 0)
+        # a different publication date means a different release, however alike the text
+        score = np.where(date_known & (gap > 1), score * 0.75, score)
+        # two substantial texts with almost nothing in common are different pages, whatever the title
+        score = np.where(old.rich_text[owners] & new.rich_text[found] & (np.nan_to_num(text) < 0.1),
+                         score * 0.7, score)
+        # too little to compare: at most weak evidence
+        score = np.where(weights < 0.4, score * 0.7, score)
+        return score, _Parts(title, text, slug, gap)
+
+    def _scores(self, old: _Side, owners: np.ndarray, found: np.ndarray) -> np.ndarray:
+        out = np.empty(len(owners))
+        for start in range(0, len(owners), _CHUNK):
+            out[start:start + _CHUNK] = self._score(old, owners[start:start + _CHUNK],
+                                                    found[start:start + _CHUNK])[0]
+        return out
+
+    # matching ---------------------------------------------------------------------------------
+    def match(self, old_pages: Sequence[PageFacts]) -> list[Match]:
+        """One Match per old page, in order (no one-to-one resolution here)."""
+        old = _build_side(old_pages, self.vocab, self.lang_codes)
+        _drop_boilerplate(old, self.thresholds.boilerplate_df)
+        _sign_side(old, self.signer)
+        self.old = old
+        n = len(old.urls)
+        if not self.new.urls:
+            return [Match(None, 0.0, 0.0, "the new site's capture has no pages") for _ in range(n)]
+        owners, found = self._candidates(old)
+        scores = self._scores(old, owners, found)
+        order = np.lexsort((-scores, owners))
+        owners, found, scores = owners[order], found[order], scores[order]
+        starts = np.searchsorted(owners, np.arange(n), "left")
+        ends = np.searchsorted(owners, np.arange(n), "right")
+        has = ends > starts
+        best = np.where(has, starts, 0)
+        has_runner = (ends - starts) > 1
+        runner = np.where(has_runner, starts + 1, 0)
+        top = np.where(has, scores[best] if len(scores) else 0.0, 0.0)
+        second = np.where(has_runner, scores[runner] if len(scores) else 0.0, 0.0)
+        picked = np.flatnonzero(has)
+        _, parts = self._score(old, owners[best[picked]], found[best[picked]]) if len(picked) else (None, None)
+        notes = {int(i): parts.note(k) for k, i in enumerate(picked)}
+        t = self.thresholds
+        out = []
+        for i in range(n):
+            if not has[i]:
+                out.append(Match(None, 0.0, 0.0, "no candidate shares text, date or title words"))
+                continue
+            j = int(found[best[i]])
+            conf, rival = round(float(top[i]), 3), round(float(second[i]), 3)
+            if top[i] >= t.accept and top[i] - second[i] >= t.margin:
+                out.append(Match(j, conf, rival, f"{notes[i]}; runner-up {rival:.2f}", best_index=j))
+            elif top[i] >= t.accept:
+                other = self.new.urls[int(found[runner[i]])]
+                out.append(Match(None, conf, rival, f"ambiguous: {self.new.urls[j]} ({notes[i]}) vs {other} "
+                                                    f"({rival:.2f})", ambiguous=True, best_index=j))
+            else:
+                out.append(Match(None, conf, rival, f"best {conf:.2f} under {t.accept} ({self.new.urls[j]}: "
+                                                    f"{notes[i]})", best_index=j))
+        return out
+
+    def pair_score(self, old_index: int, new_index: int) -> tuple[float, str]:
+        """Confidence and evidence for one pair of the last ``match()`` (to corroborate a target)."""
+        score, parts = self._score(self.old, np.array([old_index]), np.array([new_index]))
+        return float(score[0]), parts.note(0)
+
+    def same_content(self, old_a: int, old_b: int) -> float:
+        """Signature agreement of two old pages of the last ``match()``: near 1 for aliases of one page."""
+        if not (self.old.has_text[old_a] and self.old.has_text[old_b]):
+            return 0.0
+        return float((self.old.signatures[old_a] == self.old.signatures[old_b]).mean())
