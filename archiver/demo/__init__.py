@@ -48,13 +48,13 @@ def embedded_sites(manifest, out_root: Path | str):
         new = stack.enter_context(_start(int(remembered.get("new", 0) or 0), "127.0.0.2"))
         pair = generate_pair(legacy.base_url, new.base_url, n_articles=manifest.demo_articles, seed=manifest.demo_seed)
         legacy.site, new.site = pair.legacy, pair.new
-        try:  # a convenience: an unwritable output directory is reported by the run itself
-            ports_file.parent.mkdir(parents=True, exist_ok=True)
+        live = manifest.with_origins({LEGACY_PLACEHOLDER: legacy.base_url, NEW_PLACEHOLDER: new.base_url})
+        yield live, pair
+        # remembered only after a run (not one refused by the lock, which had to take other ports)
+        try:
             ports_file.write_text(json.dumps({"legacy": legacy.port, "new": new.port}), encoding="utf-8")
         except OSError:
             pass
-        live = manifest.with_origins({LEGACY_PLACEHOLDER: legacy.base_url, NEW_PLACEHOLDER: new.base_url})
-        yield live, pair
 
 
 def score_mappings(rows: list[dict], truth: dict[str, str | None]) -> dict:
