@@ -40,7 +40,7 @@ def test_redirect_chain_is_followed_hop_by_hop_to_the_final_url():
         redirect("/c", f"{NEW}/novice/2019-02-07-x", 308),
         cap(f"{NEW}/novice/2019-02-07-x", 200, "<html><body><h1>x</h1></body></html>"),
     ]
-    notices = by_url(detect(captures))
+    notices = by_url(detect(captures, new_hosts=["www.gov.si"]))
     a = notices[f"{OLD}/a"]
     assert a.classification == "moved" and a.target == f"{NEW}/novice/2019-02-07-x"
     evidence = a.signals[0].evidence
@@ -246,3 +246,12 @@ def test_notices_round_trip_through_jsonl(tmp_path):
 def test_hosts_named_in_text():
     assert hosts_named("moved to GOV.SI, see www.gov.si/en or e-uprava.gov.si.") == {"gov.si", "www.gov.si", "e-uprava.gov.si"}
     assert hosts_named("pišite na gp.mnz@gov.si, glej npr. str. 5, datoteka porocilo.pdf, node.js, 3.14") == set()
+
+
+def test_old_domain_redirecting_to_the_legacy_domain_keeps_its_notices():
+    captures = [redirect(f"https://mnz.old.si/p{i}", f"{OLD}/p{i}") for i in range(3)]
+    captures += [cap(f"/p{i}", body="<html><body><h1>x</h1></body></html>") for i in range(3)]
+    notices = by_url(detect(captures))
+    assert len(notices) == 6
+    assert notices["https://mnz.old.si/p0"].target == f"{OLD}/p0"
+    assert notices[f"{OLD}/p0"].classification == "live"

@@ -104,6 +104,7 @@ class _Site:
                     off_site[bare(target)] += 1
         needed = 1 if len(pages) < 10 else 2
         inferred = {h for h, n in off_site.items() if n >= needed and not host_matches(h, explicit_new)}
+        self.explicit_new = explicit_new
         self.new_hosts = explicit_new | inferred
         self.legacy_hosts = {h for h in site_hosts if not host_matches(h, self.new_hosts)} or site_hosts
         self.arrivals = Counter()  # final URL -> old URLs landing there
@@ -127,6 +128,14 @@ class _Site:
 
     def is_legacy(self, url: str) -> bool:
         return host_matches(host_of(url), self.legacy_hosts)
+
+    def gets_notice(self, url: str) -> bool:
+        """Every captured URL except the new site's (as named by the caller).
+
+        Hosts only inferred from redirects keep their notices: an old domain
+        redirecting to the legacy site's current one must not hide its pages.
+        """
+        return bool(host_of(url)) and not host_matches(host_of(url), self.explicit_new)
 
     def follow(self, url: str) -> tuple[list[str], str]:
         """The chain of URLs from ``url`` and how it ended: final, loop or too_long."""
@@ -223,8 +232,9 @@ def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
     """One Notice per captured URL of the legacy site (latest capture wins).
 
     ``new_hosts`` are the new site's hosts (also inferred from off-site
-    redirects); ``phrases`` are extra notice wordings from the job manifest.
-    Captures on the new site's hosts get no notice: they are not legacy pages.
+    redirects, for scoring banners); ``phrases`` are extra notice wordings from
+    the job manifest. Captures on the given ``new_hosts`` get no notice: they
+    are not legacy pages.
     """
     collector = BlockCollector(PhraseBook(tuple(phrases)))
     linked: set[int] = set()
@@ -245,7 +255,7 @@ def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
             site.arrivals[normalize(chain[-1])] += 1
     scorer = BannerScorer(collector.stats, html_pages=sum(p.is_html for p in pages.values()),
                           legacy_hosts=site.legacy_hosts, new_hosts=site.new_hosts)
-    notices = [_verdict(site, page, scorer, linked) for page in pages.values() if site.is_legacy(page.url)]
+    notices = [_verdict(site, page, scorer, linked) for page in pages.values() if site.gets_notice(page.url)]
     notices.sort(key=lambda n: n.url)
     return notices
 

@@ -62,6 +62,7 @@ class PhraseBook:
                 self._keywords.add(max(inner, key=len))
             else:
                 self._stems.add(words[0])
+        self._stem_pattern = re.compile("|".join(map(re.escape, sorted(self._stems)))) if self._stems else None
         self._patterns = [
             (kind, pattern)
             for kind, pattern in (
@@ -75,8 +76,8 @@ class PhraseBook:
 
     def find(self, folded_text: str) -> tuple[PhraseHit, ...]:
         """The first hit of each kind in text already passed through ``fold``."""
-        if self._keywords.isdisjoint(folded_text.translate(_PUNCTUATION).split()) and not any(
-                stem in folded_text for stem in self._stems):
+        if self._keywords.isdisjoint(folded_text.translate(_PUNCTUATION).split()) and not (
+                self._stem_pattern and self._stem_pattern.search(folded_text)):
             return ()
         hits = []
         for kind, pattern in self._patterns:
