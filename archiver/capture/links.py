@@ -90,55 +90,45 @@ def extract_css(body: bytes, base_url: str, *, max_bytes: int = 10_000_000) -> l
 def extract_html(
     body: bytes, base_url: str, *, encoding: str | None = None, max_bytes: int = 10_000_000
 ) -> list[Link]:
-    """Links of an HTML document, deduplicated in document order."""
+    """Links of an HTML document, deduplicated, in document order.
+
+    The document is parsed as a stream (lxml's pull parser) and each element is
+    dropped once read, so memory stays small however many links a page holds.
+    """
     import lxml.etree
-    import lxml.html
 
     data = body[:max_bytes]
     if not data.strip():
         return []
     try:
-        parser = lxml.html.HTMLParser(encoding=encoding, recover=True, no_network=True)
-    except LookupError:
-        parser = lxml.html.HTMLParser(recover=True, no_network=True)
-    try:
-        root = lxml.html.document_fromstring(data, parser=parser)
-    except (lxml.etree.ParserError, ValueError, LookupError):
-        try:
-            root = lxml.html.document_fromstring(data, parser=lxml.html.HTMLParser(recover=True))
-        except (lxml.etree.ParserError, ValueError):
-            return []
-    if root is None:
-        return []
-
-    base = base_url
-    for el in root.iter("base"):
-        href = el.get("href")
-        if href:
-            resolved = absolute_url(base_url, href)
-            if resolved:
-                base = resolved
-            break
+        parser = lxml.etree.HTMLPullParser(events=("start", "end"), encoding=encoding, recover=True,
+                                           no_network=True)
+    except LookupError:  # an encoding lxml does not know: let it detect one
+        parser = lxml.etree.HTMLPullParser(events=("start", "end"), recover=True, no_network=True)
 
     found: list[Link] = []
     seen: set[tuple[str, bool]] = set()
+    base = [base_url, False]  # the document's base URL, and whether <base href> set it
 
     def add(ref: str | None, requisite: bool, via: str) -> None:
         if not ref:
             return
-        url = absolute_url(base, ref)
+        url = absolute_url(base[0], ref)
         if url is None:
             return
-        requisite = requisite or is_document(url) and via.startswith("a")
+        requisite = requisite or (via in ("a", "area") and is_document(url))
         if (url, requisite) not in seen:
             seen.add((url, requisite))
             found.append(Link(url, requisite, via))
 
-    for el in root.iter(lxml.etree.Element):
-        tag = el.tag if isinstance(el.tag, str) else ""
-        tag = tag.lower()
+    def start(el) -> None:
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if tag in ("a", "area"):
             add(el.get("href"), False, tag)
+        elif tag == "base" and not base[1]:
+            resolved = absolute_url(base_url, el.get("href") or "")
+            if resolved:
+                base[:] = [resolved, True]
         elif tag == "link":
             rels = set((el.get("rel") or "").lower().split())
             if rels & REQUISITE_RELS:
@@ -164,13 +154,31 @@ def extract_html(
                 match = _REFRESH_URL.match(el.get("content") or "")
                 if match and match.group(1).strip():
                     add(match.group(1), False, "meta_refresh")
-        elif tag == "style" and el.text:
-            for link in extract_css(el.text.encode("utf-8", "replace"), base, max_bytes=max_bytes):
-                add(link.url, True, "style")
         if tag in ("body", "table", "td", "th", "tr"):
             add(el.get("background"), True, tag)
         style = el.get("style") if tag else None
         if style and "url(" in style.lower():
-            for link in extract_css(style.encode("utf-8", "replace"), base, max_bytes=max_bytes):
+            for link in extract_css(style.encode("utf-8", "replace"), base[0], max_bytes=max_bytes):
                 add(link.url, True, "style")
+
+    def end(el) -> None:
+        if isinstance(el.tag, str) and el.tag.lower() == "style" and el.text:
+            for link in extract_css(el.text.encode("utf-8", "replace"), base[0], max_bytes=max_bytes):
+                add(link.url, True, "style")
+        el.clear(keep_tail=False)
+        parent = el.getparent()
+        if parent is not None:  # drop what was read, so the tree never holds the document
+            while el.getprevious() is not None:
+                del parent[0]
+
+    try:
+        for i in range(0, len(data), 1 << 16):
+            parser.feed(data[i:i + (1 << 16)])
+            for event, el in parser.read_events():
+                (start if event == "start" else end)(el)
+        parser.close()
+        for event, el in parser.read_events():
+            (start if event == "start" else end)(el)
+    except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError, LookupError):
+        pass  # a document lxml gives up on: keep what was found so far
     return found

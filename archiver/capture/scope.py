@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -26,17 +27,23 @@ SESSION_PARAMS = frozenset(
 _PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
 
 
-def origin(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an http(s) URL, or None when it has none."""
+@lru_cache(maxsize=4096)  # scope, dedup key and politeness key each ask about the same URL in turn
+def _split(url: str):
+    """((scheme, host, port) or None, path, query) of a URL, parsed once."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return None
+        return None, "", ""
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    return scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme]
+        return None, parts.path, parts.query
+    return (scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme]), parts.path, parts.query
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, or None when it has none."""
+    return _split(url)[0]
 
 
 def host_key(url: str) -> str:
@@ -54,16 +61,15 @@ def _strip_session_query(query: str) -> str:
 
 def url_key(url: str) -> str:
     """Normalised form used only to spot duplicates; never fetched."""
-    o = origin(url)
+    o, path, query = _split(url)
     if o is None:
         return url
     scheme, host, port = o
-    parts = urlsplit(url)
     netloc = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
     if ":" in host:  # IPv6 literal
         netloc = f"[{host}]" if port == DEFAULT_PORTS[scheme] else f"[{host}]:{port}"
-    path = _PATH_SESSION.sub("", parts.path) or "/"
-    return urlunsplit((scheme, netloc, path, _strip_session_query(parts.query), ""))
+    path = _PATH_SESSION.sub("", path) or "/"
+    return urlunsplit((scheme, netloc, path, _strip_session_query(query), ""))
 
 
 def path_key(url: str) -> str:
@@ -131,7 +137,7 @@ class Scope:
 
     def _repeats_segment(self, url: str) -> bool:
         counts: dict[str, int] = {}
-        for segment in urlsplit(url).path.split("/"):
+        for segment in _split(url)[1].split("/"):
             if segment:
                 counts[segment] = counts.get(segment, 0) + 1
                 if counts[segment] >= self.max_repeated_segments:
