@@ -70,8 +70,9 @@ def crawl_state(crawl_dir: Path | str) -> dict[str, dict]:
             if entry.get("status") is None:
                 continue  # failed, skipped or never fetched
             digest = None
+            revisit = entry.get("record_type") == "revisit"
             warc_file, offset = entry.get("warc_file"), entry.get("warc_offset")
-            if warc_file and offset is not None:
+            if warc_file and offset is not None and not (revisit and entry["status"] == 304):  # 304: unchanged anyway
                 name = Path(warc_file).name
                 digest = digests.get((name, int(offset)))
                 if digest is None:
@@ -81,7 +82,7 @@ def crawl_state(crawl_dir: Path | str) -> dict[str, dict]:
             state[entry["url"]] = {
                 "status": entry["status"],
                 "digest": digest,
-                "revisit": entry.get("record_type") == "revisit",
+                "revisit": revisit,
             }
     return state
 

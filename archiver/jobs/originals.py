@@ -51,29 +51,34 @@ def _timestamp14(iso_date: str) -> str:
 
 
 def _revisit_headers(crawl_dir: Path) -> Iterator[dict]:
-    """Header fields of every revisit record the crawl log points at."""
+    """Header fields of every revisit record the crawl log points at (each WARC opened once)."""
     from warcio.archiveiterator import ArchiveIterator
 
     log = crawl_dir / "crawl.jsonl"
     if not log.is_file():
         return
+    by_file: dict[str, list[int]] = {}
     with log.open(encoding="utf-8") as lines:
-        wanted = [json.loads(line) for line in lines if '"revisit"' in line]
-    for entry in wanted:
-        if entry.get("record_type") != "revisit" or not entry.get("warc_file") or entry.get("warc_offset") is None:
-            continue
-        name = Path(entry["warc_file"]).name
-        warc = next((p for p in (crawl_dir / "warc" / name, crawl_dir / entry["warc_file"]) if p.is_file()), None)
+        for line in lines:
+            if '"revisit"' not in line:
+                continue
+            entry = json.loads(line)
+            if entry.get("record_type") == "revisit" and entry.get("warc_file") and entry.get("warc_offset") is not None:
+                by_file.setdefault(entry["warc_file"], []).append(int(entry["warc_offset"]))
+    for warc_file, offsets in by_file.items():
+        name = Path(warc_file).name
+        warc = next((p for p in (crawl_dir / "warc" / name, crawl_dir / warc_file) if p.is_file()), None)
         if warc is None:
             continue
-        try:
-            with warc.open("rb") as stream:
-                stream.seek(int(entry["warc_offset"]))
-                record = next(iter(ArchiveIterator(stream)), None)
-        except (OSError, ValueError):
-            continue
-        if record is not None and record.rec_type == "revisit":
-            yield dict(record.rec_headers.headers)
+        with warc.open("rb") as stream:
+            for offset in sorted(offsets):
+                try:
+                    stream.seek(offset)
+                    record = next(iter(ArchiveIterator(stream)), None)
+                except (OSError, ValueError):
+                    continue
+                if record is not None and record.rec_type == "revisit":
+                    yield dict(record.rec_headers.headers)
 
 
 def revisit_refs(crawl_dir: Path) -> set[Ref]:
