@@ -93,3 +93,35 @@ def test_bad_manifest_is_one_line_exit_2(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "concurrency" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_progress_plain_lines_live_display_and_summary():
+    import io
+
+    from archiver.capture.progress import Progress, Stats
+
+    stats = Stats(fetched=12, queued=30, errors=1, bytes=2_500_000)
+    out = io.StringIO()
+    progress = Progress("auto", interval=0, stream=out)  # not a terminal: plain lines
+    assert progress.mode == "plain"
+    progress.start(stats)
+    progress.update(stats)
+    progress.summary("crawl finished: 12 fetched")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("crawl: fetched 12 (") and "queued 30" in lines[0] and "errors 1" in lines[0]
+    assert "2.5 MB" in lines[0] and lines[-1] == "crawl finished: 12 fetched"
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Terminal()
+    live = Progress("auto", stream=tty)
+    assert live.mode == "live"
+    live.start(stats)
+    live.update(stats)
+    live.stop()
+    assert "fetched" in tty.getvalue() and "queued" in tty.getvalue()
+    quiet = io.StringIO()
+    Progress("none", stream=quiet).summary("x")
+    assert quiet.getvalue() == ""

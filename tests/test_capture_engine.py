@@ -310,3 +310,33 @@ def test_incremental_recrawl_writes_revisits_and_few_bytes(tmp_path):
         assert profiles[srv.url(f"/static/{i}.html")].endswith("identical-payload-digest")
     assert sum(p.stat().st_size for p in second.warc_files) < 0.3 * first_size
     assert second.revisits == 17  # the pages, the home page and robots.txt (the same 404 page)
+
+
+def test_hostile_bodies_keep_memory_bounded_and_raw_bytes(tmp_path):
+    """A 600 MB gzip bomb served as HTML, a 30 MB body, binary garbage as text/html and a page
+    whose charset lies: the crawl finishes, memory stays bounded, the WARC keeps the raw bytes."""
+    import os
+
+    from servers import gzip_bomb_bytes
+
+    bomb = gzip_bomb_bytes()
+    with TestServer() as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=(
+            "/bomb", "/huge?size=30000000", "/garbage", "/cp1250-wrong", "/a.html"))))
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "archiver"), "crawl", srv.url("/"),
+                                 "--out", str(tmp_path), "--delay", "0", "--progress", "none"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()
+    peak_mb = usage.ru_maxrss / 1024
+    print(f"peak RSS of the crawl: {peak_mb:.0f} MB")
+    assert peak_mb < 300, peak_mb
+    log = {row["url"]: row for row in read_crawl_log(tmp_path / "crawl.jsonl")}
+    for path in ("/bomb", "/huge?size=30000000", "/garbage", "/cp1250-wrong", "/a.html", "/b.html"):
+        assert log[srv.url(path)]["state"] == "done", path
+    # the bomb is archived as sent: its gzip'd bytes, not 600 MB
+    with open(tmp_path / "warc" / log[srv.url("/bomb")]["warc_file"], "rb") as f:
+        f.seek(log[srv.url("/bomb")]["warc_offset"])
+        record = next(iter(ArchiveIterator(f)))
+        assert record.http_headers.get_header("Content-Encoding") == "gzip"
+        assert record.raw_stream.read() == bomb

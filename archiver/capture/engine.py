@@ -156,6 +156,8 @@ class Engine:
         self.budget_used = 0
         self.stopping = threading.Event()
         self.fatal: str | None = None
+        self._stats_at = 0.0
+        self._skipped_robots = 0
 
     # ------------------------------------------------------------------ setup
     def _open(self) -> None:
@@ -317,6 +319,11 @@ class Engine:
 
     def _refresh_stats(self) -> None:
         self.stats.inflight = self.inflight
+        now = time.monotonic()
+        if now - self._stats_at >= 2.0:  # counting a big frontier is not free
+            self._stats_at = now
+            self.stats.queued = self.frontier.queued_count()
+            self.stats.skipped = self._skipped_robots + self.frontier.skipped_added
 
     def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -393,7 +400,7 @@ class Engine:
         if task.kind == "robots" or rules.allowed(task.url, self.config.user_agent):
             return True
         self.frontier.skip(task, rules.skip_reason)
-        self.stats.skipped += 1
+        self._skipped_robots += 1
         return False
 
     # ------------------------------------------------------------ results

@@ -117,6 +117,7 @@ class Frontier:
         self.db.executescript(SCHEMA)
         self.db.execute("BEGIN")
         self._recent: OrderedDict[str, None] = OrderedDict()  # bounded: keys known to be in the table
+        self.skipped_added = 0  # for the progress display
 
     # -- transactions
     def commit(self) -> None:
@@ -150,13 +151,17 @@ class Frontier:
                 (key, c.url, host_key(c.url), c.kind, status, c.priority, c.depth, c.redirects,
                  c.discovered_from, c.via, c.skipped_reason, now),
             )
-            if cur.rowcount != 1 or status != "queued":
+            if cur.rowcount != 1:
+                continue
+            if status != "queued":
+                self.skipped_added += 1
                 continue
             if "?" in key and not self._query_variant_allowed(cur, key):
                 cur.execute(
                     "UPDATE urls SET status='skipped', skipped_reason='trap:query_variants' WHERE key=?",
                     (key,),
                 )
+                self.skipped_added += 1
                 continue
             queued += 1
         return queued
@@ -254,6 +259,9 @@ class Frontier:
         return self.db.execute(
             "SELECT COUNT(*) FROM urls WHERE status IN ('done', 'failed') AND kind != 'robots'"
         ).fetchone()[0]
+
+    def queued_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM urls WHERE status='queued'").fetchone()[0]
 
     def has_queued(self) -> bool:
         return self.db.execute("SELECT 1 FROM urls WHERE status='queued' LIMIT 1").fetchone() is not None
