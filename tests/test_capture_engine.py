@@ -340,3 +340,45 @@ def test_hostile_bodies_keep_memory_bounded_and_raw_bytes(tmp_path):
         record = next(iter(ArchiveIterator(f)))
         assert record.http_headers.get_header("Content-Encoding") == "gzip"
         assert record.raw_stream.read() == bomb
+
+
+def test_urls_are_fetched_exactly_as_written(tmp_path):
+    odd = ["/a;b=1,c", "/q?x=$1&y={z}", "/enc%2Fslash%3Fq", "/sp ace.html", "/nl%0Aencoded", "/quote'd",
+           "/%7Euser/", "/" + "L" * 10_000]
+    links = "".join(f'<a href="{u}">x</a>' for u in odd)
+    links += '<a href="javascript:alert(1)">j</a><a href="data:text/html,hi">d</a><a href="mailto:a@b.si">m</a>'
+    with TestServer(defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, links.encode()))
+        summary, log = run(srv, tmp_path)
+        requested = [h.path for h in srv.log]
+    assert "/a;b=1,c" in requested and "/q?x=$1&y={z}" in requested
+    assert "/enc%2Fslash%3Fq" in requested and "/nl%0Aencoded" in requested and "/%7Euser/" in requested
+    assert "/sp%20ace.html" in requested and "/quote'd" in requested
+    assert log[srv.url("/" + "L" * 10_000)]["skipped_reason"] == "trap:url_length"
+    assert not any(p.startswith("/" + "L" * 100) for p in requested)
+    assert not any("alert" in u or "mailto" in u or u.startswith("data:") for u in log)
+
+
+def test_credentials_are_sent_but_not_archived(tmp_path):
+    with TestServer() as srv:
+        run(srv, tmp_path, max_pages=2, extra_headers={"Authorization": "Bearer s3cret", "Cookie": "sid=s3cret"})
+        assert srv.hits("/")[0].headers["Authorization"] == "Bearer s3cret"
+    data = b"".join(p.read_bytes() for p in (tmp_path / "warc").glob("*.warc.gz"))
+    import gzip
+
+    text = gzip.decompress(data)
+    assert b"s3cret" not in text and b"Authorization: [redacted]" in text
+
+
+def test_hostile_sitemaps_are_harmless(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    xxe = (f'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY x SYSTEM "file://{secret}">]>'
+           f'<urlset><url><loc>/x&x;</loc></url><url><loc>/ok.html</loc></url></urlset>').encode()
+    with TestServer(defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home")))
+        srv.add("/sitemap.xml", Resource(200, {"Content-Type": "application/xml"}, xxe))
+        srv.add("/ok.html", Resource(200, {"Content-Type": "text/html"}, html("ok")))
+        summary, log = run(srv, tmp_path / "c", sitemaps=[srv.url("/sitemap.xml")])
+        assert srv.count("/ok.html") == 1
+        assert not any("TOPSECRET" in h.path for h in srv.log)
