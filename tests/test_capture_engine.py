@@ -382,3 +382,16 @@ def test_hostile_sitemaps_are_harmless(tmp_path):
         summary, log = run(srv, tmp_path / "c", sitemaps=[srv.url("/sitemap.xml")])
         assert srv.count("/ok.html") == 1
         assert not any("TOPSECRET" in h.path for h in srv.log)
+
+
+def test_a_seed_redirecting_to_another_origin_brings_that_origin_into_scope(tmp_path):
+    """http://site -> https://www.site is the site itself; only a seed's own redirect does this."""
+    with TestServer(defaults=False) as new, TestServer(defaults=False) as old:
+        old.add("/", redirect(new.url("/")))
+        new.add("/", Resource(200, {"Content-Type": "text/html"}, html("new home", links=("/page.html",))))
+        new.add("/page.html", Resource(200, {"Content-Type": "text/html"}, html("page")))
+        summary, log = run(old, tmp_path)
+        assert summary.ok and new.count("/page.html") == 1
+        # resumed or re-run, the scope is remembered
+        summary, log = run(old, tmp_path)
+    assert log[new.url("/page.html")]["state"] == "done"
