@@ -255,3 +255,18 @@ def test_old_domain_redirecting_to_the_legacy_domain_keeps_its_notices():
     assert len(notices) == 6
     assert notices["https://mnz.old.si/p0"].target == f"{OLD}/p0"
     assert notices[f"{OLD}/p0"].classification == "live"
+
+
+@pytest.mark.parametrize("title, h1, gone", [
+    ("Page not found | Ministry", "", True),
+    ("Ministrstvo", "Napaka 404: stran ne obstaja", True),
+    ("404 - Seite nicht gefunden", "", True),
+    ("404 prijav za azil v letu 2019 | Ministrstvo", "404 prijav za azil v letu 2019", False),
+    ("Not found in translation: a seminar", "", False),
+])
+def test_soft_404_pages_are_gone(title, h1, gone):
+    body = f"<html><head><title>{title}</title></head><body><h1>{h1}</h1><p>Besedilo.</p></body></html>"
+    note = one([cap("/x", body=body)])
+    assert (note.classification == "gone") is gone
+    if gone:
+        assert note.signals[-1].kind == "not_found" and "soft 404" in note.signals[-1].evidence

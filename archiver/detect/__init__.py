@@ -26,7 +26,7 @@ from archiver.detect.signals import (
 )
 from archiver.detect.urls import bare, host_matches, host_of, is_furniture, is_site_root, normalize, same_site
 from archiver.errors import UsageError
-from archiver.extract import absolute_links, base_url, decode_html, parse_html
+from archiver.extract import absolute_links, base_url, decode_html, element_text, parse_html
 from archiver.types import Capture, Notice, Signal
 
 __all__ = ["detect", "detect_paths", "write_notices", "summarize", "CLASSIFICATIONS"]
@@ -71,7 +71,19 @@ def _read(capture: Capture, collector: BlockCollector, linked: set[int]) -> _Pag
     page.signals += canonical_signals(capture, tree, base)
     if tree is not None:
         page.blocks = collector.collect(tree, capture.url, base)
+        page.signals += _soft404(tree, collector.phrases)
     return page
+
+
+def _soft404(tree, phrases: PhraseBook) -> list[Signal]:
+    """A "page not found" page served with 200: its title or first heading says so."""
+    for xpath in ("//title", "//h1"):
+        for el in tree.xpath(xpath)[:1]:
+            heading = element_text(el)
+            phrase = phrases.soft404(heading)
+            if phrase:
+                return [Signal("not_found", None, f'soft 404 (status 200): {xpath[2:]} "{heading[:120]}"', 0.6)]
+    return []
 
 
 def _host_set(values: Iterable[str]) -> set[str]:
@@ -96,7 +108,7 @@ class _Site:
         self.hops: dict[str, tuple[str, str, Signal | None]] = {}
         off_site = Counter()
         for key, page in pages.items():
-            hop = self._hop(page, site_hosts)
+            hop = self._hop(page)
             if hop:
                 self.hops[key] = hop
                 source, target = host_of(page.url), host_of(hop[0])
@@ -109,16 +121,15 @@ class _Site:
         self.legacy_hosts = {h for h in site_hosts if not host_matches(h, self.new_hosts)} or site_hosts
         self.arrivals = Counter()  # final URL -> old URLs landing there
 
-    def _hop(self, page: _Page, site_hosts: set[str]) -> tuple[str, str, Signal | None] | None:
+    def _hop(self, page: _Page) -> tuple[str, str, Signal | None] | None:
         if page.location:
             return page.location, "http_redirect", None
         own = normalize(page.url)
         candidates = []
         for signal in page.signals:
-            if signal.strength < PAGE_LEVEL_MIN or normalize(signal.target) == own:
+            if signal.kind not in _HOP_ORDER or signal.strength < PAGE_LEVEL_MIN or normalize(signal.target) == own:
                 continue
-            if signal.kind == "canonical" and any(same_site(host_of(signal.target), h) for h in site_hosts
-                                                  if same_site(h, host_of(page.url))):
+            if signal.kind == "canonical" and same_site(host_of(signal.target), host_of(page.url)):
                 continue  # a canonical inside the same site is de-duplication, not a move
             candidates.append(signal)
         if not candidates:
@@ -224,6 +235,8 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
         if classification == "live" and banner.score >= BANNER_THRESHOLD:
             target = banner.target
             classification = "moved" if banner.page_level and banner.target else "moved_site"
+    if classification in ("live", "moved_site") and any(s.kind == "not_found" for s in page.signals):
+        classification, target = "gone", None  # the site's banner does not bring a missing page back
     return Notice(page.url, status, classification, target, tuple(signals))
 
 

@@ -3,7 +3,7 @@
 Packs are data, not code: one TOML file per language with ``moved`` (says the
 content lives elsewhere now), ``soft`` (no longer updated, archived) and
 ``furniture`` (cookie bars, privacy, "follow us": ordinary repeated blocks)
-lists.
+and ``soft404`` (titles of "page not found" pages served with 200) lists.
 Phrases only add to a banner's score; a repeated block naming the new site
 counts without them, so a wording nobody listed is still found.
 """
@@ -36,8 +36,8 @@ def _pattern(phrases: list[str]) -> re.Pattern | None:
 
 @lru_cache(maxsize=1)
 def load_packs(directory: Path = PACK_DIR) -> dict[str, list[str]]:
-    """All packs merged by kind: {"moved": [...], "soft": [...], "furniture": [...]}."""
-    merged: dict[str, list[str]] = {"moved": [], "soft": [], "furniture": []}
+    """All packs merged by kind: moved, soft, furniture, soft404 (lists of phrases)."""
+    merged: dict[str, list[str]] = {"moved": [], "soft": [], "furniture": [], "soft404": []}
     for path in sorted(directory.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         for kind in merged:
@@ -62,6 +62,10 @@ class PhraseBook:
                 self._keywords.add(max(inner, key=len))
             else:
                 self._stems.add(words[0])
+        soft404 = sorted({fold(p) for p in packs["soft404"] if p.strip()}, key=len, reverse=True)
+        # the whole heading, or the phrase then a separator: "404 - Not found", not "404 applications"
+        self._soft404 = re.compile(
+            "^(?:" + "|".join(map(re.escape, soft404)) + r")(?:\s*$|\s*[-|:–—!.,(])") if soft404 else None
         self._stem_pattern = re.compile("|".join(map(re.escape, sorted(self._stems)))) if self._stems else None
         self._patterns = [
             (kind, pattern)
@@ -85,3 +89,10 @@ class PhraseBook:
             if match:
                 hits.append(PhraseHit(kind, match.group(0)))
         return tuple(hits)
+
+    def soft404(self, heading: str) -> str | None:
+        """The soft-404 phrase a page title or heading starts with, if any."""
+        if self._soft404 is None or not heading:
+            return None
+        match = self._soft404.match(fold(heading))
+        return match.group(0).rstrip(" -|:–—!.,(") if match else None
