@@ -185,3 +185,19 @@ def test_languages_stay_apart():
            _page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
     rows = {r.old_url: r.new_url for r in build_manifest([], old, new)}
     assert rows == {f"{OLD}/en/a/1/": new[1].url, f"{OLD}/a/1/": new[0].url}
+
+
+def test_a_notice_naming_the_pages_own_new_page_maps_it_but_a_shared_link_is_only_a_fallback():
+    target = f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest"
+    old = [_page(f"{OLD}/a/1/", "Ministers", "Moved.")] + [_page(f"{OLD}/b/{k}/", f"Page {k}", "Moved.")
+                                                          for k in range(6)]
+    new = [_page(target, "Ministers meet in Bucharest", _TEXT), _page(f"{NEW}/en/", "Portal", _OTHER)]
+    notices = [Notice(f"{OLD}/a/1/", 200, "moved", target, (Signal("banner", target, "This page is now at ..."),))]
+    notices += [Notice(f"{OLD}/b/{k}/", 200, "moved", f"{NEW}/en/", (Signal("banner", f"{NEW}/en/", "moved"),))
+                for k in range(6)]
+    rows = {r.old_url: r for r in build_manifest(notices, old, new)}
+    first = rows[f"{OLD}/a/1/"]
+    assert (first.kind, first.method, first.new_url) == ("page", "banner_link", target)
+    for k in range(6):
+        row = rows[f"{OLD}/b/{k}/"]
+        assert (row.kind, row.new_url, row.review) == ("fallback", f"{NEW}/en/", True)

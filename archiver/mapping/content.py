@@ -385,6 +385,9 @@ class ContentMatcher:
         # two substantial texts with almost nothing in common are different pages, whatever the title
         score = np.where(old.rich_text[owners] & new.rich_text[found] & (np.nan_to_num(text) < 0.1),
                          score * 0.7, score)
+        # agreeing dates and slugs only corroborate: without a similar title or text they prove nothing
+        said = np.maximum(np.nan_to_num(title), np.minimum(1.0, 1.5 * np.nan_to_num(text)))
+        score = np.where(said < 0.5, score * 0.6, score)
         # too little to compare: at most weak evidence
         score = np.where(weights < 0.4, score * 0.7, score)
         return score, _Parts(title, text, slug, gap)

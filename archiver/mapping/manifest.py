@@ -18,7 +18,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from archiver.detect.urls import normalize
 from archiver.errors import UsageError
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("page", "fallback", "gone", "unmatched")
 EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "canonical": 0.9}
+BANNER_LINK_CONFIDENCE = 0.8  # a notice on the page naming its own new page
 SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
 _SKIP_PATHS = ("/robots.txt", "/sitemap.xml", "/favicon.ico")
 
@@ -179,26 +180,30 @@ class _Builder:
         return [rows[k] for k in sorted(rows, key=lambda k: rows[k].old_url)]
 
     def _explicit(self, page: _Old, notice: Notice | None) -> list[tuple[str, Landing]]:
-        """(signal kind, landing) for every explicit target, strongest first."""
+        """(signal kind, landing) for every page-level target, strongest first.
+
+        A banner's link counts only when detection judged it page-level
+        (classification "moved" with the banner's own target).
+        """
         targets: list[tuple[float, str, str]] = []
         if notice is not None:
             for signal in notice.signals:
                 if signal.kind in EXPLICIT and signal.target:
                     targets.append((signal.strength, signal.kind, signal.target))
+                elif signal.kind == "banner" and notice.classification == "moved" and signal.target == notice.target:
+                    targets.append((0.0, "banner", signal.target))
         if page.location and not any(kind == "http_redirect" for _, kind, _ in targets):
             targets.append((1.0, "http_redirect", page.location))
-        targets.sort(key=lambda t: (-t[0], list(EXPLICIT).index(t[1])))
+        targets.sort(key=lambda t: (-t[0], list(EXPLICIT).index(t[1]) if t[1] in EXPLICIT else len(EXPLICIT)))
         out, seen = [], set()
         for _, kind, target in targets:
-            if (kind, target) in seen:
-                continue
-            seen.add((kind, target))
             try:
-                absolute = normalize(target if "://" in target else urlsplit(page.url)._replace(
-                    path=target, query="").geturl())
+                absolute = normalize(urljoin(page.url, target))
             except ValueError:
                 continue
-            out.append((kind, self.resolver.land(absolute, self.allowed)))
+            if (kind, absolute) not in seen:
+                seen.add((kind, absolute))
+                out.append((kind, self.resolver.land(absolute, self.allowed)))
         return out
 
     def _explicit_row(self, page, notice, found, arrivals, matcher):
@@ -212,7 +217,8 @@ class _Builder:
                 weak = weak or (kind, landing)
                 rejected.append(f"{kind} to {landing.url} is site-level, not the page's equivalent")
                 continue
-            confidence = EXPLICIT[kind] * (0.9 if kind == "http_redirect" and page.status in (302, 303, 307) else 1)
+            confidence = EXPLICIT.get(kind, BANNER_LINK_CONFIDENCE) * (
+                0.9 if kind == "http_redirect" and page.status in (302, 303, 307) else 1)
             evidence = f"{kind}: {page.url} -> {landing.url} ({landing.hops} hops, {landing.status})"
             review = False
             j = self.new_index.get(landing.url)
@@ -220,7 +226,8 @@ class _Builder:
                 agree, notes = matcher.pair_score(page.facts_index, j)
                 evidence += f"; content {agree:.2f} ({notes})"
                 review = agree < 0.3 and kind != "http_redirect"  # a page claiming an unrelated canonical
-            return RedirectRow(page.url, landing.url, self.status, "page", kind, round(confidence, 3),
+            method = "banner_link" if kind == "banner" else kind
+            return RedirectRow(page.url, landing.url, self.status, "page", method, round(confidence, 3),
                                _join(rejected, evidence), review), rejected, weak
         return None, rejected, weak
 
