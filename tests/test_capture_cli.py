@@ -125,3 +125,14 @@ def test_progress_plain_lines_live_display_and_summary():
     quiet = io.StringIO()
     Progress("none", stream=quiet).summary("x")
     assert quiet.getvalue() == ""
+
+
+def test_seeds_disallowed_by_robots_say_so(tmp_path, capsys):
+    from servers import Resource
+
+    with TestServer(defaults=False) as srv:
+        srv.add("/robots.txt", Resource(200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /\n"))
+        code = main(["crawl", srv.url("/"), "--out", str(tmp_path / "c"), "--progress", "none"])
+        assert srv.count("/") == 0
+    assert code == 1
+    assert "robots.txt disallows every seed" in capsys.readouterr().err

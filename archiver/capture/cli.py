@@ -129,7 +129,9 @@ def run(args) -> int:
     config = build_config(args)
     summary = crawl(config)
     if not summary.ok:
-        print("archiver crawl: nothing could be fetched: every seed was unreachable "
+        reason = "robots.txt disallows every seed (see --ignore-robots)" if summary.seed_problem and \
+            summary.seed_problem.endswith((": robots", ": robots_unavailable")) else "every seed was unreachable"
+        print(f"archiver crawl: nothing could be fetched: {reason}; first: {summary.seed_problem} "
               f"(see {summary.crawl_log})", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK

@@ -71,6 +71,7 @@ class CrawlSummary:
     bytes: int = 0
     duration: float = 0.0
     seeds_fetched: int = 0
+    seed_problem: str | None = None  # why the first unfetched seed was not fetched
     warc_files: list[Path] = field(default_factory=list)
     crawl_log: Path | None = None
     index: Path | None = None
@@ -198,7 +199,6 @@ class Engine:
         with _DirLock(self.out_dir / LOCK_FILE):
             refetch = recover(self.warc_dir)
             self.frontier = Frontier(self.out_dir / STATE_DB, max_query_variants=self.config.max_query_variants)
-            self.frontier.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT, v TEXT)")
             if refetch or self.frontier.db.execute("SELECT 1 FROM urls LIMIT 1").fetchone():
                 self.frontier.db.execute("INSERT INTO meta (k, v) VALUES ('resumed', ?)", (time.time(),))
             requeued = self.frontier.resume(refetch)
@@ -267,6 +267,10 @@ class Engine:
         seeds_fetched = fr.db.execute(
             "SELECT COUNT(*) FROM urls WHERE kind IN ('seed', 'sitemap') AND http_status IS NOT NULL"
         ).fetchone()[0]
+        seed_problem = fr.db.execute(
+            "SELECT url, COALESCE(error, skipped_reason) FROM urls WHERE kind IN ('seed', 'sitemap') "
+            "AND http_status IS NULL AND COALESCE(error, skipped_reason) IS NOT NULL ORDER BY id LIMIT 1"
+        ).fetchone()
         return CrawlSummary(
             out_dir=self.out_dir,
             fetched=counts.get("done", 0),
@@ -277,6 +281,7 @@ class Engine:
             bytes=totals[0],
             duration=time.monotonic() - self.stats.started,
             seeds_fetched=seeds_fetched,
+            seed_problem=f"{seed_problem[0]}: {seed_problem[1]}" if seed_problem else None,
             warc_files=sorted(self.warc_dir.glob("*.warc.gz")),
             crawl_log=crawl_log,
             index=index,

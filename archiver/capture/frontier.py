@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS urls (
 );
 CREATE INDEX IF NOT EXISTS urls_queue ON urls(priority, id) WHERE status = 'queued';
 CREATE TABLE IF NOT EXISTS query_variants (path TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (k TEXT NOT NULL, v TEXT);  -- origins a seed redirected to; resumes
 """
 
 _ADD = """
