@@ -395,3 +395,12 @@ def test_a_seed_redirecting_to_another_origin_brings_that_origin_into_scope(tmp_
         # resumed or re-run, the scope is remembered
         summary, log = run(old, tmp_path)
     assert log[new.url("/page.html")]["state"] == "done"
+
+
+def test_identical_payloads_fetched_at_once_make_one_response(tmp_path):
+    same = {f"/copy{i}": Resource(200, {"Content-Type": "text/plain"}, b"the same payload\n" * 100) for i in range(8)}
+    with TestServer(same, defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=tuple(same))))
+        summary, log = run(srv, tmp_path, concurrency=8, per_host_concurrency=8)
+    kinds = sorted(log[srv.url(p)]["record_type"] for p in same)
+    assert kinds == ["response"] + ["revisit"] * 7

@@ -679,7 +679,8 @@ class Sink:
         )
         # its own file: workers write it while the coordinator holds the frontier's transaction
         self.warc_dir = out_dir / "warc"
-        self._write_lock = threading.Lock()
+        self._writing: set[str | None] = set()  # payload digests being written right now
+        self._writing_changed = threading.Condition()
         self.dedup = DedupIndex(out_dir / DEDUP_DB)
         self.incremental = config.previous is not None
         self.previous = None
@@ -723,10 +724,19 @@ class Sink:
         return read_payload(self.previous_body(url), max_bytes)
 
     def write(self, fetched):
-        # one at a time: write_capture looks a digest up, writes, then remembers it, so two
-        # identical payloads written at once would both become responses
-        with self._write_lock:
+        # write_capture looks a digest up, writes, then remembers it: two identical payloads
+        # written at once would both become responses, so one waits for the other
+        digest = fetched.payload_digest
+        with self._writing_changed:
+            while digest in self._writing:
+                self._writing_changed.wait()
+            self._writing.add(digest)
+        try:
             return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
+        finally:
+            with self._writing_changed:
+                self._writing.discard(digest)
+                self._writing_changed.notify_all()
 
     def flush(self) -> None:
         self.writer.flush()
