@@ -48,6 +48,8 @@ def test_trap_rules():
     scope = Scope(["http://h.test/"], max_depth=5, max_url_length=100)
     assert scope.reason("http://h.test/a", depth=6) == "trap:max_depth"
     assert scope.reason("http://h.test/a", depth=5) is None
+    assert scope.reason("http://h.test/a.png", depth=6, requisite=True) is None  # a last page's images
+    assert scope.reason("http://h.test/a.png", depth=9, requisite=True) == "trap:max_depth"  # frames in frames
     assert scope.reason("http://h.test/" + "x" * 200, depth=1) == "trap:url_length"
     assert scope.reason("http://h.test/a/b/a/c/a/", depth=1) == "trap:repeated_segment"
     assert scope.reason("http://h.test/a/b/a/", depth=1) is None

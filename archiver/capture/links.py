@@ -2,8 +2,9 @@
 
 Each link is a ``Link(url, requisite, via)``: ``requisite`` is True for what a
 page needs to replay (images, srcset, stylesheets, scripts, media, icons,
-CSS ``url()``/``@import``, and documents such as PDF or DOCX linked with
-``<a>``), which the crawler may fetch from other hosts but never follows.
+frames, CSS ``url()``/``@import``, and documents such as PDF or DOCX linked
+with ``<a>``), which the crawler may fetch from other hosts but never follows
+there.
 
 URLs are kept *as written*: relative references are resolved with
 ``urljoin`` and the fragment dropped, but percent-escapes are neither added
@@ -145,8 +146,8 @@ def extract_html(
                 add(el.get("poster"), True, tag)
             for attr in ("data-src", "data-original"):
                 add(el.get(attr), True, tag)
-        elif tag in ("iframe", "frame"):
-            add(el.get("src"), False, tag)
+        elif tag in ("iframe", "frame"):  # embedded: part of the page as it displays (Heritrix's E hop)
+            add(el.get("src"), True, tag)
         elif tag == "object":
             add(el.get("data"), True, tag)
         elif tag == "meta":

@@ -24,6 +24,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 SESSION_PARAMS = frozenset(
     {"jsessionid", "phpsessid", "sid", "sessionid", "session_id", "aspsessionid", "cfid", "cftoken", "zenid", "oscsid"}
 )
+# a page at the depth limit still gets its images, styles and frames (and theirs, a little further)
+REQUISITE_DEPTH_SLACK = 3
 _PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
 
 
@@ -129,7 +131,7 @@ class Scope:
             return "out_of_scope"
         if any(p.search(url) for p in self.exclude):
             return "excluded"
-        if not requisite and depth > self.max_depth:
+        if depth > self.max_depth + (REQUISITE_DEPTH_SLACK if requisite else 0):
             return "trap:max_depth"
         if self._repeats_segment(url):
             return "trap:repeated_segment"
