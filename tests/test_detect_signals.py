@@ -97,7 +97,7 @@ def test_many_old_urls_landing_on_one_url_is_site_level():
 # ------------------------------------------------------------------ status codes
 
 def test_410_and_404_are_gone_and_5xx_error():
-    linking = cap("/index", body=f'<a href="/linked-404">x</a>')
+    linking = cap("/index", body='<a href="/linked-404">x</a>')
     notices = by_url(detect([cap("/removed", 410), cap("/linked-404", 404), cap("/other-404", 404),
                              cap("/err", 503), linking]))
     assert notices[f"{OLD}/removed"].classification == "gone"

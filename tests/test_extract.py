@@ -1,6 +1,5 @@
 """extract.py: decoding (windows-1250 traps), metadata, main text, hostile input."""
 import os
-import time
 
 import pytest
 
