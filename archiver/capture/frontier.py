@@ -132,11 +132,15 @@ class Frontier:
 
     # -- adding URLs
     def add(self, candidates) -> int:
-        """Insert new URLs (known keys are ignored); returns how many were queued."""
+        """Insert new URLs (known keys are ignored); returns how many were queued.
+
+        URLs with a query go one by one (each new one counts against its path's
+        query-variant cap); the rest go to SQLite in bulk."""
         queued = 0
         now = time.time()
         cur = self.db.cursor()
         recent = self._recent
+        bulk_queued, bulk_skipped = [], []
         for c in candidates:
             key = url_key(c.url)
             status = "skipped" if c.skipped_reason else "queued"
@@ -147,24 +151,33 @@ class Frontier:
                 recent[key] = None
                 if len(recent) > RECENT_KEYS:
                     recent.popitem(last=False)
-            cur.execute(
-                _ADD,
-                (key, c.url, host_key(c.url), c.kind, status, c.priority, c.depth, c.redirects,
-                 c.discovered_from, c.via, c.skipped_reason, now),
-            )
-            if cur.rowcount != 1:
-                continue
+            params = (key, c.url, host_key(c.url), c.kind, status, c.priority, c.depth, c.redirects,
+                      c.discovered_from, c.via, c.skipped_reason, now)
             if status != "queued":
-                self.skipped_added += 1
-                continue
-            if "?" in key and not self._query_variant_allowed(cur, key):
-                cur.execute(
-                    "UPDATE urls SET status='skipped', skipped_reason='trap:query_variants' WHERE key=?",
-                    (key,),
-                )
-                self.skipped_added += 1
-                continue
-            queued += 1
+                bulk_skipped.append(params)
+            elif "?" not in key:
+                bulk_queued.append(params)
+            else:
+                cur.execute(_ADD, params)
+                if cur.rowcount != 1:
+                    continue
+                if not self._query_variant_allowed(cur, key):
+                    cur.execute(
+                        "UPDATE urls SET status='skipped', skipped_reason='trap:query_variants' WHERE key=?",
+                        (key,),
+                    )
+                    self.skipped_added += 1
+                    continue
+                queued += 1
+        for rows, queued_rows in ((bulk_queued, True), (bulk_skipped, False)):
+            if rows:
+                before = self.db.total_changes
+                cur.executemany(_ADD, rows)
+                changed = self.db.total_changes - before
+                if queued_rows:
+                    queued += changed
+                else:
+                    self.skipped_added += changed
         return queued
 
     def _query_variant_allowed(self, cur, key: str) -> bool:
