@@ -134,9 +134,9 @@ class BlockCollector:
             if not isinstance(el.tag, str) or el.tag in ("script", "style", "noscript", "template"):
                 continue
             own = el.text or ""
-            href = el.get("href") if el.tag == "a" else None
-            if href and (not local_base or href.lstrip()[:5].lower() in ("http:", "https") or href.lstrip().startswith("//")):
-                target = resolve(base, href)
+            href = (el.get("href") or "").lstrip() if el.tag == "a" else ""
+            if href and (not local_base or href[:5].lower() in ("http:", "https") or href.startswith("//")):
+                target = resolve(base, href)  # relative links on a same-site base cannot leave the site
                 if target and not same_site(host_of(target), page_host) and not is_furniture(host_of(target)):
                     anchors.append((el, offset))
             if own.strip():
@@ -178,9 +178,8 @@ class BlockCollector:
                     links.append(target)
             named = {h for h in hosts_named(text) if not same_site(h, page_host)}
             hits = self.phrases.find(fold(text))
-            if not links and not named and not hits or all(h.kind == "furniture" for h in hits) and not (
-                    links or named):
-                continue
+            if not (links or named) and all(h.kind == "furniture" for h in hits):
+                continue  # nothing points elsewhere and no wording says "moved"
             stats = self.stats.get(fp)
             if stats is None:
                 link_text = sum(len(t) for t in anchors_text)
