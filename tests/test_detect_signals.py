@@ -79,9 +79,10 @@ def test_chain_ending_in_404_is_gone_and_in_500_is_error():
     assert notices[f"{OLD}/to-500"].classification == "error"
 
 
-def test_redirect_without_location_is_an_error():
+def test_redirect_without_location_is_an_error_but_304_is_live():
     note = one([cap("/nowhere", 302)])
     assert note.classification == "error" and "without a usable Location" in note.signals[0].evidence
+    assert one([cap("/unchanged", 304)]).classification == "live"
 
 
 def test_redirect_to_the_new_home_is_moved_site():

@@ -201,6 +201,8 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
         was_linked = hash(normalize(page.url)) in linked
         evidence = "404 Not Found" + (", linked from captured pages" if was_linked else ", captured (expected)")
         return Notice(page.url, status, "gone", None, (Signal("not_found", None, evidence, 0.9 if was_linked else 0.7),))
+    if status == 304:  # "not modified" to a conditional re-crawl: the page is there, unchanged
+        return Notice(page.url, status, "live", None, ())
     if status is not None and 300 <= status < 400 and not page.location:
         return Notice(page.url, status, "error", None,
                       (Signal("http_redirect", None, f"{status} without a usable Location header", 0.3),))
