@@ -54,6 +54,16 @@ def test_archiver_map_on_crawled_warcs(tmp_path, capsys):
     summary = json.loads((out / "map-summary.json").read_text())
     assert summary["kinds"]["page"] == len(pages)
     assert (out / "notices.jsonl").stat().st_size > 0
+    # re-mapping from the saved notices, with 308s and only the CSV, gives the same decisions
+    again = tmp_path / "again"
+    assert main(["map", "--old", str(old_dir), "--new", str(new_dir), "--out", str(again), "--notices",
+                 str(out / "notices.jsonl"), "--status", "308", "--format", "csv"]) == 0
+    with open(again / "redirects.csv", newline="", encoding="utf-8") as handle:
+        rows_again = list(csv.DictReader(handle))
+    assert [(r["old_url"], r["new_url"], r["kind"]) for r in rows_again] == \
+        [(r["old_url"], r["new_url"], r["kind"]) for r in rows]
+    assert {r["status"] for r in rows_again if r["kind"] in ("page", "fallback")} == {"308"}
+    assert not (again / "redirects.nginx.conf").exists()
     assert "map $request_uri" in (out / "redirects.nginx.conf").read_text() or \
         (out / "redirects.nginx.http.conf").exists()
 
