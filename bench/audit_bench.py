@@ -10,6 +10,8 @@ CPU, peak RSS via ``common.run_child``):
   payload digests, de-chunking, decoding, HTML/CSS parsing for requisites,
   the report);
 * ``warcio index -f offset,length,warc-type,warc-target-uri,http:status``;
+* ``warcio check``: warcio's own digest verification (the like-for-like part
+  of the audit's integrity work);
 * FastWARC: iterate every record and read its whole block.
 
 Goal: the audit no slower than ``warcio index`` (records/s and MB/s printed
@@ -146,6 +148,7 @@ def main() -> int:
         "archiver audit": run_child([sys.executable, "-m", "archiver", "audit", str(data_dir), "--out", str(report_dir)]),
         "warcio index": run_child([venv_bin("warcio"), "index", "-f", "offset,length,warc-type,warc-target-uri,http:status",
                                    "-o", os.devnull, *names]),
+        "warcio check": run_child([venv_bin("warcio"), "check", *names]),
         "fastwarc read": run_child([sys.executable, "-c", FASTWARC_READ, *names]),
     }
     import json
@@ -154,12 +157,18 @@ def main() -> int:
     records = audit["summary"]["records"]
     rows, details = [], {"files": len(files), "bytes": total_bytes, "records": records, "runs": runs}
     for name, run in runs.items():
-        ok = run.returncode == 0
+        # warcio check exits 1 here: it digests chunked bodies with their framing (warcio issue #74)
+        ok = run.returncode == 0 or (name == "warcio check" and run.returncode == 1)
         rows.append(row(f"{name}: records/s", round(records / run.wall_s) if ok else None))
         rows.append(row(f"{name}: MB/s (gzip'd on disk)", round(total_bytes / 1e6 / run.wall_s, 1) if ok else None))
+        rows.append(row(f"{name}: records per CPU s", round(records / run.cpu_s) if ok and run.cpu_s else None))
         rows.append(row(f"{name}: wall s / CPU s / peak RSS MB", f"{run.wall_s:.1f} / {run.cpu_s:.1f} / {run.peak_rss_mb:.0f}"))
     ratio = runs["warcio index"].wall_s / runs["archiver audit"].wall_s
-    rows.append(row("audit speed / warcio index speed", round(ratio, 2), ">= 1.0", ratio >= 1.0))
+    rows.append(row("audit speed / warcio index speed (wall)", round(ratio, 2), ">= 1.0", ratio >= 1.0))
+    cpu_ratio = runs["warcio index"].cpu_s / runs["archiver audit"].cpu_s
+    rows.append(row("audit speed / warcio index speed (CPU)", round(cpu_ratio, 2)))
+    check_ratio = runs["warcio check"].wall_s / runs["archiver audit"].wall_s
+    rows.append(row("audit speed / warcio check speed (wall)", round(check_ratio, 2)))
     print(format_table(rows, title=f"audit bench: {len(files)} files, {total_bytes / 1e6:.0f} MB, {records} records"))
     write_results("audit", rows, details)
     return 0
