@@ -309,3 +309,21 @@ def test_crawl_log_reasons_duplicates_and_completeness_definition(tmp_path):
     assert dup["top_urls"] == [{"url": "http://example.com/p1", "captures": 2}]
     assert dup["payloads_under_several_urls"] == 1 and len(dup["top_payloads"][0]["examples"]) == 2
     assert report.summary["hosts"]["example.com"]["records"] == 4
+
+
+def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
+    from archiver.audit.requisites import css_references, html_references
+
+    page = (b'<html><body style="background:url(s.png)"><base href="/b/"><a href="x.PDF?a=1">p</a>'
+            b'<a href="y.html">page</a><a href="javascript:x()">js</a><img src="data:image/png;base64,AA">'
+            b'<img src="i.png#f" srcset="i2.png 2x, i3.png 3x"><link rel="stylesheet" href="c.css">'
+            b'<link rel="alternate" href="feed.xml"><style>@import "imp.css";</style><input type=image src="in.png">'
+            b'<input src="no.png"><script src="https://cdn.example.net/app.js"></script></body></html>')
+    assert list(html_references("http://h/d/", page)) == [
+        ("http://h/b/x.PDF?a=1", "document"), ("http://h/b/i.png", "img"), ("http://h/b/i2.png", "img"),
+        ("http://h/b/i3.png", "img"), ("http://h/b/c.css", "css"), ("http://h/b/imp.css", "css"),
+        ("http://h/b/in.png", "input"), ("https://cdn.example.net/app.js", "script"), ("http://h/b/s.png", "css"),
+    ]
+    assert list(css_references("http://h/c/site.css", b"a{b:url( '../img/x.png' )} @import url(y.css);")) == [
+        ("http://h/img/x.png", "css"), ("http://h/c/y.css", "css")]
+    assert list(html_references("http://h/", b"\x00\xff garbage <<<")) == []

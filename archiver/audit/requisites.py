@@ -56,12 +56,21 @@ def css_references(base: str, css: bytes) -> Iterator[tuple[str, str]]:
 
 
 _PARSER = None
-_TAGS = tuple(SRC_ATTRS) + ("link", "a", "style")
+_SELECT = None  # one compiled XPath: only the elements that can name a requisite, in document order
+_DOCUMENT_LINK = r"\.(" + "|".join(e[1:] for e in DOCUMENT_EXTENSIONS) + r")([?#]|$)"
+
+
+def _selector():
+    from lxml import etree
+
+    embeds = "|".join(f"//{tag}" for tag in SRC_ATTRS)
+    return etree.XPath(f"{embeds}|//link[@href]|//style|//a[re:test(@href, $documents, 'i')]",
+                       namespaces={"re": "http://exslt.org/regular-expressions"})
 
 
 def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
     """(absolute URL, kind) of every resource the page embeds or links as a document."""
-    global _PARSER
+    global _PARSER, _SELECT
     from lxml import etree
 
     body = body[:MAX_PARSE]
@@ -69,6 +78,7 @@ def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
         return
     if _PARSER is None:  # plain elements (no lxml.html class lookup): the audit parses every page
         _PARSER = etree.HTMLParser(recover=True, no_network=True, huge_tree=False)
+        _SELECT = _selector()
     try:
         root = etree.fromstring(body, parser=_PARSER)
     except (etree.ParserError, ValueError, etree.XMLSyntaxError):
@@ -79,7 +89,7 @@ def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
         if base_el.get("href"):
             base = _clean(base, base_el.get("href")) or base
             break
-    for el in root.iter(*_TAGS):
+    for el in _SELECT(root, documents=_DOCUMENT_LINK):
         tag = el.tag
         if tag in SRC_ATTRS:
             if tag == "input" and (el.get("type") or "").lower() != "image":
@@ -99,12 +109,10 @@ def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
                 url = _clean(base, el.get("href"))
                 if url:
                     yield url, "css" if "stylesheet" in rels else "link"
-        elif tag == "a":
-            href = (el.get("href") or "").split("#", 1)[0].split("?", 1)[0].lower()
-            if href.endswith(DOCUMENT_EXTENSIONS):  # cheap test first: pages have many links
-                url = _clean(base, el.get("href"))
-                if url and urlsplit(url).path.lower().endswith(DOCUMENT_EXTENSIONS):
-                    yield url, "document"
+        elif tag == "a":  # the XPath kept only links whose path ends in a document extension
+            url = _clean(base, el.get("href"))
+            if url and urlsplit(url).path.lower().endswith(DOCUMENT_EXTENSIONS):
+                yield url, "document"
         elif tag == "style" and el.text:
             yield from css_references(base, el.text.encode("utf-8", "replace"))
     for el in root.xpath("//*[@style]"):
