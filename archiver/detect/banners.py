@@ -82,12 +82,20 @@ def _context(el, body) -> tuple[bool, bool]:
     return False, in_footer
 
 
+def _rough_length(el) -> int:
+    """Text length counted in C (scripts included): rules out big containers cheaply."""
+    try:
+        return len(el.text_content())
+    except ValueError:
+        return 0
+
+
 def _block_for(el, body):
     """The notice-sized block around an anchor: nearest block ancestor, grown while short."""
     node = el
     while node is not None and node is not body and node.tag not in BLOCK_TAGS:
         node = node.getparent()
-    if node is None or node is body:
+    if node is None or node is body or _rough_length(node) > 2 * MAX_BLOCK_CHARS:
         return None, ""
     text = element_text(node)
     if len(text) > MAX_BLOCK_CHARS:
@@ -95,6 +103,8 @@ def _block_for(el, body):
     while True:
         parent = node.getparent()
         if parent is None or parent is body or parent.tag not in BLOCK_TAGS:
+            break
+        if _rough_length(parent) > 2 * GROW_UNTIL_CHARS:
             break
         parent_text = element_text(parent)
         if len(parent_text) > GROW_UNTIL_CHARS:

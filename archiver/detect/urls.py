@@ -59,7 +59,9 @@ def host_matches(host: str, hosts, *, subdomains: bool = False) -> bool:
 
 
 def is_furniture(host: str) -> bool:
-    return host_matches(host, FURNITURE_HOSTS, subdomains=True)
+    """A share-button/plug-in host, or a subdomain of one (m.facebook.com)."""
+    labels = bare(host.split(":", 1)[0]).split(".")
+    return any(".".join(labels[i:]) in FURNITURE_HOSTS for i in range(len(labels) - 1))
 
 
 def related(a: str, b: str) -> bool:
