@@ -181,10 +181,16 @@ def test_wacz_and_ours(site, tmp_path):
     with zipfile.ZipFile(wacz, "w") as z:
         z.write(warc, "archive/data.warc.gz", compress_type=zipfile.ZIP_STORED)
         z.writestr("datapackage.json", json.dumps({"profile": "data-package", "resources": []}))
+        z.writestr("pages/pages.jsonl", '{"format": "json-pages-1.0", "id": "pages"}\n'
+                   + json.dumps({"id": "1", "url": f"{site}/a.html", "ts": "2024-01-01T00:00:00Z"}) + "\n"
+                   + json.dumps({"id": "2", "url": f"{site}/unseen.html"}) + "\n")
     report = audit([wacz], sitemaps=[f"{site}/sitemap.xml"])
     got = outcomes(report)
     assert got[f"{site}/a.html"].outcome == "captured"
     assert got[f"{site}/a.html"].file == f"{wacz}#archive/data.warc.gz"
+    listed = outcomes(audit([wacz]))  # no expected set given: the WACZ's own page list is used
+    assert set(listed) == {f"{site}/a.html", f"{site}/unseen.html"}
+    assert listed[f"{site}/unseen.html"].outcome == "not_captured" and listed[f"{site}/unseen.html"].sources == ("wacz pages",)
 
     capture = pytest.importorskip("archiver.capture")
     crawl_dir = tmp_path / "crawl"

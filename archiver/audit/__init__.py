@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from archiver.archive import normalize_url
 from archiver.audit.expected import (Expected, crawl_reason, load_crawl_log, load_redirects, load_sitemap,
-                                     load_url_file)
+                                     load_url_file, load_wacz_pages)
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
 from archiver.types import AuditOutcome
@@ -210,7 +210,7 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
 
 
 def _discover_crawl_logs(inputs) -> list[Path]:
-    """crawl.jsonl beside a crawl directory's warc/ folder, when the user gave that directory or folder."""
+    """crawl.jsonl in or beside a directory the user gave (a crawl directory, or its warc/ folder)."""
     found = []
     for raw in inputs:
         path = Path(raw)
@@ -241,9 +241,13 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         load_url_file(expected, expected_file)
     for ref in sitemaps or ():
         load_sitemap(expected, str(ref))
-    logs = list(crawl_logs or ()) or ([] if (expected_file or sitemaps or redirects) else _discover_crawl_logs(inputs))
-    for log_path in logs:
+    explicit = bool(expected_file or sitemaps or redirects or crawl_logs)
+    for log_path in list(crawl_logs or ()) or ([] if explicit else _discover_crawl_logs(inputs)):
         load_crawl_log(expected, log_path)
+    if not explicit:  # a Browsertrix WACZ lists the pages its crawler visited
+        for path in inputs:
+            if path.lower().endswith(".wacz"):
+                load_wacz_pages(expected, path)
     if redirects:
         load_redirects(expected, redirects)
 

@@ -89,6 +89,32 @@ def load_crawl_log(expected: Expected, path: str | Path) -> None:
     expected.given.append(f"crawl log {path}")
 
 
+def load_wacz_pages(expected: Expected, path: str | Path) -> bool:
+    """A WACZ's pages/pages.jsonl (and extraPages.jsonl): the pages its crawler visited. False if it has none."""
+    import zipfile
+
+    found = False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in ("pages/pages.jsonl", "pages/extraPages.jsonl"):
+                if member not in archive.namelist():
+                    continue
+                found = True
+                with archive.open(member) as handle:
+                    for line in io.TextIOWrapper(handle, encoding="utf-8", errors="replace"):
+                        try:
+                            row = json.loads(line)
+                        except json.JSONDecodeError:
+                            continue
+                        if isinstance(row, dict) and row.get("url"):
+                            expected.add(str(row["url"]), "wacz pages")
+    except (zipfile.BadZipFile, OSError):
+        return False
+    if found:
+        expected.given.append(f"WACZ page list {path}")
+    return found
+
+
 def load_redirects(expected: Expected, path: str | Path) -> None:
     """redirects.csv (old_url,new_url,status,kind,...): old URLs are expected; kinds feed the coverage figure."""
     path = Path(path)
