@@ -133,6 +133,44 @@ def run_child(
     )
 
 
+class RssSampler:
+    """Polls a process's resident memory from /proc while it runs, so a
+    report can say *when* the peak came (wait4 gives only its size)."""
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, pid: int) -> None:
+        self._thread = threading.Thread(target=self._poll, args=(pid,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, pid: int) -> None:
+        started = time.perf_counter()
+        status = Path(f"/proc/{pid}/status")
+        while not self._stop.is_set():
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        mb = int(line.split()[1]) / 1024.0
+                        self.samples.append((round(time.perf_counter() - started, 2), round(mb, 1)))
+                        break
+            except (OSError, ValueError):
+                return  # the process is gone
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def peak(self) -> tuple[float, float] | None:
+        """(seconds since start, MB) of the highest sample."""
+        return max(self.samples, key=lambda s: s[1]) if self.samples else None
+
+
 def median(values) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None

@@ -212,19 +212,22 @@ def find_py_spy() -> str | None:
 
 
 def profile_ours(server: common.SlowSite, work: Path, help_text: str, timeout: float) -> dict:
-    """One more crawl of ours under py-spy (on-CPU samples, all threads);
-    returns the functions with most self and inclusive samples."""
+    """One more crawl of ours under py-spy, sampling whichever thread holds
+    the GIL: with 8 threads on 2 cores that is the serial work that bounds
+    the crawl. Returns the functions with most self and inclusive samples
+    and the share of each stage (``STAGES``)."""
     py_spy = find_py_spy()
     if not py_spy:
         return {"error": "py-spy not found (pip install py-spy, or set PY_SPY)"}
     raw = work / "ours-profile.txt"
-    wrap = [py_spy, "record", "--rate", "250", "--format", "raw", "--subprocesses",
+    wrap = [py_spy, "record", "--rate", "250", "--format", "raw", "--gil",
             "-o", str(raw), "--"]
     run = run_tool("ours", server, work, 99, help_text, timeout, wrap=wrap)
     if not raw.exists():
         return {"error": "py-spy wrote no profile", "stderr": run["child"].tail()}
     self_samples: collections.Counter = collections.Counter()
     incl_samples: collections.Counter = collections.Counter()
+    stages: collections.Counter = collections.Counter()
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -236,12 +239,32 @@ def profile_ours(server: common.SlowSite, work: Path, help_text: str, timeout: f
         self_samples[frames[-1]] += n
         for frame in set(frames):
             incl_samples[frame] += n
+        stack_text = ";".join(frames)
+        stage = next((name for name, keys in STAGES if any(k in stack_text for k in keys)), "other")
+        stages[stage] += n
 
     def top(counter, k=20):
         return [(frame, round(100.0 * n / total, 1)) for frame, n in counter.most_common(k)]
 
-    return {"samples": total, "self_pct": top(self_samples),
+    return {"samples": total, "stages_pct": top(stages), "self_pct": top(self_samples),
             "inclusive_pct": top(incl_samples), "raw_file": str(raw)}
+
+
+# where a GIL sample belongs, first match wins (function names of archiver.capture)
+STAGES = [
+    ("startup: imports", ["_find_and_load"]),
+    ("end: index.cdxj", ["build_index"]),
+    ("end: crawl.jsonl", ["write_crawl_log"]),
+    ("worker: link extraction", ["parse_result_links"]),
+    ("worker: WARC write", ["write_capture"]),
+    ("worker: fetch", ["Fetcher.fetch"]),
+    ("coordinator: scope + frontier add", ["_queue_links"]),
+    ("coordinator: frontier finish", ["Frontier.finish"]),
+    ("coordinator: dispatch", ["_dispatch"]),
+    ("coordinator: WARC fsync", ["Sink.flush"]),
+    ("coordinator: commit", ["Frontier.commit"]),
+    ("queue hand-offs", ["Queue.get", "Queue.put"]),
+]
 
 
 def _short_frame(frame: str) -> str:
@@ -382,7 +405,10 @@ def print_profile(profile: dict) -> None:
     if "error" in profile:
         print(f"\nprofile: {profile['error']}")
         return
-    print(f"\nprofile of ours (py-spy, {profile['samples']} on-CPU samples, all threads)")
+    print(f"\nprofile of ours (py-spy --gil: {profile['samples']} samples of the thread holding the GIL)")
+    print("  by stage:")
+    for stage, pct in profile["stages_pct"]:
+        print(f"    {pct:5.1f}%  {stage}")
     print("  self time:")
     for frame, pct in profile["self_pct"][:15]:
         print(f"    {pct:5.1f}%  {frame}")
