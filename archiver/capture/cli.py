@@ -73,6 +73,14 @@ def add_parser(sub) -> None:
     p.add_argument("--user-agent", metavar="UA", help="User-Agent header")
     p.add_argument("--header", action="append", default=[], type=_header, metavar="'NAME: VALUE'",
                    help="extra request header (repeatable; Authorization/Cookie are kept out of the WARC)")
+    p.add_argument("--warc-max-size", type=_positive_int, metavar="BYTES",
+                   help="rotate WARC files at this size (default 1000000000)")
+    p.add_argument("--max-response-bytes", type=_positive_int, metavar="BYTES",
+                   help="cut longer answers, marked WARC-Truncated: length (default 100000000)")
+    p.add_argument("--no-offsite-requisites", dest="requisites_any_host", action="store_false", default=None,
+                   help="fetch images, styles, scripts and documents only from the seeds' origins")
+    p.add_argument("--record-credentials", action="store_true", default=None,
+                   help="keep Authorization/Cookie values in WARC request records")
     p.add_argument("--previous", metavar="DIR",
                    help="an earlier crawl directory: send conditional requests, write revisits for unchanged pages")
     p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto",
@@ -89,6 +97,10 @@ _OVERRIDES = {  # argparse dest -> CrawlConfig field
     "max_retries": "max_retries",
     "ignore_robots": "ignore_robots",
     "user_agent": "user_agent",
+    "warc_max_size": "warc_max_size",
+    "max_response_bytes": "max_response_bytes",
+    "requisites_any_host": "requisites_any_host",
+    "record_credentials": "record_credentials",
 }
 
 
