@@ -11,6 +11,7 @@ import codecs
 import logging
 import re
 import unicodedata
+from collections import Counter
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
@@ -384,33 +385,49 @@ _STOPWORDS = {
 }
 
 
+_WORD_BREAKS = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~“”„«»…–—'’"})
+
+
+def _language_votes(text: str) -> tuple[str | None, int, int, int]:
+    """(leading language, its stopword count, runner-up's count, words read)."""
+    words = text[:6000].lower().translate(_WORD_BREAKS).split()
+    bag = Counter(words)
+    counts = sorted(((sum(bag[w] for w in stops), lang) for lang, stops in _STOPWORDS.items()), reverse=True)
+    (best, lang), (second, _) = counts[0], counts[1]
+    return (lang if best else None), best, second, len(words)
+
+
 def guess_language(text: str) -> str | None:
     """A light stopword vote (ISO 639-1), or None when the text is too short."""
-    words = re.findall(r"\w+", text[:20000].lower())
-    if len(words) < 8:
-        return None
-    counts = {}
-    bag: dict[str, int] = {}
-    for word in words:
-        bag[word] = bag.get(word, 0) + 1
-    for lang, stops in _STOPWORDS.items():
-        counts[lang] = sum(bag.get(w, 0) for w in stops)
-    lang, best = max(counts.items(), key=lambda kv: kv[1])
-    return lang if best >= max(3, len(words) * 0.05) else None
+    lang, best, _, words = _language_votes(text)
+    return lang if words >= 8 and best >= max(3, words * 0.05) else None
 
 
 def _language(tree, capture: Capture, text: str, metas: dict[str, str]) -> str | None:
+    """Declared language (html lang, Content-Language, meta), unless the text plainly says otherwise.
+
+    Old CMS templates often declare one language on every page, translations
+    included; a clear stopword majority in a long enough text overrules them.
+    """
     candidates = tree.xpath("/html/@lang | /html/@xml:lang",
                             namespaces={"xml": "http://www.w3.org/XML/1998/namespace"})
     candidates.append(capture.header("content-language") or "")
     candidates.append(_meta(metas, "og:locale", "language", "dc.language"))
     candidates.extend(tree.xpath("//meta[translate(@http-equiv,'CONTENTLANGUAE','contentlanguae')"
                                  "='content-language']/@content"))
+    declared = None
     for value in candidates:
         code = re.match(r"\s*([a-zA-Z]{2,3})\b", value or "")
         if code:
-            return code.group(1).lower()
-    return guess_language(text)
+            declared = code.group(1).lower()
+            break
+    guessed, best, second, words = _language_votes(text)
+    if declared is None:
+        return guess_language(text)
+    confident = words >= 40 and best >= words * 0.08 and best >= 3 * max(second, 1)
+    if guessed and guessed != declared and confident:
+        return guessed
+    return declared
 
 
 def _plain_text(tree) -> str:

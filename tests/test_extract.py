@@ -156,3 +156,13 @@ def test_western_latin1_stays_latin1():
 def test_short_slovenian_text_labelled_latin1_is_windows_1250():
     short = "<html><body><p>Sporočilo: šola in žoga, čaj.</p></body></html>"
     assert "Sporočilo: šola in žoga, čaj." in decode_html(capture(short.encode("cp1250"), "text/html; charset=iso-8859-1"))
+
+
+def test_wrong_declared_language_is_overruled_by_a_clear_text():
+    english = " ".join(["The minister said that the government is working on the new law for the citizens "
+                        "and that it will be presented to the parliament in the spring of this year."] * 3)
+    page = f"<html lang='sl'><head><title>x</title></head><body><h1>Minister</h1><p>{english}</p></body></html>"
+    assert extract(capture(page.encode()), fast=True).lang == "en"
+    short = "<html lang='sl'><body><p>The minister said hello.</p></body></html>"
+    assert extract(capture(short.encode()), fast=True).lang == "sl"  # too little text to disagree
+    assert extract(capture(SLOVENIAN.replace("<html>", "<html lang='sl-SI'>").encode()), fast=True).lang == "sl"
