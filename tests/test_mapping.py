@@ -210,3 +210,15 @@ def test_a_notice_naming_the_pages_own_new_page_maps_it_but_a_shared_link_is_onl
     for k in range(6):
         row = rows[f"{OLD}/b/{k}/"]
         assert (row.kind, row.new_url, row.review) == ("fallback", f"{NEW}/en/", True)
+
+
+def test_hostile_targets_are_rejected_not_followed():
+    old = [_page(f"{OLD}/a/{k}/", f"Page {k}", _OTHER, date=None) for k in range(4)]
+    new = [_page(f"{NEW}/en/", "Portal", "Welcome to the portal of the state administration.", date=None)]
+    targets = ["javascript:alert(1)", f"{NEW}/x\r\nSet-Cookie: a=b", "//evil.example/", f"http://user@{NEW[7:]}@evil.example/"]
+    notices = [Notice(f"{OLD}/a/{k}/", 200, "moved", t, (Signal("meta_refresh", t, "refresh"),))
+               for k, t in enumerate(targets)]
+    rows = build_manifest(notices, old, new)
+    assert len(rows) == 4
+    for row in rows:
+        assert row.kind == "unmatched" and row.new_url is None and "rejected" in row.evidence
