@@ -273,6 +273,7 @@ def test_cli_exit_codes(tmp_path):
     for bad in ([tmp_path / "nope.warc", "--out", tmp_path / "o3"],
                 [warc, "--fail-under", "1.5", "--out", tmp_path / "o3"],
                 [warc, "--expected", tmp_path / "missing.txt", "--out", tmp_path / "o3"],
+                [tmp_path / "o1", "--out", tmp_path / "o4"],  # a directory without WARC files
                 [warc]):
         result = cli(*bad)
         assert result.returncode == 2, (bad, result.stderr)

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.archive import normalize_url
+from archiver.archive import expand_inputs, normalize_url
 from archiver.audit.expected import (Expected, crawl_reason, load_crawl_log, load_redirects, load_sitemap,
                                      load_url_file, load_wacz_pages)
 from archiver.audit.inventory import Inventory, take_inventory
@@ -234,6 +234,8 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     for path in inputs:
         if not Path(path).exists():
             raise UsageError(f"no such WARC, WACZ or directory: {path}")
+    if not expand_inputs(inputs):
+        raise UsageError(f"no WARC or WACZ files in {', '.join(inputs)}")
     if fail_under is not None and not 0 <= fail_under <= 1:
         raise UsageError(f"--fail-under must be a ratio between 0 and 1, got {fail_under}")
     expected = Expected()

@@ -31,19 +31,22 @@ def add_parser(sub) -> None:
                    help="crawl log whose URLs are expected (found beside a crawl directory when nothing is given)")
     p.add_argument("--redirects", metavar="redirects.csv", help="redirect manifest: its old URLs are expected")
     p.add_argument("--fail-under", type=_ratio, metavar="RATIO", help="exit 3 when completeness is under this (0.95 or 95%%)")
+    p.add_argument("--workers", type=int, metavar="N", help="processes reading files in parallel (default: CPU count)")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for audit.json and audit.html")
 
 
 def run(args) -> int:
     from archiver.audit import audit, write_report
 
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.fail_under is not None and not (args.expected or args.sitemap or args.crawl_log or args.redirects):
         from archiver.audit import _discover_crawl_logs
 
         if not _discover_crawl_logs(args.inputs):
             raise UsageError("--fail-under needs an expected set: give --expected, --sitemap, --crawl-log or --redirects")
     report = audit(args.inputs, expected_file=args.expected, sitemaps=args.sitemap, crawl_logs=args.crawl_log,
-                   redirects=args.redirects, fail_under=args.fail_under)
+                   redirects=args.redirects, fail_under=args.fail_under, workers=args.workers)
     paths = write_report(report, args.out)
     summary = report.summary
     ratio = "n/a" if report.completeness is None else f"{report.completeness:.1%}"
