@@ -405,3 +405,17 @@ def test_identical_payloads_fetched_at_once_make_one_response(tmp_path):
         summary, log = run(srv, tmp_path, concurrency=8, per_host_concurrency=8)
     kinds = sorted(log[srv.url(p)]["record_type"] for p in same)
     assert kinds == ["response"] + ["revisit"] * 7
+
+
+def test_a_host_that_stays_overloaded_is_paused(tmp_path):
+    busy = Resource(503, {"Content-Type": "text/plain", "Retry-After": "2"}, b"busy")
+    pages = {f"/p{i}": Resource(200, {"Content-Type": "text/html"}, html(f"p{i}")) for i in range(3)}
+    with TestServer({"/busy": busy, **pages}, defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=("/busy", *pages))))
+        summary, log = run(srv, tmp_path, max_retries=0, per_host_concurrency=1)
+        busy_at = srv.hits("/busy")[-1].time
+        after = [h.time for h in srv.log if h.path.startswith("/p")]
+    assert log[srv.url("/busy")]["status"] == 503
+    assert any(t > busy_at for t in after)
+    assert all(t - busy_at >= 1.9 for t in after if t > busy_at)  # nothing for the Retry-After seconds
+    assert all(log[srv.url(p)]["state"] == "done" for p in pages)

@@ -51,7 +51,9 @@ from archiver.errors import ArchiverError, LockHeldError
 
 log = logging.getLogger(__name__)
 
-MAX_REDIRECTS = 10  # hops in one redirect chain before it is called a trap
+MAX_REDIRECTS = 10
+BACKOFF_WITHOUT_RETRY_AFTER = 10.0  # seconds a host rests after a final 429/503 that named no time
+MAX_HOST_REST = 300.0  # hops in one redirect chain before it is called a trap
 STATE_DB = "state.sqlite3"
 DEDUP_DB = "dedup.sqlite3"
 COMMIT_INTERVAL = 1.0  # seconds: batch frontier commits and WARC fsyncs (kill -9 loses neither; a power cut at most this)
@@ -115,6 +117,7 @@ class Result:
     warc_date: str | None = None
     payload_digest: str | None = None
     index_key: str | None = None
+    retry_after: float | None = None  # the server's Retry-After on a final 429/503
 
 
 class _DirLock:
@@ -428,6 +431,10 @@ class Engine:
             warc_length=r.warc_length, warc_date=r.warc_date, payload_digest=r.payload_digest,
             index_key=r.index_key,
         )
+        if r.http_status in (429, 503):  # still overloaded after our retries: give the host a rest
+            rest = min(r.retry_after or BACKOFF_WITHOUT_RETRY_AFTER, MAX_HOST_REST)
+            self.next_start[task.host] = max(self.next_start.get(task.host, 0.0), time.monotonic() + rest)
+            log.warning("%s answers %s: pausing the host for %.0f s", task.host, r.http_status, rest)
         if r.ok:
             self.stats.fetched += 1
             self.stats.bytes += r.nbytes or 0
@@ -612,7 +619,7 @@ class Worker:
                 fetched = self.fetcher.fetch(task.url)
         try:
             result = Result(task, attempts=fetched.attempts, http_status=fetched.status, error=fetched.error,
-                            content_type=fetched.header("content-type"))
+                            content_type=fetched.header("content-type"), retry_after=fetched.retry_after)
             if not fetched.recorded:
                 result.error = fetched.error or "no answer"
                 if task.kind == "robots":
