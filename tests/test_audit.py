@@ -231,6 +231,7 @@ def test_revisit_without_original_and_redirect_manifest_coverage(tmp_path):
     assert "not in the archive" in got["http://example.com/moved"].reason
     assert "revisit" in got["http://example.com/lost"].reason
     assert "captured as https://www.example.com/b" in got["http://example.com/b"].reason  # reported, not merged
+    assert got["http://example.com/b"].outcome == "not_captured" and report.summary["captured_only_as_variant"] == 1
     assert [e["kind"] for e in report.integrity_errors] == ["revisit_original_missing"]
 
 
@@ -316,6 +317,8 @@ def test_crawl_log_reasons_duplicates_and_completeness_definition(tmp_path):
     assert dup["top_urls"] == [{"url": "http://example.com/p1", "captures": 2}]
     assert dup["payloads_under_several_urls"] == 1 and len(dup["top_payloads"][0]["examples"]) == 2
     assert report.summary["hosts"]["example.com"]["records"] == 4
+    assert report.summary["hosts"]["example.com"]["blocked_by_robots"] == 1
+    assert report.summary["hosts"]["other.example"]["out_of_scope"] == 1
 
 
 def test_requisite_extraction_covers_embeds_srcset_css_and_documents():

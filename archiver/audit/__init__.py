@@ -174,6 +174,7 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
         entry["expected"] = entry.get("expected", 0) + 1
         if o.outcome not in ("captured", "redirected"):
             entry["missing"] = entry.get("missing", 0) + 1
+            entry[o.outcome] = entry.get(o.outcome, 0) + 1
     repeated = sorted(((s.count, s.url) for s in inv.urls.values() if s.count > 1), reverse=True)
     shared = sorted(((inv.digest_counts[d], d, urls) for d, urls in inv.digest_urls.items() if inv.digest_counts[d] > 1),
                     key=lambda t: (-t[0], t[1]))
@@ -188,6 +189,7 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
         "hosts": dict(sorted(hosts.items())),
         "expected": len(outcomes),
         "outcomes": {name: by_outcome.get(name, 0) for name in OUTCOMES},
+        "captured_only_as_variant": sum(1 for o in outcomes if o.reason.startswith("not under this URL")),
         "duplicates": {
             "urls_captured_more_than_once": len(repeated),
             "top_urls": [{"url": u, "captures": n} for n, u in repeated[:TOP]],

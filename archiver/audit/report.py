@@ -75,7 +75,9 @@ def render_html(data: dict) -> str:
     facts = (f'<p>{_e(summary["files"])} file(s), {_e(summary["records"])} records, {_e(summary["bytes"])} bytes; '
              f'{_e(summary["urls_captured"])} URLs captured; {_e(summary["expected"])} expected; '
              f'{_e(len(data["missing"]))} missing; {_e(len(data["requisites_missing"]))} requisites missing; '
-             f'{_e(integrity.get("error", 0))} integrity errors, {_e(integrity.get("warning", 0))} warnings.</p>'
+             f'{_e(integrity.get("error", 0))} integrity errors, {_e(integrity.get("warning", 0))} warnings; '
+             f'{_e(summary.get("captured_only_as_variant", 0))} expected URLs captured only as an http/https or '
+             f'www. variant (not counted).</p>'
              f'<p class="small">Completeness = {_e(data["completeness_definition"])}.</p>'
              f'<p class="small">Inputs: {_e(", ".join(data["inputs"]))}. Expected from: '
              f'{_e(", ".join(data["expected_from"]) or "nothing")}. Generated {_e(data["generated"])}.</p>')
@@ -101,9 +103,11 @@ def render_html(data: dict) -> str:
                 r["references"]] for r in data["requisites_missing"]]),
         table("integrity", "Integrity errors and warnings", ["severity", "kind", "file", "offset", "url", "detail"],
               [[e["severity"], e["kind"], e["file"], e["offset"], e["url"], e["detail"]] for e in data["integrity_errors"]]),
-        table("hosts", "Per host", ["host", "records", "2xx", "3xx", "4xx", "5xx", "expected", "missing"],
+        table("hosts", "Per host", ["host", "records", "2xx", "3xx", "4xx", "5xx", "expected", "missing",
+                                    "blocked by robots", "out of scope", "errors", "not captured"],
               [[h, c.get("records", 0), c.get("2xx", 0), c.get("3xx", 0), c.get("4xx", 0), c.get("5xx", 0),
-                c.get("expected", 0), c.get("missing", 0)] for h, c in hosts]),
+                c.get("expected", 0), c.get("missing", 0), c.get("blocked_by_robots", 0), c.get("out_of_scope", 0),
+                c.get("error", 0), c.get("not_captured", 0)] for h, c in hosts]),
         table("dup-urls", "URLs captured more than once", ["url", "captures"],
               [[d["url"], d["captures"]] for d in dup["top_urls"]], total=dup["urls_captured_more_than_once"]),
         table("dup-payloads", "Same payload under several URLs", ["digest", "URLs", "examples"],
