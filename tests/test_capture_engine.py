@@ -232,14 +232,15 @@ def test_query_variant_cap_and_repeated_segments(tmp_path):
 def test_failures_are_recorded_retries_honour_retry_after(tmp_path):
     with TestServer() as srv:
         srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=(
-            "/error500", "/retry-after", "/reset", "/short", "/hang", "/loop-a", "/redirect/3", "/missing"))))
-        summary, log = run(srv, tmp_path, timeout=1, max_retries=1)
+            "/error500", "/retry-after", "/reset", "/short", "/hang", "/loop-a", "/redirect/3", "/missing",
+            "/drip?interval=0.5&size=100"))))
+        summary, log = run(srv, tmp_path, timeout=1, total_timeout=2, max_retries=1)
         assert srv.count("/retry-after") == 2  # one 429, then the answer
         assert srv.count("/error500") == 2  # retried once, then given up
     assert by_path(log, srv, "/retry-after")["status"] == 200
     assert by_path(log, srv, "/error500")["status"] == 500  # the final answer is archived
     assert by_path(log, srv, "/missing")["status"] == 404
-    for path in ("/reset", "/short", "/hang"):
+    for path in ("/reset", "/short", "/hang", "/drip?interval=0.5&size=100"):
         row = by_path(log, srv, path)
         assert row["error"], path  # a failure or a truncation, always with its reason
     assert by_path(log, srv, "/hang")["state"] == "failed"

@@ -35,6 +35,7 @@ class CrawlConfig:
     ignore_robots: bool = False
     user_agent: str = DEFAULT_USER_AGENT
     timeout: float = 30.0  # seconds: connect and per-read time-out
+    total_timeout: float = 120.0  # seconds for a whole answer (a server dripping a byte at a time)
     max_retries: int = 3  # attempts after the first one
     warc_max_size: int = 1_000_000_000  # bytes per WARC file before rotation
     max_response_bytes: int = 100_000_000  # a longer body is cut and marked WARC-Truncated: length
@@ -81,6 +82,7 @@ class CrawlConfig:
             "concurrency": self.concurrency,
             "per_host_concurrency": self.per_host_concurrency,
             "timeout": self.timeout,
+            "total_timeout": self.total_timeout,
             "warc_max_size": self.warc_max_size,
             "max_response_bytes": self.max_response_bytes,
             "max_url_length": self.max_url_length,

@@ -602,7 +602,7 @@ class Worker:
         self.config = config
         self.sink = sink
         self.fetcher = Fetcher(
-            user_agent=config.user_agent, timeout=config.timeout,
+            user_agent=config.user_agent, timeout=config.timeout, total_timeout=config.total_timeout,
             max_response_bytes=config.max_response_bytes, extra_headers=config.extra_headers,
             max_retries=config.max_retries,
         )
