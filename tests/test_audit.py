@@ -244,10 +244,12 @@ def test_sitemap_safety_and_gzip_index(tmp_path):
                                     b"<url><loc>http://example.com/p1</loc></url></urlset>"))
     index = tmp_path / "index.xml"
     index.write_text('<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                     "<sitemap><loc>http://example.com/pages.xml.gz</loc></sitemap></sitemapindex>")
+                     "<sitemap><loc>http://example.com/pages.xml.gz</loc></sitemap>"
+                     "<sitemap><loc>http://127.0.0.1:9/elsewhere.xml</loc></sitemap></sitemapindex>")
     expected = Expected()
     load_sitemap(expected, str(index))
     assert list(expected.urls.values()) == ["http://example.com/p1"]
+    assert any("elsewhere.xml" in w and "not fetched" in w for w in expected.warnings)  # no live access from a file
 
     bomb = tmp_path / "bomb.xml"
     bomb.write_text('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'

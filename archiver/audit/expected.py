@@ -156,7 +156,12 @@ def load_sitemap(expected: Expected, ref: str) -> None:
             if depth + 1 > MAX_SITEMAP_DEPTH:
                 expected.warnings.append(f"sitemap index nested deeper than {MAX_SITEMAP_DEPTH}: {child} skipped")
                 continue
-            queue.append((_child_ref(current, child), depth + 1))
+            ref_child = _child_ref(current, child)
+            if ref_child is None:
+                expected.warnings.append(f"sitemap {child} (listed in {current}) not found beside it and not fetched: "
+                                         "the audit goes live only for sitemap URLs given on the command line")
+                continue
+            queue.append((ref_child, depth + 1))
     expected.given.append(f"sitemap {ref}")
 
 
@@ -164,12 +169,12 @@ def _is_url(ref: str) -> bool:
     return ref.lower().startswith(("http://", "https://"))
 
 
-def _child_ref(parent: str, child: str) -> str:
+def _child_ref(parent: str, child: str) -> str | None:
     """A child sitemap of a local index is looked for beside it (same file name); of a URL, fetched."""
     if _is_url(parent):
         return child
     local = Path(parent).parent / (Path(urlsplit(child).path).name or "sitemap.xml")
-    return str(local) if local.exists() else child
+    return str(local) if local.is_file() else None
 
 
 def _read_sitemap(ref: str) -> bytes:
