@@ -13,11 +13,9 @@ Politeness is decided here, Heritrix-style: a host never has more than
 many workers there are.  robots.txt is fetched (and archived) before the first
 URL of an origin is dispatched.
 
-Workers (``concurrency`` threads, each with its own HTTP session) run
-``Worker.process``: fetch with retries (``fetch.py``), write the WARC records
-(``warcwriter.py``; the writer is shared behind a lock), then parse the body,
-capped, for links.  Results go back on a queue; the coordinator marks a URL
-done only after its record is on disk, so a crash loses nothing.
+Workers (``concurrency`` threads, ``worker.py``) fetch, write the WARC records
+and parse the body for links.  Results go back on a queue; the coordinator
+marks a URL done only after its record is on disk, so a crash loses nothing.
 """
 from __future__ import annotations
 
@@ -32,7 +30,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archiver.capture import links as linkmod
 from archiver.capture import robots as robotsmod
 from archiver.capture.config import CrawlConfig
 from archiver.capture.crawllog import write_cdxj, write_crawl_log
@@ -45,17 +42,15 @@ from archiver.capture.frontier import (
     Task,
 )
 from archiver.capture.progress import Progress, Stats
-from archiver.capture.scope import Scope, host_key, is_private_host, origin
-from archiver.capture.sitemaps import parse_sitemap
+from archiver.capture.scope import Scope, is_private_host, origin
+from archiver.capture.worker import STATE_DB, Result, Sink, Worker
 from archiver.errors import ArchiverError, LockHeldError
 
 log = logging.getLogger(__name__)
 
-MAX_REDIRECTS = 10
+MAX_REDIRECTS = 10  # hops in one redirect chain before it is called a trap
 BACKOFF_WITHOUT_RETRY_AFTER = 10.0  # seconds a host rests after a final 429/503 that named no time
-MAX_HOST_REST = 300.0  # hops in one redirect chain before it is called a trap
-STATE_DB = "state.sqlite3"
-DEDUP_DB = "dedup.sqlite3"
+MAX_HOST_REST = 300.0
 COMMIT_INTERVAL = 1.0  # seconds: batch frontier commits and WARC fsyncs (kill -9 loses neither; a power cut at most this)
 LOCK_FILE = "crawl.lock"
 
@@ -89,35 +84,6 @@ class CrawlSummary:
                 f"{self.failed} failed, {self.skipped} skipped, {self.revisits} revisits, {mb:.1f} MB "
                 f"in {self.duration:.1f} s; {len(self.warc_files)} WARC file(s) in {self.out_dir / 'warc'}, "
                 f"log {self.crawl_log}")
-
-
-@dataclass
-class Result:
-    """What a worker hands back to the coordinator for one task."""
-
-    task: Task
-    ok: bool = False
-    http_status: int | None = None
-    error: str | None = None
-    attempts: int = 1
-    nbytes: int | None = None
-    warc_file: str | None = None
-    warc_offset: int | None = None
-    record_type: str | None = None
-    content_type: str | None = None
-    location: str | None = None
-    links: list = field(default_factory=list)  # linkmod.Link
-    sitemap_pages: list[str] = field(default_factory=list)
-    sitemap_children: list[str] = field(default_factory=list)
-    robots: robotsmod.Rules | None = None
-    fatal: str | None = None  # the output cannot be written (disk full): stop, keep the URL queued
-    body: tuple[str, int] | None = None  # WARC path and offset of the record holding the payload
-    refers_to: str | None = None  # an identical-payload revisit's original URL
-    warc_length: int | None = None  # with the next three: the record's CDXJ line
-    warc_date: str | None = None
-    payload_digest: str | None = None
-    index_key: str | None = None
-    retry_after: float | None = None  # the server's Retry-After on a final 429/503
 
 
 class _DirLock:
@@ -522,15 +488,6 @@ class Engine:
             worker.close()
 
 
-def surt_key(url: str) -> str:
-    import surt
-
-    try:
-        return surt.surt(url)
-    except Exception:  # surt's own parsing fails on a few odd URLs; cdxj-indexer falls back alike
-        return url
-
-
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
@@ -549,207 +506,3 @@ def _describe_write_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return f"cannot write the crawl state: {exc}"
-
-
-def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
-                       status: int | None = None) -> None:
-    """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
-    from archiver.capture.recorder import header_value
-
-    ctype = (header_value(headers, "content-type") or "").lower()
-    mime = ctype.split(";", 1)[0].strip()
-    status = status or result.http_status or 0
-    if task.kind == "robots":
-        result.robots = robotsmod.parse(status, body)
-        return
-    if 300 <= status < 400:
-        location = header_value(headers, "location")
-        if location:
-            result.location = linkmod.absolute_url(task.url, location)
-    if not body or status >= 400:
-        return
-    limit = config.max_parse_bytes
-    if task.kind == "sitemap" or (mime in ("application/xml", "text/xml") and "sitemap" in task.url.lower()):
-        found = parse_sitemap(body, task.url, max_bytes=limit)
-        result.sitemap_children, result.sitemap_pages = found.sitemaps, found.pages
-    elif mime in ("text/html", "application/xhtml+xml") or (not mime and body.lstrip()[:1] == b"<"):
-        charset = None
-        if "charset=" in ctype:
-            charset = ctype.split("charset=", 1)[1].split(";")[0].strip(" \"'") or None
-        result.links = linkmod.extract_html(body, task.url, encoding=charset, max_bytes=limit)
-    elif mime == "text/css":
-        result.links = linkmod.extract_css(body, task.url, max_bytes=limit)
-    refresh = header_value(headers, "refresh")
-    if refresh:
-        match = linkmod._REFRESH_URL.match(refresh)
-        url = match and match.group(1).strip() and linkmod.absolute_url(task.url, match.group(1))
-        if url:
-            result.links.append(linkmod.Link(url, False, "refresh_header"))
-    link_header = header_value(headers, "link")
-    if link_header and 'rel="canonical"' in link_header.replace("'", '"').lower().replace("rel=canonical", 'rel="canonical"'):
-        ref = link_header.split(">", 1)[0].lstrip(" <")
-        url = linkmod.absolute_url(task.url, ref)
-        if url:
-            result.links.append(linkmod.Link(url, False, "link_header"))
-
-
-class Worker:
-    """One worker thread's tools: fetch with retries, write the records, find links."""
-
-    def __init__(self, config: CrawlConfig, sink: "Sink"):
-        from archiver.capture.fetch import Fetcher
-
-        self.config = config
-        self.sink = sink
-        self.fetcher = Fetcher(
-            user_agent=config.user_agent, timeout=config.timeout, total_timeout=config.total_timeout,
-            max_response_bytes=config.max_response_bytes, extra_headers=config.extra_headers,
-            max_retries=config.max_retries,
-        )
-
-    def process(self, task: Task) -> Result:
-        conditional = self.sink.conditional_headers(task.url)
-        fetched = self.fetcher.fetch(task.url, headers=conditional)
-        previous = None
-        if conditional and fetched.status == 304:
-            # unchanged since the previous crawl: its record holds the body whose links we follow
-            previous = self.sink.previous_payload(task.url, self.config.max_parse_bytes)
-            if previous is None:  # that record is gone: fetch the page itself
-                fetched.close()
-                fetched = self.fetcher.fetch(task.url)
-        try:
-            result = Result(task, attempts=fetched.attempts, http_status=fetched.status, error=fetched.error,
-                            content_type=fetched.header("content-type"), retry_after=fetched.retry_after)
-            if not fetched.recorded:
-                result.error = fetched.error or "no answer"
-                if task.kind == "robots":
-                    result.robots = robotsmod.parse(None, b"")
-                return result
-            ref = self.sink.write(fetched)
-            result.ok = True
-            result.nbytes = fetched.response_length
-            result.warc_file, result.warc_offset, result.record_type = ref.filename, ref.offset, ref.record_type
-            result.warc_length, result.warc_date = ref.length, ref.date
-            result.payload_digest = fetched.payload_digest
-            result.index_key = surt_key(task.url)
-            if fetched.truncated:
-                result.error = f"truncated: {fetched.truncated}"
-            if previous is not None:
-                result.body = self.sink.previous_body(task.url)
-                result.payload_digest = self.sink.previous_digest(task.url)
-                headers, body = previous
-                result.content_type = result.content_type or dict((k.lower(), v) for k, v in headers).get("content-type")
-                parse_result_links(self.config, task, result, body, headers, status=200)
-                return result
-            if ref.record_type == "response":
-                result.body = (str(self.sink.warc_dir / ref.filename), ref.offset)
-            else:
-                original = self.sink.dedup.lookup(fetched.payload_digest)
-                result.refers_to = original.url if original else None
-            body = fetched.content(max_bytes=self.config.max_parse_bytes) if self._wants_body(task, fetched) else b""
-            parse_result_links(self.config, task, result, body, fetched.headers)
-            return result
-        finally:
-            fetched.close()
-
-    @staticmethod
-    def _wants_body(task: Task, fetched) -> bool:
-        status = fetched.status or 0
-        if task.kind in ("robots", "sitemap"):
-            return 200 <= status < 300
-        if not 200 <= status < 300:
-            return False
-        ctype = (fetched.header("content-type") or "").lower()
-        return not ctype or any(t in ctype for t in ("html", "css", "xml"))
-
-    def close(self) -> None:
-        self.fetcher.close()
-
-
-class Sink:
-    """Where fetched answers go: the WARC writer, the payload-digest dedup index
-    (seeded from ``previous`` for cross-run dedup and conditional requests) and,
-    at the end, index.cdxj."""
-
-    def __init__(self, config: CrawlConfig, out_dir: Path):
-        from archiver.capture.dedup import DedupIndex
-        from archiver.capture.warcwriter import WarcWriter
-
-        self.config = config
-        self.out_dir = out_dir
-        self.index_path = out_dir / "index.cdxj"
-        self.writer = WarcWriter(
-            out_dir / "warc", prefix="archiver", max_size=config.warc_max_size,
-            record_credentials=config.record_credentials,
-            info={"robots": "ignore" if config.ignore_robots else "obey",
-                  "http-header-user-agent": config.user_agent},
-        )
-        # its own file: workers write it while the coordinator holds the frontier's transaction
-        self.warc_dir = out_dir / "warc"
-        self._writing: set[str | None] = set()  # payload digests being written right now
-        self._writing_changed = threading.Condition()
-        self.dedup = DedupIndex(out_dir / DEDUP_DB)
-        self.incremental = config.previous is not None
-        self.previous = None
-        if self.incremental:
-            from archiver.capture.incremental import PreviousCrawl
-
-            self.previous = PreviousCrawl(Path(config.previous), STATE_DB)
-            self._import_previous(Path(config.previous))
-
-    def _import_previous(self, previous: Path) -> None:
-        if (previous / DEDUP_DB).exists():
-            n = self.dedup.import_state(previous / DEDUP_DB)
-        else:  # a crawl by another tool, or one whose state is gone: read its WARC files
-            n = self.dedup.import_warcs(sorted(previous.rglob("*.warc.gz")) + sorted(previous.rglob("*.warc")))
-        log.info("incremental: %d digests and validators from %s", n, previous)
-
-    def _previous(self, url: str):
-        return self.dedup.previous(url) if self.incremental else None
-
-    def forget(self, urls) -> None:
-        """Records cut by recovery no longer hold their payloads: later copies must not
-        become revisits of them.  (dedup.py has no such call yet; its tables are simple.)"""
-        for url in urls:
-            self.dedup.db.execute("DELETE FROM dedup_digest WHERE url=?", (url,))
-            self.dedup.db.execute("DELETE FROM dedup_previous WHERE ref_url=?", (url,))
-
-    def conditional_headers(self, url: str) -> dict | None:
-        previous = self._previous(url)
-        return previous.conditional_headers() or None if previous else None
-
-    def previous_body(self, url: str) -> tuple[str, int] | None:
-        return self.previous.body_location(url) if self.previous is not None else None
-
-    def previous_digest(self, url: str) -> str | None:
-        previous = self._previous(url)
-        return previous.digest if previous else None
-
-    def previous_payload(self, url: str, max_bytes: int):
-        from archiver.capture.incremental import read_payload
-
-        return read_payload(self.previous_body(url), max_bytes)
-
-    def write(self, fetched):
-        # write_capture looks a digest up, writes, then remembers it: two identical payloads
-        # written at once would both become responses, so one waits for the other
-        digest = fetched.payload_digest
-        with self._writing_changed:
-            while digest in self._writing:
-                self._writing_changed.wait()
-            self._writing.add(digest)
-        try:
-            return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
-        finally:
-            with self._writing_changed:
-                self._writing.discard(digest)
-                self._writing_changed.notify_all()
-
-    def flush(self) -> None:
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
-        self.dedup.close()
-        if self.previous is not None:
-            self.previous.close()
