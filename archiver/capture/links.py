@@ -16,6 +16,7 @@ document costs bounded time and memory.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -34,6 +35,7 @@ _CSS_IMPORT = re.compile(rb"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECAS
 _REFRESH_URL = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']*)["']?""", re.IGNORECASE)
 # what a browser percent-encodes in any part of a URL it sends: controls, space, non-ASCII, "<>`
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>`')
+_NEEDS_QUOTING = re.compile(r'[^\x21-\x7e]|["<>`]')
 
 
 class Link(NamedTuple):
@@ -44,6 +46,15 @@ class Link(NamedTuple):
 
 def absolute_url(base: str, ref: str) -> str | None:
     """Resolve ``ref`` against ``base``; None for non-http(s) or unparseable references."""
+    if ref.startswith(("http://", "https://")):
+        return _resolve("", ref)
+    if ref.startswith("/") and not ref.startswith("//"):  # only the base's origin matters
+        return _resolve("/".join(base.split("/", 3)[:3]) + "/", ref)
+    return _resolve(base, ref)
+
+
+@lru_cache(maxsize=8192)  # navigation links repeat on every page of a site
+def _resolve(base: str, ref: str) -> str | None:
     ref = _WS_INSIDE.sub("", ref.strip(" \t\n\r\f"))
     if not ref or ref.startswith("#"):
         return None
@@ -56,7 +67,7 @@ def absolute_url(base: str, ref: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     url = url.split("#", 1)[0]
-    return quote(url, safe=_SAFE)
+    return quote(url, safe=_SAFE) if _NEEDS_QUOTING.search(url) else url
 
 
 def is_document(url: str) -> bool:
