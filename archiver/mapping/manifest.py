@@ -177,6 +177,9 @@ class _Builder:
                 row = self._fallback(page, notice, weak_landing, rejected, match)
             rows[key] = row
         self._one_to_one(rows, content_claims, by_url, matcher)
+        kinds = Counter(r.kind for r in rows.values())
+        log.info("mapped %d legacy URLs against %d new pages: %s", len(rows), len(self.new_facts),
+                 ", ".join(f"{k} {kinds.get(k, 0)}" for k in KINDS))
         return [rows[k] for k in sorted(rows, key=lambda k: rows[k].old_url)]
 
     def _explicit(self, page: _Old, notice: Notice | None) -> list[tuple[str, Landing]]:

@@ -68,10 +68,6 @@ class Resolver:
             return
         self._hops[key] = _Hop(status, urljoin(url, location) if location else None)
 
-    def status(self, url: str) -> int | None:
-        hop = self._hops.get(normalize(url))
-        return hop.status if hop else None
-
     def land(self, target: str, allowed: set[str]) -> Landing:
         url, seen = target, set()
         for hops in range(MAX_HOPS + 1):
