@@ -222,3 +222,16 @@ def test_hostile_targets_are_rejected_not_followed():
     assert len(rows) == 4
     for row in rows:
         assert row.kind == "unmatched" and row.new_url is None and "rejected" in row.evidence
+
+
+def test_a_redirect_to_an_uncaptured_old_slug_is_matched_by_its_url_and_flagged():
+    final = f"{NEW}/novice/2019-02-07-minister-je-obiskal-policijsko-postajo-v-celju"
+    old = [_redirect(f"{OLD}/a/1/", f"{NEW}/novice/2019-02-07-minister-obiskal-policijsko-postajo-v-celju"),
+           _redirect(f"{OLD}/a/2/", f"{NEW}/novice/2019-03-01-nekaj-povsem-drugega")]
+    new = [_page(final, "Minister je obiskal policijsko postajo v Celju", _TEXT, lang="sl"),
+           _page(f"{NEW}/novice/2019-02-07-vlada-sprejela-proracun", "Vlada sprejela proračun", _OTHER, lang="sl")]
+    rows = {r.old_url: r for r in build_manifest([], old, new)}
+    guessed = rows[f"{OLD}/a/1/"]
+    assert (guessed.kind, guessed.method, guessed.new_url, guessed.review) == ("page", "http_redirect", final, True)
+    assert "not in the new site's capture" in guessed.evidence and guessed.confidence <= 0.7
+    assert rows[f"{OLD}/a/2/"].kind == "unmatched"

@@ -34,6 +34,7 @@ _WORD = re.compile(r"\w+")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _DIGITS = re.compile(r"^\d+$")
 _SLUG_NOISE = re.compile(r"(?:(?:19|20)\d\d-\d\d-\d\d-?)|(?:[_-]\d{2,}$)|\.(?:html?|php|aspx?)$")
+_URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 _CHUNK = 65536  # candidate pairs scored per numpy batch (bounded memory)
 
 # weights of the parts of a content score; missing parts drop out and the rest are renormalized
@@ -86,6 +87,21 @@ def url_slug(url: str) -> str:
         return ""
     slug = _SLUG_NOISE.sub("", fold(segments[-1]))
     return " ".join(w for w in re.split(r"[\W_]+", slug) if w and not w.isdigit())
+
+
+def facts_from_url(url: str) -> PageFacts:
+    """What a URL alone says about its page: its slug as a title, the date in its path."""
+    try:
+        found = _URL_DATE.search(urlsplit(url).path)
+    except ValueError:
+        found = None
+    day = None
+    if found:
+        try:
+            day = date(*map(int, found.groups())).isoformat()
+        except ValueError:
+            day = None
+    return PageFacts(url, title=url_slug(url), date=day)
 
 
 def _day(value: str | None) -> int:
@@ -400,12 +416,16 @@ class ContentMatcher:
         return out
 
     # matching ---------------------------------------------------------------------------------
-    def match(self, old_pages: Sequence[PageFacts]) -> list[Match]:
-        """One Match per old page, in order (no one-to-one resolution here)."""
+    def match(self, old_pages: Sequence[PageFacts], *, keep: bool = True) -> list[Match]:
+        """One Match per old page, in order (no one-to-one resolution here).
+
+        ``keep`` remembers these pages for ``pair_score`` and ``same_content``.
+        """
         old = _build_side(old_pages, self.vocab, self.lang_codes)
         _drop_boilerplate(old, self.thresholds.boilerplate_df)
         _sign_side(old, self.signer)
-        self.old = old
+        if keep:
+            self.old = old
         n = len(old.urls)
         if not self.new.urls:
             return [Match(None, 0.0, 0.0, "the new site's capture has no pages") for _ in range(n)]

@@ -22,8 +22,8 @@ from urllib.parse import urljoin, urlsplit
 
 from archiver.detect.urls import normalize
 from archiver.errors import UsageError
-from archiver.mapping.content import ContentMatcher, Match, Thresholds
-from archiver.mapping.targets import Landing, Resolver, allowed_entry, host_allowed, netloc_of, site_level
+from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
+from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed, netloc_of, site_level
 from archiver.types import Capture, Notice, PageFacts, RedirectRow
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ class _Builder:
         landings = {key: self._explicit(page, by_url.get(key)) for key, page in self.old.items()}
         arrivals = Counter(l.url for found in landings.values() for _, l in found if l.ok)
 
+        by_target_url = self._match_uncaptured_targets(landings, matcher)
         rows: dict[str, RedirectRow] = {}
         content_claims: list[tuple[str, Match]] = []
         for key, page in self.old.items():
@@ -173,6 +174,14 @@ class _Builder:
                     content_claims.append((key, match))
                     rows[key] = RedirectRow(page.url, matcher.new_urls[match.new_index], self.status, "page",
                                             "content", match.confidence, _join(rejected, match.evidence))
+                    continue
+                if key in by_target_url and (match is None or match.best_index is None or match.confidence < 0.3):
+                    kind, landing, guess = by_target_url[key]
+                    rows[key] = RedirectRow(
+                        page.url, matcher.new_urls[guess.new_index], self.status, "page", kind,
+                        round(min(0.7, guess.confidence), 3),
+                        _join(rejected, f"its URL matches {matcher.new_urls[guess.new_index]} ({guess.evidence})"),
+                        review=True)
                     continue
                 row = self._fallback(page, notice, weak_landing, rejected, match)
             rows[key] = row
@@ -208,6 +217,18 @@ class _Builder:
                 seen.add((kind, absolute))
                 out.append((kind, self.resolver.land(absolute, self.allowed)))
         return out
+
+    def _match_uncaptured_targets(self, landings, matcher) -> dict[str, tuple[str, Landing, Match]]:
+        """Explicit targets on the new site that its crawl never reached (an old slug the portal
+        only redirects from), matched by what their URL says: slug and date. A guess, so the
+        rows it gives are flagged for review."""
+        pending = [(key, kind, landing) for key, found in landings.items() for kind, landing in found[:1]
+                   if kind in EXPLICIT and landing.problem == NOT_CAPTURED]
+        if not pending:
+            return {}
+        guesses = matcher.match([facts_from_url(landing.url) for _, _, landing in pending], keep=False)
+        return {key: (kind, landing, guess) for (key, kind, landing), guess in zip(pending, guesses)
+                if guess.new_index is not None}
 
     def _explicit_row(self, page, notice, found, arrivals, matcher):
         rejected: list[str] = []

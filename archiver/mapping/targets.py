@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from archiver.detect.urls import is_site_root, normalize
 
 MAX_HOPS = 10
+NOT_CAPTURED = "not in the new site's capture"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Resolver:
             if hop is None:
                 if not host_allowed(url, allowed):
                     return Landing(url, None, hops, f"off-site: {netloc_of(url)} is not an allowed target host")
-                return Landing(url, None, hops, "not in the new site's capture")
+                return Landing(url, None, hops, NOT_CAPTURED)
             if hop.status is not None and 300 <= hop.status < 400:
                 if not hop.location:
                     return Landing(url, hop.status, hops, f"{hop.status} without Location")
