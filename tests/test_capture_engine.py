@@ -142,15 +142,21 @@ def test_out_of_scope_hosts_ports_and_redirects_never_requested(tmp_path):
             f'<link rel="canonical" href="{o}/canonical"><meta http-equiv="refresh" content="0;url={o}/refresh">'
             f'<a href="{o}/linked">x</a><a href="http://localhost:{other.port}/via-name">y</a>'
             f'<img src="{o}/image.png"><a href="/away">away</a><a href="/inside">in</a>'
-            f'<a href="http://169.254.169.254/latest/meta-data/">meta</a>'
+            f'<a href="http://169.254.169.254/latest/meta-data/">meta</a><a href="/headers">h</a>'
         ).encode()))
+        site.add("/headers", Resource(200, {
+            "Content-Type": "text/html", "Refresh": f"0; url={o}/refresh-header",
+            "Link": f'</style.css>; rel=preload, <{o}/canonical-header>; rel="canonical", </ok>; rel=canonical'},
+            b"<p>headers</p>"))
         site.add("/away", redirect(f"{o}/redirected"))
         site.add("/inside", Resource(200, {"Content-Type": "text/html"}, b"<p>inside</p>"))
         summary, log = run(site, tmp_path)
         assert other.log == []  # nothing of the other port, not even a requisite or robots.txt
         assert log[site.url("/inside")]["state"] == "done"
         assert log[site.url("/away")]["status"] == 301  # the redirect itself is archived
-        for path in ("/canonical", "/refresh", "/linked", "/redirected", "/image.png"):
+        assert log[site.url("/ok")]["discovered_from"] == site.url("/headers")  # Link: rel=canonical
+        for path in ("/canonical", "/refresh", "/linked", "/redirected", "/image.png", "/refresh-header",
+                     "/canonical-header"):
             assert log[o + path]["skipped_reason"] == "out_of_scope", path
         assert log[f"http://localhost:{other.port}/via-name"]["skipped_reason"] == "out_of_scope"
         assert log["http://169.254.169.254/latest/meta-data/"]["skipped_reason"] == "out_of_scope"

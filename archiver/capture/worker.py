@@ -9,6 +9,7 @@ back to the coordinator (``engine.py``), which alone touches the frontier.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from archiver.capture.sitemaps import parse_sitemap
 
 log = logging.getLogger(__name__)
 
+_LINK_HEADER = re.compile(r"<([^>]*)>([^,<]*)")  # RFC 8288: <uri>; param=value, <uri2>; ...
+_LINK_REL = re.compile(r"""\brel\s*=\s*["']?([^"';]*)""", re.IGNORECASE)
 STATE_DB = "state.sqlite3"
 DEDUP_DB = "dedup.sqlite3"
 
@@ -98,12 +101,12 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
         url = match and match.group(1).strip() and linkmod.absolute_url(task.url, match.group(1))
         if url:
             result.links.append(linkmod.Link(url, False, "refresh_header"))
-    link_header = header_value(headers, "link")
-    if link_header and 'rel="canonical"' in link_header.replace("'", '"').lower().replace("rel=canonical", 'rel="canonical"'):
-        ref = link_header.split(">", 1)[0].lstrip(" <")
-        url = linkmod.absolute_url(task.url, ref)
-        if url:
-            result.links.append(linkmod.Link(url, False, "link_header"))
+    for ref, params in _LINK_HEADER.findall(header_value(headers, "link") or ""):
+        rels = _LINK_REL.search(params)
+        if rels and "canonical" in rels.group(1).lower().split():
+            url = linkmod.absolute_url(task.url, ref)
+            if url:
+                result.links.append(linkmod.Link(url, False, "link_header"))
 
 
 class Worker:
