@@ -235,3 +235,13 @@ def test_a_redirect_to_an_uncaptured_old_slug_is_matched_by_its_url_and_flagged(
     assert (guessed.kind, guessed.method, guessed.new_url, guessed.review) == ("page", "http_redirect", final, True)
     assert "not in the new site's capture" in guessed.evidence and guessed.confidence <= 0.7
     assert rows[f"{OLD}/a/2/"].kind == "unmatched"
+
+
+def test_a_largely_rewritten_release_with_its_unique_title_and_date_still_matches():
+    rewritten = _TEXT.split(". ")[0] + ". " + _OTHER  # the first sentence kept, the rest new
+    old = [_page(f"{OLD}/a/1/", "Minister visits the new police station in Celje", _TEXT)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-minister-visits-the-new-police-station-in-celje",
+                 "Minister visits the new police station in Celje", rewritten),
+           _page(f"{NEW}/en/news/2019-02-07-road-safety", "Road safety report", _OTHER + " Also.")]
+    [row] = build_manifest([], old, new)
+    assert (row.kind, row.new_url) == ("page", new[0].url), row

@@ -398,8 +398,10 @@ class ContentMatcher:
         score = np.divide(total, weights, out=np.zeros(n), where=weights > 0)
         # a different publication date means a different release, however alike the text
         score = np.where(date_known & (gap > 1), score * 0.75, score)
-        # two substantial texts with almost nothing in common are different pages, whatever the title
-        score = np.where(old.rich_text[owners] & new.rich_text[found] & (np.nan_to_num(text) < 0.1),
+        # two substantial texts with almost nothing in common are different pages, unless a title
+        # no other new page carries and the same date both say otherwise (a rewritten release)
+        vouched = (np.nan_to_num(title) >= 0.9) & (self._title_rarity[found] >= 1.0) & (gap == 0)
+        score = np.where(old.rich_text[owners] & new.rich_text[found] & (np.nan_to_num(text) < 0.1) & ~vouched,
                          score * 0.7, score)
         # agreeing dates and slugs only corroborate: without a similar title or text they prove nothing
         said = np.maximum(np.nan_to_num(title), np.minimum(1.0, 1.5 * np.nan_to_num(text)))
