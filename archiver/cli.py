@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 import archiver
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except ArchiverError as exc:
         print(f"archiver {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # e.g. `archiver diff ... | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"archiver {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
