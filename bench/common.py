@@ -24,7 +24,9 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
-RESULTS_DIR = BENCH_DIR / "results"
+# run.py points each run at its own directory (other people may be running
+# benches on the same checkout at the same time)
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR") or BENCH_DIR / "results")
 
 
 def venv_bin(name: str) -> str:
@@ -192,7 +194,7 @@ def row(metric: str, value, goal: str = "", ok: bool | None = None) -> dict:
 
 
 def write_results(name: str, summary: list[dict], details: dict) -> Path:
-    RESULTS_DIR.mkdir(exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     payload = {
         "bench": name,

@@ -253,7 +253,7 @@ def profile_ours(server: common.SlowSite, work: Path, help_text: str, timeout: f
 # where a GIL sample belongs, first match wins (function names of archiver.capture)
 STAGES = [
     ("startup: imports", ["_find_and_load"]),
-    ("end: index.cdxj", ["build_index"]),
+    ("end: index.cdxj", ["build_index", "write_cdxj"]),
     ("end: crawl.jsonl", ["write_crawl_log"]),
     ("worker: link extraction", ["parse_result_links"]),
     ("worker: WARC write", ["write_capture"]),

@@ -3,8 +3,10 @@
 Each ``bench/*_bench.py`` runs as its own process (so one's memory and CPU
 do not colour another's) with its default size, or ``--quick`` for a smoke
 run when the script supports it. Scripts print their own detail as they go;
-the summary comes from the ``bench/results/*.json`` files each writes (rows
-``{"metric", "value", "goal", "ok"}`` under ``summary``, see common.py).
+the summary comes from the JSON files each writes (rows ``{"metric", "value",
+"goal", "ok"}`` under ``summary``, see common.py). Each run writes into its
+own ``bench/results/runs/<UTC time>-<pid>/`` (others may run benches on the
+same checkout at once) and copies the files up to ``bench/results/``.
 
     .venv/bin/python bench/run.py                 # everything, full size
     .venv/bin/python bench/run.py --quick         # smoke run, a few minutes
@@ -14,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,23 +36,27 @@ def bench_scripts() -> dict[str, Path]:
         ORDER.index(n) if n in ORDER else len(ORDER), n))}
 
 
-def run_script(name: str, script: Path, quick: bool) -> dict:
+def run_script(name: str, script: Path, quick: bool, results_dir: Path) -> dict:
+    """Run one bench script with its results going to its own directory."""
     cmd = [sys.executable, str(script)]
     if quick and "--quick" in script.read_text(errors="replace"):
         cmd.append("--quick")
     print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
-    before = {p: p.stat().st_mtime_ns for p in common.RESULTS_DIR.glob("*.json")}
+    out_dir = results_dir / name
+    out_dir.mkdir(parents=True)
+    env = dict(os.environ, BENCH_RESULTS_DIR=str(out_dir))
     started = time.time()
-    rc = subprocess.run(cmd, cwd=common.REPO_DIR).returncode
+    rc = subprocess.run(cmd, cwd=common.REPO_DIR, env=env).returncode
     elapsed = time.time() - started
     results = []
-    for path in sorted(common.RESULTS_DIR.glob("*.json")):
-        if before.get(path) != path.stat().st_mtime_ns:
-            try:
-                results.append(json.loads(path.read_text()))
-            except (OSError, ValueError) as exc:
-                results.append({"bench": path.stem, "summary": [
-                    common.row("results file unreadable", str(exc), ok=False)]})
+    for path in sorted(out_dir.glob("*.json")):
+        try:
+            results.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            results.append({"bench": path.stem, "summary": [
+                common.row("results file unreadable", str(exc), ok=False)]})
+            continue
+        shutil.copy2(path, common.RESULTS_DIR / path.name)  # the latest figures, one file per bench
     return {"name": name, "rc": rc, "elapsed_s": elapsed, "results": results}
 
 
@@ -77,16 +86,20 @@ def main(argv=None) -> int:
             parser.error(f"no such bench: {', '.join(sorted(unknown))} "
                          f"(present: {', '.join(scripts)})")
         scripts = {n: p for n, p in scripts.items() if n in args.only}
-    common.RESULTS_DIR.mkdir(exist_ok=True)
-    outcomes = [run_script(name, path, args.quick) for name, path in scripts.items()]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    results_dir = common.RESULTS_DIR / "runs" / f"{stamp}-{os.getpid()}"
+    results_dir.mkdir(parents=True)
+    outcomes = [run_script(name, path, args.quick, results_dir) for name, path in scripts.items()]
 
     rows = [r for outcome in outcomes for r in summary_rows(outcome)]
     m = common.machine()
     print("\n" + common.format_table(
         rows, f"bench summary ({'quick' if args.quick else 'full'}; "
               f"{m['cpus']} CPUs, Python {m['python']})"))
-    (common.RESULTS_DIR / "summary.json").write_text(
-        json.dumps({"quick": args.quick, "machine": m, "rows": rows}, indent=2) + "\n")
+    summary = json.dumps({"quick": args.quick, "machine": m, "rows": rows}, indent=2) + "\n"
+    for path in (results_dir / "summary.json", common.RESULTS_DIR / "summary.json"):
+        path.write_text(summary)
+    print(f"\nresults: {results_dir}")
     return 0 if all(o["rc"] == 0 for o in outcomes) else 1
 
 
