@@ -71,8 +71,11 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
         result.files["notices"] = write_notices(notices, out / "notices.jsonl")
     result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
                                  allowed_hosts=allowed_hosts, rules=rules, thresholds=thresholds, status=status)
-    export_hosts = allowed_hosts or sorted({netloc_of(r.new_url) for r in result.rows if r.new_url}) \
-        or sorted({netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)})
+    # Never derive the allow-list from the rows themselves: that would let any
+    # target a hostile page named through the exporter's open-redirect check.
+    export_hosts = allowed_hosts or sorted(
+        {netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)}
+        | {netloc_of(rule.target) for rule in rules})
     result.files.update(export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts,
                                    status_default=status))
     summary_path = out / "map-summary.json"
