@@ -5,11 +5,13 @@ run has it), creates ``OUT/<name>/runs/<UTC timestamp>/`` (or resumes the
 newest run there when it was killed half-way: the crawler continues where it
 stopped), and there:
 
-1. crawls the legacy and the new site (``legacy/``, ``new/``), each re-crawl
-   passing the previous run's crawl as ``previous`` so unchanged pages are
-   re-validated with conditional requests and stored as revisit records;
-2. detects notices (``notices.jsonl``), maps them to the new site and exports
-   the redirect manifest (``redirects.*``);
+1. crawls the legacy site (``legacy/``) and detects notices
+   (``notices.jsonl``), then crawls the new site (``new/``) with the notices'
+   explicit targets on it as extra seeds, so each can be verified; each
+   re-crawl passes the previous run's crawl as ``previous`` so unchanged
+   pages are re-validated with conditional requests and stored as revisits;
+2. maps the notices to the new site and exports the redirect manifest
+   (``redirects.*``);
 3. audits the legacy archive (``audit/``) against ``fail_under`` (exit 3);
 4. diffs against the previous run (``diff.json``), writes ``summary.json``,
    points ``OUT/<name>/latest`` at the run and prunes to ``keep_runs``.
@@ -138,13 +140,14 @@ class _Run:
         return result
 
     # stages ------------------------------------------------------------
-    def crawl(self, side: str) -> None:
+    def crawl(self, side: str, extra_seeds: tuple[str, ...] = ()) -> None:
         from archiver.capture import crawl
 
         # the newest finished crawl of this side, even from a run whose later stages failed
         finished = [run / side for run in self.history.runs() if run != self.run_dir and (run / side / "index.cdxj").is_file()]
         previous = finished[-1] if finished else None
         config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
+        config.seeds = list(dict.fromkeys([*config.seeds, *extra_seeds]))
         result = crawl(config)
         if not getattr(result, "ok", True):
             raise ArchiverError(f"{side} site: nothing could be fetched, every seed was unreachable "
@@ -165,6 +168,20 @@ class _Run:
         write_notices(notices, self.run_dir / "notices.jsonl")
         self.summary["notices"] = dict(Counter(n.classification for n in notices))
         return notices
+
+    def targets_on_new_site(self, notices: list) -> tuple[str, ...]:
+        """Explicit targets (redirects, refreshes, scripts, canonicals) on the new site's hosts.
+
+        They become extra seeds of the new crawl: an old slug that the portal
+        only reaches by redirect is linked from nowhere on it, and mapping can
+        only verify a target that was captured.
+        """
+        from urllib.parse import urlsplit
+
+        from archiver.mapping import explicit_targets
+
+        hosts = set(self.manifest.new.hosts)
+        return tuple(url for url in explicit_targets(notices) if urlsplit(url).netloc.lower() in hosts)
 
     def map(self, notices: list) -> list:
         import re
@@ -247,8 +264,8 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
             summary["stale_lock_taken_over"] = lock.stale_holder
         try:
             run.stage("crawl legacy", run.crawl, "legacy")
-            run.stage("crawl new", run.crawl, "new")
             notices = run.stage("detect", run.detect)
+            run.stage("crawl new", run.crawl, "new", run.targets_on_new_site(notices))
             rows = run.stage("map", run.map, notices)
             run.stage("export", run.export, rows)
             passed = run.stage("audit", run.audit)
