@@ -426,3 +426,23 @@ def test_a_host_that_stays_overloaded_is_paused(tmp_path):
     assert any(t > busy_at for t in after)
     assert all(t - busy_at >= 1.9 for t in after if t > busy_at)  # nothing for the Retry-After seconds
     assert all(log[srv.url(p)]["state"] == "done" for p in pages)
+
+
+def test_a_public_looking_name_for_a_private_address_is_not_fetched(tmp_path):
+    """An image on another host is a requisite we may fetch, unless its name resolves to a
+    private address (the machine's own name here): then it is an intranet, out of scope."""
+    import socket
+
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, proto=socket.IPPROTO_TCP)}
+    except OSError:
+        addresses = set()
+    if not addresses or not all(a.startswith("127.") or a == "::1" for a in addresses):
+        pytest.skip("this machine's name does not resolve to a loopback address")
+    with TestServer(defaults=False) as intranet, TestServer(defaults=False) as site:
+        site.add("/", Resource(200, {"Content-Type": "text/html"},
+                               f'<img src="http://{name}:{intranet.port}/secret.png">'.encode()))
+        summary, log = run(site, tmp_path)
+        assert intranet.log == []
+    assert log[f"http://{name}:{intranet.port}/secret.png"]["skipped_reason"] == "out_of_scope"

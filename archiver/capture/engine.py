@@ -180,8 +180,9 @@ class Engine:
             sink.forget(refetch)
             progress = Progress(self.config.progress)
             interrupted = False
+            trusted_hosts = frozenset(o[1] for o in self.scope.origins)
             threads = [
-                threading.Thread(target=self._worker_loop, args=(Worker(self.config, sink),),
+                threading.Thread(target=self._worker_loop, args=(Worker(self.config, sink, trusted_hosts),),
                                  name=f"crawl-worker-{i}", daemon=True)
                 for i in range(self.config.concurrency)
             ]
@@ -323,6 +324,10 @@ class Engine:
         if self._budget_spent() or self.stopping.is_set():
             return None
         now = time.monotonic()
+        if self.robots_pending and self.inflight == 0:  # a robots.txt fetch vanished: never wait forever
+            log.warning("robots.txt of %s never arrived; asking again", ", ".join(sorted(self.robots_pending)))
+            self.robots_pending.clear()
+            self.robots.forget_pending()
         blocked = self._blocked_hosts(now)
         limit = max(free * 4, 16)
         batch = self.frontier.next_batch(limit, skip_hosts=blocked)
@@ -382,6 +387,11 @@ class Engine:
         task = r.task
         self.inflight -= 1
         self.inflight_by_host[task.host] -= 1
+        if r.skipped_reason:
+            self.frontier.skip(task, r.skipped_reason)
+            if task.kind == "robots":
+                self._apply_robots(task, r)  # no rules: the host's own URLs meet the same check
+            return
         if r.fatal:
             self.frontier.requeue(task)
             if self.fatal is None:

@@ -88,6 +88,11 @@ class RobotsCache:
             self._pending.add(key)
             return True
 
+    def forget_pending(self) -> None:
+        """Claims whose fetch never reported back may be claimed again."""
+        with self._lock:
+            self._pending.clear()
+
     def store(self, origin_url: str, rules: Rules) -> None:
         key = robots_url(origin_url)
         with self._lock:

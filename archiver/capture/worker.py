@@ -18,6 +18,7 @@ from archiver.capture import links as linkmod
 from archiver.capture import robots as robotsmod
 from archiver.capture.config import CrawlConfig
 from archiver.capture.frontier import Task
+from archiver.capture.scope import is_private_host, origin
 from archiver.capture.sitemaps import parse_sitemap
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,29 @@ class Result:
     payload_digest: str | None = None
     index_key: str | None = None
     retry_after: float | None = None  # the server's Retry-After on a final 429/503
+    skipped_reason: str | None = None  # not fetched after all (a public name for a private address)
 
+
+
+def resolves_to_private(url: str, trusted_hosts) -> bool:
+    """True when a host other than the seeds' is a name for a private, loopback or link-local
+    address, so a hostile page cannot reach an intranet through a public-looking name."""
+    import ipaddress
+    import socket
+
+    o = origin(url)
+    if o is None or o[1] in trusted_hosts or is_private_host(o[1]):
+        return False  # literal private addresses were already refused by the scope
+    try:
+        ipaddress.ip_address(o[1].strip("[]"))
+        return False  # a public address literal
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(o[1], o[2], proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False  # unresolvable: the fetch fails and says so
+    return any(not ipaddress.ip_address(info[4][0].split("%", 1)[0]).is_global for info in infos)
 
 
 def surt_key(url: str) -> str:
@@ -112,11 +135,12 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
 class Worker:
     """One worker thread's tools: fetch with retries, write the records, find links."""
 
-    def __init__(self, config: CrawlConfig, sink: "Sink"):
+    def __init__(self, config: CrawlConfig, sink: "Sink", trusted_hosts=()):
         from archiver.capture.fetch import Fetcher
 
         self.config = config
         self.sink = sink
+        self.trusted_hosts = trusted_hosts  # the seeds' hosts: private addresses allowed there
         self.fetcher = Fetcher(
             user_agent=config.user_agent, timeout=config.timeout, total_timeout=config.total_timeout,
             max_response_bytes=config.max_response_bytes, extra_headers=config.extra_headers,
@@ -124,6 +148,8 @@ class Worker:
         )
 
     def process(self, task: Task) -> Result:
+        if resolves_to_private(task.url, self.trusted_hosts):
+            return Result(task, skipped_reason="out_of_scope")
         conditional = self.sink.conditional_headers(task.url)
         fetched = self.fetcher.fetch(task.url, headers=conditional)
         previous = None
