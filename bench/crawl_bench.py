@@ -133,49 +133,35 @@ def wget_command(url: str, warc_prefix: Path) -> list[str]:
     ]
 
 
-def ours_command(url: str, out_dir: Path, help_text: str) -> list[str]:
-    """Ours with every politeness limit set to match the comparison:
-    8 connections, 8 per host, no delay, robots off (as wget's -e robots=off).
-    Through the CLI when it exposes per-host concurrency, else through the
-    library (the CLI's default of 2 per host would make the race unfair)."""
-    if "--per-host-concurrency" not in help_text:
-        return [sys.executable, "-c", API_RUNNER, url, str(out_dir), str(CONCURRENCY)]
-    cmd = [common.venv_bin("archiver"), "crawl", url, "--out", str(out_dir),
-           "--concurrency", str(CONCURRENCY), "--per-host-concurrency", str(CONCURRENCY),
-           "--delay", "0"]
-    for flag in ("--ignore-robots",):
-        if re.search(rf"{re.escape(flag)}\b", help_text):
-            cmd.append(flag)
-    return cmd
+def ours_command(url: str, out_dir: Path) -> list[str]:
+    """Ours with every politeness limit set to match the comparison: 8
+    connections, 8 per host (default 2), no delay (default 0.25 s), robots.txt
+    off as with wget's ``-e robots=off``."""
+    return [common.venv_bin("archiver"), "crawl", url, "--out", str(out_dir),
+            "--concurrency", str(CONCURRENCY), "--per-host-concurrency", str(CONCURRENCY),
+            "--delay", "0", "--ignore-robots"]
 
 
-API_RUNNER = """
-import sys
-from archiver.capture import CrawlConfig, crawl
-url, out_dir, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-crawl(CrawlConfig(seeds=[url], out_dir=out_dir, concurrency=n, per_host_concurrency=n,
-                  delay=0.0, ignore_robots=True, progress="plain"))
-"""
-
-
-def ours_help() -> str | None:
-    """``archiver crawl --help``, or None while the command is a placeholder."""
+def ours_usable() -> bool:
+    """False when ``archiver crawl`` cannot run the comparison (missing, a
+    placeholder, or without the flags it needs)."""
     try:
         proc = subprocess.run([common.venv_bin("archiver"), "crawl", "--help"],
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout if proc.returncode == 0 and "--out" in proc.stdout else None
+        return False
+    needed = ("--out", "--per-host-concurrency", "--delay", "--ignore-robots")
+    return proc.returncode == 0 and all(flag in proc.stdout for flag in needed)
 
 
 def run_tool(tool: str, server: common.SlowSite, work: Path, round_no: int,
-             help_text: str, timeout: float, wrap: list[str] | None = None) -> dict:
+             timeout: float, wrap: list[str] | None = None) -> dict:
     run_dir = work / f"{tool}-{round_no}"
     run_dir.mkdir()
     if tool == "wget":
         cmd = wget_command(server.base_url + "/", run_dir / "wget")
     else:
-        cmd = ours_command(server.base_url + "/", run_dir / "crawl", help_text)
+        cmd = ours_command(server.base_url + "/", run_dir / "crawl")
     server.reset()
     child = common.run_child((wrap or []) + cmd, cwd=run_dir,
                              log_prefix=work / f"{tool}-{round_no}", timeout=timeout)
@@ -204,14 +190,13 @@ def run_tool(tool: str, server: common.SlowSite, work: Path, round_no: int,
 
 
 def find_py_spy() -> str | None:
-    for candidate in (os.environ.get("PY_SPY"), shutil.which("py-spy"),
-                      common.venv_bin("py-spy"), "/tmp/pyspy/bin/py-spy"):
+    for candidate in (os.environ.get("PY_SPY"), shutil.which("py-spy"), common.venv_bin("py-spy")):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
 
 
-def profile_ours(server: common.SlowSite, work: Path, help_text: str, timeout: float) -> dict:
+def profile_ours(server: common.SlowSite, work: Path, timeout: float) -> dict:
     """One more crawl of ours under py-spy, sampling whichever thread holds
     the GIL: with 8 threads on 2 cores that is the serial work that bounds
     the crawl. Returns the functions with most self and inclusive samples
@@ -222,7 +207,7 @@ def profile_ours(server: common.SlowSite, work: Path, help_text: str, timeout: f
     raw = work / "ours-profile.txt"
     wrap = [py_spy, "record", "--rate", "250", "--format", "raw", "--gil",
             "-o", str(raw), "--"]
-    run = run_tool("ours", server, work, 99, help_text, timeout, wrap=wrap)
+    run = run_tool("ours", server, work, 99, timeout, wrap=wrap)
     if not raw.exists():
         return {"error": "py-spy wrote no profile", "stderr": run["child"].tail()}
     self_samples: collections.Counter = collections.Counter()
@@ -306,10 +291,11 @@ def main(argv=None) -> int:
           f"{args.latency * 1000:.0f} ms per answer, {args.rounds} round(s)", flush=True)
     server = common.SlowSite(site, args.latency)
     site_urls = {server.base_url + path for path in site}
-    help_text = ours_help()
-    if help_text is None:
-        print("  ours: `archiver crawl` is not usable yet; measuring wget only", flush=True)
-    tools = ["wget"] + (["ours"] if help_text else [])
+    usable = ours_usable()
+    if not usable:
+        print("  ours: `archiver crawl` is missing or lacks --per-host-concurrency/--delay/"
+              "--ignore-robots; measuring wget only", flush=True)
+    tools = ["wget"] + (["ours"] if usable else [])
 
     work = Path(tempfile.mkdtemp(prefix="crawl_bench-"))
     runs: dict[str, list[dict]] = {t: [] for t in tools}
@@ -318,10 +304,9 @@ def main(argv=None) -> int:
         for round_no in range(args.rounds):
             order = tools if round_no % 2 == 0 else tools[::-1]
             for tool in order:
-                runs[tool].append(run_tool(tool, server, work, round_no, help_text or "",
-                                           args.timeout))
-        if args.profile and help_text:
-            profile = profile_ours(server, work, help_text, args.timeout)
+                runs[tool].append(run_tool(tool, server, work, round_no, args.timeout))
+        if args.profile and usable:
+            profile = profile_ours(server, work, args.timeout)
     finally:
         server.close()
         if not args.keep:
