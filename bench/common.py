@@ -270,6 +270,9 @@ class SlowSite:
 
             def do_GET(self):
                 started = bench._enter()
+                previous_end = getattr(self, "last_end", None)
+                if previous_end is not None:  # same keep-alive connection
+                    bench._gap(started - previous_end)
                 try:
                     time.sleep(bench.latency)
                     path = self.path.split("#", 1)[0]
@@ -284,6 +287,7 @@ class SlowSite:
                     self.end_headers()
                     self.wfile.write(body)
                     bench._leave(started, path, len(body))
+                    self.last_end = time.perf_counter()
                 except Exception:
                     bench._leave(started, None, 0)
                     raise
@@ -308,6 +312,7 @@ class SlowSite:
             self.busy_s = 0.0  # summed time requests spent being answered
             self.first_start: float | None = None
             self.last_end: float | None = None
+            self.gaps: list[float] = []  # answer sent -> next request, per connection
 
     def _enter(self) -> float:
         now = time.perf_counter()
@@ -317,6 +322,10 @@ class SlowSite:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
         return now
+
+    def _gap(self, seconds: float) -> None:
+        with self.lock:
+            self.gaps.append(seconds)
 
     def _leave(self, started: float, path, size) -> None:
         now = time.perf_counter()
@@ -332,12 +341,15 @@ class SlowSite:
         """Requests answered since ``reset``; ``active_s`` runs from the first
         request's arrival to the last answer's end, and ``mean_inflight`` is
         how many requests were being answered on average in that window (a
-        crawler that keeps 8 connections busy scores close to 8)."""
+        crawler that keeps 8 connections busy scores close to 8);
+        ``connection_gap_ms_median`` is the client's turnaround on one
+        keep-alive connection, from an answer's last byte to the next request."""
         with self.lock:
             active = (self.last_end - self.first_start) if self.last_end else 0.0
             return {
                 "active_s": round(active, 3),
                 "mean_inflight": round(self.busy_s / active, 2) if active else 0.0,
+                "connection_gap_ms_median": round(1000 * median(self.gaps), 2) if self.gaps else None,
                 "requests": sum(self.requests.values()),
                 "distinct_paths": len(self.requests),
                 "refetched_paths": sum(1 for n in self.requests.values() if n > 1),

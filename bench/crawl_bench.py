@@ -341,6 +341,7 @@ def summarise(runs: dict, site_urls: set[str], args) -> tuple[list[dict], dict]:
             "max_inflight": max(r["server"]["max_inflight"] for r in good),
             "mean_inflight": common.median(r["server"]["mean_inflight"] for r in good),
             "active_s": common.median(r["server"]["active_s"] for r in good),
+            "gap_ms": common.median(r["server"]["connection_gap_ms_median"] for r in good),
         }
         m = med[tool]
         summary += [
@@ -350,6 +351,7 @@ def summarise(runs: dict, site_urls: set[str], args) -> tuple[list[dict], dict]:
             common.row(f"{tool}: requests in flight (max / mean)",
                        f"{m['max_inflight']} / {m['mean_inflight']:.1f}"),
             common.row(f"{tool}: first request to last answer (s)", m["active_s"]),
+            common.row(f"{tool}: answer -> next request on a connection (median ms)", m["gap_ms"]),
             common.row(f"{tool}: peak RSS (MB)", m["peak_rss_mb"]),
         ]
         details[tool] = {
