@@ -34,14 +34,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's module is imported (fast start)."""
     parser = _Parser(prog="archiver", description=archiver.__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     seen = set()
-    for module_name in COMMANDS.values():
+    for module_name in ([COMMANDS[only]] if only in COMMANDS else COMMANDS.values()):
         if module_name in seen:
             continue
         seen.add(module_name)
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=command)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)

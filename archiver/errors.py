@@ -1,8 +1,8 @@
 """Errors that map to documented exit codes (see README, "Exit codes")."""
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # the job ran but failed (e.g. every seed unreachable)
-EXIT_USAGE = 2  # bad command line, manifest or input
+EXIT_FAILURE = 1  # the job ran but failed (e.g. the disk filled up)
+EXIT_USAGE = 2  # bad command line, manifest or input, unreachable seeds
 EXIT_INCOMPLETE = 3  # the audit is under its --fail-under threshold
 EXIT_LOCKED = 4  # another run holds this job's lock
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-EPILOG = """exit status: 0 ok, 1 failure, 2 bad manifest or options, 3 audit under
-[audit] fail_under, 4 another run of the job holds its lock"""
+EPILOG = """exit status: 0 ok, 1 failure (e.g. disk full), 2 bad manifest, options or
+unreachable seeds, 3 audit under [audit] fail_under, 4 another run of the job
+holds its lock"""
 
 
 def add_parser(sub) -> None:

@@ -51,11 +51,11 @@ def test_bad_values_are_one_line_and_exit_2(argv, message, capsys, tmp_path, mon
     assert not (tmp_path / "X").exists()
 
 
-def test_unreachable_seeds_exit_1_with_a_clear_line(tmp_path, capsys):
+def test_unreachable_seeds_exit_2_with_a_clear_line(tmp_path, capsys):
     with TestServer(defaults=False) as srv:
         dead = srv.url("/")
     code = main(["crawl", dead, "--out", str(tmp_path / "c"), "--max-retries", "0", "--progress", "none"])
-    assert code == 1
+    assert code == 2
     assert "every seed was unreachable" in capsys.readouterr().err
 
 
@@ -134,7 +134,7 @@ def test_seeds_disallowed_by_robots_say_so(tmp_path, capsys):
         srv.add("/robots.txt", Resource(200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /\n"))
         code = main(["crawl", srv.url("/"), "--out", str(tmp_path / "c"), "--progress", "none"])
         assert srv.count("/") == 0
-    assert code == 1
+    assert code == 2
     assert "robots.txt disallows every seed" in capsys.readouterr().err
 
 

@@ -96,12 +96,12 @@ def test_unreachable_seeds_fail_the_run_and_release_the_lock(tmp_path, capsys):
     manifest = tmp_path / "job.toml"
     manifest.write_text(f'name = "j"\n[legacy]\nseeds = ["{dead}"]\n[new]\nseeds = ["{dead}"]\n'
                         '[crawl]\nmax_retries = 0\ntimeout = 2\n')
-    assert main(["run", str(manifest), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert main(["run", str(manifest), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "legacy site: nothing could be fetched" in err
     run_dir = next((tmp_path / "out" / "j" / "runs").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "failed" and summary["exit_code"] == 1
+    assert summary["status"] == "failed" and summary["exit_code"] == 2
     assert not (tmp_path / "out" / "j" / "latest").exists()
     with JobLock(tmp_path / "out" / "j" / ".lock") as lock:
         assert lock.stale_holder is None  # released cleanly

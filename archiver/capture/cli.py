@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archiver.errors import EXIT_FAILURE, EXIT_OK, UsageError
+from archiver.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 
 def _positive_int(text: str) -> int:
@@ -145,5 +145,5 @@ def run(args) -> int:
             summary.seed_problem.endswith((": robots", ": robots_unavailable")) else "every seed was unreachable"
         print(f"archiver crawl: nothing could be fetched: {reason}; first: {summary.seed_problem} "
               f"(see {summary.crawl_log})", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE  # issue 5: an unreachable seed is bad input, like a bad option
     return EXIT_OK

@@ -150,7 +150,7 @@ class _Run:
         config.seeds = list(dict.fromkeys([*config.seeds, *extra_seeds]))
         result = crawl(config)
         if not getattr(result, "ok", True):
-            raise ArchiverError(f"{side} site: nothing could be fetched, every seed was unreachable "
+            raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
                                 f"({', '.join(config.seeds)}); see {self.run_dir / side / 'crawl.jsonl'}")
         earlier = [run / side for run in self.history.runs() if run != self.run_dir and (run / side).is_dir()]
         originals = original_files(self.run_dir / side, earlier)

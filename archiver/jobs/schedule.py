@@ -46,7 +46,7 @@ def schedule_text(manifest_path: Path | str, name: str, out_dir: Path | str, *, 
     when = f"{'every ' + day.capitalize() if day else 'daily'} at {hour:02d}:{minute:02d}"
     return f"""\
 # archiver job {name!r}, {when}.
-# Exit status: 0 ok, 1 failure, 2 bad manifest or options, 3 audit under fail_under,
+# Exit status: 0 ok, 1 failure, 2 bad manifest, options or unreachable seeds, 3 audit under fail_under,
 # 4 another run still holds the lock. --quiet prints one summary line (cron mails it).
 
 # --- crontab (crontab -e) ---
