@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEMO_MANIFEST = Path(__file__).resolve().parents[2] / "manifests" / "demo.toml"
+# The demo manifest ships inside the package (manifests/demo.toml links to it),
+# so `archiver demo` works from any install, not only from a checkout.
+DEMO_MANIFEST = Path(__file__).resolve().parent / "demo.toml"
 
 
 def add_parser(sub) -> None:
