@@ -17,27 +17,22 @@ import csv
 import json
 from pathlib import Path
 
+from archiver.jobs.originals import index_records
+
 SIDES = ("legacy", "new")
 _GONE_STATUSES = (404, 410)
 
 
 def _index_digests(crawl_dir: Path) -> dict[tuple[str, int], str]:
+    """(WARC file name, offset) -> payload digest, from the crawl's index.cdxj."""
     digests: dict[tuple[str, int], str] = {}
-    index = crawl_dir / "index.cdxj"
-    if not index.is_file():
-        return digests
-    with index.open(encoding="utf-8") as lines:
-        for line in lines:
-            parts = line.split(" ", 2)
-            if len(parts) < 3:
-                continue
-            try:
-                fields = json.loads(parts[2])
-                key = (Path(fields["filename"]).name, int(fields["offset"]))
-            except (ValueError, KeyError, TypeError):
-                continue
-            if fields.get("digest"):
-                digests[key] = fields["digest"]
+    for fields in index_records(crawl_dir):
+        try:
+            key = (Path(fields["filename"]).name, int(fields["offset"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if fields.get("digest"):
+            digests[key] = fields["digest"]
     return digests
 
 

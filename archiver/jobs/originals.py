@@ -19,7 +19,8 @@ from typing import Iterable, Iterator
 Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
 
 
-def _index_records(crawl_dir: Path) -> Iterator[dict]:
+def index_records(crawl_dir: Path) -> Iterator[dict]:
+    """The JSON fields (plus ``timestamp``) of a crawl's index.cdxj lines for GET captures."""
     index = crawl_dir / "index.cdxj"
     if not index.is_file():
         return
@@ -84,7 +85,7 @@ def _revisit_headers(crawl_dir: Path) -> Iterator[dict]:
 def revisit_refs(crawl_dir: Path) -> set[Ref]:
     """What this crawl's revisits need from earlier crawls (not held in full by the crawl itself)."""
     own: set[Ref] = set()
-    for fields in _index_records(crawl_dir):
+    for fields in index_records(crawl_dir):
         own.update(_full_record_refs(fields))
     needed: set[Ref] = set()
     for headers in _revisit_headers(crawl_dir):
@@ -104,7 +105,7 @@ def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref]
         if not wanted:
             break
         hits, files = set(), set()
-        for fields in _index_records(previous):
+        for fields in index_records(previous):
             matched = wanted.intersection(_full_record_refs(fields))
             if matched:
                 hits |= matched
