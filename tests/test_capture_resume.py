@@ -181,5 +181,5 @@ def test_unusable_output_directory_is_a_clear_error(tmp_path):
     blocker.write_text("not a directory")
     proc = subprocess.run([ARCHIVER, "crawl", "http://127.0.0.1:9/", "--out", str(blocker / "crawl")],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # bad input, like a bad option
     assert proc.stderr.strip().splitlines()[-1].startswith("archiver crawl: cannot create output directory")

@@ -44,7 +44,7 @@ from archiver.capture.frontier import (
 from archiver.capture.progress import Progress, Stats
 from archiver.capture.scope import Scope, is_private_host, origin
 from archiver.capture.worker import STATE_DB, Result, Sink, Worker
-from archiver.errors import ArchiverError, LockHeldError
+from archiver.errors import ArchiverError, LockHeldError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,9 @@ class Engine:
         try:
             self.warc_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ArchiverError(f"cannot create output directory {self.out_dir}: {exc.strerror}") from None
+            raise UsageError(f"cannot create output directory {self.out_dir}: {exc.strerror}") from None
         if not os.access(self.out_dir, os.W_OK):
-            raise ArchiverError(f"output directory is not writable: {self.out_dir}")
+            raise UsageError(f"output directory is not writable: {self.out_dir}")
 
     def _seed(self) -> None:
         cfg = self.config
