@@ -13,9 +13,15 @@ Politeness is decided here, Heritrix-style: a host never has more than
 many workers there are.  robots.txt is fetched (and archived) before the first
 URL of an origin is dispatched.
 
-Workers (``concurrency`` threads, ``worker.py``) fetch, write the WARC records
-and parse the body for links.  Results go back on a queue; the coordinator
-marks a URL done only after its record is on disk, so a crash loses nothing.
+Workers (``worker.py``) are a pipeline: ``concurrency`` fetching threads (one
+HTTP session each: at most ``concurrency`` requests at once) hand each answer
+to a few recording threads that write the WARC records and parse the body for
+links, and tell the coordinator at once that their slot is free, so the next
+request starts while the last answer is still being written.  Results go back
+on a queue; the coordinator marks a URL done only after its record is written
+(``os.write`` returned: kill -9 loses nothing), and commits that state only
+after an fsync of the WARC file (a power cut loses at most the last
+``COMMIT_INTERVAL``, and never leaves state pointing at a missing record).
 """
 from __future__ import annotations
 
@@ -43,7 +49,7 @@ from archiver.capture.frontier import (
 )
 from archiver.capture.progress import Progress, Stats
 from archiver.capture.scope import Scope, is_private_host, origin
-from archiver.capture.worker import STATE_DB, Result, Sink, Worker
+from archiver.capture.worker import STATE_DB, Fetched, Recorder, Result, Sink, Worker
 from archiver.errors import ArchiverError, LockHeldError, UsageError
 
 log = logging.getLogger(__name__)
@@ -51,8 +57,19 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS = 10  # hops in one redirect chain before it is called a trap
 BACKOFF_WITHOUT_RETRY_AFTER = 10.0  # seconds a host rests after a final 429/503 that named no time
 MAX_HOST_REST = 300.0
+RECORDING_THREADS = 3  # write and parse answers; more only contend for the GIL
 COMMIT_INTERVAL = 1.0  # seconds: batch frontier commits and WARC fsyncs (kill -9 loses neither; a power cut at most this)
 LOCK_FILE = "crawl.lock"
+
+
+@dataclass(frozen=True)
+class _SlotFree:
+    """A fetching thread is done with a task's request: its connection and host slot are free
+    (and a final 429/503 rests the host before the next request, not after the recording)."""
+
+    task: Task
+    http_status: int | None = None
+    retry_after: float | None = None
 
 
 @dataclass
@@ -118,11 +135,13 @@ class Engine:
         self.robots = robotsmod.RobotsCache()
         self.results: queue.Queue[Result] = queue.Queue()
         self.work: queue.Queue[Task | None] = queue.Queue()
-        self.inflight_by_host: dict[str, int] = {}
+        self.recording: queue.Queue[Fetched | None] = queue.Queue(maxsize=config.concurrency)
+        self.fetching_by_host: dict[str, int] = {}  # requests on the wire or about to be
+        self.fetching = 0
         self.next_start: dict[str, float] = {}
         self.host_delay: dict[str, float] = {}
         self.robots_pending: set[str] = set()  # hosts waiting for their robots.txt
-        self.inflight = 0
+        self.inflight = 0  # dispatched, result not yet applied
         self.budget_used = 0
         self.stopping = threading.Event()
         self.fatal: str | None = None
@@ -181,12 +200,17 @@ class Engine:
             progress = Progress(self.config.progress)
             interrupted = False
             trusted_hosts = frozenset(o[1] for o in self.scope.origins)
-            threads = [
-                threading.Thread(target=self._worker_loop, args=(Worker(self.config, sink, trusted_hosts),),
-                                 name=f"crawl-worker-{i}", daemon=True)
+            fetchers = [
+                threading.Thread(target=self._fetch_loop, args=(Worker(self.config, sink, trusted_hosts),),
+                                 name=f"crawl-fetch-{i}", daemon=True)
                 for i in range(self.config.concurrency)
             ]
-            for t in threads:
+            recorder = Recorder(self.config, sink)
+            recorders = [
+                threading.Thread(target=self._record_loop, args=(recorder,), name=f"crawl-record-{i}", daemon=True)
+                for i in range(min(self.config.concurrency, RECORDING_THREADS))
+            ]
+            for t in fetchers + recorders:
                 t.start()
             self.budget_used = self.frontier.fetched_count()
             progress.start(self.stats)
@@ -197,11 +221,19 @@ class Engine:
                 self.stopping.set()
                 self._drain(timeout=5)  # what is still in flight is fetched again on resume
             finally:
-                for _ in threads:
+                for _ in fetchers:
                     self.work.put(None)
                 progress.stop()
                 if not interrupted:
-                    for t in threads:
+                    for t in fetchers:
+                        t.join(timeout=5)
+                for _ in recorders:
+                    try:
+                        self.recording.put(None, timeout=1 if interrupted else 5)
+                    except queue.Full:  # interrupted with answers still waiting: they are fetched again
+                        break
+                if not interrupted:
+                    for t in recorders:
                         t.join(timeout=5)
                 self._commit()
                 sink.close()
@@ -311,14 +343,14 @@ class Engine:
 
     def _blocked_hosts(self, now: float) -> set[str]:
         limit = self.config.per_host_concurrency
-        blocked = {h for h, n in self.inflight_by_host.items() if n >= limit}
+        blocked = {h for h, n in self.fetching_by_host.items() if n >= limit}
         blocked |= {h for h, t in self.next_start.items() if t > now}
         return blocked | self.robots_pending
 
     def _dispatch(self) -> float | None:
         """Hand eligible URLs to workers; returns seconds until a blocked host frees up,
         0 when more may be dispatched at once, or None when nothing is queued at all."""
-        free = self.config.concurrency - self.inflight
+        free = self.config.concurrency - self.fetching
         if free <= 0:
             return 0.5
         if self._budget_spent() or self.stopping.is_set():
@@ -347,7 +379,7 @@ class Engine:
             self._start(task, now)
             free -= 1
             self.budget_used += 1
-            if self.inflight_by_host.get(host, 0) >= self.config.per_host_concurrency or self.host_delay_for(host) > 0:
+            if self.fetching_by_host.get(host, 0) >= self.config.per_host_concurrency or self.host_delay_for(host) > 0:
                 blocked.add(host)
         if free > 0 and len(batch) == limit:
             return 0  # more queued rows may be eligible right now
@@ -360,7 +392,8 @@ class Engine:
     def _start(self, task: Task, now: float) -> None:
         self.frontier.mark_inflight(task)
         self.inflight += 1
-        self.inflight_by_host[task.host] = self.inflight_by_host.get(task.host, 0) + 1
+        self.fetching += 1
+        self.fetching_by_host[task.host] = self.fetching_by_host.get(task.host, 0) + 1
         self.next_start[task.host] = now + self.host_delay_for(task.host)
         self.work.put(task)
 
@@ -383,10 +416,17 @@ class Engine:
         return False
 
     # ------------------------------------------------------------ results
-    def _apply(self, r: Result) -> None:
+    def _apply(self, r: Result | _SlotFree) -> None:
         task = r.task
+        if isinstance(r, _SlotFree):  # always before the task's Result: one fetching thread sends both
+            self.fetching -= 1
+            self.fetching_by_host[task.host] -= 1
+            if r.http_status in (429, 503):  # still overloaded after our retries: give the host a rest
+                rest = min(r.retry_after or BACKOFF_WITHOUT_RETRY_AFTER, MAX_HOST_REST)
+                self.next_start[task.host] = max(self.next_start.get(task.host, 0.0), time.monotonic() + rest)
+                log.warning("%s answers %s: pausing the host for %.0f s", task.host, r.http_status, rest)
+            return
         self.inflight -= 1
-        self.inflight_by_host[task.host] -= 1
         if r.skipped_reason:
             self.frontier.skip(task, r.skipped_reason)
             if task.kind == "robots":
@@ -407,10 +447,6 @@ class Engine:
             warc_length=r.warc_length, warc_date=r.warc_date, payload_digest=r.payload_digest,
             index_key=r.index_key,
         )
-        if r.http_status in (429, 503):  # still overloaded after our retries: give the host a rest
-            rest = min(r.retry_after or BACKOFF_WITHOUT_RETRY_AFTER, MAX_HOST_REST)
-            self.next_start[task.host] = max(self.next_start.get(task.host, 0.0), time.monotonic() + rest)
-            log.warning("%s answers %s: pausing the host for %.0f s", task.host, r.http_status, rest)
         if r.ok:
             self.stats.fetched += 1
             self.stats.bytes += r.nbytes or 0
@@ -479,23 +515,42 @@ class Engine:
             self.frontier.add(candidates)
 
     # --------------------------------------------------------------- workers
-    def _worker_loop(self, worker) -> None:
+    def _fetch_loop(self, worker: Worker) -> None:
         try:
             while True:
                 task = self.work.get()
                 if task is None:
                     return
-                try:
-                    result = worker.process(task)
-                except Exception as exc:
-                    if _is_write_error(exc):  # stop the crawl; the URL stays queued for the resume
-                        result = Result(task, fatal=_describe_write_error(exc))
-                    else:  # a bug must not hang the crawl or lose the URL: record it
-                        log.exception("worker failed on %s", task.url)
-                        result = Result(task, ok=False, error=f"{type(exc).__name__}: {exc}")
-                self.results.put(result)
+                item = self._guarded(task, worker.fetch, task)
+                if isinstance(item, Fetched):
+                    self.results.put(_SlotFree(task, item.fetched.status, item.fetched.retry_after))
+                    self.recording.put(item)  # blocks while the recorders are behind: fetch no further ahead
+                else:
+                    self.results.put(_SlotFree(task, item.http_status, item.retry_after))
+                    self.results.put(item)
         finally:
             worker.close()
+
+    def _record_loop(self, recorder: Recorder) -> None:
+        while True:
+            item = self.recording.get()
+            if item is None:
+                return
+            self.results.put(self._guarded(item.task, recorder.record, item))
+
+    @staticmethod
+    def _guarded(task: Task, step, arg):
+        """``step(arg)``, or a Result saying why it failed: a write error stops the crawl with
+        the URL still queued; a bug must neither hang the crawl nor lose the URL."""
+        try:
+            return step(arg)
+        except Exception as exc:
+            if isinstance(arg, Fetched):
+                arg.fetched.close()
+            if _is_write_error(exc):
+                return Result(task, fatal=_describe_write_error(exc))
+            log.exception("worker failed on %s", task.url)
+            return Result(task, ok=False, error=f"{type(exc).__name__}: {exc}")
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}

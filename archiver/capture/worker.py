@@ -1,10 +1,13 @@
 """The worker side of a crawl: fetch one URL, write its WARC records, find its links.
 
-``Worker.process(task) -> Result`` runs in a worker thread with its own HTTP
-session: fetch with retries (``fetch.py``), write the records through the
-shared ``Sink`` (WARC writer, payload dedup, previous crawl), then parse the
-body, capped, for links, sitemap entries or robots.txt rules.  The result goes
-back to the coordinator (``engine.py``), which alone touches the frontier.
+Two steps in two kinds of thread, so a connection never idles while an answer
+is compressed and parsed: ``Worker.fetch(task) -> Fetched`` runs in a fetching
+thread with its own HTTP session (retries in ``fetch.py``);
+``Recorder.record(fetched) -> Result`` runs in a recording thread: it writes
+the records through the shared ``Sink`` (WARC writer, payload dedup, previous
+crawl), then parses the body, capped, for links, sitemap entries or robots.txt
+rules.  The result goes back to the coordinator (``engine.py``), which alone
+touches the frontier.
 """
 from __future__ import annotations
 
@@ -132,8 +135,19 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
                 result.links.append(linkmod.Link(url, False, "link_header"))
 
 
+@dataclass
+class Fetched:
+    """A task's final answer, fetched and waiting to be written and parsed."""
+
+    task: Task
+    fetched: object  # fetch.FetchResult
+    previous: tuple | None = None  # (headers, body) of the previous crawl's record, for a 304
+
+
 class Worker:
-    """One worker thread's tools: fetch with retries, write the records, find links."""
+    """One fetching thread's tools: its own HTTP session, fetch with retries.  What it
+    fetched goes to a ``Recorder`` (another thread), so the connection is busy again
+    while the answer is written and parsed."""
 
     def __init__(self, config: CrawlConfig, sink: "Sink", trusted_hosts=()):
         from archiver.capture.fetch import Fetcher
@@ -147,7 +161,8 @@ class Worker:
             max_retries=config.max_retries,
         )
 
-    def process(self, task: Task) -> Result:
+    def fetch(self, task: Task) -> Fetched | Result:
+        """The task's answer, or its final Result when there is nothing to write."""
         if resolves_to_private(task.url, self.trusted_hosts):
             return Result(task, skipped_reason="out_of_scope")
         conditional = self.sink.conditional_headers(task.url)
@@ -159,14 +174,32 @@ class Worker:
             if previous is None:  # that record is gone: fetch the page itself
                 fetched.close()
                 fetched = self.fetcher.fetch(task.url)
+        if not fetched.recorded:
+            fetched.close()
+            result = Result(task, attempts=fetched.attempts, http_status=fetched.status,
+                            error=fetched.error or "no answer", retry_after=fetched.retry_after)
+            if task.kind == "robots":
+                result.robots = robotsmod.parse(None, b"")
+            return result
+        return Fetched(task, fetched, previous)
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+
+class Recorder:
+    """Writes a fetched answer's WARC records through the shared ``Sink`` and finds its
+    links (thread-safe: several recording threads share one)."""
+
+    def __init__(self, config: CrawlConfig, sink: "Sink"):
+        self.config = config
+        self.sink = sink
+
+    def record(self, item: Fetched) -> Result:
+        task, fetched, previous = item.task, item.fetched, item.previous
         try:
             result = Result(task, attempts=fetched.attempts, http_status=fetched.status, error=fetched.error,
                             content_type=fetched.header("content-type"), retry_after=fetched.retry_after)
-            if not fetched.recorded:
-                result.error = fetched.error or "no answer"
-                if task.kind == "robots":
-                    result.robots = robotsmod.parse(None, b"")
-                return result
             ref = self.sink.write(fetched)
             result.ok = True
             result.nbytes = fetched.response_length
@@ -203,9 +236,6 @@ class Worker:
             return False
         ctype = (fetched.header("content-type") or "").lower()
         return not ctype or any(t in ctype for t in ("html", "css", "xml"))
-
-    def close(self) -> None:
-        self.fetcher.close()
 
 
 class Sink:
