@@ -528,3 +528,85 @@ def test_threads_share_one_writer_without_interleaving(test_server, tmp_path):
             assert rec.rec_headers.get_header("WARC-Target-URI") == url
     for f in files:
         assert records(f)[0][0] == "warcinfo"
+
+
+def test_identical_payloads_written_at_once_give_one_response_and_one_revisit(test_server, tmp_path):
+    """write_capture is atomic per payload digest: the lookup, the write and the remember of
+    one digest never interleave with another thread's (a slow lookup widens the window)."""
+    import threading
+
+    class SlowLookup(DedupIndex):
+        def lookup(self, digest):
+            found = super().lookup(digest)
+            time.sleep(0.2)
+            return found
+
+    dedup = SlowLookup(tmp_path / "dedup.sqlite3")
+    with Fetcher(max_retries=0) as fetcher:
+        results = [fetcher.fetch(test_server.url(p)) for p in ("/same-a", "/same-b")]
+    types = []
+    with WarcWriter(tmp_path / "warc") as writer:
+        start = threading.Barrier(2)
+
+        def write(result):
+            start.wait()
+            types.append(writer.write_capture(result, dedup=dedup).record_type)
+
+        threads = [threading.Thread(target=write, args=(r,)) for r in results]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for r in results:
+        r.close()
+    assert sorted(types) == ["response", "revisit"]
+    written = [t for t, *_ in records(warcs(tmp_path / "warc")[0]) if t in ("response", "revisit")]
+    assert sorted(written) == ["response", "revisit"]
+    dedup.close()
+
+
+def test_forgotten_urls_are_never_referred_to_again(test_server, tmp_path):
+    dedup = DedupIndex(tmp_path / "dedup.sqlite3")
+    capture(test_server, tmp_path / "warc", ["/same-a"], dedup=dedup)
+    digest = sha1_b32(b"identical payload\n")
+    assert dedup.lookup(digest) is not None and dedup.previous(test_server.url("/same-a")) is not None
+    dedup.forget([test_server.url("/same-a")])
+    assert dedup.lookup(digest) is None and dedup.previous(test_server.url("/same-a")) is None
+    refs = capture(test_server, tmp_path / "warc2", ["/same-b"], dedup=dedup)
+    assert refs["/same-b"].record_type == "response"  # not a revisit of a record that is gone
+    dedup.close()
+
+
+@pytest.mark.parametrize("writer_killed", [False, True])
+def test_a_previous_state_database_is_read_without_writing_beside_it(tmp_path, writer_killed):
+    """mode=ro on a WAL database leaves -wal/-shm files in the earlier run's folder; a killed
+    writer's committed rows live only in its -wal and must still be read."""
+    import shutil
+    import sqlite3
+
+    from archiver.capture.incremental import readonly_uri
+
+    live = tmp_path / "live"
+    live.mkdir()
+    db = sqlite3.connect(live / "state.sqlite3", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE t (x)")
+    db.execute("INSERT INTO t VALUES (42)")
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    if writer_killed:  # what kill -9 leaves: the main file and a WAL holding the commits
+        for name in ("state.sqlite3", "state.sqlite3-wal"):
+            shutil.copyfile(live / name, previous / name)
+        db.close()
+    else:
+        db.close()
+        shutil.copyfile(live / "state.sqlite3", previous / "state.sqlite3")
+    before = sorted(p.name for p in previous.iterdir())
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    reader = sqlite3.connect(readonly_uri(previous / "state.sqlite3", scratch), uri=True)
+    assert reader.execute("SELECT x FROM t").fetchall() == [(42,)]
+    reader.close()
+    assert sorted(p.name for p in previous.iterdir()) == before
+    assert ("state.sqlite3-wal" in before) == writer_killed

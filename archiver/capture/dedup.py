@@ -19,6 +19,7 @@ Public API::
     index.remember_capture(result, ref, original=None)  # after each write (write_capture does it)
     index.import_state(previous_db)   # carry both tables over from a previous crawl's state DB
     index.import_warcs(paths)         # or rebuild them from a previous crawl's WARC files
+    index.forget(urls)                # records of these URLs are gone (cut by recovery): refer to them no more
     index.close()
 
 All methods are thread-safe (one connection behind a lock); writes are
@@ -123,10 +124,23 @@ class DedupIndex:
                             (result.url, status, etag, last_modified, digest or result.payload_digest,
                              holder.url, holder.date, holder.record_id))
 
-    def import_state(self, previous_db: str | Path) -> int:
-        """Copy both tables from a previous crawl's SQLite file (missing tables: nothing)."""
+    def forget(self, urls: Iterable[str]) -> None:
+        """Drop what refers to records of ``urls`` (cut by crash recovery): a later identical
+        payload is then written as a response, never as a revisit of a record that is gone."""
         with self._lock:
-            self.db.execute("ATTACH DATABASE ? AS prev", (str(previous_db),))
+            for url in urls:
+                self.db.execute("DELETE FROM dedup_digest WHERE url=?", (url,))
+                self.db.execute("DELETE FROM dedup_previous WHERE ref_url=?", (url,))
+
+    def import_state(self, previous_db: str | Path) -> int:
+        """Copy both tables from a previous crawl's SQLite file (missing tables: nothing),
+        read-only: nothing is written in the previous crawl's folder."""
+        import tempfile
+
+        from .incremental import readonly_uri
+
+        with self._lock, tempfile.TemporaryDirectory(prefix="archiver-previous-") as scratch:
+            self.db.execute("ATTACH DATABASE ? AS prev", (readonly_uri(Path(previous_db), Path(scratch)),))
             try:
                 tables = {r[0] for r in self.db.execute("SELECT name FROM prev.sqlite_master WHERE type='table'")}
                 n = 0

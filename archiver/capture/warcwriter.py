@@ -40,7 +40,7 @@ Public API::
     ref = writer.write_revisit(result, refers_to_uri, refers_to_date, refers_to_id=None,
                                profile=IDENTICAL_PAYLOAD_DIGEST, payload_digest=None)
     ref.filename, ref.path, ref.offset, ref.length, ref.record_id, ref.date, ref.record_type
-    writer.flush()     # fsync the open file (call before committing crawl state)
+    writer.flush()     # fsync the open file (call before committing crawl state); writers are not blocked
     writer.close()     # fsync, rename .open -> .warc.gz
     writer.files       # paths of closed files
 """
@@ -55,6 +55,7 @@ import tempfile
 import threading
 import uuid
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -202,6 +203,7 @@ class WarcWriter:
         self.gzip_level = gzip_level
         self.files: list[Path] = []
         self._lock = threading.Lock()
+        self._digests = _KeyLocks()  # one write_capture per payload digest at a time
         self._fd: int | None = None
         self._path: Path | None = None
         self._size = 0
@@ -215,7 +217,8 @@ class WarcWriter:
         """Write one fetch: a 304 to a conditional request as a server-not-modified
         revisit of ``previous``; a payload ``dedup`` already holds as an
         identical-payload-digest revisit; anything else as a response (and
-        remember its digest in ``dedup``)."""
+        remember its digest in ``dedup``).  Atomic per payload digest: two identical
+        payloads written at once give one response and one revisit."""
         if result.status == 304 and previous is not None:
             ref = self.write_revisit(result, previous.url, previous.date, refers_to_id=previous.record_id,
                                      profile=SERVER_NOT_MODIFIED, payload_digest=previous.digest,
@@ -224,14 +227,15 @@ class WarcWriter:
                 dedup.remember_capture(result, ref, original=previous, digest=previous.digest)
             return ref
         dedupable = dedup is not None and result.truncated is None and result.body_length > 0
-        original = dedup.lookup(result.payload_digest) if dedupable else None
-        if original is not None:
-            ref = self.write_revisit(result, original.url, original.date, refers_to_id=original.record_id,
-                                     metadata=metadata)
-        else:
-            ref = self.write_response(result, metadata=metadata)
-            if dedupable:
-                dedup.remember(result.payload_digest, result.url, ref.date, ref.record_id)
+        with self._digests.held(result.payload_digest if dedupable else None):
+            original = dedup.lookup(result.payload_digest) if dedupable else None
+            if original is not None:
+                ref = self.write_revisit(result, original.url, original.date, refers_to_id=original.record_id,
+                                         metadata=metadata)
+            else:
+                ref = self.write_response(result, metadata=metadata)
+                if dedupable:
+                    dedup.remember(result.payload_digest, result.url, ref.date, ref.record_id)
         if dedup is not None and result.truncated is None:
             dedup.remember_capture(result, ref, original=original)
         return ref
@@ -397,10 +401,17 @@ class WarcWriter:
         self.files.append(final)
 
     def flush(self) -> None:
-        """fsync the open file, so what crawl state says is written survives a power cut."""
+        """fsync what was written so far, so crawl state committed afterwards survives a power
+        cut.  The fsync runs on a duplicate descriptor outside the lock: writers go on
+        appending meanwhile (a rotation fsyncs the file it closes itself)."""
         with self._lock:
-            if self._fd is not None:
-                os.fsync(self._fd)
+            if self._fd is None:
+                return
+            fd = os.dup(self._fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         with self._lock:
@@ -416,6 +427,30 @@ class WarcWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _KeyLocks:
+    """Mutual exclusion per key (a payload digest), without a lock object per key ever seen."""
+
+    def __init__(self):
+        self._busy: set[str] = set()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def held(self, key: str | None):
+        if key is None:
+            yield
+            return
+        with self._changed:
+            while key in self._busy:
+                self._changed.wait()
+            self._busy.add(key)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy.discard(key)
+                self._changed.notify_all()
 
 
 def _fsync_dir(directory: Path) -> None:

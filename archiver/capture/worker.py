@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,8 +257,6 @@ class Sink:
         )
         # its own file: workers write it while the coordinator holds the frontier's transaction
         self.warc_dir = out_dir / "warc"
-        self._writing: set[str | None] = set()  # payload digests being written right now
-        self._writing_changed = threading.Condition()
         self.dedup = DedupIndex(out_dir / DEDUP_DB)
         # WAL without an fsync per commit: still safe against kill -9 (the OS has the pages); the
         # WARC fsync before each state commit covers a power cut (a lost digest only costs a response)
@@ -284,10 +281,8 @@ class Sink:
 
     def forget(self, urls) -> None:
         """Records cut by recovery no longer hold their payloads: later copies must not
-        become revisits of them.  (dedup.py has no such call yet; its tables are simple.)"""
-        for url in urls:
-            self.dedup.db.execute("DELETE FROM dedup_digest WHERE url=?", (url,))
-            self.dedup.db.execute("DELETE FROM dedup_previous WHERE ref_url=?", (url,))
+        become revisits of them."""
+        self.dedup.forget(urls)
 
     def conditional_headers(self, url: str) -> dict | None:
         previous = self._previous(url)
@@ -306,19 +301,7 @@ class Sink:
         return read_payload(self.previous_body(url), max_bytes)
 
     def write(self, fetched):
-        # write_capture looks a digest up, writes, then remembers it: two identical payloads
-        # written at once would both become responses, so one waits for the other
-        digest = fetched.payload_digest
-        with self._writing_changed:
-            while digest in self._writing:
-                self._writing_changed.wait()
-            self._writing.add(digest)
-        try:
-            return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
-        finally:
-            with self._writing_changed:
-                self._writing.discard(digest)
-                self._writing_changed.notify_all()
+        return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
 
     def flush(self) -> None:
         self.writer.flush()
