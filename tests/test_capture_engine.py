@@ -293,12 +293,17 @@ def test_incremental_recrawl_writes_revisits_and_few_bytes(tmp_path):
     pages = {f"/news/{i}.html": conditional(html(text(), title=f"N{i}"), etag=f'"n{i}"') for i in range(10)}
     plain = {f"/static/{i}.html": Resource(200, {"Content-Type": "text/html"}, html(text(), title=f"S{i}"))
              for i in range(5)}
-    with TestServer({**pages, **plain}, defaults=False) as srv:
-        srv.add("/", conditional(html("home", links=(*pages, *plain)), etag='"home"'))
+    # redirects carry no validators: fetched in full each run; one with a body is then an
+    # identical-payload revisit (pywb replays a 3xx revisit's own head); an empty one stays a response
+    moved = {"/moved": Resource(301, {"Location": "/news/0.html", "Content-Type": "text/html"}, b"<p>Moved</p>"),
+             "/moved-empty": Resource(302, {"Location": "/news/1.html"}, b"")}
+    with TestServer({**pages, **plain, **moved}, defaults=False) as srv:
+        srv.add("/", conditional(html("home", links=(*pages, *plain, *moved)), etag='"home"'))
         first, _ = run(srv, tmp_path / "run1")
         first_size = sum(p.stat().st_size for p in first.warc_files)
         srv.log.clear()
         second, log = run(srv, tmp_path / "run2", previous=tmp_path / "run1")
+        assert not list((tmp_path / "run1").glob("*-wal")) + list((tmp_path / "run1").glob("*-shm"))
         assert all(h.headers.get("If-None-Match") == f'"n{i}"' for i in range(10)
                    for h in srv.hits(f"/news/{i}.html"))
         third, log3 = run(srv, tmp_path / "run3", previous=tmp_path / "run2")
@@ -316,8 +321,10 @@ def test_incremental_recrawl_writes_revisits_and_few_bytes(tmp_path):
         assert log[srv.url(f"/news/{i}.html")]["status"] == 304
     for i in range(5):  # no validators, same payload as last run: deduplicated across runs
         assert profiles[srv.url(f"/static/{i}.html")].endswith("identical-payload-digest")
+    assert profiles[srv.url("/moved")].endswith("identical-payload-digest")
+    assert ("response", srv.url("/moved-empty"), None) in records
     assert sum(p.stat().st_size for p in second.warc_files) < 0.3 * first_size
-    assert second.revisits == 17  # the pages, the home page and robots.txt (the same 404 page)
+    assert second.revisits == 18  # the pages, the home page, /moved and robots.txt (the same 404 page)
 
 
 def test_hostile_bodies_keep_memory_bounded_and_raw_bytes(tmp_path):

@@ -8,14 +8,41 @@ the previous crawl's record.  Pointers are carried forward run after run, so
 a page unchanged for ten runs still points at the one response that holds it.
 When the record is gone (runs pruned, directory moved) the caller fetches the
 page again without conditions.
+
+An earlier run's folder is only ever read: its SQLite files are opened through
+``readonly_uri``, which leaves no ``-wal``/``-shm`` files beside them.
 """
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 from archiver.capture.scope import url_key
+
+
+def readonly_uri(path: Path, scratch_dir: Path) -> str:
+    """An SQLite URI that reads ``path`` without writing beside it (``mode=ro`` on a WAL
+    database still creates ``-wal`` and ``-shm`` files and leaves them).  A cleanly closed
+    database holds everything in its main file, read as ``immutable``; one whose writer was
+    killed keeps committed pages in its ``-wal``, so a copy of both, checkpointed in
+    ``scratch_dir``, is read instead."""
+    path = Path(path)
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        copy = Path(scratch_dir) / f"previous-{path.name}"
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        db = sqlite3.connect(copy)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        path = copy
+    return f"file:{quote(str(path.resolve()))}?immutable=1"
 
 
 class PreviousCrawl:
@@ -25,9 +52,11 @@ class PreviousCrawl:
         self.dir = Path(crawl_dir)
         path = self.dir / state_name
         self._lock = threading.Lock()
+        self._scratch = tempfile.TemporaryDirectory(prefix="archiver-previous-")
         self.db = None
         if path.exists():
-            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self.db = sqlite3.connect(readonly_uri(path, Path(self._scratch.name)), uri=True,
+                                      check_same_thread=False)
 
     def body_location(self, url: str) -> tuple[str, int] | None:
         """(WARC path, offset) of the record holding ``url``'s payload in that crawl, if known."""
@@ -53,6 +82,7 @@ class PreviousCrawl:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+        self._scratch.cleanup()
 
 
 def read_payload(location: tuple[str, int] | None, max_bytes: int):
