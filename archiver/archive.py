@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 20 * 1024 * 1024
 READ_SIZE = 64 * 1024
+FAST_READ = 1024 * 1024  # FastWARC hands most blocks over in one read: fewer Python steps per record
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 CAPTURE_TYPES = ("response", "revisit", "resource")
 
@@ -110,7 +111,7 @@ def _file_sources(path: Path) -> list[Source]:
 
 
 # --------------------------------------------------------------------------- records
-@dataclass
+@dataclass(slots=True)
 class RecordInfo:
     """What one WARC record holds, and what is wrong with it.
 
@@ -132,7 +133,7 @@ class RecordInfo:
     content_length: int | None = None
     block_digest: str | None = None
     payload_digest: str | None = None  # as recorded
-    computed_payload_digest: str | None = None  # sha1 over the de-chunked body
+    computed_payload_digest: str | None = None  # over the de-chunked body (the recorded text when equal)
     truncated: str | None = None  # WARC-Truncated
     profile: str | None = None
     refers_to: str | None = None  # WARC-Refers-To record id
@@ -291,7 +292,7 @@ class _BodyDecoder:
         return b"".join(self.parts)
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One record as read: its info, and its Capture when it is an HTTP capture."""
 
@@ -299,24 +300,26 @@ class Entry:
     capture: Capture | None = None
 
 
-def _new_info(get: Callable[[str], str | None], rec_type: str, source: Source) -> RecordInfo:
+def _new_info(get: Callable[[str], str | None], rec_type: str, source: Source, offset: int = 0) -> RecordInfo:
+    """``get`` looks WARC headers up by lower-case name."""
+    refers_to_uri = get("warc-refers-to-target-uri")
     info = RecordInfo(
         file=source.name,
-        offset=0,
+        offset=offset,
         rec_type=rec_type,
-        url=clean_target_uri(get("WARC-Target-URI")),
-        date=get("WARC-Date") or "",
-        record_id=get("WARC-Record-ID") or "",
-        block_digest=get("WARC-Block-Digest"),
-        payload_digest=get("WARC-Payload-Digest"),
-        truncated=get("WARC-Truncated"),
-        profile=get("WARC-Profile"),
-        refers_to=get("WARC-Refers-To"),
-        refers_to_uri=clean_target_uri(get("WARC-Refers-To-Target-URI")) or None,
-        refers_to_date=get("WARC-Refers-To-Date"),
+        url=clean_target_uri(get("warc-target-uri")),
+        date=get("warc-date") or "",
+        record_id=get("warc-record-id") or "",
+        block_digest=get("warc-block-digest"),
+        payload_digest=get("warc-payload-digest"),
+        truncated=get("warc-truncated"),
+        profile=get("warc-profile"),
+        refers_to=get("warc-refers-to"),
+        refers_to_uri=clean_target_uri(refers_to_uri) or None if refers_to_uri else None,
+        refers_to_date=get("warc-refers-to-date"),
     )
     try:
-        info.content_length = int(get("Content-Length") or 0)
+        info.content_length = int(get("content-length") or 0)
     except ValueError:
         info.problems.append(("unreadable", "invalid Content-Length"))
     if info.truncated and rec_type != "revisit":  # a revisit's block is headers only by design
@@ -325,20 +328,26 @@ def _new_info(get: Callable[[str], str | None], rec_type: str, source: Source) -
 
 
 def _set_http(info: RecordInfo, pairs: tuple[tuple[str, str], ...], status: int | None,
-              get: Callable[[str], str | None]) -> tuple[tuple[str, str], ...]:
-    """Fill status/mime/location from HTTP headers, or from the record for a ``resource``; return the headers."""
+              get: Callable[[str], str | None], lookup: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """Fill status/mime/location from HTTP headers (``lookup``: them by lower-case name, first value wins),
+    or from the record for a ``resource``; return the headers."""
     if info.rec_type in ("response", "revisit") and pairs is not None:
         info.status = status
-        lookup = {k.lower(): v for k, v in reversed(pairs)}
+        if lookup is None:
+            lookup = _header_lookup(pairs)
         info.mime = (lookup.get("content-type") or "").split(";", 1)[0].strip().lower()
         info.location = lookup.get("location")
         return pairs
     if info.rec_type == "resource":
-        info.mime = (get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        info.mime = (get("content-type") or "").split(";", 1)[0].strip().lower()
         if info.url.lower().startswith(("http:", "https:")):
             info.status = 200
-            return (("Content-Type", get("Content-Type") or ""),)
+            return (("Content-Type", get("content-type") or ""),)
     return ()
+
+
+def _header_lookup(pairs) -> dict[str, str]:
+    return {k.lower(): v for k, v in reversed(pairs)}
 
 
 def _wants(info: RecordInfo, want_body) -> tuple[bool, bool]:
@@ -375,6 +384,22 @@ def _hasher(recorded: str | None):
 
 def _digest_text(hasher) -> str:
     return f"{hasher.name.replace('-', '')}:" + base64.b32encode(hasher.digest()).decode("ascii")
+
+
+_BASE32 = re.compile(r"[A-Z2-7]+")
+_BASE32_AS_INT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
+
+
+def _digest_matches(recorded: str, hasher) -> bool:
+    """Whether ``recorded`` (``algo:value``) is what ``hasher`` computed; the usual base32 form is compared
+    as a number (base64's base32 codec is pure Python, ~5 us a call), the rest through ``digests_equal``."""
+    algo, _, value = recorded.partition(":")
+    value = value.strip()
+    digest = hasher.digest()
+    if (algo.strip().lower().replace("-", "") == hasher.name and len(value) * 5 == len(digest) * 8
+            and _BASE32.fullmatch(value)):
+        return int(value.translate(_BASE32_AS_INT), 32) == int.from_bytes(digest, "big")
+    return digests_equal(recorded, _digest_text(hasher))
 
 
 def _read_record(record, source: Source, *, max_body: int, want_body: Callable[[RecordInfo], bool] | None) -> Entry:
@@ -508,25 +533,23 @@ def _parse_http_head(head: bytes) -> tuple[int | None, tuple[tuple[str, str], ..
     return status, tuple((k, v) for k, v in pairs)
 
 
-def _read_block(record, source: Source, *, max_body: int, want_body) -> Entry:
-    """One record read through FastWARC: the block streamed once into block digest, HTTP head, de-chunker,
-    payload digest and capped decoder (the same checks as ``_read_record``, without warcio's per-line cost)."""
+def _read_block(record, source: Source, offset: int, *, max_body: int, want_body) -> Entry:
+    """One record read through FastWARC: the block read once (in one piece, unless it is over ``FAST_READ``)
+    into block digest, HTTP head, de-chunker, payload digest and capped decoder (the same checks as
+    ``_read_record``, without warcio's per-line cost)."""
     fields = {k.lower(): v for k, v in record.headers.items()}  # one conversion: each .get() costs ~10 us
-
-    def get(name: str) -> str | None:
-        return fields.get(name.lower())
-
+    get = fields.get
     rec_type = str(record.record_type)
-    info = _new_info(get, rec_type, source)
+    info = _new_info(get, rec_type, source, offset)
     reader = record.reader
     block_hash = _hasher(info.block_digest) if info.block_digest else None
-    first = reader.read(READ_SIZE)
+    first = reader.read(FAST_READ)
     block_size = len(first)
     if block_hash is not None:
         block_hash.update(first)
     http_like = rec_type in ("response", "revisit") and first[:5] == b"HTTP/"
     rest = first
-    status, pairs = None, None
+    status, pairs, lookup = None, None, {}
     if http_like:
         while True:
             end = first.find(b"\r\n\r\n")
@@ -535,7 +558,7 @@ def _read_block(record, source: Source, *, max_body: int, want_body) -> Entry:
                 end, sep = first.find(b"\n\n"), 2
             if end >= 0 or len(first) > MAX_HTTP_HEAD:
                 break
-            more = reader.read(READ_SIZE)
+            more = reader.read(FAST_READ)
             if not more:
                 break
             block_size += len(more)
@@ -544,51 +567,63 @@ def _read_block(record, source: Source, *, max_body: int, want_body) -> Entry:
             first += more
         if end >= 0:
             status, pairs = _parse_http_head(first[:end])
+            lookup = _header_lookup(pairs)
             rest = first[end + sep:]
         else:
             http_like = False
-    pairs = _set_http(info, pairs, status, get)
+    pairs = _set_http(info, pairs, status, get, lookup)
     is_capture, keep_body = _wants(info, want_body)
-    lookup = {k.lower(): v for k, v in reversed(pairs or ())} if http_like else {}
     chunked = "chunked" in (lookup.get("transfer-encoding") or "").lower()
     decoder = _BodyDecoder(lookup.get("content-encoding") or "", max_body) if keep_body else None
     dechunker = _Dechunker() if chunked else None
-    payload_hash = _hasher(info.payload_digest) or hashlib.sha1()
-    raw_payload_hash = _hasher(info.payload_digest) if chunked else None  # as older tools digested it
+    wants_payload = rec_type != "revisit" and (http_like or rec_type == "resource")
+    payload_hash = (_hasher(info.payload_digest) or hashlib.sha1()) if wants_payload else None
+    # older tools digested the chunked bytes: hashed that way only if the first piece was not all of it,
+    # else only when the de-chunked digest does not match
+    raw_payload_hash = None
     size = 0
     data = rest
     while True:
         if data:
-            if raw_payload_hash is not None:
+            if chunked and wants_payload and data is not rest:
+                if raw_payload_hash is None:
+                    raw_payload_hash = _hasher(info.payload_digest) or hashlib.sha1()
+                    raw_payload_hash.update(rest)
                 raw_payload_hash.update(data)
             body = dechunker.feed(data) if dechunker is not None else data
             size += len(body)
-            payload_hash.update(body)
+            if payload_hash is not None:
+                payload_hash.update(body)
             if decoder is not None:
                 decoder.feed(body)
-        data = reader.read(READ_SIZE)
+        data = reader.read(FAST_READ)
         if not data:
             break
         block_size += len(data)
         if block_hash is not None:
             block_hash.update(data)
     info.payload_length = size
-    if rec_type != "revisit" and (http_like or rec_type == "resource"):
-        info.computed_payload_digest = _digest_text(payload_hash)
     missing = (info.content_length or 0) - block_size
     if missing > 0:
         info.problems.append(("cut_record", f"record ends {missing} bytes before its Content-Length"))
-    elif block_hash is not None and not digests_equal(info.block_digest, _digest_text(block_hash)):
+    elif block_hash is not None and not _digest_matches(info.block_digest, block_hash):
         info.problems.append(("block_digest", f"block digest does not match {info.block_digest}"))
-    if info.payload_digest and info.computed_payload_digest and not info.truncated and missing <= 0:
-        if not digests_equal(info.payload_digest, info.computed_payload_digest):
-            if raw_payload_hash is not None and digests_equal(info.payload_digest, _digest_text(raw_payload_hash)):
+    if payload_hash is not None:
+        checkable = info.payload_digest and not info.truncated and missing <= 0
+        if checkable and _digest_matches(info.payload_digest, payload_hash):
+            info.computed_payload_digest = info.payload_digest  # equal: spare the base32 text
+        else:
+            info.computed_payload_digest = _digest_text(payload_hash)
+            if chunked and raw_payload_hash is None:
+                raw_payload_hash = _hasher(info.payload_digest) or hashlib.sha1()
+                raw_payload_hash.update(rest)
+            if checkable and chunked and _digest_matches(info.payload_digest, raw_payload_hash):
                 info.problems.append(("payload_digest_chunked",
                                       "payload digest computed over the chunked bytes, not the de-chunked body"))
-            else:
+            elif checkable:
                 info.problems.append(("payload_digest", f"payload digest {info.payload_digest} != computed "
                                                         f"{info.computed_payload_digest}"))
-    capture = _capture(info, pairs, decoder, missing > 0, get("WARC-IP-Address")) if is_capture else None
+    capture = _capture(info, pairs, decoder, missing > 0, get("warc-ip-address")) if is_capture else None
     return Entry(info, capture)
 
 
@@ -618,24 +653,31 @@ def _record_end(stream, offset: int, gz: bool) -> int | None:
     return offset + end + 4 + int(match.group(1)) + 4 if match else None
 
 
-def _fast_entries(stream, source: Source, *, max_body: int, want_body) -> Iterator[Entry]:
-    """A whole file through FastWARC; on damage it hands over to warcio at the last good record's end."""
+def _fast_entries(stream, source: Source, *, max_body: int, want_body, start: int = 0,
+                  end: int | None = None) -> Iterator[Entry]:
+    """A file (or the records starting in [start, end)) through FastWARC; on damage it hands over to warcio
+    at the last good record's end."""
     from fastwarc.warc import ArchiveIterator as FastIterator
 
+    stream.seek(start)
     magic = stream.read(2)
-    stream.seek(0)
+    stream.seek(start)
     gz = magic == b"\x1f\x8b"
     pending: Entry | None = None
-    resume = 0
+    resume = start
     trouble: Exception | None = None
     try:
         for record in FastIterator(stream, parse_http=False, auto_decode="none"):
             resume = record.stream_pos
-            entry = _read_block(record, source, max_body=max_body, want_body=want_body)
-            entry.info.offset = resume
+            if end is not None and resume >= end:  # the next range's first record
+                if pending is not None:
+                    pending.info.length = resume - pending.info.offset - (0 if gz else 4)
+                    yield pending
+                return
+            entry = _read_block(record, source, resume, max_body=max_body, want_body=want_body)
             if pending is not None:
                 pending.info.length = resume - pending.info.offset - (0 if gz else 4)
-                yield _placed(pending)
+                yield pending
             pending = entry
             resume = None
     except Exception as exc:  # FastWARC gave up: warcio reads on from the record it was in
@@ -645,14 +687,71 @@ def _fast_entries(stream, source: Source, *, max_body: int, want_body) -> Iterat
         if end is None and not any(k == "cut_record" for k, _ in pending.info.problems):
             pending.info.problems.append(("cut_gzip" if gz else "cut_record", "record ends before its end marker"))
         pending.info.length = (end - pending.info.offset - (0 if gz else 4)) if end else None
-        yield _placed(pending)
+        yield pending
         if resume is None:
             resume = end
     if resume is None:
         return
     if trouble is not None or _unread_tail(stream, resume):
         stream.seek(resume)
-        yield from _warcio_entries(stream, source, max_body=max_body, want_body=want_body, start=resume, limit=None)
+        yield from _warcio_entries(stream, source, max_body=max_body, want_body=want_body, start=resume, limit=None,
+                                   end=end)
+
+
+def split_points(source: Source, parts: int) -> list[int]:
+    """Offsets near equal fractions of a ``.warc.gz`` where a record's gzip member starts, first 0: ranges
+    that processes can read side by side (``read_source(start=, end=)``). An uncompressed file, one
+    compressed as a whole, or a WACZ member stays one range."""
+    if parts < 2 or source.member is not None:
+        return [0]
+    size = os.path.getsize(source.path)
+    points = [0]
+    with open(source.path, "rb") as stream:
+        if stream.read(2) != b"\x1f\x8b":
+            return points
+        for i in range(1, parts):
+            found = _next_record_member(stream, max(size * i // parts, points[-1] + 1))
+            if found is None:
+                break
+            points.append(found)
+    return points
+
+
+def _resume_after(stream, problem: RecordInfo, end: int | None) -> int | None:
+    """Where reading can go on after a damaged stretch of a ``.warc.gz`` (before ``end``), noted in the problem."""
+    try:
+        stream.seek(0)
+        if stream.read(2) != b"\x1f\x8b":
+            return None
+        found = _next_record_member(stream, problem.offset + 1)
+    except (OSError, ValueError, EOFError, zlib.error):
+        return None
+    if found is None or (end is not None and found >= end):
+        return None
+    kind, detail = problem.problems[-1]
+    problem.problems[-1] = (kind, f"{detail}; reading resumed at offset {found}, the next record")
+    return found
+
+
+def _next_record_member(stream, pos: int) -> int | None:
+    """The first offset at or after ``pos`` where a gzip member starts that inflates to a WARC record head."""
+    while True:
+        stream.seek(pos)
+        window = stream.read(1024 * 1024)
+        if len(window) < 3:
+            return None
+        hit = window.find(b"\x1f\x8b\x08")
+        while hit >= 0:
+            stream.seek(pos + hit)
+            try:
+                head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(stream.read(4096), 8)
+            except zlib.error:
+                head = b""
+            if head.startswith(b"WARC/"):
+                return pos + hit
+            hit = window.find(b"\x1f\x8b\x08", hit + 1)
+        pos += len(window) - 2
+    return None
 
 
 def _placed(entry: Entry) -> Entry:
@@ -663,14 +762,19 @@ def _placed(entry: Entry) -> Entry:
 
 def read_source(source: Source, *, max_body: int = MAX_BODY,
                 want_body: Callable[[RecordInfo], bool] | None = None,
-                start: int | None = None, limit: int | None = None) -> Iterator[Entry]:
-    """Every record of one WARC stream; a damaged stretch yields one ``problem`` entry and ends the file.
+                start: int | None = None, limit: int | None = None, end: int | None = None) -> Iterator[Entry]:
+    """Every record of one WARC stream; a damaged stretch yields one ``problem`` entry.
 
+    In a ``.warc.gz`` reading resumes at the next gzip member that holds a
+    record (the problem's detail says where), so one bad member does not hide
+    the rest of the file; an uncompressed file ends at its first damage.
     ``start`` seeks to a record offset first; ``limit`` stops after that many
-    records. ``want_body(info)`` may say no to decoding a body nobody needs.
-    Whole-file reads go through FastWARC when it is installed (several times
-    faster; ``ARCHIVER_WARC_READER=warcio`` turns it off), seeks and ARC
-    files through warcio.
+    records; ``end`` stops before the first record starting at or after it
+    (``start``/``end`` from ``split_points`` let processes share one file).
+    ``want_body(info)`` may say no to decoding a body nobody needs.
+    Reads go through FastWARC when it is installed (several times faster;
+    ``ARCHIVER_WARC_READER=warcio`` turns it off), single-record reads and
+    ARC files through warcio.
     """
     try:
         stream = source.open()
@@ -678,13 +782,19 @@ def read_source(source: Source, *, max_body: int = MAX_BODY,
         yield Entry(RecordInfo(source.name, 0, rec_type="problem", problems=[("unreadable", f"cannot open: {exc}")]))
         return
     try:
-        if start is None and limit is None and _use_fastwarc(source):
-            yield from _fast_entries(stream, source, max_body=max_body, want_body=want_body)
-        else:
-            if start:
-                stream.seek(start)
-            yield from _warcio_entries(stream, source, max_body=max_body, want_body=want_body, start=start or 0,
-                                       limit=limit)
+        position = start or 0
+        while position is not None:
+            if limit is None and _use_fastwarc(source):
+                entries = _fast_entries(stream, source, max_body=max_body, want_body=want_body, start=position, end=end)
+            else:
+                stream.seek(position)
+                entries = _warcio_entries(stream, source, max_body=max_body, want_body=want_body, start=position,
+                                          limit=limit, end=end)
+            position = None
+            for entry in entries:
+                if entry.info.rec_type == "problem" and limit is None:
+                    position = _resume_after(stream, entry.info, end)
+                yield entry
     finally:
         stream.close()
         archive = getattr(stream, "_archiver_zip", None)
@@ -702,7 +812,8 @@ def _use_fastwarc(source: Source) -> bool:
     return True
 
 
-def _warcio_entries(stream, source: Source, *, max_body: int, want_body, start: int, limit: int | None) -> Iterator[Entry]:
+def _warcio_entries(stream, source: Source, *, max_body: int, want_body, start: int, limit: int | None,
+                    end: int | None = None) -> Iterator[Entry]:
     offset = start
     url = ""
     count = 0
@@ -711,6 +822,8 @@ def _warcio_entries(stream, source: Source, *, max_body: int, want_body, start: 
         iterator.offset = start
         for record in iterator:
             offset = iterator.offset
+            if end is not None and offset >= end:  # the next range's first record
+                return
             url = clean_target_uri(record.rec_headers.get_header("WARC-Target-URI"))
             entry = _read_record(record, source, max_body=max_body, want_body=want_body)
             entry.info.offset = iterator.get_record_offset()
@@ -729,8 +842,9 @@ def _warcio_entries(stream, source: Source, *, max_body: int, want_body, start: 
                                                   "bytes after the last whole record cannot be read as a record")]))
     except Exception as exc:  # cut gzip member, garbage, bad zip member: report and move on
         kind = "cut_gzip" if isinstance(exc, (EOFError, zlib.error)) or "gzip" in str(exc).lower() else "unreadable"
+        text = str(exc) if len(str(exc)) <= 200 else str(exc)[:200] + "..."  # warcio quotes the bad bytes
         yield Entry(RecordInfo(source.name, offset, rec_type="problem", url=url or _peek_uri(source, offset),
-                               problems=[(kind, f"{type(exc).__name__}: {exc}")]))
+                               problems=[(kind, f"{type(exc).__name__}: {text}")]))
 
 
 def _unread_tail(stream, offset: int) -> tuple[bool, str] | None:

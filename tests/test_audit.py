@@ -339,3 +339,52 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
     assert list(css_references("http://h/c/site.css", b"a{b:url( '../img/x.png' )} @import url(y.css);")) == [
         ("http://h/img/x.png", "css"), ("http://h/c/y.css", "css")]
     assert list(html_references("http://h/", b"\x00\xff garbage <<<")) == []
+
+
+def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch):
+    from archiver.archive import read_source, split_points, Source
+    from archiver.audit import inventory
+    from test_archive_support import revisit, sha1
+
+    page = b'<html><link rel="stylesheet" href="/s.css"><img src="/i%d.png"></html>'
+    records = []
+    for i in range(60):
+        records.append(response(f"http://example.com/p{i}", page % i, chunked=i % 3 == 0))
+        records.append(response(f"http://example.com/i{i}.png", b"\x89PNG" + bytes([i]) * 3000,
+                                headers={"Content-Type": "image/png"}))
+    records.append(revisit("http://example.com/again", "http://example.com/p1", "2024-01-01T00:00:00Z", sha1(page % 1)))
+    big = tmp_path / "big.warc.gz"
+    offsets = write_warc(big, records)
+    damaged = tmp_path / "damaged.warc.gz"
+    damaged_offsets = write_warc(damaged, records[:40])
+    data = bytearray(damaged.read_bytes())
+    data[damaged_offsets[20] + 10] = 0x07  # the member's first deflate block gets the reserved type: unreadable
+    damaged.write_bytes(bytes(data))
+
+    points = split_points(Source(str(big), str(big)), 4)
+    assert len(points) == 4 and set(points) <= set(offsets)  # only at record (gzip member) boundaries
+    ranges = zip(points, [*points[1:], None])
+    parts = [[e.info.offset for e in read_source(Source(str(big), str(big)), start=a, end=b)] for a, b in ranges]
+    assert [o for part in parts for o in part] == offsets  # every record read once, in order
+
+    expected = tmp_path / "expected.txt"
+    expected.write_text("\n".join(f"http://example.com/p{i}" for i in range(61)) + "\nhttp://example.com/again\n")
+
+    def report(workers: int) -> dict:
+        data = audit([big, damaged], expected_file=expected, workers=workers).to_json()
+        data.pop("generated")
+        return data
+
+    serial = report(1)
+    assert serial["summary"]["records"] == 121 + 39  # the damaged file is read on past its bad member
+    (error,) = serial["integrity_errors"]
+    assert (error["kind"], error["file"], error["offset"]) == ("unreadable", str(damaged), damaged_offsets[20])
+    assert f"resumed at offset {damaged_offsets[21]}" in error["detail"]
+    assert serial["outcomes"][1]["outcome"] == "captured" and len(serial["requisites_missing"]) == 1  # /s.css
+    monkeypatch.setattr(inventory, "PART_MIN", 1024)  # split even these small files
+    sources = inventory.expand_inputs([big, damaged])
+    assert len(inventory._plan(sources, 2)) > len(sources) + 2
+    assert report(2) == serial
+    # a split point that is not a record boundary is caught: the file is scanned again whole
+    monkeypatch.setattr(inventory, "split_points", lambda source, parts: [0, offsets[50] + 7])
+    assert report(2) == serial

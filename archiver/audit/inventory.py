@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from archiver.archive import RecordInfo, RevisitIndex, Source, expand_inputs, normalize_url, read_source
+from archiver.archive import RecordInfo, RevisitIndex, Source, expand_inputs, normalize_url, read_source, split_points
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
 
 SEVERITY = {
@@ -19,6 +19,7 @@ SEVERITY = {
     "truncated": "warning", "payload_digest_chunked": "note",
 }
 MAX_PAGES_PER_REFERENCE = 5
+PART_MIN = 16 * 1024 * 1024  # a file is split for parallel scanning only into parts at least this big
 MAX_URLS_PER_DIGEST = 10
 
 
@@ -105,13 +106,15 @@ def _wants_body(info: RecordInfo) -> bool:
 def take_inventory(inputs, *, workers: int | None = None) -> Inventory:
     """Read every record once; revisits are resolved at the end against an index of originals.
 
-    Files are scanned in parallel (one process per file at a time, ``workers``
-    defaulting to the CPU count), as Spark jobs over WARC collections do; the
-    partial inventories are merged in file order, so the result does not
-    depend on the number of workers.
+    Files are scanned in parallel (``workers`` processes, default one per
+    CPU), and a large ``.warc.gz`` is cut at record boundaries so that one
+    big file keeps every worker busy too; the partial inventories are merged
+    in file order, so the result does not depend on the number of workers.
     """
     sources = expand_inputs(inputs)
-    workers = min(workers or os.cpu_count() or 1, len(sources))
+    workers = max(1, workers or os.cpu_count() or 1)
+    tasks = _plan(sources, workers)
+    workers = min(workers, len(tasks))
     inv = Inventory()
     inv.files = [s.name for s in sources]
     index = RevisitIndex()
@@ -120,12 +123,9 @@ def take_inventory(inputs, *, workers: int | None = None) -> Inventory:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = pool.map(_scan, range(len(sources)), sources)
-            for part in parts:
-                _merge(inv, index, revisits, part)
+            _merge_in_order(inv, index, revisits, tasks, pool.map(_scan, *zip(*tasks)))
     else:
-        for number, source in enumerate(sources):
-            _merge(inv, index, revisits, _scan(number, source))
+        _merge_in_order(inv, index, revisits, tasks, (_scan(*task) for task in tasks))
     for info in revisits:
         where = index.find(info)
         status = info.status
@@ -140,14 +140,48 @@ def take_inventory(inputs, *, workers: int | None = None) -> Inventory:
     return inv
 
 
-def _scan(number: int, source: Source) -> tuple[Inventory, RevisitIndex, list[RecordInfo]]:
-    """One file's part of the inventory, its originals, and its revisits (resolved later, collection-wide)."""
+def _plan(sources: list[Source], workers: int) -> list[tuple[int, Source, int, int | None]]:
+    """Scan tasks (source number, source, start, end): whole files, and with several workers the big
+    ``.warc.gz`` files cut into parts of about a quarter of a worker's share of the collection."""
+    if workers < 2:
+        return [(number, source, 0, None) for number, source in enumerate(sources)]
+    sizes = [os.path.getsize(s.path) if s.member is None and os.path.isfile(s.path) else 0 for s in sources]
+    part = max(PART_MIN, sum(sizes) // (workers * 4))
+    tasks = []
+    for number, (source, size) in enumerate(zip(sources, sizes)):
+        points = split_points(source, size // part) if size >= 2 * part else [0]
+        tasks.extend((number, source, start, end) for start, end in zip(points, [*points[1:], None]))
+    return tasks
+
+
+def _merge_in_order(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], tasks, parts) -> None:
+    """Merge the parts in task order; a file whose parts do not meet end to end (a split point that was not
+    a record boundary after all) is scanned again whole, so no record is lost or counted twice."""
+    group: list = []
+    for task, part in zip(tasks, parts):
+        group.append((task, part))
+        number, source, _, end = task
+        if end is not None:
+            continue  # more parts of this file follow
+        ends = [(part_task[3], part[3]) for part_task, part in group[:-1]]  # (where it should end, where it did)
+        if not all(reach is None or reach == part_end for part_end, reach in ends):
+            group = [(task, _scan(number, source, 0, None))]
+        for _, part in group:
+            _merge(inv, index, revisits, part[:3])
+        group = []
+
+
+def _scan(number: int, source: Source, start: int = 0, end: int | None = None):
+    """One file's (or file part's) inventory, its originals, its revisits (resolved later, collection-wide),
+    and where its last record ended (None after damage: the next part goes on from its own start)."""
     inv = Inventory()
     index = RevisitIndex()
     revisits: list[RecordInfo] = []
     parsed: set[tuple[str, str | None]] = set()
-    for entry in read_source(source, max_body=MAX_PARSE, want_body=_wants_body):
+    reach = start
+    for entry in read_source(source, max_body=MAX_PARSE, want_body=_wants_body, start=start, end=end):
         info = entry.info
+        reach = None if info.rec_type == "problem" or info.length is None else info.offset + info.length
         for kind, detail in info.problems:
             inv.problem(kind, info.file, info.offset, info.url, detail)
         damaged = any(SEVERITY.get(k) == "error" for k, _ in info.problems)
@@ -175,7 +209,7 @@ def _scan(number: int, source: Source) -> tuple[Inventory, RevisitIndex, list[Re
             if seen not in parsed:  # the same body at the same URL embeds the same things
                 parsed.add(seen)
                 _collect_references(inv, entry.capture)
-    return inv, index, revisits
+    return inv, index, revisits, reach
 
 
 def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part) -> None:
