@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from archiver.archive import RecordInfo, RevisitIndex, Source, expand_inputs, normalize_url, read_source, split_points
+from archiver.archive import (RecordInfo, RevisitIndex, Source, expand_inputs, normalize_url, read_source, split_points,
+                              url_host)
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
 
 SEVERITY = {
@@ -256,7 +257,7 @@ def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part
 def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
     inv.status_hist[str(status) if status is not None else "none"] += 1
     inv.mime_hist[info.mime or "(none)"] += 1
-    host = (urlsplit(info.url).hostname or "").lower()
+    host = url_host(info.url)
     counts = inv.hosts.setdefault(host, Counter())
     counts["records"] += 1
     if status is not None:
