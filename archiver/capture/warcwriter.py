@@ -16,6 +16,13 @@ if the write fails (ENOSPC, EIO) the file is truncated back to the last whole
 group and :class:`WarcWriteError` (an ``OSError``) is raised, so the crawl can
 stop cleanly and resume later; the writer stays usable.
 
+Compression: zlib level 6 (``gzip_level``).  Measured on 1,500 real HTML
+pages (106 MB): level 6 writes 18.0% of the input at 57 MB/s, level 3 19.5% at
+118 MB/s, level 1 21.1% at 107 MB/s; on the crawl bench (40 KB pages, JPEGs)
+level 3 saves ~0.5 ms of CPU per page for a 4% bigger WARC.  Compression runs
+in the crawl's recording threads with the GIL released, off the connections'
+critical path, so the archive's size (kept for decades) wins over that CPU.
+
 Credentials: the ``Authorization``, ``Proxy-Authorization`` and ``Cookie``
 request headers (configured by the user or sent back from the site's own
 ``Set-Cookie``) are written with their value replaced by ``[redacted]`` (the
