@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 20 * 1024 * 1024
 READ_SIZE = 64 * 1024
+SPLIT_SCAN = 32 * 1024 * 1024  # how far to look for a record boundary to split at (a file gzip'd whole has none)
 FAST_READ = 1024 * 1024  # FastWARC hands most blocks over in one read: fewer Python steps per record
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 CAPTURE_TYPES = ("response", "revisit", "resource")
@@ -701,14 +702,19 @@ def _fast_entries(stream, source: Source, *, max_body: int, want_body, start: in
     except Exception as exc:  # FastWARC gave up: warcio reads on from the record it was in
         trouble = exc
     if pending is not None:
-        end = _record_end(stream, pending.info.offset, gz)
-        if end is None and not any(k == "cut_record" for k, _ in pending.info.problems):
+        last_end = _record_end(stream, pending.info.offset, gz)
+        if last_end is None and not any(k == "cut_record" for k, _ in pending.info.problems):
             pending.info.problems.append(("cut_gzip" if gz else "cut_record", "record ends before its end marker"))
-        pending.info.length = (end - pending.info.offset - (0 if gz else 4)) if end else None
+        pending.info.length = (last_end - pending.info.offset - (0 if gz else 4)) if last_end else None
         yield pending
         if resume is None:
-            resume = end
+            resume = last_end
     if resume is None:
+        return
+    if trouble is not None and gz and _record_end(stream, resume, gz) is None:
+        # the gzip member itself is damaged: say so here (warcio can skip such a member without a word)
+        yield Entry(RecordInfo(source.name, resume, rec_type="problem", url=_peek_uri(source, resume),
+                               problems=[("unreadable", f"gzip member does not inflate: {str(trouble)[:200]}")]))
         return
     if trouble is not None or _unread_tail(stream, resume):
         stream.seek(resume)
@@ -728,10 +734,9 @@ def split_points(source: Source, parts: int) -> list[int]:
         if stream.read(2) != b"\x1f\x8b":
             return points
         for i in range(1, parts):
-            found = _next_record_member(stream, max(size * i // parts, points[-1] + 1))
-            if found is None:
-                break
-            points.append(found)
+            found = _next_record_member(stream, max(size * i // parts, points[-1] + 1), SPLIT_SCAN)
+            if found is not None and found > points[-1]:
+                points.append(found)
     return points
 
 
@@ -751,9 +756,11 @@ def _resume_after(stream, problem: RecordInfo, end: int | None) -> int | None:
     return found
 
 
-def _next_record_member(stream, pos: int) -> int | None:
-    """The first offset at or after ``pos`` where a gzip member starts that inflates to a WARC record head."""
-    while True:
+def _next_record_member(stream, pos: int, limit: int | None = None) -> int | None:
+    """The first offset at or after ``pos`` (and before ``pos + limit``) where a gzip member starts that
+    inflates to a WARC record head."""
+    stop = None if limit is None else pos + limit
+    while stop is None or pos < stop:
         stream.seek(pos)
         window = stream.read(1024 * 1024)
         if len(window) < 3:

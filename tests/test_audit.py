@@ -341,7 +341,9 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
     assert list(html_references("http://h/", b"\x00\xff garbage <<<")) == []
 
 
-def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch):
+@pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
+def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch, reader):
+    monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
     from archiver.archive import read_source, split_points, Source
     from archiver.audit import inventory
     from test_archive_support import revisit, sha1
@@ -363,6 +365,9 @@ def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, mon
 
     points = split_points(Source(str(big), str(big)), 4)
     assert len(points) == 4 and set(points) <= set(offsets)  # only at record (gzip member) boundaries
+    whole = tmp_path / "whole.warc.gz"  # gzip'd as one member: no record boundary to split at
+    whole.write_bytes(gzip.compress(b"".join(records)))
+    assert split_points(Source(str(whole), str(whole)), 4) == [0]
     ranges = zip(points, [*points[1:], None])
     parts = [[e.info.offset for e in read_source(Source(str(big), str(big)), start=a, end=b)] for a, b in ranges]
     assert [o for part in parts for o in part] == offsets  # every record read once, in order

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.archive import expand_inputs, normalize_url
+from archiver.archive import expand_inputs, normalize_url, url_host
 from archiver.audit.expected import (Expected, crawl_reason, load_crawl_log, load_redirects, load_sitemap,
                                      load_url_file, load_wacz_pages)
 from archiver.audit.inventory import Inventory, take_inventory
@@ -155,8 +155,8 @@ def _requisites_missing(inv: Inventory, expected: Expected) -> list[dict]:
         else:
             status = state.status
             reason = f"HTTP {state.status}" + (f" after redirect from {ref.url}" if len(chain) > 1 else "")
-        host = (urlsplit(ref.url).hostname or "").lower()
-        page_hosts = {(urlsplit(p).hostname or "").lower() for p in ref.pages}
+        host = url_host(ref.url)
+        page_hosts = {url_host(p) for p in ref.pages}
         rows.append({"url": ref.url, "kind": ref.kind, "status": status, "reason": reason,
                      "other_host": host not in page_hosts, "referenced_by": ref.pages, "references": ref.count})
     rows.sort(key=lambda r: (-r["references"], r["url"]))
@@ -169,7 +169,7 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
     for host, counts in inv.hosts.items():
         hosts[host] = dict(counts)
     for o in outcomes:
-        host = (urlsplit(o.url).hostname or "").lower()
+        host = url_host(o.url)
         entry = hosts.setdefault(host, {})
         entry["expected"] = entry.get("expected", 0) + 1
         if o.outcome not in ("captured", "redirected"):
