@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 20 * 1024 * 1024
 READ_SIZE = 64 * 1024
 SPLIT_SCAN = 32 * 1024 * 1024  # how far to look for a record boundary to split at (a file gzip'd whole has none)
-FAST_READ = 1024 * 1024  # FastWARC hands most blocks over in one read: fewer Python steps per record
+FAST_READ = 128 * 1024  # FastWARC hands most blocks over in one read (1 MB reads measured no faster)
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 CAPTURE_TYPES = ("response", "revisit", "resource")
 
