@@ -245,6 +245,7 @@ def test_browsertrix_wacz_captures_revisits_and_audit(tmp_path):
     report = audit([wacz])  # no expected set given: the WACZ's pages/pages.jsonl is it
     got = {o.url: o.outcome for o in report.outcomes}
     assert got == {f"{B}/": "captured", f"{B}/about": "captured", f"{B}/contact": "not_captured"}
+    assert {o.url: o.outcome for o in audit([tmp_path]).outcomes} == got  # also when found in a directory
     assert [r["url"] for r in report.requisites_missing] == [f"{B}/img/missing.webp"]
     assert report.integrity_errors == []
     assert report.summary["record_types"] == {"warcinfo": 1, "response": 4, "request": 4, "resource": 3, "revisit": 1}

@@ -248,10 +248,9 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     explicit = bool(expected_file or sitemaps or redirects or crawl_logs)
     for log_path in list(crawl_logs or ()) or ([] if explicit else _discover_crawl_logs(inputs)):
         load_crawl_log(expected, log_path)
-    if not explicit:  # a Browsertrix WACZ lists the pages its crawler visited
-        for path in inputs:
-            if path.lower().endswith(".wacz"):
-                load_wacz_pages(expected, path)
+    if not explicit:  # a Browsertrix WACZ lists the pages its crawler visited (given, or found in a directory)
+        for path in dict.fromkeys(s.path for s in expand_inputs(inputs) if s.path.lower().endswith(".wacz")):
+            load_wacz_pages(expected, path)
     if redirects:
         load_redirects(expected, redirects)
 
