@@ -319,7 +319,7 @@ def one_line(summary: dict) -> str:
     crawl = summary.get("crawl", {})
     if crawl:
         bytes_written = sum(c["warc_bytes"] for c in crawl.values())
-        parts.append("; ".join(f"{side} {c['fetched']} fetched ({c['revisits']} unchanged)" for side, c in crawl.items())
+        parts.append("; ".join(f"{side} {c['fetched']} fetched ({c['revisits']} as revisits)" for side, c in crawl.items())
                      + f"; {_mb(bytes_written)} WARC")
     if "redirects" in summary:
         r = summary["redirects"]
