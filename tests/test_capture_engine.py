@@ -453,3 +453,52 @@ def test_a_public_looking_name_for_a_private_address_is_not_fetched(tmp_path):
         summary, log = run(site, tmp_path)
         assert intranet.log == []
     assert log[f"http://{name}:{intranet.port}/secret.png"]["skipped_reason"] == "out_of_scope"
+
+
+@pytest.mark.parametrize("max_pages", [None, 5])
+def test_recorders_wait_for_the_link_budget_without_deadlock(tmp_path, monkeypatch, max_pages):
+    """Parsed links waiting for the coordinator are bounded: with a budget of one link every
+    link-carrying result waits for the previous one to be applied, and the crawl still ends."""
+    from archiver.capture import engine as enginemod
+
+    monkeypatch.setattr(enginemod, "LINK_BUDGET", 1)
+    waits = []
+    real = enginemod.Engine._wait_for_link_budget
+
+    def wait(self):
+        waits.append(self.held_links)
+        return real(self)
+
+    monkeypatch.setattr(enginemod.Engine, "_wait_for_link_budget", wait)
+    real_apply = enginemod.Engine._apply_one
+
+    def slow_apply(self, r):  # a coordinator behind the recorders, as with huge hub pages
+        if getattr(r, "held_links", 0):
+            time.sleep(0.05)
+        real_apply(self, r)
+
+    monkeypatch.setattr(enginemod.Engine, "_apply_one", slow_apply)
+    with TestServer() as srv:
+        pages = [f"/p{i}.html" for i in range(12)]
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("hub", links=tuple(pages))))
+        for i, page in enumerate(pages):
+            srv.add(page, Resource(200, {"Content-Type": "text/html"},
+                                   html(f"page {i}", links=tuple(pages[i:i + 3]) + ("/",))))
+        eng = enginemod.Engine(CrawlConfig(seeds=[srv.url("/")], out_dir=tmp_path / "out", concurrency=4,
+                                           per_host_concurrency=4, ignore_robots=True, max_pages=max_pages,
+                                           **FAST))
+        summary = eng.run()
+    assert summary.fetched == (max_pages or 13)
+    assert eng.held_links == 0
+    assert any(n >= enginemod.LINK_BUDGET for n in waits)  # some recorder did have to wait
+
+
+def test_a_recorder_waiting_for_the_link_budget_goes_on_when_the_crawl_stops(tmp_path):
+    from archiver.capture import engine as enginemod
+
+    eng = enginemod.Engine(CrawlConfig(seeds=["http://example.org/"], out_dir=tmp_path, **FAST))
+    eng.held_links = enginemod.LINK_BUDGET  # a coordinator that will never apply them
+    threading.Timer(0.3, eng.stopping.set).start()
+    started = time.monotonic()
+    eng._wait_for_link_budget()
+    assert 0.25 < time.monotonic() - started < 3

@@ -58,6 +58,7 @@ MAX_REDIRECTS = 10  # hops in one redirect chain before it is called a trap
 BACKOFF_WITHOUT_RETRY_AFTER = 10.0  # seconds a host rests after a final 429/503 that named no time
 MAX_HOST_REST = 300.0
 RECORDING_THREADS = 3  # write and parse answers; more only contend for the GIL
+LINK_BUDGET = 60_000  # parsed links waiting for the coordinator (~430 bytes each) before recorders wait
 COMMIT_INTERVAL = 1.0  # seconds: batch frontier commits and WARC fsyncs (kill -9 loses neither; a power cut at most this)
 LOCK_FILE = "crawl.lock"
 
@@ -144,6 +145,11 @@ class Engine:
         self.inflight = 0  # dispatched, result not yet applied
         self.budget_used = 0
         self.stopping = threading.Event()
+        # links parsed but not yet applied (a hub page holds tens of thousands): recorders wait
+        # before taking on more while the coordinator is this far behind, so memory stays bounded
+        self.held_links = 0
+        self.held_changed = threading.Condition()
+        self._let_in = False  # a recorder that had to wait is recording: the others wait for its count
         self.fatal: str | None = None
         self._stats_at = 0.0
         self._skipped_robots = 0
@@ -221,6 +227,7 @@ class Engine:
                 self.stopping.set()
                 self._drain(timeout=5)  # what is still in flight is fetched again on resume
             finally:
+                self.stopping.set()  # recorders waiting for the link budget go on: nothing else drains it
                 for _ in fetchers:
                     self.work.put(None)
                 progress.stop()
@@ -311,6 +318,7 @@ class Engine:
             except queue.Empty:
                 continue
             self._apply(result)
+            result = None  # its links are counted free: do not keep them alive meanwhile
             while True:  # apply everything that finished meanwhile
                 try:
                     self._apply(self.results.get_nowait())
@@ -417,6 +425,17 @@ class Engine:
 
     # ------------------------------------------------------------ results
     def _apply(self, r: Result | _SlotFree) -> None:
+        if isinstance(r, _SlotFree) or not r.held_links:
+            self._apply_one(r)
+            return
+        try:
+            self._apply_one(r)
+        finally:
+            with self.held_changed:
+                self.held_links -= r.held_links
+                self.held_changed.notify_all()
+
+    def _apply_one(self, r: Result | _SlotFree) -> None:
         task = r.task
         if isinstance(r, _SlotFree):  # always before the task's Result: one fetching thread sends both
             self.fetching -= 1
@@ -536,7 +555,35 @@ class Engine:
             item = self.recording.get()
             if item is None:
                 return
-            self.results.put(self._guarded(item.task, recorder.record, item))
+            waited = self._wait_for_link_budget()
+            result = None
+            try:
+                result = self._guarded(item.task, recorder.record, item)
+            finally:
+                held = result and len(result.links) + len(result.sitemap_pages) + len(result.sitemap_children)
+                if held or waited:
+                    with self.held_changed:
+                        if held:
+                            result.held_links = held
+                            self.held_links += held
+                        if waited:
+                            self._let_in = False
+                            self.held_changed.notify_all()
+            self.results.put(result)  # unbounded: a recorder never blocks here, nor does a fetcher
+
+    def _wait_for_link_budget(self) -> bool:
+        """Wait while the coordinator is LINK_BUDGET links behind (it applies results, and
+        lowers the count, whenever it runs); never once the crawl is stopping, since then
+        nothing may drain the results any more.  Recorders that had to wait go on one at a
+        time, each after the last one's links are counted, so they do not all parse a huge
+        page at once.  True when this one waited (it then lets the next one in)."""
+        with self.held_changed:
+            if self.held_links < LINK_BUDGET or self.stopping.is_set():
+                return False
+            while (self.held_links >= LINK_BUDGET or self._let_in) and not self.stopping.is_set():
+                self.held_changed.wait(timeout=0.2)
+            self._let_in = True
+            return True
 
     @staticmethod
     def _guarded(task: Task, step, arg):

@@ -59,6 +59,7 @@ class Result:
     index_key: str | None = None
     retry_after: float | None = None  # the server's Retry-After on a final 429/503
     skipped_reason: str | None = None  # not fetched after all (a public name for a private address)
+    held_links: int = 0  # links counted against the engine's budget until the coordinator applies them
 
 
 
