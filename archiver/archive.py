@@ -401,6 +401,13 @@ def _hasher(recorded: str | None):
         return None
 
 
+def _payload_hasher(recorded: str | None, seed: bytes = b""):
+    """A hash object for a payload digest: the recorded algorithm, sha1 if it is unknown; fed ``seed``."""
+    hasher = _hasher(recorded) or hashlib.sha1()
+    hasher.update(seed)
+    return hasher
+
+
 def _digest_text(hasher) -> str:
     return f"{hasher.name.replace('-', '')}:" + base64.b32encode(hasher.digest()).decode("ascii")
 
@@ -435,7 +442,7 @@ def _read_record(record, source: Source, *, max_body: int, want_body: Callable[[
     decoder = _BodyDecoder(encoding, max_body) if keep_body else None
 
     raw = record.raw_stream
-    payload_hash = _hasher(info.payload_digest) or hashlib.sha1()
+    payload_hash = _payload_hasher(info.payload_digest)
     stream = ChunkedDataReader(raw, decomp_type=None) if chunked else raw
     size = 0
     while True:
@@ -596,7 +603,7 @@ def _read_block(record, source: Source, offset: int, *, max_body: int, want_body
     decoder = _BodyDecoder(lookup.get("content-encoding") or "", max_body) if keep_body else None
     dechunker = _Dechunker() if chunked else None
     wants_payload = rec_type != "revisit" and (http_like or rec_type == "resource")
-    payload_hash = (_hasher(info.payload_digest) or hashlib.sha1()) if wants_payload else None
+    payload_hash = _payload_hasher(info.payload_digest) if wants_payload else None
     # older tools digested the chunked bytes: hashed that way only if the first piece was not all of it,
     # else only when the de-chunked digest does not match
     raw_payload_hash = None
@@ -606,8 +613,7 @@ def _read_block(record, source: Source, offset: int, *, max_body: int, want_body
         if data:
             if chunked and wants_payload and data is not rest:
                 if raw_payload_hash is None:
-                    raw_payload_hash = _hasher(info.payload_digest) or hashlib.sha1()
-                    raw_payload_hash.update(rest)
+                    raw_payload_hash = _payload_hasher(info.payload_digest, rest)
                 raw_payload_hash.update(data)
             body = dechunker.feed(data) if dechunker is not None else data
             size += len(body)
@@ -634,8 +640,7 @@ def _read_block(record, source: Source, offset: int, *, max_body: int, want_body
         else:
             info.computed_payload_digest = _digest_text(payload_hash)
             if chunked and raw_payload_hash is None:
-                raw_payload_hash = _hasher(info.payload_digest) or hashlib.sha1()
-                raw_payload_hash.update(rest)
+                raw_payload_hash = _payload_hasher(info.payload_digest, rest)
             if checkable and chunked and _digest_matches(info.payload_digest, raw_payload_hash):
                 info.problems.append(("payload_digest_chunked",
                                       "payload digest computed over the chunked bytes, not the de-chunked body"))
