@@ -61,12 +61,20 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = MapResult([])
+    new_netlocs: set[str] | None = None
+
+    def captured_new_hosts() -> set[str]:
+        nonlocal new_netlocs  # one header-only pass over the new archives, however often it is asked
+        if new_netlocs is None:
+            new_netlocs = {netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)}
+        return new_netlocs
+
     if notices_file:
         if not os.path.exists(notices_file):
             raise UsageError(f"notices file does not exist: {notices_file}")
         notices = read_notices(notices_file)
     else:
-        new_hosts = allowed_hosts or sorted({netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)})
+        new_hosts = allowed_hosts or sorted(captured_new_hosts())
         notices = detect(iter_captures(old_paths), new_hosts=new_hosts, phrases=phrases)
         result.files["notices"] = write_notices(notices, out / "notices.jsonl")
     result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
@@ -74,8 +82,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     # Never derive the allow-list from the rows themselves: that would let any
     # target a hostile page named through the exporter's open-redirect check.
     export_hosts = allowed_hosts or sorted(
-        {netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)}
-        | {netloc_of(rule.target) for rule in rules})
+        captured_new_hosts() | {netloc_of(rule.target) for rule in rules})
     result.files.update(export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts,
                                    status_default=status))
     summary_path = out / "map-summary.json"
