@@ -17,12 +17,6 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-FIELDS = (
-    "url", "status", "error", "attempts", "bytes", "warc_file", "warc_offset", "record_type",
-    "discovered_from", "via", "depth", "kind", "skipped_reason", "content_type", "state", "timestamp",
-)
-
-
 def entry(row: dict) -> dict:
     """One crawl.jsonl object from a frontier row."""
     stamp = row.get("updated_at")
@@ -46,19 +40,25 @@ def entry(row: dict) -> dict:
     }
 
 
-def write_crawl_log(rows, path: Path | str) -> int:
-    """Write every row to ``path`` atomically; returns the number of lines."""
+def _write_atomic(lines, path: Path | str, *, fsync: bool) -> int:
+    """Write ``lines`` to a temporary file renamed to ``path``; returns the number of lines."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     n = 0
     with open(tmp, "w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(entry(row), ensure_ascii=False) + "\n")
+        for line in lines:
+            out.write(line + "\n")
             n += 1
-        out.flush()
-        os.fsync(out.fileno())
+        if fsync:
+            out.flush()
+            os.fsync(out.fileno())
     os.replace(tmp, path)
     return n
+
+
+def write_crawl_log(rows, path: Path | str) -> int:
+    """Write every row to ``path`` atomically; returns the number of lines."""
+    return _write_atomic((json.dumps(entry(row), ensure_ascii=False) for row in rows), path, fsync=True)
 
 
 def cdxj_line(row: dict) -> str | None:
@@ -84,17 +84,7 @@ def cdxj_line(row: dict) -> str | None:
 
 def write_cdxj(rows, path: Path | str) -> int:
     """Write the CDXJ lines of ``rows`` (already in index order) to ``path`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with open(tmp, "w", encoding="utf-8") as out:
-        for row in rows:
-            line = cdxj_line(row)
-            if line:
-                out.write(line + "\n")
-                n += 1
-    os.replace(tmp, path)
-    return n
+    return _write_atomic((line for line in map(cdxj_line, rows) if line), path, fsync=False)
 
 
 def read_crawl_log(path: Path | str):

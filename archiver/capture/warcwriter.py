@@ -425,10 +425,6 @@ class WarcWriter:
             if self._fd is not None:
                 self._close_file()
 
-    @property
-    def current_path(self) -> Path | None:
-        return self._path if self._fd is not None else None
-
     def __enter__(self) -> "WarcWriter":
         return self
 
