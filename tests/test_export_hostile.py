@@ -289,6 +289,18 @@ LimitRequestLine 16384
     return conf
 
 
+def run_apache(conf: Path, port: int) -> subprocess.Popen:
+    """Start Apache on ``conf`` (from apache_conf) and wait until it listens."""
+    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, conf.parent / "error.log")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
 @pytest.fixture
 def apache_dir():
     """A directory Apache's unprivileged worker can read (pytest's are 0700)."""
@@ -306,10 +318,8 @@ def test_apache_serves_hostile_map(apache_dir):
     conf = apache_conf(tmp_path, exported, port)
     test = subprocess.run([APACHE, "-t", "-f", str(conf)], capture_output=True, text=True, timeout=30)
     assert test.returncode == 0, test.stderr
-    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = run_apache(conf, port)
     try:
-        wait_for_port(port, proc, tmp_path / "error.log")
         assert_answers(port, lambda new: new)
     finally:
         stop(proc)
@@ -403,10 +413,8 @@ def test_apache_keys_on_host_when_old_urls_span_hosts(apache_dir):
             row("http://b.example/gone", None, 410, "gone")]
     export_all(rows, apache_dir / "export", allowed_hosts=["new.example"])
     port = free_port()
-    conf = apache_conf(apache_dir, apache_dir / "export", port)
-    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = run_apache(apache_conf(apache_dir, apache_dir / "export", port), port)
     try:
-        wait_for_port(port, proc, apache_dir / "error.log")
         assert raw_get(port, "/same?x=1", "a.example") == (301, NEW + "/from-a?y=2")
         assert raw_get(port, "/same?x=1", f"B.Example:{port}") == (308, NEW + "/from-b")
         assert raw_get(port, "/gone", "b.example")[0] == 410

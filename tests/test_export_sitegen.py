@@ -6,14 +6,12 @@ answers its own new page (301), 410 when removed, nothing when unmatched.
 """
 from __future__ import annotations
 
-import subprocess
-
 from archiver.demo.sitegen import generate_pair
 from archiver.export import export_all
 from archiver.types import RedirectRow
 
 from test_export_hostile import (APACHE, NGINX, apache_conf, apache_dir, free_port, nginx_conf,  # noqa: F401 (fixture)
-                                 raw_get, require, run_nginx, stop, wait_for_port)
+                                 raw_get, require, run_apache, run_nginx, stop)
 
 OLD, NEW = "http://www.mnz.example", "https://www.gov.example"
 
@@ -60,10 +58,8 @@ def test_apache_answers_every_generated_legacy_url(apache_dir):  # noqa: F811 (f
     truth, rows = truth_rows()
     export_all(rows, apache_dir / "export", allowed_hosts=["www.gov.example"])
     port = free_port()
-    conf = apache_conf(apache_dir, apache_dir / "export", port)
-    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = run_apache(apache_conf(apache_dir, apache_dir / "export", port), port)
     try:
-        wait_for_port(port, proc, apache_dir / "error.log")
         assert_truth_answers(port, truth)
     finally:
         stop(proc)
