@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
-from archiver.detect.urls import normalize
+from archiver.detect.urls import is_site_root, normalize
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
-from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed, netloc_of, site_level
+from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed, netloc_of
 from archiver.types import Capture, Notice, PageFacts, RedirectRow
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ class _Builder:
             if not landing.ok:
                 rejected.append(f"{kind} to {landing.url} rejected: {landing.problem}")
                 continue
-            if site_level(landing.url) or arrivals[landing.url] >= SHARED_TARGET:
+            if is_site_root(landing.url) or arrivals[landing.url] >= SHARED_TARGET:
                 weak = weak or (kind, landing)
                 rejected.append(f"{kind} to {landing.url} is site-level, not the page's equivalent")
                 continue
@@ -284,7 +284,7 @@ class _Builder:
             if landing.ok:
                 return RedirectRow(page.url, landing.url, self.status, "fallback", "banner_link", 0.4,
                                    _join(rejected, f"notice links {link}", content_note),
-                                   review=site_level(landing.url) or bool(match and match.ambiguous))
+                                   review=is_site_root(landing.url) or bool(match and match.ambiguous))
             rejected.append(f"notice link {link} rejected: {landing.problem}")
         if weak is not None:
             kind, landing = weak

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from archiver.detect.urls import is_site_root, normalize
+from archiver.detect.urls import normalize
 
 MAX_HOPS = 10
 NOT_CAPTURED = "not in the new site's capture"
@@ -92,8 +92,3 @@ class Resolver:
                 return Landing(url, hop.status, hops, f"host {netloc_of(url)} is not an allowed target host")
             return Landing(normalize(url), hop.status, hops)
         return Landing(url, None, MAX_HOPS, f"more than {MAX_HOPS} redirects")
-
-
-def site_level(url: str) -> bool:
-    """A home or language root: a place to land, not a page-level equivalent."""
-    return is_site_root(url)
