@@ -91,8 +91,7 @@ def _variants(url: str) -> list[str]:
 
 
 def _outcome(key: str, url: str, sources: list[str], inv: Inventory, expected: Expected) -> AuditOutcome:
-    state, chain = inv.follow(url)
-    first = inv.lookup(url)
+    first = inv.urls.get(key)
     tags = tuple(sources)
     if first is not None and first.status is not None:
         where = dict(file=first.file, offset=first.offset)
@@ -100,6 +99,7 @@ def _outcome(key: str, url: str, sources: list[str], inv: Inventory, expected: E
             note = "revisit resolved to its original" if first.record_type == "revisit" else ""
             return AuditOutcome(url, "captured", first.status, reason=note, sources=tags, **where)
         if 300 <= first.status < 400:
+            state, chain = inv.follow(url)
             final = chain[-1] if len(chain) > 1 else None
             keys = [normalize_url(c) for c in chain]
             if len(chain) == 1:
@@ -236,7 +236,8 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     for path in inputs:
         if not Path(path).exists():
             raise UsageError(f"no such WARC, WACZ or directory: {path}")
-    if not expand_inputs(inputs):
+    sources = expand_inputs(inputs)
+    if not sources:
         raise UsageError(f"no WARC or WACZ files in {', '.join(inputs)}")
     if fail_under is not None and not 0 <= fail_under <= 1:
         raise UsageError(f"--fail-under must be a ratio between 0 and 1, got {fail_under}")
@@ -249,7 +250,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     for log_path in list(crawl_logs or ()) or ([] if explicit else _discover_crawl_logs(inputs)):
         load_crawl_log(expected, log_path)
     if not explicit:  # a Browsertrix WACZ lists the pages its crawler visited (given, or found in a directory)
-        for path in dict.fromkeys(s.path for s in expand_inputs(inputs) if s.path.lower().endswith(".wacz")):
+        for path in dict.fromkeys(s.path for s in sources if s.path.lower().endswith(".wacz")):
             load_wacz_pages(expected, path)
     if redirects:
         load_redirects(expected, redirects)

@@ -86,8 +86,9 @@ class Inventory:
     def follow(self, url: str, max_hops: int = 20) -> tuple[UrlState | None, list[str]]:
         """The capture a URL ends at after following archived redirects (bounded, loop-safe), and the chain."""
         chain = [url]
-        state = self.lookup(url)
-        seen = {normalize_url(url)}
+        key = normalize_url(url)
+        state = self.urls.get(key)
+        seen = {key}
         while state is not None and state.status and 300 <= state.status < 400 and state.location:
             target = urljoin(chain[-1], state.location.strip())
             chain.append(target)
