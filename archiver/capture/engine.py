@@ -469,8 +469,6 @@ class Engine:
         if r.ok:
             self.stats.fetched += 1
             self.stats.bytes += r.nbytes or 0
-            if r.record_type == "revisit":
-                self.stats.revisits += 1
         else:
             self.stats.errors += 1
             log.info("failed: %s (%s)", task.url, r.error or r.http_status)

@@ -15,7 +15,6 @@ class Stats:
     fetched: int = 0
     errors: int = 0
     bytes: int = 0
-    revisits: int = 0
     skipped: int = 0
     queued: int = 0
     inflight: int = 0
