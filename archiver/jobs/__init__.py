@@ -144,16 +144,16 @@ class _Run:
         from archiver.capture import crawl
 
         # the newest finished crawl of this side, even from a run whose later stages failed
-        finished = [run / side for run in self.history.runs() if run != self.run_dir and (run / side / "index.cdxj").is_file()]
+        earlier = [run / side for run in self.history.runs() if run != self.run_dir]
+        finished = [crawl_dir for crawl_dir in earlier if (crawl_dir / "index.cdxj").is_file()]
         previous = finished[-1] if finished else None
         config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
         config.seeds = list(dict.fromkeys([*config.seeds, *extra_seeds]))
         result = crawl(config)
-        if not getattr(result, "ok", True):
+        if not result.ok:
             raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
                                 f"({', '.join(config.seeds)}); see {self.run_dir / side / 'crawl.jsonl'}")
-        earlier = [run / side for run in self.history.runs() if run != self.run_dir and (run / side).is_dir()]
-        originals = original_files(self.run_dir / side, earlier)
+        originals = original_files(self.run_dir / side, [crawl_dir for crawl_dir in earlier if crawl_dir.is_dir()])
         self.captures[side] = _Captures(self.run_dir / side, originals)
         self.summary.setdefault("crawl", {})[side] = {
             **crawl_stats(self.run_dir / side),
@@ -224,13 +224,9 @@ class _Run:
             fail_under=self.manifest.fail_under,
         )
         write_report(report, self.run_dir / "audit")
-        completeness = getattr(report, "completeness", None)
-        passed = getattr(report, "passed", None)
-        if passed is None:
-            passed = self.manifest.fail_under is None or completeness is None or completeness >= self.manifest.fail_under
-        self.summary["audit"] = {"completeness": completeness, "fail_under": self.manifest.fail_under, "passed": bool(passed),
-                                 "report": "audit/audit.html"}
-        return bool(passed)
+        self.summary["audit"] = {"completeness": report.completeness, "fail_under": self.manifest.fail_under,
+                                 "passed": report.passed, "report": "audit/audit.html"}
+        return report.passed
 
     def diff(self) -> None:
         diff = diff_runs(self.previous, self.run_dir)
