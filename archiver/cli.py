@@ -22,9 +22,9 @@ COMMANDS = {
     "detect": "archiver.detect.cli",
     "map": "archiver.mapping.cli",
     "audit": "archiver.audit.cli",
-    "run": "archiver.jobs_cli",
-    "diff": "archiver.jobs_cli",
-    "schedule": "archiver.jobs_cli",
+    "run": "archiver.jobs.cli",
+    "diff": "archiver.jobs.cli",
+    "schedule": "archiver.jobs.cli",
     "demo": "archiver.demo.cli",
 }
 

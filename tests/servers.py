@@ -14,8 +14,7 @@ Usage::
         assert srv.count("/gzip") == 1         # request log for politeness
         assert srv.count("/never-linked") == 0 # and "never fetched"
 
-or the ``test_server`` pytest fixture (``from servers import test_server`` in a
-test module: pytest puts ``tests/`` on ``sys.path``; there is no ``tests`` package). ``srv.log`` holds :class:`Hit` entries
+or the ``test_server`` pytest fixture (in ``conftest.py``). ``srv.log`` holds :class:`Hit` entries
 (method, path with query, headers, monotonic time) in arrival order.
 
 Handlers receive ``req``: a ``BaseHTTPRequestHandler`` with ``req.server.app``
@@ -30,9 +29,9 @@ import random
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
-import struct
 import threading
 import time
 import zlib
@@ -477,10 +476,3 @@ def self_signed_cert() -> tuple[str, str]:
                             "-keyout", key, "-out", cert], check=True, capture_output=True)
             _CERT = (cert, key)
         return _CERT
-
-
-@pytest.fixture
-def test_server():
-    """A started :class:`TestServer` with the default routes."""
-    with TestServer() as srv:
-        yield srv

@@ -7,7 +7,9 @@ import zlib
 import pytest
 
 from archiver.archive import digests_equal, iter_captures, iter_records, normalize_url
-from test_archive_support import record, response, revisit, sha1, write_wacz, write_warc
+
+from warcs import chunk, http_response, record, response, revisit, sha1, write_wacz, write_warc
+
 
 @pytest.fixture(autouse=True, params=["fastwarc", "warcio"])
 def reader(request, monkeypatch):
@@ -139,7 +141,6 @@ def test_garbage_file_is_a_problem_not_a_crash(tmp_path):
 
 
 def test_chunked_digest_written_by_older_tools_is_a_note(tmp_path):
-    from test_archive_support import chunk, http_response
     http, _ = http_response(BODY, chunked=True)
     path = tmp_path / "old.warc"
     write_warc(path, [record("http://example.com/c", http=http, payload=chunk(BODY))])

@@ -15,9 +15,11 @@ from urllib.parse import unquote
 import pytest
 from lxml import html as lxml_html
 
-from archiver.audit import audit, write_report
 from archiver.archive import iter_records
-from test_archive_support import response, write_warc
+from archiver.audit import audit, write_report
+from archiver.capture import CrawlConfig, crawl
+
+from warcs import response, revisit, sha1, write_warc
 
 HOSTILE = "/x<script>alert(1)</script>.png"
 
@@ -192,9 +194,8 @@ def test_wacz_and_ours(site, tmp_path):
     assert set(listed) == {f"{site}/a.html", f"{site}/unseen.html"}
     assert listed[f"{site}/unseen.html"].outcome == "not_captured" and listed[f"{site}/unseen.html"].sources == ("wacz pages",)
 
-    capture = pytest.importorskip("archiver.capture")
     crawl_dir = tmp_path / "crawl"
-    capture.crawl(capture.CrawlConfig(seeds=[f"{site}/"], out_dir=crawl_dir, delay=0, progress="none",
+    crawl(CrawlConfig(seeds=[f"{site}/"], out_dir=crawl_dir, delay=0, progress="none",
                                       max_retries=0, timeout=10))
     ours = audit([crawl_dir])  # crawl.jsonl beside warc/ is found and used as the expected set
     assert any("crawl log" in g for g in ours.expected_from)
@@ -206,7 +207,6 @@ def test_wacz_and_ours(site, tmp_path):
 
 
 def test_revisit_without_original_and_redirect_manifest_coverage(tmp_path):
-    from test_archive_support import revisit, sha1
 
     warc = tmp_path / "r.warc.gz"
     write_warc(warc, [
@@ -344,9 +344,9 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
 @pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
 def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch, reader):
     monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
-    from archiver.archive import read_source, split_points, Source
+
+    from archiver.archive import Source, read_source, split_points
     from archiver.audit import inventory
-    from test_archive_support import revisit, sha1
 
     page = b'<html><link rel="stylesheet" href="/s.css"><img src="/i%d.png"></html>'
     records = []

@@ -14,7 +14,8 @@ import pytest
 
 from archiver.archive import iter_captures, iter_records
 from archiver.audit import audit
-from test_archive_support import chunk, http_response, record, sha1, write_warc
+
+from warcs import chunk, http_response, record, sha1, write_warc
 
 H = "http://www.example.gov"
 HERITRIX_REVISIT = "http://netpreserve.org/warc/1.0/revisit/identical-payload-digest"

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import TestServer
 
 from archiver.capture.crawllog import read_crawl_log
 from archiver.cli import main
+
+from servers import TestServer
 
 ARCHIVER = str(Path(sys.executable).parent / "archiver")
 

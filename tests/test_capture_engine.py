@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import Resource, TestServer, html, redirect
+from fastwarc import warc as fastwarc
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture import CrawlConfig, crawl
 from archiver.capture.crawllog import read_crawl_log
+
+from servers import Resource, TestServer, html, redirect
+from warcs import warc_records, warcio_check
 
 FAST = dict(delay=0, timeout=3, max_retries=1, progress="none")
 
@@ -24,58 +27,6 @@ def run(srv_or_seeds, out: Path, **kw):
     summary = crawl(CrawlConfig(seeds=seeds, out_dir=out, **{**FAST, **kw}))
     log = {row["url"]: row for row in read_crawl_log(out / "crawl.jsonl")}
     return summary, log
-
-
-def warc_records(out: Path):
-    records = []
-    for path in sorted((out / "warc").glob("*.warc.gz")):
-        with open(path, "rb") as f:
-            for rec in ArchiveIterator(f):
-                records.append((rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI"),
-                                rec.rec_headers.get_header("WARC-Profile")))
-    return records
-
-
-def _dechunk(data: bytes) -> bytes:
-    out, pos = bytearray(), 0
-    while True:
-        end = data.index(b"\r\n", pos)
-        size = int(data[pos:end].split(b";")[0], 16)
-        if size == 0:
-            return bytes(out)
-        out += data[end + 2:end + 2 + size]
-        pos = end + 2 + size + 2
-
-
-def warcio_check(paths) -> None:
-    """``warcio check`` must pass, except its known mis-digest of chunked bodies
-    (warcio issue #74): those records are re-checked here over the de-chunked body."""
-    import base64
-    import hashlib
-    import re
-
-    proc = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", "-v", *map(str, paths)],
-                          capture_output=True, text=True)
-    if proc.returncode == 0:
-        return
-    current, failures = None, []
-    for line in proc.stdout.splitlines():
-        if not line.startswith(" "):
-            current = line.strip()
-        elif m := re.match(r"\s+offset (\d+) ", line):
-            offset = int(m.group(1))
-        elif "failed" in line:
-            failures.append((current, offset, line.strip()))
-    assert failures, proc.stdout + proc.stderr
-    for path, offset, what in failures:
-        assert what.startswith("payload digest failed"), (path, offset, what)
-        with open(path, "rb") as f:
-            f.seek(offset)
-            rec = next(iter(ArchiveIterator(f)))
-            assert "chunked" in (rec.http_headers.get_header("Transfer-Encoding") or ""), (path, offset, what)
-            body = _dechunk(rec.raw_stream.read())
-            digest = "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
-            assert digest == rec.rec_headers.get_header("WARC-Payload-Digest"), (path, offset)
 
 
 def by_path(log: dict, srv: TestServer, path: str) -> dict:
@@ -123,7 +74,6 @@ def test_crawls_small_legacy_site_end_to_end(tmp_path):
 
 
 def test_fastwarc_reads_every_record(tmp_path):
-    fastwarc = pytest.importorskip("fastwarc.warc")
     with TestServer() as srv:
         summary, log = run(srv, tmp_path)
     n = 0
@@ -285,9 +235,9 @@ def test_crawl_log_is_regenerated_not_appended(tmp_path):
 
 
 def test_incremental_recrawl_writes_revisits_and_few_bytes(tmp_path):
-    from servers import conditional
-
     import os
+
+    from servers import conditional
 
     text = lambda: os.urandom(10_000).hex()  # incompressible, so the WARC sizes compare real payloads
     pages = {f"/news/{i}.html": conditional(html(text(), title=f"N{i}"), etag=f'"n{i}"') for i in range(10)}

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from servers import CP1250_TEXT, TestServer, html
 
 from archiver.capture import CrawlConfig, crawl
+
+from servers import CP1250_TEXT, TestServer, html
 
 BIN = Path(sys.executable).parent
 

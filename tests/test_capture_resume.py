@@ -9,11 +9,12 @@ import threading
 import time
 from pathlib import Path
 
-from servers import Resource, TestServer, html
-from test_capture_engine import warcio_check
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.crawllog import read_crawl_log
+
+from servers import Resource, TestServer, html
+from warcs import warcio_check
 
 ARCHIVER = str(Path(sys.executable).parent / "archiver")
 PAGES = 60

@@ -22,9 +22,12 @@ from archiver.capture.cdxj import build_index
 from archiver.capture.dedup import DedupIndex
 from archiver.capture.fetch import Fetcher
 from archiver.capture.recovery import recover, scan
-from archiver.capture.warcwriter import (IDENTICAL_PAYLOAD_DIGEST, SERVER_NOT_MODIFIED, WarcWriteError,
-                                         WarcWriter)
-from servers import test_server  # noqa: F401  (fixture)
+from archiver.capture.warcwriter import (
+    IDENTICAL_PAYLOAD_DIGEST,
+    SERVER_NOT_MODIFIED,
+    WarcWriteError,
+    WarcWriter,
+)
 
 TESTS = Path(__file__).parent
 NAME_RE = re.compile(r"^archiver-\d{20}-\d{5}-[A-Za-z0-9._]+\.warc\.gz$")

@@ -1,10 +1,9 @@
 """Detection on the generated demo pair (archiver.demo.sitegen): statuses and redirects vs truth."""
 import pytest
 
+from archiver.demo import sitegen
 from archiver.detect import detect
 from archiver.types import Capture
-
-sitegen = pytest.importorskip("archiver.demo.sitegen")
 
 OLD, NEW = "http://127.0.0.1:8001", "http://127.0.0.1:8002"
 

@@ -11,7 +11,7 @@ import pytest
 from archiver.export import export_all, nginx
 from archiver.types import RedirectRow
 
-from test_export_hostile import NGINX, free_port, nginx_conf, raw_get, require, run_nginx, stop
+from webservers import NGINX, free_port, nginx_conf, raw_get, require, run_nginx, stop
 
 NEW = "https://new.example"
 

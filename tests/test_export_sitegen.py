@@ -10,8 +10,18 @@ from archiver.demo.sitegen import generate_pair
 from archiver.export import export_all
 from archiver.types import RedirectRow
 
-from test_export_hostile import (APACHE, NGINX, apache_conf, apache_dir, free_port, nginx_conf,  # noqa: F401 (fixture)
-                                 raw_get, require, run_apache, run_nginx, stop)
+from webservers import (
+    APACHE,
+    NGINX,
+    apache_conf,
+    free_port,
+    nginx_conf,
+    raw_get,
+    require,
+    run_apache,
+    run_nginx,
+    stop,
+)
 
 OLD, NEW = "http://www.mnz.example", "https://www.gov.example"
 

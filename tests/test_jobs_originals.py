@@ -1,10 +1,10 @@
 """Finding the earlier WARC files that hold the originals of a run's revisits."""
 import json
 
-from archiver.jobs import _holders_of_originals
-from archiver.jobs.history import JobHistory
 from warcio.warcwriter import WARCWriter
 
+from archiver.jobs import _holders_of_originals
+from archiver.jobs.history import JobHistory
 from archiver.jobs.originals import original_files, revisit_refs
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from archiver.cli import main
 from archiver.errors import UsageError
-from archiver.manifest import load_manifest, parse_manifest
+from archiver.jobs.manifest import load_manifest, parse_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """
@@ -59,7 +59,6 @@ def test_good_manifest_values(tmp_path):
 
 
 def test_crawl_config_for_each_side(tmp_path):
-    pytest.importorskip("archiver.capture").CrawlConfig  # noqa: B018
     m = load_manifest(write(tmp_path, GOOD))
     legacy = m.crawl_config("legacy", tmp_path / "legacy", previous=None)
     assert legacy.seeds == ["https://www.mnz.gov.si/en/"] and legacy.max_pages == 500

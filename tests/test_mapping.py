@@ -9,7 +9,7 @@ from archiver.demo.site import Site
 from archiver.demo.sitegen import GONE, generate_pair
 from archiver.detect import detect
 from archiver.mapping import Rule, Thresholds, build_manifest
-from archiver.types import Capture, Notice, PageFacts, Signal
+from archiver.types import Capture, Notice, Signal
 
 OLD, NEW = "http://localhost:8001", "http://127.0.0.2:8002"
 

@@ -6,11 +6,11 @@ import json
 
 from archiver.archive import iter_captures
 from archiver.capture import CrawlConfig, crawl
-from archiver.detect import detect
-from archiver.mapping import explicit_targets
 from archiver.cli import main
 from archiver.demo.server import SiteServer
 from archiver.demo.sitegen import GONE, generate_pair
+from archiver.detect import detect
+from archiver.mapping import explicit_targets
 
 
 def _crawl(base: str, out, extra_seeds=()):

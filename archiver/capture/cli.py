@@ -119,7 +119,7 @@ def build_config(args):
     if manifests:
         if len(args.seeds) != 1:
             raise UsageError("give either one manifest or seed URLs, not both")
-        from archiver.manifest import load_manifest
+        from archiver.jobs.manifest import load_manifest
 
         manifest = load_manifest(manifests[0])
         out = Path(args.out) if args.out else Path("output") / manifest.name / "crawl"

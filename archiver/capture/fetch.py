@@ -5,7 +5,7 @@ wire* (status line, headers, chunk framing, gzip), which ``requests`` and
 ``http.client`` have already taken apart. So the session's urllib3 pool uses
 connection subclasses that tee every byte: ``send()`` records the request as
 sent, and the ``http.client`` response reads from a socket reader that copies
-everything it receives into a :class:`~.recorder.Recording` (spooled to disk
+everything it receives into a :class:`~.wire.Recording` (spooled to disk
 above 1 MB). The recording for the current attempt is found through a
 thread-local, so each worker thread needs its own session (the fetcher keeps
 one per thread) and requests are synchronous per thread.
@@ -65,7 +65,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .recorder import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, header_value, is_chunked,
+from .wire import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, header_value, is_chunked,
                        iter_dechunked, payload_digest_of, split_head, warc_digest)
 
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024

@@ -96,7 +96,7 @@ def surt_key(url: str) -> str:
 def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
                        status: int | None = None) -> None:
     """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
-    from archiver.capture.recorder import header_value
+    from archiver.capture.wire import header_value
 
     ctype = (header_value(headers, "content-type") or "").lower()
     mime = ctype.split(";", 1)[0].strip()

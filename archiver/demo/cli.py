@@ -30,7 +30,7 @@ def run(args) -> int:
     from archiver.demo import embedded_sites, score_mappings
     from archiver.errors import UsageError
     from archiver.jobs import run_job
-    from archiver.manifest import load_manifest
+    from archiver.jobs.manifest import load_manifest
 
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)

@@ -6,7 +6,7 @@ duplicate sources) and hands the same checked list to one module per format,
 each owning its own escaping:
 
 =========== =========================================================
-csv, json   ``redirects.csv``, ``redirects.json`` (``manifest.py``)
+csv, json   ``redirects.csv``, ``redirects.json`` (``tables.py``)
 nginx       ``redirects.nginx.conf`` + ``.http.conf`` + ``.server.conf``
 apache      ``redirects.apache.conf`` + ``redirects.apache.map.txt``
 netlify     ``_redirects``
@@ -26,7 +26,7 @@ from typing import Iterable, Mapping
 from archiver.errors import UsageError
 from archiver.types import RedirectRow
 
-from . import apache, cloudflare, manifest, netlify, nginx
+from . import apache, cloudflare, netlify, nginx, tables
 from .validate import Validated, validate
 
 FORMATS = ("csv", "json", "nginx", "apache", "netlify", "cloudflare")
@@ -77,9 +77,9 @@ def export_all(
         "warnings": warnings,
     }
     if "csv" in chosen:
-        paths["csv"] = manifest.write_csv(checked.redirects, out)
+        paths["csv"] = tables.write_csv(checked.redirects, out)
     if "json" in chosen:
-        paths["json"] = manifest.write_json(checked.redirects, report, out)
+        paths["json"] = tables.write_json(checked.redirects, report, out)
     paths["rejected"] = out / REJECTED_FILE
     paths["rejected"].write_text(json.dumps(report, indent=1, ensure_ascii=True) + "\n", encoding="ascii")
     return paths

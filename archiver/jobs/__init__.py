@@ -37,7 +37,7 @@ from archiver.jobs.diff import diff_runs
 from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
-from archiver.manifest import Manifest
+from archiver.jobs.manifest import Manifest
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 

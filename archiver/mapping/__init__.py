@@ -1,9 +1,9 @@
-"""Mapping: old URL -> page-level new URL, fallback, 410 or unmatched (see ``manifest.py``).
+"""Mapping: old URL -> page-level new URL, fallback, 410 or unmatched (see ``build.py``).
 
     rows = build_manifest(notices, iter_captures(old), iter_captures(new))
 """
 from archiver.mapping.content import ContentMatcher, Match, Thresholds
 from archiver.mapping.files import MapResult, map_paths
-from archiver.mapping.manifest import KINDS, Rule, build_manifest, explicit_targets
+from archiver.mapping.build import KINDS, Rule, build_manifest, explicit_targets
 
 __all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "explicit_targets", "ContentMatcher", "Match", "Rule", "Thresholds"]

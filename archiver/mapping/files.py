@@ -10,7 +10,7 @@ from typing import Iterable
 
 from archiver.errors import UsageError
 from archiver.mapping.content import Thresholds
-from archiver.mapping.manifest import KINDS, Rule, build_manifest
+from archiver.mapping.build import KINDS, Rule, build_manifest
 from archiver.mapping.targets import netloc_of
 from archiver.types import RedirectRow
 

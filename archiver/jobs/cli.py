@@ -42,7 +42,7 @@ def _run(args) -> int:
     from archiver.demo import embedded_sites
     from archiver.errors import UsageError
     from archiver.jobs import run_job
-    from archiver.manifest import load_manifest
+    from archiver.jobs.manifest import load_manifest
 
     if args.json_summary and not Path(args.json_summary).absolute().parent.is_dir():
         raise UsageError(f"--json-summary: no such directory: {Path(args.json_summary).absolute().parent}")
@@ -82,7 +82,7 @@ def _diff(args) -> int:
 
 def _schedule(args) -> int:
     from archiver.jobs.schedule import schedule_text
-    from archiver.manifest import load_manifest
+    from archiver.jobs.manifest import load_manifest
 
     manifest = load_manifest(args.manifest)
     print(schedule_text(args.manifest, manifest.name, args.out, at=args.at, weekday=args.weekday), end="")

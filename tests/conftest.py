@@ -1,0 +1,29 @@
+"""Shared fixtures. Helpers that are not fixtures live in plain modules beside
+this file (``servers.py``: misbehaving HTTP servers; ``warcs.py``: WARC files
+built byte by byte and the warcio checks; ``webservers.py``: real nginx and
+Apache), so test modules never import one another."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from servers import TestServer
+
+
+@pytest.fixture
+def apache_dir():
+    """A directory Apache's unprivileged worker can read (pytest's are 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="archiver-apache-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def test_server():
+    """A started :class:`TestServer` with the default routes."""
+    with TestServer() as srv:
+        yield srv
