@@ -6,7 +6,8 @@ import zlib
 
 import pytest
 
-from archiver.archive import digests_equal, iter_captures, iter_records, normalize_url
+from archiver.archive import digests_equal, iter_captures, iter_records
+from archiver.urls import normalize_url
 
 from warcs import chunk, http_response, record, response, revisit, sha1, write_wacz, write_warc
 

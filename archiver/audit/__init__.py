@@ -20,12 +20,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.archive import expand_inputs, normalize_url, url_host
-from archiver.audit.expected import (Expected, crawl_reason, load_crawl_log, load_redirects, load_sitemap,
-                                     load_url_file, load_wacz_pages)
+from archiver.archive import expand_inputs
+from archiver.audit.expected import (
+    Expected,
+    crawl_reason,
+    load_crawl_log,
+    load_redirects,
+    load_sitemap,
+    load_url_file,
+    load_wacz_pages,
+)
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
 from archiver.types import AuditOutcome
+from archiver.urls import normalize_url, url_host
 
 COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope); captured = a 2xx capture or a "
                            "revisit resolving to one; redirected = a 3xx capture (final target followed inside "

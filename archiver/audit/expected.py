@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from archiver.archive import normalize_url
 from archiver.errors import UsageError
+from archiver.urls import normalize_url
 
 MAX_SITEMAP_BYTES = 100 * 1024 * 1024  # the sitemaps protocol allows 50 MB uncompressed
 MAX_SITEMAPS = 1000

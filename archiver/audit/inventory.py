@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from archiver.archive import (RecordInfo, RevisitIndex, Source, expand_inputs, normalize_url, read_source, split_points,
-                              url_host)
+from archiver.archive import RecordInfo, RevisitIndex, Source, expand_inputs, read_source, split_points
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
+from archiver.urls import normalize_url, url_host
 
 SEVERITY = {
     "block_digest": "error", "payload_digest": "error", "cut_record": "error", "cut_gzip": "error",
