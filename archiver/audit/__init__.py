@@ -32,6 +32,8 @@ from archiver.audit.expected import (
 )
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
+from archiver.jobs.originals import crawls_in, originals_beside
+from archiver.outputs import writable_dir
 from archiver.types import AuditOutcome
 from archiver.urls import normalize_url, url_host
 
@@ -219,14 +221,14 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
     return summary
 
 
-def _discover_crawl_logs(inputs) -> list[Path]:
-    """crawl.jsonl in or beside a directory the user gave (a crawl directory, or its warc/ folder)."""
+def discover_crawl_logs(inputs) -> list[Path]:
+    """crawl.jsonl of the crawls a directory the user gave names: a crawl directory, its warc/ folder,
+    or a job run holding crawls (``OUT/<name>/latest``)."""
     found = []
     for raw in inputs:
-        path = Path(raw)
-        for candidate in (path / "crawl.jsonl", path.parent / "crawl.jsonl"):
-            if path.is_dir() and candidate.is_file() and candidate not in found:
-                found.append(candidate)
+        for crawl_dir in crawls_in(Path(raw)):
+            if crawl_dir / "crawl.jsonl" not in found:
+                found.append(crawl_dir / "crawl.jsonl")
     return found
 
 
@@ -247,6 +249,9 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     sources = expand_inputs(inputs)
     if not sources:
         raise UsageError(f"no WARC or WACZ files in {', '.join(inputs)}")
+    # an incremental crawl's revisits point at earlier runs: read those files too, as the job's own audit does
+    originals, original_notes = originals_beside(inputs)
+    read = inputs + [str(p) for p in originals]
     if fail_under is not None and not 0 <= fail_under <= 1:
         raise UsageError(f"--fail-under must be a ratio between 0 and 1, got {fail_under}")
     expected = Expected()
@@ -255,7 +260,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     for ref in sitemaps or ():
         load_sitemap(expected, str(ref))
     explicit = bool(expected_file or sitemaps or redirects or crawl_logs)
-    for log_path in list(crawl_logs or ()) or ([] if explicit else _discover_crawl_logs(inputs)):
+    for log_path in list(crawl_logs or ()) or ([] if explicit else discover_crawl_logs(inputs)):
         load_crawl_log(expected, log_path)
     if not explicit:  # a Browsertrix WACZ lists the pages its crawler visited (given, or found in a directory)
         for path in dict.fromkeys(s.path for s in sources if s.path.lower().endswith(".wacz")):
@@ -263,7 +268,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     if redirects:
         load_redirects(expected, redirects)
 
-    inv = take_inventory(inputs, workers=workers)
+    inv = take_inventory(read, workers=workers)
     outcomes = [_outcome(key, url, expected.sources[key], inv, expected) for key, url in expected.urls.items()]
     missing = [
         {"url": o.url, "outcome": o.outcome, "status": o.status, "reason": o.reason, "sources": list(o.sources),
@@ -273,7 +278,10 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     counts = Counter(o.outcome for o in outcomes)
     denominator = len(outcomes) - counts["out_of_scope"]
     completeness = (counts["captured"] + counts["redirected"]) / denominator if denominator else None
-    warnings = list(expected.warnings)
+    warnings = list(expected.warnings) + original_notes
+    if originals:
+        warnings.append(f"read {len(originals)} WARC file(s) of earlier runs that hold the originals of these "
+                        f"crawls' revisit records: {', '.join(map(str, originals))}")
     if not expected.urls:
         warnings.append("no expected URLs given (--expected, --sitemap, --crawl-log, --redirects): "
                         "completeness cannot be computed; integrity and requisites are still checked")
@@ -281,7 +289,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
                                                      e["offset"] or 0))
     return AuditReport(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        inputs=inputs,
+        inputs=read,
         expected_from=expected.given,
         outcomes=outcomes,
         missing=missing,
@@ -298,11 +306,7 @@ def write_report(report: AuditReport, out_dir) -> dict[str, Path]:
     """Write audit.json and audit.html into ``out_dir``; return their paths."""
     from archiver.audit.report import render_html
 
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output directory {out}: {exc.strerror}") from exc
+    out = writable_dir(out_dir)
     data = report.to_json()
     paths = {"json": out / "audit.json", "html": out / "audit.html"}
     tmp = paths["json"].with_suffix(".json.tmp")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
+from archiver.outputs import writable_dir
 
 
 def _ratio(value: str) -> float:
@@ -36,14 +37,13 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from archiver.audit import audit, write_report
+    from archiver.audit import audit, discover_crawl_logs, write_report
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    writable_dir(args.out, "--out directory")
     if args.fail_under is not None and not (args.expected or args.sitemap or args.crawl_log or args.redirects):
-        from archiver.audit import _discover_crawl_logs
-
-        if not _discover_crawl_logs(args.inputs):
+        if not discover_crawl_logs(args.inputs):
             raise UsageError("--fail-under needs an expected set: give --expected, --sitemap, --crawl-log or --redirects")
     report = audit(args.inputs, expected_file=args.expected, sitemaps=args.sitemap, crawl_logs=args.crawl_log,
                    redirects=args.redirects, fail_under=args.fail_under, workers=args.workers)

@@ -26,6 +26,7 @@ from archiver.detect.signals import (
 )
 from archiver.detect.urls import bare, host_matches, host_of, is_furniture, is_site_root, normalize, same_site
 from archiver.errors import UsageError
+from archiver.outputs import writable_file
 from archiver.extract import absolute_links, base_url, decode_html, element_text, parse_html
 from archiver.types import Capture, Notice, Signal
 
@@ -314,6 +315,7 @@ def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
     for path in paths:
         if not os.path.exists(path):
             raise UsageError(f"no such file or directory: {path}")
+    writable_file(out, "--out file")
     from archiver.archive import expand_inputs, iter_captures
 
     if not expand_inputs(paths):

@@ -32,12 +32,14 @@ from typing import Any
 
 from archiver import __version__
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
+from archiver.export import describe_refusals
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
 from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
+from archiver.outputs import writable_dir, writable_file
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -195,17 +197,27 @@ class _Run:
                               allowed_hosts=self.manifest.target_hosts,
                               rules=[Rule(re.compile(r.pattern), r.target) for r in self.manifest.rules],
                               thresholds=thresholds, status=self.manifest.redirect_status)
-        kinds = Counter(r.kind for r in rows)
-        self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
-                                     "review": sum(1 for r in rows if r.review)}
+        self.summary["redirects"] = {"rows": len(rows)}
         return rows
 
     def export(self, rows: list) -> None:
-        from archiver.export import export_all
+        """Write the exports; ``summary["redirects"]`` then counts what they hold, refusals by cause.
+
+        The Apache configuration names its map through ``OUT/<name>/latest``,
+        which retention never deletes.
+        """
+        from archiver.export import KINDS, export_all
 
         formats = list(self.manifest.formats) if self.manifest.formats is not None else None
-        written = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts)
-        self.summary["exports"] = {name: str(Path(p).name) for name, p in written.items()}
+        exported = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts,
+                              deploy_dir=self.history.latest_link.absolute())
+        counts = exported.counts()
+        self.summary["redirects"] = {"rows": len(rows), **counts["exported"], "review": counts["review"],
+                                     "refused": counts["refused"], "skipped_by_format": counts["skipped"],
+                                     "exported": sum(counts["exported"][k] for k in KINDS)}
+        if exported.warnings:
+            self.summary["export_warnings"] = exported.warnings
+        self.summary["exports"] = {name: str(Path(p).name) for name, p in exported.paths.items()}
 
     def audit(self) -> bool:
         """Audit the legacy archive; False when it is under ``fail_under``."""
@@ -237,12 +249,11 @@ class _Run:
 def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool = False,
             json_summary: Path | str | None = None, progress: str | None = None) -> RunResult:
     """Run the whole job once; see the module docstring. Raises ``LockHeldError`` (exit 4)."""
-    job_dir = Path(out_root) / manifest.name
-    try:
-        job_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output directory {job_dir}: {exc.strerror}") from None
+    job_dir = writable_dir(Path(out_root) / manifest.name)
+    if json_summary:
+        writable_file(json_summary, "--json-summary file")
     history = JobHistory(job_dir)
+    history.check_latest()
     started = time.time()
     with JobLock(job_dir / ".lock") as lock:
         previous = history.latest()
@@ -317,9 +328,11 @@ def one_line(summary: dict) -> str:
         bytes_written = sum(c["warc_bytes"] for c in crawl.values())
         parts.append("; ".join(f"{side} {c['fetched']} fetched ({c['revisits']} as revisits)" for side, c in crawl.items())
                      + f"; {_mb(bytes_written)} WARC")
-    if "redirects" in summary:
+    if "exported" in summary.get("redirects", {}):
         r = summary["redirects"]
-        parts.append(f"{r['rows']} redirects ({r['page']} page, {r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched)")
+        refused = f", {sum(r['refused'].values())} refused" if r["refused"] else ""
+        parts.append(f"{r['exported']} redirect rows ({r['page']} page, {r['fallback']} fallback, {r['gone']} gone, "
+                     f"{r['unmatched']} unmatched{refused})")
     audit = summary.get("audit")
     if audit and audit.get("completeness") is not None:
         bar = f" < {audit['fail_under']:.0%}" if not audit["passed"] else ""
@@ -343,12 +356,16 @@ def format_summary(summary: dict) -> str:
                      f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
     if "notices" in summary:
         lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
-    if "redirects" in summary:
+    if "exported" in summary.get("redirects", {}):
         r = summary["redirects"]
-        lines.append(f"  redirects: {r['rows']} rows: {r['page']} page, {r['fallback']} fallback, {r['gone']} gone, "
-                     f"{r['unmatched']} unmatched; {r['review']} to review")
+        lines.append(f"  redirects: {r['rows']} legacy URLs; exported {r['page']} page, {r['fallback']} fallback, "
+                     f"{r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review")
+        if r["refused"]:
+            lines.append(f"  refused:   {describe_refusals(r['refused'])} (redirects.rejected.json)")
     if "exports" in summary:
         lines.append("  exports:   " + ", ".join(summary["exports"].values()))
+    for warning in summary.get("export_warnings", []):
+        lines.append(f"  warning:   {warning}")
     if audit := summary.get("audit"):
         completeness = "n/a" if audit["completeness"] is None else f"{audit['completeness']:.1%}"
         bar = f" (fail_under {audit['fail_under']:.0%}: {'passed' if audit['passed'] else 'FAILED'})" if audit["fail_under"] is not None else ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from archiver.outputs import writable_file
+
 EPILOG = """exit status: 0 ok, 1 failure (e.g. disk full), 2 bad manifest, options or
 unreachable seeds, 3 audit under [audit] fail_under, 4 another run of the job
 holds its lock"""
@@ -46,6 +48,8 @@ def _run(args) -> int:
 
     if args.json_summary and not Path(args.json_summary).absolute().parent.is_dir():
         raise UsageError(f"--json-summary: no such directory: {Path(args.json_summary).absolute().parent}")
+    if args.json_summary:
+        writable_file(args.json_summary, "--json-summary file")
     if args.quiet:  # cron: the one-line summary and real problems only
         logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)

@@ -15,6 +15,8 @@ import shutil
 import time
 from pathlib import Path
 
+from archiver.errors import UsageError
+
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
 
 
@@ -62,6 +64,13 @@ class JobHistory:
     @property
     def latest_link(self) -> Path:
         return self.job_dir / "latest"
+
+    def check_latest(self) -> None:
+        """Refuse to start a run whose end could not point ``latest`` at it (a real directory there)."""
+        link = self.latest_link
+        if link.is_dir() and not link.is_symlink():
+            raise UsageError(f"{link} is a real directory, not the link to the newest run that archiver keeps "
+                             "there; move it away (e.g. mv latest latest.old) and run again")
 
     def latest(self) -> Path | None:
         """The run ``latest`` points at, or None."""

@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from archiver.jobs.history import JobHistory
+
 Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
 
 
@@ -97,9 +99,9 @@ def revisit_refs(crawl_dir: Path) -> set[Ref]:
     return needed - own
 
 
-def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
-    """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
-    wanted = set(revisit_refs(crawl_dir) if needed is None else needed)
+def _search(wanted: set[Ref], earlier: Iterable[Path]) -> tuple[list[Path], set[Ref]]:
+    """(WARC files of ``earlier`` crawls holding ``wanted``, oldest first; what none of them holds)."""
+    wanted = set(wanted)
     found: list[Path] = []
     for previous in reversed(list(earlier)):  # the newest original wins
         if not wanted:
@@ -112,4 +114,66 @@ def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref]
                 files.add(previous / fields["filename"])
         wanted -= hits
         found[:0] = sorted(files)
-    return found
+    return found, wanted
+
+
+def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
+    """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
+    return _search(revisit_refs(crawl_dir) if needed is None else needed, earlier)[0]
+
+
+def _is_crawl(path: Path) -> bool:
+    return (path / "crawl.jsonl").is_file()
+
+
+def crawls_in(path: Path) -> list[Path]:
+    """The crawl directories (holding a crawl.jsonl) an input names: a crawl, a folder inside one
+    (its ``warc/``), or a job run holding crawls (``legacy/``, ``new/``)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    if _is_crawl(path):
+        return [path]
+    if _is_crawl(path.parent):
+        return [path.parent]
+    return sorted(child for child in path.iterdir() if child.is_dir() and _is_crawl(child))
+
+
+def earlier_crawls(crawl_dir: Path) -> list[Path]:
+    """The same site's crawls in the job's earlier runs (``OUT/<name>/runs/<run>/<side>``), oldest first."""
+    crawl_dir = Path(crawl_dir).resolve()
+    run_dir = crawl_dir.parent
+    if run_dir.parent.name != "runs":
+        return []
+    runs = [r.resolve() for r in JobHistory(run_dir.parent.parent).runs()]
+    if run_dir not in runs:
+        return []
+    return [r / crawl_dir.name for r in runs[: runs.index(run_dir)] if (r / crawl_dir.name).is_dir()]
+
+
+def originals_beside(inputs: Iterable) -> tuple[list[Path], list[str]]:
+    """Earlier runs' WARC files that the inputs' revisits need, and a note per crawl whose originals are
+    nowhere to be found, naming the earlier run to add.
+
+    This is what a job does for its own audit, for someone auditing
+    ``OUT/<name>/latest`` (or one of its crawls) by hand.
+    """
+    inputs = [Path(p) for p in inputs]
+    given = {p.resolve() for p in inputs}
+    crawls = list(dict.fromkeys(c.resolve() for p in inputs for c in crawls_in(p)))
+    files: list[Path] = []
+    notes: list[str] = []
+    for crawl_dir in crawls:
+        wanted = revisit_refs(crawl_dir)
+        if not wanted:
+            continue
+        # the other crawls given may hold originals too (searched first: they are read anyway)
+        found, missing = _search(wanted, [*earlier_crawls(crawl_dir), *(c for c in crawls if c != crawl_dir)])
+        files += [f for f in found if f not in files and not any(g == f or g in f.parents for g in given)]
+        if missing:
+            dates = sorted({ref[1].rsplit(" ", 1)[-1] for ref in missing if ref[0] == "capture"})
+            when = f" (recorded {dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''})" if dates else ""
+            notes.append(f"{crawl_dir}: {len(missing)} revisit records point at originals in an earlier crawl{when} "
+                         "that is not among the inputs; add that crawl's directory (the --previous of this crawl, "
+                         "or for a job OUT/<name>/runs/<earlier run>/" + crawl_dir.name + ")")
+    return files, notes
