@@ -41,6 +41,9 @@ COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope);
                            "revisit resolving to one; redirected = a 3xx capture (final target followed inside "
                            "the archive); http/https and www. variants are reported, not counted")
 OUTCOMES = ("captured", "redirected", "not_found", "error", "blocked_by_robots", "out_of_scope", "not_captured")
+# the lists of expected URLs that are not in the archive as pages, each in its own section of the report
+LISTS = {"missing": ("not_captured", "error", "blocked_by_robots"), "not_found": ("not_found",),
+         "out_of_scope": ("out_of_scope",)}
 TOP = 100
 
 
@@ -52,7 +55,9 @@ class AuditReport:
     inputs: list[str]
     expected_from: list[str]
     outcomes: list[AuditOutcome]
-    missing: list[dict]
+    missing: list[dict]  # not captured, blocked by robots.txt, or captured as an error other than 404/410
+    not_found: list[dict]  # captured, answering 404 or 410: held against completeness, but not missing
+    out_of_scope: list[dict]  # the crawl was told not to fetch them: not counted at all
     requisites_missing: list[dict]
     integrity_errors: list[dict]
     summary: dict
@@ -78,11 +83,24 @@ class AuditReport:
             "passed": self.passed,
             "summary": self.summary,
             "missing": self.missing,
+            "not_found": self.not_found,
+            "out_of_scope": self.out_of_scope,
             "requisites_missing": self.requisites_missing,
             "integrity_errors": self.integrity_errors,
             "outcomes": [o.to_json() for o in self.outcomes],
             "warnings": self.warnings,
         }
+
+
+def _listing(o: AuditOutcome) -> dict:
+    return {"url": o.url, "outcome": o.outcome, "status": o.status, "reason": o.reason, "sources": list(o.sources),
+            "file": o.file, "offset": o.offset}
+
+
+def completeness_ratio(counts: Counter | dict) -> float | None:
+    """(captured + redirected) / (expected - out_of_scope) from outcome counts; None with nothing in scope."""
+    in_scope = sum(counts.values()) - counts.get("out_of_scope", 0)
+    return (counts.get("captured", 0) + counts.get("redirected", 0)) / in_scope if in_scope else None
 
 
 def _variants(url: str) -> list[str]:
@@ -182,8 +200,9 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
         host = url_host(o.url)
         entry = hosts.setdefault(host, {})
         entry["expected"] = entry.get("expected", 0) + 1
-        if o.outcome not in ("captured", "redirected"):
+        if o.outcome in LISTS["missing"]:
             entry["missing"] = entry.get("missing", 0) + 1
+        if o.outcome not in ("captured", "redirected"):
             entry[o.outcome] = entry.get(o.outcome, 0) + 1
     repeated = sorted(((s.count, s.url) for s in inv.urls.values() if s.count > 1), reverse=True)
     shared = sorted(((inv.digest_counts[d], d, urls) for d, urls in inv.digest_urls.items() if inv.digest_counts[d] > 1),
@@ -270,14 +289,8 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
 
     inv = take_inventory(read, workers=workers)
     outcomes = [_outcome(key, url, expected.sources[key], inv, expected) for key, url in expected.urls.items()]
-    missing = [
-        {"url": o.url, "outcome": o.outcome, "status": o.status, "reason": o.reason, "sources": list(o.sources),
-         "file": o.file, "offset": o.offset}
-        for o in outcomes if o.outcome not in ("captured", "redirected")
-    ]
-    counts = Counter(o.outcome for o in outcomes)
-    denominator = len(outcomes) - counts["out_of_scope"]
-    completeness = (counts["captured"] + counts["redirected"]) / denominator if denominator else None
+    listed = {name: [_listing(o) for o in outcomes if o.outcome in group] for name, group in LISTS.items()}
+    completeness = completeness_ratio(Counter(o.outcome for o in outcomes))
     warnings = list(expected.warnings) + original_notes
     if originals:
         warnings.append(f"read {len(originals)} WARC file(s) of earlier runs that hold the originals of these "
@@ -292,7 +305,9 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         inputs=read,
         expected_from=expected.given,
         outcomes=outcomes,
-        missing=missing,
+        missing=listed["missing"],
+        not_found=listed["not_found"],
+        out_of_scope=listed["out_of_scope"],
         requisites_missing=_requisites_missing(inv, expected),
         integrity_errors=integrity,
         summary=_summary(inv, outcomes, expected),

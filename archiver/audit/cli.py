@@ -49,8 +49,13 @@ def run(args) -> int:
                    redirects=args.redirects, fail_under=args.fail_under, workers=args.workers)
     paths = write_report(report, args.out)
     summary = report.summary
+    counts = summary["outcomes"]
     ratio = "n/a" if report.completeness is None else f"{report.completeness:.1%}"
-    print(f"completeness {ratio} of {summary['expected']} expected; {len(report.missing)} missing, "
-          f"{len(report.requisites_missing)} requisites missing, "
+    in_scope = summary["expected"] - counts["out_of_scope"]
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    print(f"completeness {ratio} of {in_scope} expected URLs in scope ({counts['out_of_scope']} out of scope): "
+          f"{counts['captured'] + counts['redirected']} captured or redirected, {len(report.not_found)} captured as "
+          f"404/410, {len(report.missing)} missing; {len(report.requisites_missing)} requisites missing, "
           f"{summary['integrity'].get('error', 0)} integrity errors; report: {paths['html']}")
     return EXIT_OK if report.passed else EXIT_INCOMPLETE
