@@ -107,6 +107,7 @@ class _Builder:
         self.new_facts: list[PageFacts] = []
         self.new_index: dict[str, int] = {}
         self.new_hosts: set[str] = set()
+        self.page_hosts: dict[str, str] = {}  # host of the new site's pages -> one page's URL
         self.old: dict[str, _Old] = {}
         self.old_facts: list[PageFacts] = []
         self.old_assets: set[str] = set()  # captured URLs that need no row (images, robots.txt, ...)
@@ -119,6 +120,7 @@ class _Builder:
             self.resolver.add(capture.url, capture.status, capture.header("location"))
             self.new_hosts.add(netloc_of(capture.url))
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
+                self.page_hosts.setdefault(netloc_of(capture.url), capture.url)
                 key = normalize(capture.url)
                 facts = self.extract(capture)
                 if key in self.new_index:
@@ -382,5 +384,9 @@ def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], n
     builder.read_new(new_captures)
     if not builder.allowed:
         builder.allowed = set(builder.new_hosts)
+    elif builder.page_hosts and not any(host_allowed(url, builder.allowed) for url in builder.page_hosts.values()):
+        raise UsageError(f"the allowed target hosts ({', '.join(sorted(builder.allowed))}) include none of the hosts "
+                         f"the new site's capture has pages on ({', '.join(sorted(builder.page_hosts))}): no redirect "
+                         "could be exported; check --allowed-host or [mapping] allowed_hosts")
     builder.read_old(old_captures)
     return builder.build(notices)
