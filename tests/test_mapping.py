@@ -245,3 +245,54 @@ def test_a_largely_rewritten_release_with_its_unique_title_and_date_still_matche
            _page(f"{NEW}/en/news/2019-02-07-road-safety", "Road safety report", _OTHER + " Also.")]
     [row] = build_manifest([], old, new)
     assert (row.kind, row.new_url) == ("page", new[0].url), row
+
+
+# --- threshold and margin, pinned ------------------------------------------------------------------
+
+def _matcher_and_match(old_pages, new_pages, thresholds):
+    from archiver.mapping import ContentMatcher
+
+    matcher = ContentMatcher([_facts(p) for p in new_pages], thresholds)
+    return matcher.match([_facts(p) for p in old_pages])
+
+
+def _facts(capture):
+    from archiver.extract import extract
+
+    return extract(capture, fast=True)
+
+
+def test_two_near_identical_candidates_leave_the_page_unmatched_never_forced():
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT)]
+    twins = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT),
+             _page(f"{NEW}/en/archive/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    [row] = build_manifest([], old, twins)
+    assert row.kind == "unmatched" and row.new_url is None and row.review and "ambiguous" in row.evidence
+    # what the margin alone prevents: with no margin the same page is forced onto one twin
+    [forced] = build_manifest([], old, twins, thresholds=Thresholds(margin=0.0))
+    assert forced.kind == "page" and forced.new_url in {p.url for p in twins}
+
+
+def test_acceptance_threshold_and_margin_are_exact_bounds():
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{NEW}/en/news/2019-02-07-road-safety", "Road safety in Bucharest", _OTHER)]
+    [probe] = _matcher_and_match(old, new, Thresholds(accept=0.0, margin=0.0))
+    top, second = probe.confidence, probe.runner_up
+    assert probe.new_index == 0 and 0.55 < top <= 1.0 and 0.0 < second < top - 0.08
+    lead = top - second
+    # accepted at exactly the threshold and the margin, refused just above either
+    [at] = _matcher_and_match(old, new, Thresholds(accept=top, margin=lead - 1e-9))
+    assert at.new_index == 0 and not at.ambiguous
+    [above] = _matcher_and_match(old, new, Thresholds(accept=top + 0.002, margin=0.0))
+    assert above.new_index is None and not above.ambiguous and f"under {top + 0.002}" in above.evidence
+    [narrow] = _matcher_and_match(old, new, Thresholds(accept=0.0, margin=lead + 0.002))
+    assert narrow.new_index is None and narrow.ambiguous and narrow.best_index == 0
+    # the rows follow the matcher: no content row below the bar
+    [row] = build_manifest([], old, new, thresholds=Thresholds(accept=top + 0.002))
+    assert row.kind == "unmatched" and row.new_url is None
+
+
+def test_default_thresholds_are_the_documented_ones():
+    """README and ``archiver map --help`` promise these defaults."""
+    assert (Thresholds().accept, Thresholds().margin, Thresholds().strong) == (0.55, 0.08, 0.80)
