@@ -120,3 +120,20 @@ def test_robots_url_and_the_cache_fetch_once_per_origin():
     rules = robots.parse(404, b"")
     cache.store("http://x.example/z", rules)
     assert cache.get("http://x.example/q") is rules and not cache.claim("http://x.example/q")
+
+
+def test_redirects_and_odd_bytes_and_parser_crashes_mean_no_rules_not_a_crash(monkeypatch, caplog):
+    for status in (300, 301, 399):  # redirects are not followed: no rules
+        assert robots.parse(status, b"User-agent: *\nDisallow: /").allowed("http://x.example/a", UA)
+    # a byte that is not UTF-8 does not stop the rules around it from applying
+    rules = robots.parse(200, b"# caf\xe9\nUser-agent: *\nDisallow: /private\n")
+    assert not rules.allowed("http://x.example/private", UA) and rules.allowed("http://x.example/public", UA)
+
+    def crash(text):
+        raise ValueError("parser bug")
+
+    monkeypatch.setattr(robots.Protego, "parse", crash)
+    with caplog.at_level("WARNING", logger="archiver.capture.robots"):
+        rules = robots.parse(200, b"User-agent: *\nDisallow: /")
+    assert rules.allowed("http://x.example/a", UA) and not rules.disallow_all
+    assert caplog.messages == ["unparseable robots.txt, treating as no rules: parser bug"]

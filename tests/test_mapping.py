@@ -296,3 +296,15 @@ def test_acceptance_threshold_and_margin_are_exact_bounds():
 def test_default_thresholds_are_the_documented_ones():
     """README and ``archiver map --help`` promise these defaults."""
     assert (Thresholds().accept, Thresholds().margin, Thresholds().strong) == (0.55, 0.08, 0.80)
+
+
+def test_verdict_needs_the_threshold_and_the_margin_both_inclusive():
+    from archiver.mapping.content import ACCEPTED, AMBIGUOUS, UNDER, verdict
+
+    bar = Thresholds(accept=0.5, margin=0.25)
+    assert verdict(0.5, 0.25, bar) == ACCEPTED  # exactly at both bounds
+    assert verdict(0.75, 0.0, bar) == ACCEPTED
+    assert verdict(0.4999, 0.0, bar) == UNDER
+    assert verdict(0.5, 0.2501, bar) == AMBIGUOUS
+    assert verdict(1.0, 0.7501, bar) == AMBIGUOUS
+    assert verdict(0.25, 0.5, bar) == UNDER
