@@ -2,7 +2,10 @@
 
 ``audit(inputs, ...)`` reads any WARC collection once (``inventory``), builds
 the expected set (``expected``), gives each expected URL an ``AuditOutcome``,
-lists missing pages, missing requisites and integrity errors, and sums it up.
+lists missing pages (apart from pages captured as 404/410 and out-of-scope
+URLs, which are not missing), missing requisites and integrity errors, and
+sums it up. Inputs that are crawls of a job (or a run holding them) bring
+the earlier runs' WARC files holding their revisits' originals with them.
 ``write_report(report, out_dir)`` writes ``audit.json`` and a self-contained
 ``audit.html``.
 

@@ -7,7 +7,9 @@ still holds originals. A crawl's revisits are listed by its ``crawl.jsonl``
 (record type, WARC file, offset); each revisit's header names its payload
 digest and the original's URI and date. Earlier crawls' full records are
 found in their ``index.cdxj`` (digest, URL, timestamp, file) without reading
-their WARC files.
+their WARC files. ``originals_beside`` does the same for inputs given by
+hand (``archiver audit OUT/<name>/latest``), finding the earlier runs from
+the job's layout, and names the crawl to add when none holds them.
 """
 from __future__ import annotations
 
