@@ -12,11 +12,11 @@ from archiver.archive import expand_inputs, iter_captures
 from archiver.detect import detect, read_notices, write_notices
 from archiver.errors import UsageError
 from archiver.export import Exported, check_formats, export_all
-from archiver.mapping.build import KINDS, Rule, build_manifest
+from archiver.mapping.build import KINDS, build_manifest, parse_rule
 from archiver.mapping.content import Thresholds
 from archiver.mapping.targets import netloc_of
 from archiver.outputs import writable_dir
-from archiver.types import RedirectRow
+from archiver.types import RedirectRow, SectionRule
 
 
 @dataclass
@@ -66,7 +66,7 @@ def _check_inputs(paths: Iterable, what: str) -> list[str]:
 
 
 def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_hosts: Iterable[str] = (),
-              rules: Iterable[Rule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
+              rules: Iterable[SectionRule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
               phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None) -> MapResult:
     """Detect (or read ``notices_file``), map and export into ``out_dir``.
 
@@ -76,7 +76,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     rather than held in memory.
     """
     formats = check_formats(formats)
-    rules = [r if isinstance(r, Rule) else Rule.parse(r) for r in rules]
+    rules = [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]  # parsed before any work
     allowed_hosts = [h for h in allowed_hosts if h.strip()]
     if notices_file and not os.path.isfile(notices_file):
         raise UsageError(f"notices file does not exist: {notices_file}")
