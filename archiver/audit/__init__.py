@@ -4,8 +4,9 @@
 the expected set (``expected``), gives each expected URL an ``AuditOutcome``,
 lists missing pages (apart from pages captured as 404/410 and out-of-scope
 URLs, which are not missing), missing requisites and integrity errors, and
-sums it up. Inputs that are crawls of a job (or a run holding them) bring
-the earlier runs' WARC files holding their revisits' originals with them.
+sums it up. (``archiver audit`` adds to crawls of a job, or a run holding
+them, the earlier runs' WARC files holding their revisits' originals: see
+``jobs/originals.py``.)
 ``write_report(report, out_dir)`` writes ``audit.json`` and a self-contained
 ``audit.html``.
 
@@ -32,10 +33,10 @@ from archiver.audit.expected import (
     load_sitemap,
     load_url_file,
     load_wacz_pages,
+    crawls_in,
 )
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
-from archiver.jobs.originals import crawls_in, originals_beside
 from archiver.outputs import writable_dir
 from archiver.types import AuditOutcome
 from archiver.urls import normalize_url, url_host
@@ -271,9 +272,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     sources = expand_inputs(inputs)
     if not sources:
         raise UsageError(f"no WARC or WACZ files in {', '.join(inputs)}")
-    # an incremental crawl's revisits point at earlier runs: read those files too, as the job's own audit does
-    originals, original_notes = originals_beside(inputs)
-    read = inputs + [str(p) for p in originals]
+
     if fail_under is not None and not 0 <= fail_under <= 1:
         raise UsageError(f"--fail-under must be a ratio between 0 and 1, got {fail_under}")
     expected = Expected()
@@ -290,14 +289,11 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     if redirects:
         load_redirects(expected, redirects)
 
-    inv = take_inventory(read, workers=workers)
+    inv = take_inventory(inputs, workers=workers)
     outcomes = [_outcome(key, url, expected.sources[key], inv, expected) for key, url in expected.urls.items()]
     listed = {name: [_listing(o) for o in outcomes if o.outcome in group] for name, group in LISTS.items()}
     completeness = completeness_ratio(Counter(o.outcome for o in outcomes))
-    warnings = list(expected.warnings) + original_notes
-    if originals:
-        warnings.append(f"read {len(originals)} WARC file(s) of earlier runs that hold the originals of these "
-                        f"crawls' revisit records: {', '.join(map(str, originals))}")
+    warnings = list(expected.warnings)
     if not expected.urls:
         warnings.append("no expected URLs given (--expected, --sitemap, --crawl-log, --redirects): "
                         "completeness cannot be computed; integrity and requisites are still checked")
@@ -305,7 +301,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
                                                      e["offset"] or 0))
     return AuditReport(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        inputs=read,
+        inputs=inputs,
         expected_from=expected.given,
         outcomes=outcomes,
         missing=listed["missing"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
+from archiver.jobs.originals import originals_beside
 from archiver.outputs import writable_dir
 
 
@@ -45,8 +46,15 @@ def run(args) -> int:
     if args.fail_under is not None and not (args.expected or args.sitemap or args.crawl_log or args.redirects):
         if not discover_crawl_logs(args.inputs):
             raise UsageError("--fail-under needs an expected set: give --expected, --sitemap, --crawl-log or --redirects")
-    report = audit(args.inputs, expected_file=args.expected, sitemaps=args.sitemap, crawl_logs=args.crawl_log,
-                   redirects=args.redirects, fail_under=args.fail_under, workers=args.workers)
+    # an incremental crawl's revisits point at earlier runs: read those files too, as the job's own audit does
+    originals, notes = originals_beside(args.inputs)
+    report = audit([*args.inputs, *map(str, originals)], expected_file=args.expected, sitemaps=args.sitemap,
+                   crawl_logs=args.crawl_log, redirects=args.redirects,
+                   fail_under=args.fail_under, workers=args.workers)
+    report.warnings += notes
+    if originals:
+        report.warnings.append(f"read {len(originals)} WARC file(s) of earlier runs that hold the originals of "
+                               f"these crawls' revisit records: {', '.join(map(str, originals))}")
     paths = write_report(report, args.out)
     summary = report.summary
     counts = summary["outcomes"]

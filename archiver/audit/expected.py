@@ -254,3 +254,16 @@ def crawl_reason(row: dict) -> tuple[str, str]:
         return "not_captured", f"skipped by the crawler: {skipped}"
     state = row.get("state")
     return "not_captured", f"crawl log: {state or 'no outcome recorded'}"
+
+
+def crawls_in(path) -> list[Path]:
+    """The crawl directories (holding a crawl.jsonl) an input names: a crawl, a folder inside one
+    (its ``warc/``), or a job run holding crawls (``legacy/``, ``new/``)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    if (path / "crawl.jsonl").is_file():
+        return [path]
+    if (path.parent / "crawl.jsonl").is_file():
+        return [path.parent]
+    return sorted(child for child in path.iterdir() if child.is_dir() and (child / "crawl.jsonl").is_file())

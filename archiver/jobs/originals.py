@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from archiver.audit.expected import crawls_in
 from archiver.jobs.history import JobHistory
 
 Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
@@ -122,23 +123,6 @@ def _search(wanted: set[Ref], earlier: Iterable[Path]) -> tuple[list[Path], set[
 def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
     """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
     return _search(revisit_refs(crawl_dir) if needed is None else needed, earlier)[0]
-
-
-def _is_crawl(path: Path) -> bool:
-    return (path / "crawl.jsonl").is_file()
-
-
-def crawls_in(path: Path) -> list[Path]:
-    """The crawl directories (holding a crawl.jsonl) an input names: a crawl, a folder inside one
-    (its ``warc/``), or a job run holding crawls (``legacy/``, ``new/``)."""
-    path = Path(path)
-    if not path.is_dir():
-        return []
-    if _is_crawl(path):
-        return [path]
-    if _is_crawl(path.parent):
-        return [path.parent]
-    return sorted(child for child in path.iterdir() if child.is_dir() and _is_crawl(child))
 
 
 def earlier_crawls(crawl_dir: Path) -> list[Path]:
