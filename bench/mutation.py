@@ -63,10 +63,13 @@ def diff(name: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("groups", nargs="*", choices=list(GROUPS), help="groups to run (default: all)")
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"groups to run: {', '.join(GROUPS)} (default: all)")
     parser.add_argument("--list", action="store_true", help="print the groups and their patterns")
     parser.add_argument("--fresh", action="store_true", help="delete mutants/ first (after editing tests or code)")
     args = parser.parse_args()
+    unknown = [g for g in args.groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group {unknown[0]!r} (known: {', '.join(GROUPS)})")
     if args.list:
         for group, patterns in GROUPS.items():
             print(f"{group}: {' '.join(patterns)}")
