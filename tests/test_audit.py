@@ -409,3 +409,14 @@ def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, mon
     # a split point that is not a record boundary is caught: the file is scanned again whole
     monkeypatch.setattr(inventory, "split_points", lambda source, parts: [0, offsets[50] + 7])
     assert report(2) == serial
+
+
+def test_completeness_ratio_from_counts():
+    from archiver.audit import completeness_ratio
+
+    assert completeness_ratio({"captured": 3, "redirected": 1, "not_found": 2, "out_of_scope": 4,
+                               "not_captured": 2}) == 0.5
+    assert completeness_ratio({"redirected": 1, "error": 1}) == 0.5  # no "captured" key at all
+    assert completeness_ratio({"captured": 2}) == 1.0
+    assert completeness_ratio({"not_captured": 3}) == 0.0
+    assert completeness_ratio({"out_of_scope": 3}) is None and completeness_ratio({}) is None

@@ -69,3 +69,17 @@ def test_seeds_and_origins():
     narrow = Scope(["http://h.test/"], include=[r"/news/"])
     assert narrow.reason("http://cdn.test/a.png", depth=1, requisite=True) is None
     assert narrow.reason("http://cdn.test/news/page", depth=1) == "out_of_scope"
+
+
+def test_session_keys_and_paths_with_odd_characters():
+    assert url_key("http://h.test/p?sid=a=b&x=1") == "http://h.test/p?x=1"  # the key is what precedes the first =
+    assert path_key("http://h.test/p?x=?y") == "http://h.test/p"
+
+
+def test_default_trap_limits_are_the_documented_ones():
+    """README: depth 20, URL length 2,048."""
+    scope = Scope(["http://h.test/"])
+    assert scope.reason("http://h.test/a", depth=20) is None
+    assert scope.reason("http://h.test/a", depth=21) == "trap:max_depth"
+    long = "http://h.test/" + "x" * (2048 - len("http://h.test/"))
+    assert scope.reason(long, depth=1) is None and scope.reason(long + "x", depth=1) == "trap:url_length"

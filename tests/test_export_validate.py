@@ -135,3 +135,60 @@ def test_targets_that_redirect_or_fail_on_the_new_site_are_refused():
     assert reasons[old + "/moved"] == "target is itself a redirect (301) on the new site"
     assert reasons[old + "/http"] == "target is itself a redirect (301) on the new site"
     assert reasons[old + "/missing"] == reasons[old + "/chain"] == "target answers 404 on the new site"
+
+
+def test_defang_touches_only_the_scheme_colon_and_the_dots():
+    assert defang("https://evil.example:8443/a:b") == "hxxps[:]//evil[.]example:8443/a:b"
+    assert defang("HTTP://x.example/") == "hxxp[:]//x[.]example/"
+
+
+def test_apache_substitution_escapes_what_mod_rewrite_expands():
+    from archiver.export.apache import substitution
+
+    # $N and %N are back-references and \ escapes in a RewriteRule substitution: each is written escaped
+    assert substitution("https://new.example/a$1%25b\\c?d=$&e=%1") == \
+        "https://new.example/a\\$1\\%25b\\\\c?d=\\$&e=\\%1"
+    assert substitution("https://new.example/plain-path_1.html") == "https://new.example/plain-path_1.html"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("http://Example.COM./x", "http://example.com/x"),  # the root's trailing dot dropped, case folded
+    ("http://[FE80::1]:8080/", "http://[fe80::1]:8080/"),  # IPv6 literals lower-cased too
+    ("http://BÜCHER.example/", "http://xn--bcher-kva.example/"),
+])
+def test_hosts_are_folded_to_one_spelling(raw, expected):
+    assert str(parse_url(raw)) == expected
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("http://[::1]./", "invalid host name"),  # no trailing-dot folding inside an IPv6 literal
+    ("http://a\x80b.example/", "internationalised"),
+    ("http://a\x7fb.example/", "invalid host name"),
+])
+def test_odd_hosts_are_refused_with_their_reason(raw, reason):
+    with pytest.raises(InvalidURL, match=reason):
+        parse_url(raw)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(tmp_path):
+    import csv
+
+    starts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "\nx", "plain", "a=b", ""]
+    rows = [RedirectRow(f"http://old.example/{i}", f"{NEW}/{i}", 301, "page", text, 0.9, text, False)
+            for i, text in enumerate(starts)]
+    paths = export_all(rows, tmp_path, allowed_hosts=["new.example"], formats=["csv"]).paths
+    with open(paths["csv"], newline="", encoding="utf-8") as fh:
+        written = {r["old_url"]: (r["method"], r["evidence"]) for r in csv.DictReader(fh)}
+    for i, text in enumerate(starts):
+        quoted = "'" + text if i < 7 else text
+        assert written[f"http://old.example/{i}"] == (quoted, quoted), text
+
+
+def test_netlify_parameters_only_when_netlify_can_say_them():
+    from archiver.export.netlify import query_params
+
+    assert query_params("a=1&b=2") == ["a=1", "b=2"] and query_params(None) == [] and query_params("") == []
+    assert query_params("a=b=c&a=d") is None  # the key is "a" both times: a repeated key
+    assert query_params("a=b=c&b=1") == ["a=b=c", "b=1"]
+    for bad in ("#x=1", "a", "=1", "a=:b", "a=1&a=2"):
+        assert query_params(bad) is None, bad
