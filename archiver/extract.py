@@ -310,8 +310,12 @@ def parse_date_text(text: str) -> str | None:
     return best[1] if best else None
 
 
-def _date_from_url(url: str) -> str | None:
-    match = _URL_DATE.search(urlsplit(url).path)
+def date_in_url(url: str) -> str | None:
+    """The date a URL's path spells (/2019/07/01/, /20190701-...), as YYYY-MM-DD."""
+    try:
+        match = _URL_DATE.search(urlsplit(url).path)
+    except ValueError:
+        return None
     return _valid(*map(int, match.groups())) if match else None
 
 
@@ -323,7 +327,7 @@ def _date(tree, url: str, metas: dict[str, str]) -> str | None:
     for value in tree.xpath("//time/@datetime")[:3]:
         if found := parse_date_text(value):
             return found
-    if found := _date_from_url(url):
+    if found := date_in_url(url):
         return found
     return None
 
@@ -471,7 +475,7 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip diacritics and collapse spaces: for phrase matching."""
+    """Lower-case, strip diacritics (č -> c, đ -> d) and collapse spaces: for matching phrases and words."""
     text = text.lower()
     if not text.isascii():
         text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).replace("đ", "d")
