@@ -150,14 +150,52 @@ def resolve_link(base: str, ref: str | None) -> str | None:
     (controls, spaces, non-ASCII, ``"<>```) percent-encoded; escapes already
     written are kept as they are. A fragment-only reference, another scheme,
     no host or a bad port give None (so does a missing reference).
+
+    Plain references (no dot segment, nothing to remove or encode), which are
+    most links, are joined by concatenation and kept exactly as written; the
+    rest go through ``urljoin``, which also drops an empty query or ``;`` and
+    collapses ``//`` inside a relative path.
     """
     if not ref:
         return None
     if ref.startswith(("http://", "https://")):
+        if _PLAIN_ORIGIN.match(ref) and _is_plain(ref):  # most links: nothing to resolve or encode
+            return ref.split("#", 1)[0]
         return _resolve("", ref)
-    if ref.startswith("/") and not ref.startswith("//"):  # only the base's origin matters
-        return _resolve("/".join(base.split("/", 3)[:3]) + "/", ref)
+    if ref[0] == "/" and not ref.startswith("//"):  # only the base's origin matters
+        origin = _origin(base)
+        if origin is None:
+            return None
+        return origin + ref.split("#", 1)[0] if _is_plain(ref) else _resolve(origin + "/", ref)
+    if _PLAIN_NAME.match(ref) and _is_plain(ref):  # x.html, a/b?q=1: appended to the base's directory
+        directory = _directory(base)
+        return directory + ref.split("#", 1)[0] if directory is not None else None
     return _resolve(base, ref)
+
+
+@lru_cache(maxsize=1024)
+def _directory(base: str) -> str | None:
+    """The absolute URL of the base's directory, ending in ``/``; None when the base is no http(s) URL."""
+    url = _resolve(base, "x")
+    return url[:-1] if url is not None else None
+
+
+def _is_plain(ref: str) -> bool:
+    """No dot segment, whitespace, backslash or character to encode: resolving changes nothing."""
+    return "/." not in ref and not _NEEDS_WORK.search(ref)
+
+
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str | None:
+    """scheme://authority of an http(s) base URL, as urljoin writes it; None when it is not one."""
+    try:
+        parts = urlsplit(base)
+        parts.port  # raises ValueError for a bad port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @lru_cache(maxsize=8192)  # navigation links repeat on every page of a site
@@ -182,6 +220,9 @@ _TAB_NEWLINE = re.compile(r"[\t\n\r]")
 # what a browser percent-encodes in any part of a URL it sends: controls, space, non-ASCII, "<>`
 _REQUEST_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>`')
 _NEEDS_QUOTING = re.compile(r'[^\x21-\x7e]|["<>`]')
+_NEEDS_WORK = re.compile(r'[^\x21-\x7e]|["<>`\\]')
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9_~.-]*(?:[/?#]|\Z)")  # a first segment: no scheme, no dots first
+_PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?:[/?#]|\Z)")  # no userinfo, port or IPv6 to check
 
 
 def parse_refresh(content: str | None) -> tuple[float, str] | None:

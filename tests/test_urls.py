@@ -80,6 +80,8 @@ def test_dedup_key_merges_spellings_of_one_url():
 
 @pytest.mark.parametrize("ref, url", [
     ("x.html", "http://h.test/dir/x.html"),
+    ("x//y.html?q=1#f", "http://h.test/dir/x//y.html?q=1"),  # an empty segment is kept, as browsers send it
+    ("/a?", "http://h.test/a?"),
     ("../up/./x.html", "http://h.test/up/x.html"),  # dot segments resolved
     ("../../../../x", "http://h.test/x"),  # never above the root
     ("/abs?q=1#frag", "http://h.test/abs?q=1"),  # fragment dropped
