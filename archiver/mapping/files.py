@@ -10,8 +10,8 @@ from typing import Iterable
 
 from archiver.errors import UsageError
 from archiver.mapping.content import Thresholds
-from archiver.mapping.build import KINDS, Rule, build_manifest
-from archiver.types import RedirectRow
+from archiver.mapping.build import KINDS, build_manifest, parse_rule
+from archiver.types import RedirectRow, SectionRule
 from archiver.urls import site_host
 
 
@@ -42,7 +42,7 @@ def _check_inputs(paths: Iterable, what: str) -> list[str]:
 
 
 def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_hosts: Iterable[str] = (),
-              rules: Iterable[Rule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
+              rules: Iterable[SectionRule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
               phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None) -> MapResult:
     """Detect (or read ``notices_file``), map and export into ``out_dir``.
 
@@ -56,7 +56,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
 
     old_paths = _check_inputs(old_paths, "--old")
     new_paths = _check_inputs(new_paths, "--new")
-    rules = [r if isinstance(r, Rule) else Rule.parse(r) for r in rules]
+    rules = [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]  # parsed before any work
     allowed_hosts = [h for h in allowed_hosts if h.strip()]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
