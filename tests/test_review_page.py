@@ -15,7 +15,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 

@@ -18,7 +18,13 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args) -> int:
+    import signal
+
     from archiver.errors import UsageError
     from archiver.review import ReviewSession
     from archiver.review.server import ReviewServer, is_loopback
@@ -34,6 +40,7 @@ def run(args) -> int:
             print(f"WARNING: listening on {args.host}: anyone who can reach this address can read the archive "
                   "and, with the page open, make decisions. Use it on a trusted network only.")
         print(f"open {server.url}  (Ctrl-C to stop)", flush=True)
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does: the lock is released
         try:
             server.serve_forever()
         except KeyboardInterrupt:
