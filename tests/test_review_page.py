@@ -112,9 +112,13 @@ def _review_in_browser(server: ReviewServer, decisions_file: Path, new_base: str
             expect(page.locator("#status")).to_have_text(re.compile("evil.example is not an allowed target host"))
             page.keyboard.press("Escape")
 
-            # 3: gone; 4: unmatched, then undone
+            # 3: gone, with a note; 4: unmatched, then undone
+            page.locator("#note").fill("removed in 2018, <b>no</b> successor")
+            page.locator("#note").press("Escape")
             url = _act(page, "g", "gone")
             expected[url] = {"decision": "gone", "new_url": ""}
+            assert _decisions(decisions_file)[-1]["note"] == "removed in 2018, <b>no</b> successor"
+            expect(page.locator("#note")).to_have_value("")
             undone = _act(page, "n", "unmatched")
             assert any(d["old_url"] == undone for d in _decisions(decisions_file))
             page.keyboard.press("z")

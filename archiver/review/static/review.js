@@ -132,7 +132,9 @@ function renderCurrent() {
 async function decide(decision, newUrl) {
   if (!current) return;
   try {
-    const made = await api("/api/decide", {old_url: current.old_url, decision: decision, new_url: newUrl || null, note: ""});
+    const made = await api("/api/decide", {old_url: current.old_url, decision: decision, new_url: newUrl || null,
+                                           note: $("note").value});
+    $("note").value = "";
     state = await api("/api/state");
     const next = nextUndecided(position >= 0 ? position : -1);
     if (next >= 0) await openAt(next);
