@@ -14,6 +14,7 @@ walls.
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
@@ -89,7 +90,9 @@ def render_html(capture: Capture) -> str:
     """The archived page as a self-contained document that loads and runs nothing (see module doc)."""
     tree = parse_html(decode_html(capture))
     if tree is None:
-        return "<!DOCTYPE html><html><body><p>(no HTML content archived)</p></body></html>"
+        location = capture.header("location")
+        said = f"the archived answer is {capture.status}" + (f", redirecting to {location}" if location else "")
+        return f"<!DOCTYPE html><html><body><p>({html.escape(said)}; no HTML content archived)</p></body></html>"
     for element in list(tree.iter(*_DROPPED)):
         element.drop_tree()
     for element in tree.iter():
