@@ -61,6 +61,8 @@ class MappingSettings:
     min_confidence: float | None = setting(None, kind="fraction")  # content matches below it stay unmatched
     status: int = setting(301, kind="redirect_status")
     allowed_hosts: tuple[str, ...] = setting((), kind="hosts")  # default: the [new] hosts
+    # a person's decisions (archiver review), relative to the manifest; default <name>.decisions.csv beside it
+    decisions: Path | None = setting(None, kind="path")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,14 @@ class Manifest:
     audit: AuditSettings = field(default_factory=AuditSettings)
     plugged: dict[str, Any] = field(default_factory=dict)  # table name -> its package's settings object
     path: Path | None = None
+
+    @property
+    def decisions_file(self) -> Path | None:
+        """Where this job's decisions live: ``[mapping] decisions``, else ``<name>.decisions.csv``
+        beside the manifest (None for a manifest that is not a file)."""
+        if self.mapping.decisions is not None:
+            return self.mapping.decisions
+        return self.path.parent / f"{self.name}.decisions.csv" if self.path else None
 
     @property
     def target_hosts(self) -> tuple[str, ...]:
@@ -174,6 +184,8 @@ def parse_manifest(data: dict, path: Path | str = "manifest") -> Manifest:
     for name in tables["export"].get("formats", ()):
         if name not in FORMATS:
             raise UsageError(f"{source}: [export] formats: unknown format {name!r} (known: {', '.join(FORMATS)})")
+    if "decisions" in mapping:
+        mapping["decisions"] = Path(path).parent / mapping["decisions"]
     if "expected" in tables["audit"]:
         tables["audit"]["expected"] = Path(path).parent / tables["audit"]["expected"]
     return Manifest(
