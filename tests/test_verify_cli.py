@@ -144,3 +144,26 @@ against = "{old.base_url}"
     # the same manifest without the capture cannot tell the maintenance page from the mapped one
     shutil.copy(run / "redirects.csv", tmp_path / "redirects.csv")
     assert verify(str(tmp_path / "redirects.csv"), "--against", old.base_url, "--allowed-host", new.base_url) == 0
+
+
+def test_rows_that_cannot_be_checked_are_reported_and_never_requested(tmp_path, sites, capsys):
+    old, new = sites
+    (tmp_path / "redirects.csv").write_text(
+        "old_url,new_url,status,kind\n"
+        f"{OLD}/r1,{new.url('/p1')},301,page\n"
+        f"{OLD}/temporary,{new.url('/p1')},302,page\n"
+        f"{OLD}/no-target,,308,page\n"
+        f"javascript:alert(1),{new.url('/p1')},301,page\n"
+        f"{OLD}/bad-target,javascript:alert(1),301,page\n"
+        f"{OLD}/unmatched,,,unmatched\n")
+    assert verify(str(tmp_path / "redirects.csv"), "--against", old.base_url, "--allowed-host", new.base_url) == 0
+    assert "1 checked: 1 ok; 5 not checked; 100.0% right: passed" in capsys.readouterr().out
+    rows = {r["old_url"]: r for r in json.loads((tmp_path / "verify" / "verify.json").read_text())["rows"]}
+    assert {u: r["verdict"] for u, r in rows.items()} == {
+        f"{OLD}/r1": "ok", f"{OLD}/temporary": "not_checked", f"{OLD}/no-target": "not_checked",
+        "javascript:alert(1)": "not_checked", f"{OLD}/bad-target": "not_checked", f"{OLD}/unmatched": "not_checked"}
+    assert "is not 301, 308 or 410" in rows[f"{OLD}/temporary"]["detail"]
+    assert "without a new URL" in rows[f"{OLD}/no-target"]["detail"]
+    assert "old URL is not usable" in rows["javascript:alert(1)"]["detail"]
+    assert "new URL is not usable" in rows[f"{OLD}/bad-target"]["detail"]
+    assert [h.path for h in old.log] == ["/r1"]

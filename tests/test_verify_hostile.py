@@ -166,3 +166,11 @@ def test_gate_holds_at_most_per_host_requests_in_flight():
     for t in threads:
         t.join()
     assert most[0] == 2 and broken
+
+
+def test_a_target_behind_an_untrusted_certificate_is_an_error(sites):
+    old, _, _ = sites
+    with TestServer(tls=True) as secure:
+        old.add("/s", redirect(secure.url("/a.html")))
+        got = check(old, [expected_row(f"{OLD}/s", secure.url("/a.html"), "301")], allowed_hosts=[secure.base_url])
+    assert got[f"{OLD}/s"].verdict == "error" and "certificate" in got[f"{OLD}/s"].detail.lower()

@@ -93,18 +93,19 @@ def verify_redirects(rows: list[ExpectedRow], against: str, *, allowed_hosts: It
         return walk, home
 
     walks: dict[int, tuple[Walk, Walk | None]] = {}
+    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="verify")
     try:
-        with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="verify") as pool:
-            for done, (number, result) in enumerate(zip(checkable, pool.map(walk_row, checkable)), 1):
-                walks[number] = result
-                if done % PROGRESS_EVERY == 0:
-                    log.info("%d of %d rows checked", done, len(checkable))
+        for done, (number, result) in enumerate(zip(checkable, pool.map(walk_row, checkable)), 1):
+            walks[number] = result
+            if done % PROGRESS_EVERY == 0:
+                log.info("%d of %d rows checked", done, len(checkable))
     finally:
+        pool.shutdown(cancel_futures=True)  # interrupted: rows not started are dropped, running ones end
         prober.close()
     outcomes = _judge_all(rows, walks)
     return VerifyReport(
         against=policy.origin, source=source, outcomes=outcomes, fail_under=fail_under,
-        allowed_hosts=sorted({*allowed_hosts, *(rows[n].new.netloc for n in checkable if rows[n].new is not None)}),
+        allowed_hosts=policy.allowed,
         started=started.strftime("%Y-%m-%dT%H:%M:%SZ"), seconds=round(time.monotonic() - began, 2),
         requests=prober.requests,
         settings={name: getattr(config, name) for name in ("concurrency", "per_host_concurrency", "delay", "timeout",

@@ -68,8 +68,11 @@ class HostPolicy:
         except InvalidURL as exc:
             raise UsageError(f"BASE_URL {against!r}: {exc}") from None
         self.old_hosts = frozenset(old_hosts)
+        explicit, implicit = list(explicit), list(implicit)
         self.explicit = _allowed(explicit, "allowed host")
         self.implicit = _allowed(implicit, "target host")
+        # for reports: the hosts given, and the targets' public hosts
+        self.allowed = sorted({*explicit, *(h for h in implicit if not is_private_host(h.rsplit(":", 1)[0]))})
 
     @property
     def origin(self) -> str:
