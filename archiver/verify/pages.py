@@ -23,7 +23,7 @@ from archiver.capture.fetch import FetchResult
 from archiver.capture.wire import decode_body
 from archiver.detect.phrases import PhraseBook
 from archiver.export.urls import InvalidURL, parse_url
-from archiver.extract import extract, fold
+from archiver.extract import decode_html, element_text, fold, main_text, parse_html
 from archiver.types import Capture
 
 MAX_DECODED_BYTES = 5 * 1024 * 1024  # a page decoding past this is not read further
@@ -31,7 +31,8 @@ MAX_EXPECTED_TEXT = 4000  # characters of the captured main text kept per target
 SHINGLE = 3  # words per shingle when looking for the expected text in a page
 MIN_SHINGLES = 5  # an expected text shorter than this says too little to compare
 SAME_TEXT = 0.5  # share of the expected text's shingles that makes it the same page
-SAME_TITLE = 90  # rapidfuzz ratio of folded titles that makes it the same page
+SAME_TITLE = 90  # rapidfuzz ratio of folded titles that makes it the same page ...
+SOME_TEXT = 0.1  # ... when at least this share of the expected text is there too
 
 
 def url_key(url) -> str:
@@ -72,10 +73,15 @@ class PageView:
 
     @property
     def is_expected_page(self) -> bool | None:
-        """True/False against the captured page; None when there is nothing to compare with."""
+        """True/False against the captured page; None when there is nothing to compare with.
+
+        Most of the captured main text, or the captured title with some of the
+        text (a portal may give every page, its home page included, one title)."""
         if self.expected is None or not self.expected.usable:
             return None
-        return self.title_matches or (self.resemblance is not None and self.resemblance >= SAME_TEXT)
+        if self.resemblance is None:
+            return self.title_matches
+        return self.resemblance >= SAME_TEXT or (self.title_matches and self.resemblance >= SOME_TEXT)
 
     def same_page_as(self, other: "PageView") -> bool:
         """Served the same page: the same text, or the same non-empty title and heading."""
@@ -102,6 +108,24 @@ def resemblance(expected_text: str, page_text: str) -> float | None:
     return len(wanted & _shingles(page_text)) / len(wanted)
 
 
+def _read(capture: Capture) -> tuple[str, str, object]:
+    """(<title> text, first <h1> text, lxml tree or None) of an HTML capture.
+
+    The raw ``<title>`` rather than extract's cleaned title (which prefers the
+    h1): a not-found page often says so in its title only."""
+    tree = parse_html(decode_html(capture))
+    if tree is None:
+        return "", "", None
+    title = " ".join(" ".join(tree.xpath("//title//text()")).split())
+    h1 = next((text for text in map(element_text, tree.xpath("//h1")[:3]) if text), "")
+    return title, h1, tree
+
+
+def _body_text(tree) -> str:
+    body = tree.find("body")
+    return element_text(body if body is not None else tree)
+
+
 class PageReader:
     """Reads live answers into ``PageView``s against the captured expectations."""
 
@@ -121,15 +145,16 @@ class PageReader:
             body, capped = decode_body(result.response, result.headers, MAX_DECODED_BYTES, result.body_length)
         if capped and probe.header("content-encoding"):
             return PageView(html=True, too_big=True)
-        facts = extract(Capture(url=key, status=result.status, headers=headers, body=body, date="", file="",
-                                offset=0), fast=True)
-        digest = hashlib.sha1("\0".join(map(fold, (facts.title, facts.h1, facts.text))).encode("utf-8", "surrogatepass"))
+        title, h1, tree = _read(Capture(url=key, status=result.status, headers=headers, body=body, date="",
+                                        file="", offset=0))
+        text = _body_text(tree) if tree is not None else ""
+        digest = hashlib.sha1("\0".join(map(fold, (title, h1, text))).encode("utf-8", "surrogatepass"))
         expected = self.expectations.get(key)
         return PageView(
-            html=True, title=facts.title, h1=facts.h1, fingerprint=digest.hexdigest()[:20],
-            not_found=self.phrases.soft404(facts.title) or self.phrases.soft404(facts.h1),
+            html=True, title=title, h1=h1, fingerprint=digest.hexdigest()[:20],
+            not_found=self.phrases.soft404(title) or self.phrases.soft404(h1),
             expected=expected,
-            resemblance=resemblance(expected.text, facts.text) if expected is not None else None,
+            resemblance=resemblance(expected.text, text) if expected is not None else None,
         )
 
 
@@ -144,6 +169,8 @@ def expectations_from(captures: Iterable[Capture], wanted: set[str]) -> dict[str
         except InvalidURL:
             continue
         if key in wanted:
-            facts = extract(capture)
-            found[key] = Expectation(facts.title, facts.h1, facts.text[:MAX_EXPECTED_TEXT])
+            title, h1, tree = _read(capture)
+            if tree is not None:
+                text = main_text(tree, capture.url) or _body_text(tree)
+                found[key] = Expectation(title, h1, text[:MAX_EXPECTED_TEXT])
     return found
