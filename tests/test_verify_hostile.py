@@ -174,3 +174,18 @@ def test_a_target_behind_an_untrusted_certificate_is_an_error(sites):
         old.add("/s", redirect(secure.url("/a.html")))
         got = check(old, [expected_row(f"{OLD}/s", secure.url("/a.html"), "301")], allowed_hosts=[secure.base_url])
     assert got[f"{OLD}/s"].verdict == "error" and "certificate" in got[f"{OLD}/s"].detail.lower()
+
+
+def test_redirects_are_followed_at_most_ten_hops(sites):
+    old, new, _ = sites
+    for chain, length in (("long", 13), ("ten", 10)):  # redirects from the old URL to the end
+        for n in range(1, length):
+            new.add(f"/{chain}/{n}", redirect(new.url(f"/{chain}/{n - 1}")))
+        new.add(f"/{chain}/0", Resource(200, body=html("the end of a long chain", title="End")))
+        old.add(f"/{chain}", redirect(new.url(f"/{chain}/{length - 1}")))
+    got = check(old, [expected_row(f"{OLD}/long", new.url("/long/0"), "301"),
+                      expected_row(f"{OLD}/ten", new.url("/ten/0"), "301")], allowed_hosts=[new.base_url])
+    long, ten = got[f"{OLD}/long"], got[f"{OLD}/ten"]
+    assert long.verdict == "chain" and "after 10 redirects" in long.detail and long.hops == 11
+    assert new.count("/long/3") == 1 and new.count("/long/2") == 0  # the 11th redirect is not followed
+    assert (ten.verdict, ten.hops, ten.final_status, ten.final_url) == ("chain", 10, 200, new.url("/ten/0"))
