@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -120,7 +121,7 @@ def main() -> int:
     conf = nginx_conf(tmp, out, old_port, new_port)
     proc = subprocess.Popen([NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    runs, agree = {}, {}
+    runs, agree, loads = {}, {}, {}
     try:
         wait_for(old_port, proc)
         wait_for(new_port, proc)
@@ -130,12 +131,14 @@ def main() -> int:
             cmd = [archiver, "verify", str(out / "redirects.csv"), "--against", old, "--allowed-host",
                    f"127.0.0.1:{new_port}", "--delay", "0", "--concurrency", concurrency,
                    "--per-host-concurrency", concurrency, "--out", str(report_dir)]
+            loads[name] = round(os.getloadavg()[0], 1)
             runs[name] = run_child(cmd, log_prefix=tmp / report_dir.name)
             report = json.loads((report_dir / "verify.json").read_text())
             agree[name] = (runs[name].returncode == 0 and report["checked"] == len(checked)
                            and report["right"] == len(checked))
             print(f"{name}: {runs[name].wall_s:.1f} s, {report['requests']} requests, {report['verdicts']}", flush=True)
         results = tmp / "curl.txt"
+        loads["curl loop"] = round(os.getloadavg()[0], 1)
         runs["curl loop"] = run_child(["bash", "-c", CURL_LOOP, "curl-loop", str(urls), str(results)],
                                       log_prefix=tmp / "curl")
         lines = results.read_text().splitlines()
@@ -148,13 +151,15 @@ def main() -> int:
     curl = runs["curl loop"]
     summary = [row("rows (checked)", f"{n} ({len(checked)})")]
     for name, run in runs.items():
-        summary.append(row(f"{name}: wall s", round(run.wall_s, 2), ok=agree[name]))
+        summary.append(row(f"{name}: wall s (load {loads[name]})", round(run.wall_s, 2), ok=agree[name]))
         summary.append(row(f"{name}: CPU s / peak RSS MB", f"{run.cpu_s:.1f} / {run.peak_rss_mb:.0f}"))
     for name in ("verify, 4 at once", "verify, 1 at a time"):
-        summary.append(row(f"{name} / curl loop (wall)", round(runs[name].wall_s / curl.wall_s, 2),
+        summary.append(row(f"{name} / curl loop: wall", round(runs[name].wall_s / curl.wall_s, 2),
                            goal="<= 1 at 4 at once", ok=runs[name].wall_s <= curl.wall_s if "4" in name else None))
+        summary.append(row(f"{name} / curl loop: CPU", round(runs[name].cpu_s / curl.cpu_s, 2)))
     print(format_table(summary, f"verify of {n} rows against a local nginx"))
-    write_results("verify", summary, {"rows": n, "checked": len(checked), "runs": runs, "agree": agree, "tmp": tmp})
+    write_results("verify", summary, {"rows": n, "checked": len(checked), "runs": runs, "agree": agree,
+                                      "load_before": loads, "tmp": tmp})
     return 0 if all(agree.values()) else 1
 
 
