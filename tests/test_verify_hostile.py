@@ -189,3 +189,18 @@ def test_redirects_are_followed_at_most_ten_hops(sites):
     assert long.verdict == "chain" and "after 10 redirects" in long.detail and long.hops == 11
     assert new.count("/long/3") == 1 and new.count("/long/2") == 0  # the 11th redirect is not followed
     assert (ten.verdict, ten.hops, ten.final_status, ten.final_url) == ("chain", 10, 200, new.url("/ten/0"))
+
+
+def test_relative_and_unusable_locations(sites):
+    old, new, _ = sites
+    old.add("/rel", redirect("/moved/here"))  # relative: back to the old host, through BASE_URL
+    old.add("/moved/here", redirect(new.url("/a.html")))
+    old.add("/script", Resource(301, {"Location": "javascript:alert(1)", "Content-Type": "text/html"}, b""))
+    got = check(old, [expected_row(f"{OLD}/rel", new.url("/a.html"), "301"),
+                      expected_row(f"{OLD}/script", new.url("/a.html"), "301")], allowed_hosts=[new.base_url])
+    assert (got[f"{OLD}/rel"].verdict, got[f"{OLD}/rel"].hops) == ("chain", 2)
+    assert got[f"{OLD}/rel"].chain[1] == f"301 {OLD}/moved/here"
+    assert [h.headers["Host"] for h in old.hits("/moved/here")] == ["old.example"]
+    script = got[f"{OLD}/script"]
+    assert script.verdict == "wrong_target" and "not a usable http(s) URL" in script.detail
+    assert script.got_location == "javascript[:]alert(1)"

@@ -28,8 +28,7 @@ from archiver.capture.scope import is_private_host
 from archiver.errors import UsageError
 from archiver.export.urls import URL, InvalidURL, defang, parse_url
 from archiver.export.validate import AllowedHosts
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+from archiver.urls import DEFAULT_PORTS
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Route:
 
 
 def _server(url: URL) -> str:
-    return f"{url.host}:{url.port or _DEFAULT_PORTS[url.scheme]}"
+    return f"{url.host}:{url.port or DEFAULT_PORTS[url.scheme]}"
 
 
 def _allowed(entries: Iterable[str], what: str) -> AllowedHosts | None:

@@ -20,10 +20,10 @@ import random
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 from archiver.capture.fetch import Fetcher, FetchResult
 from archiver.export.urls import URL, InvalidURL, defang, parse_url
+from archiver.urls import resolve_link
 
 from .gate import HostGate
 from .hosts import HostPolicy, Route
@@ -181,7 +181,10 @@ class Prober:
                 walk.end, walk.detail = "too_many", f"still redirecting after {max_hops} redirects"
                 return walk
             try:
-                target = parse_url(urljoin(str(current), answer.location.strip()))
+                resolved = resolve_link(str(current), answer.location)
+                if resolved is None:
+                    raise InvalidURL("not an http(s) URL with a host")
+                target = parse_url(resolved)
             except (InvalidURL, ValueError) as exc:
                 walk.end, walk.next_url = "bad_location", defang(answer.location[:300])
                 walk.detail = f"Location is not a usable http(s) URL ({exc})"
