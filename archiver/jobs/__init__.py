@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from archiver import __version__
 from archiver.archive import iter_captures
 from archiver.audit import audit, write_report
-from archiver.capture import crawl
+from archiver.capture import CrawlConfig, crawl
 from archiver.detect import detect, write_notices
 from archiver.export import export_all
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
@@ -48,6 +48,7 @@ from archiver.jobs.manifest import Manifest
 from archiver.mapping import Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
 from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
 from archiver.mapping.decisions import decisions_report, report_lines
+from archiver.verify import check_reachable, summary_line, verify_run
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -236,6 +237,19 @@ class _Run:
                                  "passed": report.passed, "report": "audit/audit.html"}
         return report.passed
 
+    def verify(self) -> bool:
+        """Check the live server ([verify] against) against this run's redirects.csv, its
+        targets against the new site's capture; False when under ``fail_under``."""
+        settings = self.manifest.verify
+        report, paths = verify_run(self.run_dir, settings.against, allowed_hosts=self.manifest.target_hosts,
+                                   config=CrawlConfig(**self.manifest.crawl), new_captures=self.captures["new"],
+                                   fail_under=settings.fail_under)
+        self.summary["verify"] = {**report.summary(), "report": "verify/verify.html"}
+        check_reachable(report, paths["html"])
+        if not report.passed:
+            log.warning("%s", summary_line(report, paths["html"]))
+        return report.passed
+
     def diff(self) -> None:
         diff = diff_runs(self.previous, self.run_dir)
         (self.run_dir / "diff.json").write_text(json.dumps(diff, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -274,6 +288,8 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
             rows = run.stage("map", run.map, notices)
             run.stage("export", run.export, rows)
             passed = run.stage("audit", run.audit)
+            if manifest.verify.against:
+                passed = run.stage("verify", run.verify) and passed
             run.stage("diff", run.diff)
         except ArchiverError as exc:
             summary.update(status="failed", error=str(exc), exit_code=exc.exit_code)
