@@ -7,9 +7,8 @@ still holds originals. A crawl's revisits are listed by its ``crawl.jsonl``
 (record type, WARC file, offset); each revisit's header names its payload
 digest and the original's URI and date. Earlier crawls' full records are
 found in their ``index.cdxj`` (digest, URL, timestamp, file) without reading
-their WARC files. ``originals_beside`` does the same for inputs given by
-hand (``archiver audit OUT/<name>/latest``), finding the earlier runs from
-the job's layout, and names the crawl to add when none holds them.
+their WARC files. (``history.originals_beside`` does the same for inputs
+given by hand, ``archiver audit OUT/<name>/latest``.)
 """
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from archiver.audit.expected import crawls_in
-from archiver.jobs.history import JobHistory
 
 Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
 
@@ -102,7 +99,7 @@ def revisit_refs(crawl_dir: Path) -> set[Ref]:
     return needed - own
 
 
-def _search(wanted: set[Ref], earlier: Iterable[Path]) -> tuple[list[Path], set[Ref]]:
+def find_originals(wanted: set[Ref], earlier: Iterable[Path]) -> tuple[list[Path], set[Ref]]:
     """(WARC files of ``earlier`` crawls holding ``wanted``, oldest first; what none of them holds)."""
     wanted = set(wanted)
     found: list[Path] = []
@@ -122,44 +119,4 @@ def _search(wanted: set[Ref], earlier: Iterable[Path]) -> tuple[list[Path], set[
 
 def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
     """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
-    return _search(revisit_refs(crawl_dir) if needed is None else needed, earlier)[0]
-
-
-def earlier_crawls(crawl_dir: Path) -> list[Path]:
-    """The same site's crawls in the job's earlier runs (``OUT/<name>/runs/<run>/<side>``), oldest first."""
-    crawl_dir = Path(crawl_dir).resolve()
-    run_dir = crawl_dir.parent
-    if run_dir.parent.name != "runs":
-        return []
-    runs = [r.resolve() for r in JobHistory(run_dir.parent.parent).runs()]
-    if run_dir not in runs:
-        return []
-    return [r / crawl_dir.name for r in runs[: runs.index(run_dir)] if (r / crawl_dir.name).is_dir()]
-
-
-def originals_beside(inputs: Iterable) -> tuple[list[Path], list[str]]:
-    """Earlier runs' WARC files that the inputs' revisits need, and a note per crawl whose originals are
-    nowhere to be found, naming the earlier run to add.
-
-    This is what a job does for its own audit, for someone auditing
-    ``OUT/<name>/latest`` (or one of its crawls) by hand.
-    """
-    inputs = [Path(p) for p in inputs]
-    given = {p.resolve() for p in inputs}
-    crawls = list(dict.fromkeys(c.resolve() for p in inputs for c in crawls_in(p)))
-    files: list[Path] = []
-    notes: list[str] = []
-    for crawl_dir in crawls:
-        wanted = revisit_refs(crawl_dir)
-        if not wanted:
-            continue
-        # the other crawls given may hold originals too (searched first: they are read anyway)
-        found, missing = _search(wanted, [*earlier_crawls(crawl_dir), *(c for c in crawls if c != crawl_dir)])
-        files += [f for f in found if f not in files and not any(g == f or g in f.parents for g in given)]
-        if missing:
-            dates = sorted({ref[1].rsplit(" ", 1)[-1] for ref in missing if ref[0] == "capture"})
-            when = f" (recorded {dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''})" if dates else ""
-            notes.append(f"{crawl_dir}: {len(missing)} revisit records point at originals in an earlier crawl{when} "
-                         "that is not among the inputs; add that crawl's directory (the --previous of this crawl, "
-                         "or for a job OUT/<name>/runs/<earlier run>/" + crawl_dir.name + ")")
-    return files, notes
+    return find_originals(revisit_refs(crawl_dir) if needed is None else needed, earlier)[0]

@@ -13,10 +13,12 @@ from archiver.detect import detect, read_notices, write_notices
 from archiver.errors import UsageError
 from archiver.export import Exported, check_formats, export_all
 from archiver.mapping.build import KINDS, build_manifest, parse_rule
+from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
 from archiver.mapping.content import Thresholds
-from archiver.mapping.targets import netloc_of
+from archiver.mapping.decisions import decisions_report, load_decisions
 from archiver.outputs import writable_dir
 from archiver.types import RedirectRow, SectionRule
+from archiver.urls import site_host
 
 
 @dataclass
@@ -31,13 +33,14 @@ class MapResult:
     rows: list[RedirectRow]
     exported: Exported | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    decisions: dict = field(default_factory=dict)  # decisions_report(), when a decisions file was given
 
     @property
     def summary(self) -> dict:
         proposed = Counter(r.kind for r in self.rows)
         counts = self.exported.counts() if self.exported else {
             "exported": {k: 0 for k in KINDS}, "review": 0, "refused": {}, "skipped": {}}
-        return {
+        summary = {
             "rows": len(self.rows),
             "proposed": {k: proposed.get(k, 0) for k in KINDS},
             "kinds": counts["exported"],
@@ -47,6 +50,9 @@ class MapResult:
             "skipped_by_format": counts["skipped"],
             "warnings": self.exported.warnings if self.exported else [],
         }
+        if self.decisions:
+            summary["decisions"] = self.decisions
+        return summary
 
 
 def _check_inputs(paths: Iterable, what: str) -> list[str]:
@@ -67,13 +73,15 @@ def _check_inputs(paths: Iterable, what: str) -> list[str]:
 
 def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_hosts: Iterable[str] = (),
               rules: Iterable[SectionRule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
-              phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None) -> MapResult:
+              phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None,
+              decisions_file=None) -> MapResult:
     """Detect (or read ``notices_file``), map and export into ``out_dir``.
 
-    Writes notices.jsonl (when detecting), the export formats and
-    map-summary.json. The inputs, formats and output directory are checked
-    before any work; the archives are then read twice (detect, then mapping)
-    rather than held in memory.
+    Writes notices.jsonl (when detecting), the export formats,
+    candidates.jsonl and map-summary.json. The inputs, formats and output
+    directory are checked before any work; the archives are then read twice
+    (detect, then mapping) rather than held in memory. ``decisions_file``: a
+    person's decisions (``decisions.py``), applied before every automatic method.
     """
     formats = check_formats(formats)
     rules = [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]  # parsed before any work
@@ -84,20 +92,26 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     old_paths = _check_inputs(old_paths, "--old")
     new_paths = _check_inputs(new_paths, "--new")
     result = MapResult([])
-    new_netlocs = {netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)}  # one header-only pass
-
+    new_netlocs = {site_host(c.url) for c in iter_captures(new_paths, max_body=0)}  # one header-only pass
+    # Never derive the allow-list from the rows themselves: that would let any
+    # target a hostile page named through the exporter's open-redirect check.
+    export_hosts = allowed_hosts or sorted(new_netlocs | {site_host(rule.target) for rule in rules})
+    decisions = load_decisions(decisions_file, allowed_hosts=export_hosts) if decisions_file else None
     if notices_file:
         notices = read_notices(notices_file)
     else:
         notices = detect(iter_captures(old_paths), new_hosts=allowed_hosts or sorted(new_netlocs), phrases=phrases)
         result.files["notices"] = write_notices(notices, out / "notices.jsonl")
-    result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
-                                 allowed_hosts=allowed_hosts, rules=rules, thresholds=thresholds, status=status)
-    # Never derive the allow-list from the rows themselves: that would let any
-    # target a hostile page named through the exporter's open-redirect check.
-    export_hosts = allowed_hosts or sorted(new_netlocs | {netloc_of(rule.target) for rule in rules})
+    with CandidatesWriter(out / CANDIDATES_FILE) as candidates:
+        result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
+                                     allowed_hosts=allowed_hosts, rules=rules, thresholds=thresholds, status=status,
+                                     decisions=decisions, candidates=candidates)
+    result.files["candidates"] = out / CANDIDATES_FILE
     result.exported = export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts, status_default=status)
     result.files.update(result.exported.paths)
+    if decisions_file:
+        result.decisions = decisions_report(decisions, Path(decisions_file).absolute(), result.files["rejected"],
+                                            export_hosts)
     summary_path = out / "map-summary.json"
     summary_path.write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
     result.files["summary"] = summary_path
