@@ -1,7 +1,8 @@
 """Scope and trap rules at their exact bounds, and the keys they rest on (no network)."""
 from __future__ import annotations
 
-from archiver.capture.scope import REQUISITE_DEPTH_SLACK, Scope, host_key, is_private_host, origin, path_key, url_key
+from archiver.capture.scope import REQUISITE_DEPTH_SLACK, Scope, host_key, is_private_host, origin, path_key
+from archiver.urls import dedup_key
 
 
 def test_origin_and_host_key():
@@ -14,15 +15,15 @@ def test_origin_and_host_key():
     assert host_key("mailto:a@h.test") == ""
 
 
-def test_url_key_edges():
-    assert url_key("http://[::1]:80/a") == "http://[::1]/a"
-    assert url_key("http://[::1]:8080/a") == "http://[::1]:8080/a"
-    assert url_key("http://h.test") == "http://h.test/"
-    assert url_key("mailto:A@H.test") == "mailto:A@H.test"  # not http(s): left as it is
-    assert url_key("http://h.test/p?SID=1&x=sid") == "http://h.test/p?x=sid"  # keys only, any case
-    assert url_key("http://h.test/p?sessionid=1&Session_Id=2") == "http://h.test/p"
-    assert url_key("http://h.test/p;JSESSIONID=abc/q") == "http://h.test/p/q"
-    assert url_key("http://h.test/p?x=1&&y=2") == "http://h.test/p?x=1&&y=2"
+def test_dedup_key_edges():
+    assert dedup_key("http://[::1]:80/a") == "http://[::1]/a"
+    assert dedup_key("http://[::1]:8080/a") == "http://[::1]:8080/a"
+    assert dedup_key("http://h.test") == "http://h.test/"
+    assert dedup_key("mailto:A@H.test") == "mailto:A@H.test"  # not http(s): left as it is
+    assert dedup_key("http://h.test/p?SID=1&x=sid") == "http://h.test/p?x=sid"  # keys only, any case
+    assert dedup_key("http://h.test/p?sessionid=1&Session_Id=2") == "http://h.test/p"
+    assert dedup_key("http://h.test/p;JSESSIONID=abc/q") == "http://h.test/p/q"
+    assert dedup_key("http://h.test/p?x=1&&y=2") == "http://h.test/p?x=1&&y=2"
     assert path_key("http://h.test/p?x=1") == "http://h.test/p" and path_key("http://h.test/p") == "http://h.test/p"
 
 
@@ -72,7 +73,7 @@ def test_seeds_and_origins():
 
 
 def test_session_keys_and_paths_with_odd_characters():
-    assert url_key("http://h.test/p?sid=a=b&x=1") == "http://h.test/p?x=1"  # the key is what precedes the first =
+    assert dedup_key("http://h.test/p?sid=a=b&x=1") == "http://h.test/p?x=1"  # the key is what precedes the first =
     assert path_key("http://h.test/p?x=?y") == "http://h.test/p"
 
 
