@@ -148,7 +148,7 @@ def test_apache_substitution_escapes_what_mod_rewrite_expands():
     # $N and %N are back-references and \ escapes in a RewriteRule substitution: each is written escaped
     assert substitution("https://new.example/a$1%25b\\c?d=$&e=%1") == \
         "https://new.example/a\\$1\\%25b\\\\c?d=\\$&e=\\%1"
-    assert substitution("https://new.example/plain-path_1.html") == "https://new.example/plain-path_1.html"
+    assert substitution("https://new.example/Plain-XX_1.html") == "https://new.example/Plain-XX_1.html"
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -192,3 +192,41 @@ def test_netlify_parameters_only_when_netlify_can_say_them():
     assert query_params("a=b=c&b=1") == ["a=b=c", "b=1"]
     for bad in ("#x=1", "a", "=1", "a=:b", "a=1&a=2"):
         assert query_params(bad) is None, bad
+
+
+@pytest.mark.parametrize("raw, expected", [
+    # a character to encode sends the URL down the slow path: escapes at the very end are judged right there
+    ("http://old.example/a b%41", "http://old.example/a%20b%41"),
+    ("http://old.example/a b%4", "http://old.example/a%20b%254"),
+    ("http://old.example/a b%", "http://old.example/a%20b%25"),
+    ("http://old.example/a b%zA", "http://old.example/a%20b%25zA"),
+    ("http://old.example/a b%z1", "http://old.example/a%20b%25z1"),
+    ("http://old.example/\ud800?q=\udfff", "http://old.example/%ED%A0%80?q=%ED%BF%BF"),  # lone surrogates too
+])
+def test_percent_encoding_at_the_edges(raw, expected):
+    assert str(parse_url(raw)) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("http://old.example?a=1?b=2", "http://old.example/?a=1?b=2"),  # the authority ends at the first ?
+    ("http://old.example#a#b", "http://old.example/#a%23b"),  # ... or the first #
+    ("http://old.example/p?a=?b#c?d", "http://old.example/p?a=?b#c?d"),  # the query starts at the first ?
+    ("http://old.example/aX\x00 ", "http://old.example/aX"),  # only whitespace and NUL are trimmed
+    ("http://old.example/" + "x" * (32 * 1024 - len("http://old.example/")), None),  # exactly the limit
+])
+def test_where_each_part_of_a_url_ends(raw, expected):
+    assert str(parse_url(raw)) == (expected or raw)
+
+
+@pytest.mark.parametrize("raw, message", [
+    (None, "empty or missing URL"), ("   ", "empty or missing URL"),
+    ("/relative", "not an absolute URL"),
+    ("http:evil.example", "no host (expected scheme://host/...)"),
+    ("http:///path", "no host"),
+    ("http://exa mple.example/", "invalid host name"),
+    ("http://old.example/" + "x" * (32 * 1024), "URL longer than 32768 characters"),
+])
+def test_refusal_reasons_are_exact(raw, message):
+    with pytest.raises(InvalidURL) as refused:
+        parse_url(raw)
+    assert str(refused.value) == message
