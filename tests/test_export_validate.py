@@ -230,3 +230,11 @@ def test_refusal_reasons_are_exact(raw, message):
     with pytest.raises(InvalidURL) as refused:
         parse_url(raw)
     assert str(refused.value) == message
+
+
+def test_the_length_limit_applies_to_the_url_as_written_out():
+    at_limit = "http://old.example/" + " " * 10_000 + "x" * (32 * 1024 - 19 - 30_000)
+    assert len(str(parse_url(at_limit))) == 32 * 1024  # encoded to exactly the limit: kept
+    with pytest.raises(InvalidURL) as refused:
+        parse_url("http://old.example/" + "\u00e9" * 6_000)  # 6,019 characters, 36,019 once encoded
+    assert str(refused.value) == "URL longer than 32768 characters once percent-encoded"

@@ -308,3 +308,25 @@ def test_verdict_needs_the_threshold_and_the_margin_both_inclusive():
     assert verdict(0.5, 0.2501, bar) == AMBIGUOUS
     assert verdict(1.0, 0.7501, bar) == AMBIGUOUS
     assert verdict(0.25, 0.5, bar) == UNDER
+
+
+def test_the_surer_content_claim_keeps_the_page_whatever_the_order_of_the_urls():
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest again", shorter),
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest", _TEXT)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    rows = {r.old_url: r for r in build_manifest([], old, new, thresholds=Thresholds(strong=0.99))}
+    assert rows[f"{OLD}/a/2/"].kind == "page" and rows[f"{OLD}/a/2/"].new_url == new[0].url
+    assert rows[f"{OLD}/a/1/"].kind != "page" and "already claimed by" in rows[f"{OLD}/a/1/"].evidence
+
+
+def test_an_explicit_redirect_holds_its_target_against_a_content_claim():
+    target = f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest"
+    old = [_redirect(f"{OLD}/z/moved/", target),
+           _page(f"{OLD}/a/copy/", "Ministers meet in Bucharest, a copy", _TEXT)]
+    new = [_page(target, "Ministers meet in Bucharest", _TEXT)]
+    rows = {r.old_url: r for r in build_manifest([], old, new, thresholds=Thresholds(strong=0.99))}
+    assert (rows[f"{OLD}/z/moved/"].kind, rows[f"{OLD}/z/moved/"].method) == ("page", "http_redirect")
+    claimer = rows[f"{OLD}/a/copy/"]
+    assert claimer.kind != "page" and claimer.review
+    assert f"already claimed by {OLD}/z/moved/" in claimer.evidence
