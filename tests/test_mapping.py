@@ -330,3 +330,21 @@ def test_an_explicit_redirect_holds_its_target_against_a_content_claim():
     claimer = rows[f"{OLD}/a/copy/"]
     assert claimer.kind != "page" and claimer.review
     assert f"already claimed by {OLD}/z/moved/" in claimer.evidence
+
+
+def test_a_demoted_claim_becomes_the_fallback_its_notice_gives_and_aliases_all_keep_the_page():
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    target = f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest"
+    section = f"{NEW}/en/news/"
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/1/print/", "Ministers meet in Bucharest", _TEXT),  # the same page again: an alias
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest again", shorter)]
+    new = [_page(target, "Ministers meet in Bucharest", _TEXT), _page(section, "News", _OTHER + " Index.")]
+    notices = [Notice(f"{OLD}/a/2/", 200, "moved_site", section, (Signal("banner", section, "moved to the portal"),))]
+    rows = {r.old_url: r for r in build_manifest(notices, old, new, thresholds=Thresholds(strong=0.99))}
+    assert rows[f"{OLD}/a/1/"].new_url == rows[f"{OLD}/a/1/print/"].new_url == target
+    demoted = rows[f"{OLD}/a/2/"]
+    assert (demoted.kind, demoted.method, demoted.new_url, demoted.status, demoted.confidence) == (
+        "fallback", "banner_link", section, 301, 0.4)
+    assert demoted.review and demoted.evidence.startswith(f"content match {target} (")
+    assert f"is already claimed by {OLD}/a/1/" in demoted.evidence and f"notice links {section}" in demoted.evidence
