@@ -5,8 +5,9 @@ import tracemalloc
 
 import pytest
 
-import documents_gen as gen
 from archiver.documents import Budget, Limits, declared_kind, document_kind, extract, file_name
+
+import documents_gen as gen
 
 TEXT = ["Letno porocilo o delu policije za leto 2018 obsega pregled kriminalitete in prometne varnosti.",
         "V letu 2018 je policija obravnavala 71.000 kaznivih dejanj, kar je manj kot leto prej.",
