@@ -71,6 +71,7 @@ class PageFacts:
     lang: str | None = None  # ISO 639-1
     text: str = ""  # main text, boilerplate removed
     links: tuple[str, ...] = ()  # absolute URLs of outgoing links
+    link_texts: tuple[str, ...] = ()  # each link's text, in step with ``links`` ("" when it has none)
 
     def to_json(self) -> dict:
         return _jsonable(self)
