@@ -32,7 +32,7 @@ from archiver.audit.expected import (
 )
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
-from archiver.types import AuditOutcome
+from archiver.types import REDIRECT_KINDS, AuditOutcome
 from archiver.urls import normalize_url, url_host
 
 COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope); captured = a 2xx capture or a "
@@ -212,8 +212,8 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
         captured = {normalize_url(o.url) for o in outcomes if o.outcome in ("captured", "redirected")}
         summary["redirect_coverage"] = {
             "rows": len(expected.redirect_kinds),
-            **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
-            "other": sum(v for k, v in kinds.items() if k not in ("page", "fallback", "gone", "unmatched")),
+            **{k: kinds.get(k, 0) for k in REDIRECT_KINDS},
+            "other": sum(v for k, v in kinds.items() if k not in REDIRECT_KINDS),
             "old_urls_in_archive": sum(1 for k in expected.redirect_kinds if k in captured),
         }
     return summary

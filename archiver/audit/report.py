@@ -92,7 +92,8 @@ def render_html(data: dict) -> str:
     coverage = summary.get("redirect_coverage")
     if coverage:
         charts.append(bar_chart("Redirect manifest coverage",
-                                [(k, coverage[k]) for k in ("page", "fallback", "gone", "unmatched", "other")]))
+                                [(k, coverage.get(k, 0)) for k in ("page", "document", "fallback", "gone", "unmatched",
+                                                                   "other")]))
     dup = summary["duplicates"]
     sections = [
         table("missing", "Missing expected URLs", ["url", "outcome", "status", "reason", "expected from"],

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from archiver.errors import UsageError
-from archiver.types import RedirectRow
+from archiver.types import REDIRECT_KINDS, RedirectRow
 
 from .urls import URL, InvalidURL, defang, parse_url
 
-KINDS = ("page", "fallback", "gone", "unmatched")
+KINDS = REDIRECT_KINDS
 REDIRECT_STATUSES = (301, 308)
 GONE = 410
-_KIND_RANK = {"page": 3, "fallback": 2, "gone": 1, "unmatched": 0}
+_KIND_RANK = {"page": 3, "document": 3, "fallback": 2, "gone": 1, "unmatched": 0}
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
-from archiver.mapping import Thresholds, build_manifest, explicit_targets
+from archiver.mapping import KINDS, Thresholds, build_manifest, explicit_targets
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -185,9 +185,10 @@ class _Run:
         thresholds = Thresholds() if settings.min_confidence is None else Thresholds(accept=settings.min_confidence)
         rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
                               allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
-                              thresholds=thresholds, status=settings.status)
+                              thresholds=thresholds, status=settings.status, assets=settings.assets,
+                              documents_follow_gone=settings.documents_follow_gone)
         kinds = Counter(r.kind for r in rows)
-        self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
+        self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in KINDS},
                                      "review": sum(1 for r in rows if r.review)}
         return rows
 
@@ -307,7 +308,8 @@ def one_line(summary: dict) -> str:
                      + f"; {_mb(bytes_written)} WARC")
     if "redirects" in summary:
         r = summary["redirects"]
-        parts.append(f"{r['rows']} redirects ({r['page']} page, {r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched)")
+        parts.append(f"{r['rows']} redirects ({r['page']} page, {r.get('document', 0)} document, {r['fallback']} fallback, "
+                     f"{r['gone']} gone, {r['unmatched']} unmatched)")
     audit = summary.get("audit")
     if audit and audit.get("completeness") is not None:
         bar = f" < {audit['fail_under']:.0%}" if not audit["passed"] else ""
@@ -333,7 +335,7 @@ def format_summary(summary: dict) -> str:
         lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
     if "redirects" in summary:
         r = summary["redirects"]
-        lines.append(f"  redirects: {r['rows']} rows: {r['page']} page, {r['fallback']} fallback, {r['gone']} gone, "
+        lines.append(f"  redirects: {r['rows']} rows: {r['page']} page, {r.get('document', 0)} document, {r['fallback']} fallback, {r['gone']} gone, "
                      f"{r['unmatched']} unmatched; {r['review']} to review")
     if "exports" in summary:
         lines.append("  exports:   " + ", ".join(summary["exports"].values()))

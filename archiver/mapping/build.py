@@ -10,6 +10,8 @@ Order of trust for each old URL:
    site-level redirect (kind fallback);
 5. otherwise unmatched, flagged for review.
 Rejected targets and runner-up candidates are kept in the evidence.
+Captured legacy documents (PDF, office files, ...) get their own rows, kind
+document, from ``documents.py`` once the page rows are decided.
 """
 from __future__ import annotations
 
@@ -23,12 +25,13 @@ from urllib.parse import urljoin, urlsplit
 from archiver.detect.urls import is_site_root, normalize
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
+from archiver.mapping.documents import DocumentMatcher
 from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed, netloc_of
-from archiver.types import Capture, Notice, PageFacts, RedirectRow, SectionRule
+from archiver.types import REDIRECT_KINDS, Capture, Notice, PageFacts, RedirectRow, SectionRule
 
 log = logging.getLogger(__name__)
 
-KINDS = ("page", "fallback", "gone", "unmatched")
+KINDS = REDIRECT_KINDS
 EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "canonical": 0.9}
 BANNER_LINK_CONFIDENCE = 0.8  # a notice on the page naming its own new page
 SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
@@ -76,7 +79,7 @@ def _is_page(capture: Capture) -> bool:
 
 class _Builder:
     def __init__(self, *, allowed: set[str], rules: list[SectionRule], thresholds: Thresholds, status: int,
-                 extract: Callable[[Capture], PageFacts]):
+                 extract: Callable[[Capture], PageFacts], documents: DocumentMatcher):
         self.allowed = allowed
         self.rules = rules
         self.thresholds = thresholds
@@ -89,6 +92,7 @@ class _Builder:
         self.old: dict[str, _Old] = {}
         self.old_facts: list[PageFacts] = []
         self.old_assets: set[str] = set()  # captured URLs that need no row (images, robots.txt, ...)
+        self.documents = documents
 
     # reading ------------------------------------------------------------------------------
     def read_new(self, captures: Iterable[Capture]) -> None:
@@ -105,6 +109,8 @@ class _Builder:
                 else:
                     self.new_index[key] = len(self.new_facts)
                     self.new_facts.append(facts)
+            elif not _is_page(capture) and urlsplit(capture.url).path not in _SKIP_PATHS:
+                self.documents.add_new(capture)
 
     def read_old(self, captures: Iterable[Capture]) -> None:
         for capture in captures:
@@ -115,8 +121,12 @@ class _Builder:
                 continue  # the new site as the legacy crawl saw it: used to verify targets only
             key = normalize(capture.url)
             if not _is_page(capture):
-                self.old_assets.add(key)
+                if urlsplit(capture.url).path in _SKIP_PATHS or not self.documents.add_old(capture):
+                    self.old_assets.add(key)
+                else:
+                    self.old.pop(key, None)  # the latest capture decides what the URL is
                 continue
+            self.documents.discard_old(key)
             page = _Old(capture.url, capture.status, capture.is_html, capture.header("location"))
             previous = self.old.get(key)
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
@@ -132,7 +142,8 @@ class _Builder:
     def build(self, notices: Iterable[Notice]) -> list[RedirectRow]:
         by_url = {normalize(n.url): n for n in notices}
         for key, notice in by_url.items():
-            if key not in self.old and key not in self.old_assets and not host_allowed(notice.url, self.allowed):
+            if key not in self.old and key not in self.old_assets and not self.documents.has_old(key) \
+                    and not host_allowed(notice.url, self.allowed):
                 self.old[key] = _Old(notice.url, notice.status, True, None)
         matcher = ContentMatcher(self.new_facts, self.thresholds)
         matches = matcher.match(self.old_facts) if self.old_facts else []
@@ -167,6 +178,9 @@ class _Builder:
                 row = self._fallback(page, notice, weak_landing, rejected, match)
             rows[key] = row
         self._one_to_one(rows, content_claims, by_url, matcher)
+        rows.update(self.documents.rows(rows, status=self.status, old_pages=self.old_facts,
+                                        new_pages={k: self.new_facts[i] for k, i in self.new_index.items()},
+                                        allowed=lambda url: host_allowed(url, self.allowed)))
         kinds = Counter(r.kind for r in rows.values())
         log.info("mapped %d legacy URLs against %d new pages: %s", len(rows), len(self.new_facts),
                  ", ".join(f"{k} {kinds.get(k, 0)}" for k in KINDS))
@@ -343,17 +357,21 @@ def _join(*parts) -> str:
 def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], new_captures: Iterable[Capture], *,
                    allowed_hosts: Iterable[str] | None = None, rules: Iterable[SectionRule | str] = (),
                    thresholds: Thresholds | None = None, status: int = 301,
-                   extract: Callable[[Capture], PageFacts] | None = None) -> list[RedirectRow]:
-    """Redirect rows for every legacy page: page-level, fallback, gone or unmatched.
+                   extract: Callable[[Capture], PageFacts] | None = None, assets: Iterable[str] = (),
+                   documents_follow_gone: bool = False) -> list[RedirectRow]:
+    """Redirect rows for every legacy page and document: page-level, document, fallback, gone or unmatched.
 
     ``allowed_hosts`` (hosts or host:port) defaults to the new capture's hosts;
-    ``status`` (301 or 308) is used for page and fallback rows.
+    ``status`` (301 or 308) is used for page, document and fallback rows; ``assets``
+    (media-type patterns such as ``image/*``) opts further types into document rows;
+    ``documents_follow_gone`` lets a document removed with its pages answer their 410.
     """
     if status not in (301, 308):
         raise UsageError(f"redirect status must be 301 or 308, not {status}")
     builder = _Builder(allowed={allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()},
                        rules=_as_rules(rules), thresholds=thresholds or Thresholds(), status=status,
-                       extract=extract or _default_extract)
+                       extract=extract or _default_extract,
+                       documents=DocumentMatcher(assets=assets, follow_gone=documents_follow_gone))
     builder.read_new(new_captures)
     if not builder.allowed:
         builder.allowed = set(builder.new_hosts)

@@ -20,6 +20,10 @@ def add_parser(sub) -> None:
                    help="export format (csv, json, nginx, apache, netlify, cloudflare; default all)")
     p.add_argument("--accept", type=float, help="minimum confidence of a content match (default 0.55)")
     p.add_argument("--margin", type=float, help="lead a content match needs over the runner-up (default 0.08)")
+    p.add_argument("--asset-type", action="append", default=[], dest="assets", metavar="TYPE",
+                   help="also give rows to captures of this media type, e.g. 'image/*' (documents always get rows)")
+    p.add_argument("--documents-follow-gone", action="store_true",
+                   help="a document whose linking pages are all gone answers 410 too (default: unmatched)")
 
 
 def run(args) -> int:
@@ -27,6 +31,7 @@ def run(args) -> int:
 
     from archiver.errors import UsageError
     from archiver.mapping import Thresholds, map_paths
+    from archiver.settings import check
 
     thresholds = Thresholds()
     for name in ("accept", "margin"):
@@ -35,9 +40,13 @@ def run(args) -> int:
             if not 0 <= value <= 1:
                 raise UsageError(f"--{name} must be between 0 and 1, not {value}")
             thresholds = replace(thresholds, **{name: value})
+    problem = check("media_types", args.assets)
+    if problem:
+        raise UsageError(f"--asset-type: {problem}")
     result = map_paths(args.old, args.new, args.out, allowed_hosts=args.allowed_host, rules=args.rule,
                        thresholds=thresholds, status=args.status, phrases=args.phrase,
-                       notices_file=args.notices, formats=args.formats)
+                       notices_file=args.notices, formats=args.formats, assets=args.assets,
+                       documents_follow_gone=args.documents_follow_gone)
     summary = result.summary
     kinds = ", ".join(f"{k} {n}" for k, n in summary["kinds"].items())
     print(f"{summary['rows']} legacy URLs: {kinds}; {summary['review']} flagged for review")

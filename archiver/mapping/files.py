@@ -43,7 +43,8 @@ def _check_inputs(paths: Iterable, what: str) -> list[str]:
 
 def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_hosts: Iterable[str] = (),
               rules: Iterable[SectionRule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
-              phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None) -> MapResult:
+              phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None,
+              assets: Iterable[str] = (), documents_follow_gone: bool = False) -> MapResult:
     """Detect (or read ``notices_file``), map and export into ``out_dir``.
 
     Writes notices.jsonl (when detecting), the export formats and
@@ -78,7 +79,8 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
         notices = detect(iter_captures(old_paths), new_hosts=new_hosts, phrases=phrases)
         result.files["notices"] = write_notices(notices, out / "notices.jsonl")
     result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
-                                 allowed_hosts=allowed_hosts, rules=rules, thresholds=thresholds, status=status)
+                                 allowed_hosts=allowed_hosts, rules=rules, thresholds=thresholds, status=status,
+                                 assets=assets, documents_follow_gone=documents_follow_gone)
     # Never derive the allow-list from the rows themselves: that would let any
     # target a hostile page named through the exporter's open-redirect check.
     export_hosts = allowed_hosts or sorted(
