@@ -393,3 +393,41 @@ def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, mon
     # a split point that is not a record boundary is caught: the file is scanned again whole
     monkeypatch.setattr(inventory, "split_points", lambda source, parts: [0, offsets[50] + 7])
     assert report(2) == serial
+
+
+def test_documents_linked_but_not_captured_and_captured_without_a_row(tmp_path):
+    page = ('<html><body><a href="/files/ok.pdf">ok</a> <a href="/files/Poro%C4%8Dilo.pdf">missing</a>'
+            '<a href="/files/removed.docx">404</a> <a href="/files/moved.pdf">moved</a>'
+            '<a href="/files/x&lt;script&gt;.pdf">hostile</a></body></html>').encode()
+    pdf_type = {"Content-Type": "application/pdf"}
+    warc = tmp_path / "d.warc.gz"
+    write_warc(warc, [
+        response("http://old.example/", page, headers={"Content-Type": "text/html"}),
+        response("http://old.example/files/ok.pdf", b"%PDF-1.4 ok", headers=pdf_type),
+        response("http://old.example/files/removed.docx", b"gone", 404, {"Content-Type": "text/html"}),
+        response("http://old.example/files/moved.pdf", b"", 301, {"Location": "/files/nowhere.pdf"}),
+        response("http://old.example/prenos/letno.docx", b"PK\x03\x04", headers={"Content-Type": "application/octet-stream"}),
+        response("http://old.example/robots.txt", b"User-agent: *", headers={"Content-Type": "text/plain"}),
+        response("http://old.example/logo.png", b"\x89PNG", headers={"Content-Type": "image/png"}),
+    ])
+    without_manifest = audit([warc]).documents
+    assert without_manifest["captured"] == 2 and without_manifest["captured_without_row"] is None
+    reasons = {d["url"]: d["reason"] for d in without_manifest["linked_not_captured"]}
+    assert reasons == {"http://old.example/files/Poro%C4%8Dilo.pdf": "never captured",
+                       "http://old.example/files/removed.docx": "HTTP 404",
+                       "http://old.example/files/moved.pdf": "redirects to http://old.example/files/nowhere.pdf: "
+                                                             "never captured",
+                       "http://old.example/files/x<script>.pdf": "never captured"}
+    assert all(d["linked_from"] == ["http://old.example/"] for d in without_manifest["linked_not_captured"])
+    manifest = tmp_path / "redirects.csv"
+    manifest.write_text("old_url,new_url,status,kind,method,confidence\n"
+                        "http://old.example/files/ok.pdf,https://new.example/ok.pdf,301,document,digest,1\n")
+    report = audit([warc], redirects=manifest)
+    assert report.documents["captured_without_row"] == ["http://old.example/prenos/letno.docx"]
+    assert report.summary["redirect_coverage"]["document"] == 1
+    paths = write_report(report, tmp_path / "out")
+    data = json.loads(paths["json"].read_text())
+    assert data["documents"]["captured_without_row_count"] == 1 and data["documents"]["linked_not_captured_count"] == 4
+    page_html = paths["html"].read_text()
+    assert "Documents linked from pages but not captured" in page_html and "prenos/letno.docx" in page_html
+    assert "<script>.pdf" not in page_html and "x&lt;script&gt;.pdf" in page_html

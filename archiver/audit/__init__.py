@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.archive import expand_inputs
+from archiver.audit.documents import documents_section
 from archiver.audit.expected import (
     Expected,
     crawl_reason,
@@ -57,6 +58,7 @@ class AuditReport:
     completeness: float | None
     fail_under: float | None = None
     warnings: list[str] = field(default_factory=list)
+    documents: dict = field(default_factory=dict)  # see audit/documents.py
 
     @property
     def passed(self) -> bool:
@@ -78,6 +80,7 @@ class AuditReport:
             "missing": self.missing,
             "requisites_missing": self.requisites_missing,
             "integrity_errors": self.integrity_errors,
+            "documents": self.documents,
             "outcomes": [o.to_json() for o in self.outcomes],
             "warnings": self.warnings,
         }
@@ -291,6 +294,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         completeness=completeness,
         fail_under=fail_under,
         warnings=warnings,
+        documents=documents_section(inv, expected),
     )
 
 

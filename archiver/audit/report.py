@@ -61,6 +61,19 @@ def table(table_id: str, title: str, columns: list[str], rows: list[list], *, to
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
+def _document_tables(documents: dict) -> list[str]:
+    """Documents linked but not captured, and captured without a redirect row (audit/documents.py)."""
+    if not documents:
+        return []
+    tables = [table("doc-missing", "Documents linked from pages but not captured", ["url", "reason", "linked from",
+                                                                                   "links"],
+                    [[d["url"], d["reason"], d["linked_from"], d["links"]] for d in documents["linked_not_captured"]])]
+    if documents["captured_without_row"] is not None:
+        tables.append(table("doc-norow", f"Captured documents without a redirect row (of {documents['captured']})",
+                            ["url"], [[url] for url in documents["captured_without_row"]]))
+    return tables
+
+
 def render_html(data: dict) -> str:
     """The report page from audit.json's data."""
     summary = data["summary"]
@@ -114,6 +127,7 @@ def render_html(data: dict) -> str:
         table("dup-payloads", "Same payload under several URLs", ["digest", "URLs", "examples"],
               [[d["digest"], d["urls"], d["examples"]] for d in dup["top_payloads"]],
               total=dup["payloads_under_several_urls"]),
+        *_document_tables(data.get("documents") or {}),
         table("outcomes", "Every expected URL", ["url", "outcome", "status", "final url", "reason", "file", "offset"],
               [[o["url"], o["outcome"], o["status"], o["final_url"], o["reason"], o["file"], o["offset"]]
                for o in data["outcomes"]]),
