@@ -28,5 +28,12 @@ def test_demo_manifest_runs_out_of_the_box_then_demo_scores_it(tmp_path, capsys)
     score = json.loads((second / "demo-score.json").read_text())
     print(f"\ndemo page-level mappings: precision {score['precision']:.3f} recall {score['recall']:.3f}")
     assert score["precision"] >= 0.95 and score["recall"] >= 0.9
+    documents = score["documents"]
+    print(f"demo document mappings: precision {documents['precision']:.3f} recall {documents['recall']:.3f} "
+          f"{documents['methods']}")
+    assert documents["expected"] >= 5 and documents["with_a_row"] == documents["expected"] + documents["removed"]
+    assert documents["precision"] >= 0.99 and documents["recall"] >= 0.95 and documents["forced_onto_a_document"] == 0
+    assert {"digest", "text"} <= set(documents["methods"]) and "document mappings vs truth" in text
+    assert json.loads((second / "summary.json").read_text())["redirects"]["document"] == documents["document_rows"]
     assert f"precision {score['precision']:.3f}" in text and "everything is under" in text
     assert str(out / "demo" / "latest") in text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from pathlib import Path
 
 from archiver.demo.server import SiteServer
@@ -88,4 +89,29 @@ def score_mappings(rows: list[dict], truth: dict[str, str | None]) -> dict:
         "forced_onto_a_page": forced,
         "wrong": sorted(r["old_url"] for r in page_rows if truth[r["old_url"]] != r.get("new_url")),
         "missed": sorted(u for u in expected_pages if not (by_url.get(u, {}).get("kind") == "page" and by_url[u].get("new_url") == truth[u])),
+    }
+
+
+def score_documents(rows: list[dict], truth: dict[str, str | None]) -> dict:
+    """Precision and recall of document rows against the generated documents' truth (scored apart
+    from pages): precision counts document rows of labelled documents, recall the labelled documents
+    that moved; a removed document given a document row was forced onto another."""
+    by_url = {row["old_url"]: row for row in rows}
+    document_rows = [r for r in rows if r.get("kind") == "document" and r["old_url"] in truth]
+    correct = sum(1 for r in document_rows if truth[r["old_url"]] == r.get("new_url"))
+    moved = [u for u, target in truth.items() if target]
+    found = sum(1 for u in moved if by_url.get(u, {}).get("kind") == "document" and by_url[u].get("new_url") == truth[u])
+    removed = [u for u, target in truth.items() if target is None]
+    return {
+        "document_rows": len(document_rows),
+        "correct": correct,
+        "precision": correct / len(document_rows) if document_rows else None,
+        "expected": len(moved),
+        "found": found,
+        "recall": found / len(moved) if moved else None,
+        "with_a_row": sum(1 for u in truth if u in by_url),
+        "removed": len(removed),
+        "forced_onto_a_document": sum(1 for u in removed if by_url.get(u, {}).get("kind") == "document"),
+        "methods": dict(sorted(Counter(r.get("method", "") for r in document_rows).items())),
+        "wrong": sorted(r["old_url"] for r in document_rows if truth[r["old_url"]] != r.get("new_url")),
     }
