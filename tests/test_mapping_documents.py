@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-import documents_gen as gen
 from archiver.archive import iter_captures
 from archiver.capture import CrawlConfig, crawl
 from archiver.cli import main
 from archiver.demo.server import SiteServer
 from archiver.detect import detect
 from archiver.mapping import explicit_targets
+
+import documents_gen as gen
 from webservers import free_port, nginx_conf, raw_get, require, run_nginx, stop
 
 
