@@ -135,15 +135,19 @@ class DocumentMatcher:
     """Collects documents of both sites while the captures stream past, then gives the legacy ones rows.
 
     ``assets``: media-type patterns (``image/*``) of further types that get a row (digest and
-    linking page only); ``follow_gone``: a document whose linking pages are all gone gets their 410.
+    linking page only); ``follow_gone``: a document whose linking pages are all gone gets their 410;
+    ``read``: the text reader (``documents.extract``; the bench passes a lookup), ``clock`` its
+    time budget's clock.
     """
 
     def __init__(self, *, assets: Iterable[str] = (), follow_gone: bool = False, limits: Limits | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 read: Callable[..., DocumentText] = extract) -> None:
         self.assets = tuple(a.lower() for a in assets)
         self.follow_gone = follow_gone
         self.limits = limits or Limits()
         self.clock = clock
+        self.read = read
         self.shingler, self.signer = Shingler(), Signer()
         self.new, self.old = _Side(), _Side()
         self._read: dict[str, tuple[DocumentText, np.ndarray | None]] = {}  # digest -> what its text gave
@@ -205,7 +209,7 @@ class DocumentMatcher:
         if known is not None:
             return known
         budget = Budget(self.limits.seconds, clock=self.clock) if self.clock else None
-        text = extract(kind, body, limits=self.limits, budget=budget)
+        text = self.read(kind, body, limits=self.limits, budget=budget)
         shingles = self.shingler.shingles(text.text) if text.text else np.empty(0, np.uint32)
         signature = self.signer.sign(shingles) if len(shingles) >= MIN_SHINGLES else None
         result = (DocumentText(title=text.title, pages=text.pages, problem=text.problem), signature)
