@@ -46,6 +46,13 @@ def resave_pdf(body: bytes, *, producer: str) -> bytes:
     return out.getvalue()
 
 
+def _saved(document) -> bytes:
+    """What a python-docx, openpyxl or python-pptx object writes."""
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
 def docx(paragraphs: list[str], *, title: str = "", author: str = "") -> bytes:
     import docx as python_docx
 
@@ -54,9 +61,7 @@ def docx(paragraphs: list[str], *, title: str = "", author: str = "") -> bytes:
     doc.core_properties.author = author
     for text in paragraphs:
         doc.add_paragraph(text)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+    return _saved(doc)
 
 
 def resave_docx(body: bytes, *, author: str) -> bytes:
@@ -66,9 +71,7 @@ def resave_docx(body: bytes, *, author: str) -> bytes:
     doc = python_docx.Document(io.BytesIO(body))
     doc.core_properties.author = author
     doc.core_properties.revision = 7
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+    return _saved(doc)
 
 
 def xlsx(rows: list[list], *, title: str = "", creator: str = "archiver tests") -> bytes:
@@ -80,9 +83,7 @@ def xlsx(rows: list[list], *, title: str = "", creator: str = "archiver tests") 
     sheet = book.active
     for row in rows:
         sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return _saved(book)
 
 
 def pptx(slides: list[str], *, title: str = "") -> bytes:
@@ -94,9 +95,7 @@ def pptx(slides: list[str], *, title: str = "") -> bytes:
         slide = deck.slides.add_slide(deck.slide_layouts[1])
         slide.shapes.title.text = text
         slide.placeholders[1].text = text + " (details)"
-    out = io.BytesIO()
-    deck.save(out)
-    return out.getvalue()
+    return _saved(deck)
 
 
 def odt(paragraphs: list[str], *, title: str = "") -> bytes:
