@@ -369,6 +369,6 @@ def _served(path: str) -> str:
 
 def _crawled(url: str) -> str:
     """A URL as the crawler requests (and archives) it: what a browser would percent-encode, encoded."""
-    from archiver.urls import normalize_url
+    from archiver.urls import lookup_key
 
-    return normalize_url(url)
+    return lookup_key(url)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from archiver.audit.expected import Expected, crawl_reason
 from archiver.audit.inventory import Inventory
 from archiver.documents import declared_kind, file_name
-from archiver.urls import normalize_url
+from archiver.urls import lookup_key
 
 _MACHINERY = ("/robots.txt",)  # plain text that is no one's document
 
@@ -34,7 +34,7 @@ def documents_section(inv: Inventory, expected: Expected) -> dict:
         if state is not None and state.status is not None and 200 <= state.status < 300:
             continue
         if state is None:
-            row = expected.crawl.get(normalize_url(chain[-1]))
+            row = expected.crawl.get(lookup_key(chain[-1]))
             reason = crawl_reason(row)[1] if row is not None else "never captured"
         else:
             reason = f"HTTP {state.status}"
@@ -46,7 +46,7 @@ def documents_section(inv: Inventory, expected: Expected) -> dict:
                       if state.status is not None and 200 <= state.status < 300 and _kind(state.url, state.mime))
     without_row = None
     if expected.redirect_kinds:
-        without_row = [url for url in captured if normalize_url(url) not in expected.redirect_kinds]
+        without_row = [url for url in captured if lookup_key(url) not in expected.redirect_kinds]
     return {
         "captured": len(captured),
         "linked_not_captured_count": len(linked),

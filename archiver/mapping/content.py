@@ -25,13 +25,13 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from archiver.mapping.minhash import LshIndex, Shingler, Signer, agreement, drop_common, expand, fold
+from archiver.extract import date_in_url, fold
+from archiver.mapping.minhash import LshIndex, Shingler, Signer, agreement, drop_common, expand
 from archiver.types import PageFacts
 
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"^\d+$")
 _SLUG_NOISE = re.compile(r"(?:(?:19|20)\d\d-\d\d-\d\d-?)|(?:[_-]\d{2,}$)|\.(?:html?|php|aspx?)$")
-_URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 _CHUNK = 65536  # candidate pairs scored per numpy batch (bounded memory)
 
 # weights of the parts of a content score; missing parts drop out and the rest are renormalized
@@ -81,17 +81,7 @@ def url_slug(url: str) -> str:
 
 def facts_from_url(url: str) -> PageFacts:
     """What a URL alone says about its page: its slug as a title, the date in its path."""
-    try:
-        found = _URL_DATE.search(urlsplit(url).path)
-    except ValueError:
-        found = None
-    day = None
-    if found:
-        try:
-            day = date(*map(int, found.groups())).isoformat()
-        except ValueError:
-            day = None
-    return PageFacts(url, title=url_slug(url), date=day)
+    return PageFacts(url, title=url_slug(url), date=date_in_url(url))
 
 
 def _day(value: str | None) -> int:
@@ -125,7 +115,7 @@ def _build_side(facts: Iterable[PageFacts], vocab: Shingler, lang_codes: dict[st
     side = _Side()
     days, langs = [], []
     for page in facts:
-        folded = fold(" ".join((page.title or page.h1).split()))
+        folded = fold(page.title or page.h1)
         side.urls.append(page.url)
         side.titles.append(folded)
         side.title_words.append(tuple(dict.fromkeys(w for w in _WORD.findall(folded) if len(w) > 2)))

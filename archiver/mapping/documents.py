@@ -35,11 +35,10 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from archiver.detect.urls import normalize
 from archiver.documents import Budget, DocumentText, Limits, document_kind, extract, file_name
 from archiver.mapping.minhash import LshIndex, Shingler, Signer, agreement, fold
 from archiver.types import Capture, PageFacts, RedirectRow
-from archiver.urls import normalize_url
+from archiver.urls import lookup_key
 
 TEXT_ACCEPT = 0.9  # signature agreement of "near-identical" text, when both titles agree
 TEXT_ACCEPT_UNTITLED = 0.95  # ... when a title is missing: sibling forms on one template reach 0.9
@@ -68,8 +67,7 @@ document priloga attachment odpri open klikni click preberi read pdf word excel"
 @dataclass(slots=True)
 class _Doc:
     url: str
-    key: str  # the row key (as for pages)
-    link_key: str  # the form links are compared in
+    key: str  # lookup_key: the row key, and what links are compared in
     kind: str
     digest: str | None
     name: str  # folded file name without extension: what "the same file name" compares
@@ -81,13 +79,11 @@ class _Doc:
 
 @dataclass
 class _Side:
-    docs: dict[str, _Doc] = field(default_factory=dict)  # row key -> document (the latest capture wins)
-    by_link: dict[str, _Doc] = field(default_factory=dict)
+    docs: dict[str, _Doc] = field(default_factory=dict)  # key -> document (the latest capture wins)
     by_digest: dict[str, list[_Doc]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, doc: _Doc) -> None:
         self.docs[doc.key] = doc
-        self.by_link[doc.link_key] = doc
 
     def index_digests(self) -> None:
         self.by_digest.clear()
@@ -175,9 +171,7 @@ class DocumentMatcher:
 
     def discard_old(self, key: str) -> None:
         """A later capture of the URL is not a document (a 404, a redirect): it gets a page's row."""
-        doc = self.old.docs.pop(key, None)
-        if doc is not None and self.old.by_link.get(doc.link_key) is doc:
-            del self.old.by_link[doc.link_key]
+        self.old.docs.pop(key, None)
 
     def _document(self, capture: Capture, *, read_text: bool | None) -> _Doc | None:
         if capture.status is None or not 200 <= capture.status < 300:
@@ -199,7 +193,7 @@ class DocumentMatcher:
             text = DocumentText(problem="no text read: matched by identical bytes and linking page only")
         elif read_text:
             text, signature = self._text(kind, capture.body, digest)
-        return _Doc(url=capture.url, key=normalize(capture.url), link_key=normalize_url(capture.url), kind=kind,
+        return _Doc(url=capture.url, key=lookup_key(capture.url), kind=kind,
                     digest=digest, name=_stem(name), title=_real_title(text.title), pages=text.pages,
                     problem=text.problem, signature=signature)
 
@@ -230,7 +224,7 @@ class DocumentMatcher:
         def moved_links(doc: _Doc) -> list[tuple[str, str, str, list[tuple[_Doc, str]]]]:
             """(old page, its link text, new page, the new page's document links) for each page-level move."""
             out = []
-            for page_key, page_url, text in linked_by.get(doc.link_key, ()):
+            for page_key, page_url, text in linked_by.get(doc.key, ()):
                 row = page_rows.get(page_key)
                 if row is None or row.kind != "page" or not row.new_url:
                     continue
@@ -248,7 +242,7 @@ class DocumentMatcher:
                 target = self._pick_copy(doc, copies, moved_links(doc))
                 claimed.add(target.key)
                 more = f" ({len(copies)} identical copies there)" if len(copies) > 1 else ""
-                out[doc.key] = RedirectRow(doc.url, normalize(target.url), status, "document", "digest", 1.0,
+                out[doc.key] = RedirectRow(doc.url, lookup_key(target.url), status, "document", "digest", 1.0,
                                            f"{_describe(doc)}: identical bytes ({doc.digest[:19]}...) at "
                                            f"{target.url}{more}")
         text_notes: dict[str, str] = {}
@@ -258,7 +252,7 @@ class DocumentMatcher:
                 text_notes[doc.key] = note
                 continue
             claimed.add(target.key)
-            out[doc.key] = RedirectRow(doc.url, normalize(target.url), status, "document", "text",
+            out[doc.key] = RedirectRow(doc.url, lookup_key(target.url), status, "document", "text",
                                        round(min(0.95, score), 3), f"{_describe(doc)}: same document re-saved: {note}")
         for doc in self.old.docs.values():
             if doc.key in out:
@@ -266,21 +260,21 @@ class DocumentMatcher:
             moves = moved_links(doc)
             row, refused = self._linked_row(doc, moves, claimed, status, allowed)
             if row is None:
-                row = self._unmatched(doc, linked_by.get(doc.link_key, ()), page_rows, moves,
+                row = self._unmatched(doc, linked_by.get(doc.key, ()), page_rows, moves,
                                       [text_notes.get(doc.key, ""), *refused])
             out[doc.key] = row
         return out
 
     def _links_to_old_documents(self, old_pages: Iterable[PageFacts]) -> dict[str, list[tuple[str, str, str]]]:
-        """Legacy document (link key) -> [(page row key, page URL, link text)] of the pages linking it."""
+        """Legacy document (key) -> [(page row key, page URL, link text)] of the pages linking it."""
         found: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-        by_link = self.old.by_link
+        documents = self.old.docs
         for page in old_pages:
             page_key = None
             for link, text in zip(page.links, page.link_texts or [""] * len(page.links)):
-                link_key = normalize_url(link)
-                if link_key in by_link:
-                    page_key = page_key or normalize(page.url)
+                link_key = lookup_key(link)
+                if link_key in documents:
+                    page_key = page_key or lookup_key(page.url)
                     found[link_key].append((page_key, page.url, text))
         return found
 
@@ -288,7 +282,7 @@ class DocumentMatcher:
         """(new document, link text) of each document the new page links."""
         out = []
         for link, text in zip(page.links, page.link_texts or [""] * len(page.links)):
-            doc = self.new.by_link.get(normalize_url(link))
+            doc = self.new.docs.get(lookup_key(link))
             if doc is not None:
                 out.append((doc, text))
         return out
@@ -375,7 +369,7 @@ class DocumentMatcher:
             return None, vetoed
         target, clues, moved = next(iter(candidates.values()))
         confidence = BOTH_CLUES_CONFIDENCE if len(clues) > 1 else LINKED_CONFIDENCE
-        return RedirectRow(doc.url, normalize(target.url), status, "document", "linked_from", confidence,
+        return RedirectRow(doc.url, lookup_key(target.url), status, "document", "linked_from", confidence,
                            f"{_describe(doc)}: its page moved ({'; '.join(sorted(moved))}) and links "
                            f"{target.url} with the same {' and '.join(sorted(clues))}", review=True), vetoed
 

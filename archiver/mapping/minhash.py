@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections import defaultdict
 
 import numpy as np
 
+from archiver.extract import fold
+
 NUM_PERM = 128
 _WORD = re.compile(r"\w+")
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _SIGN_BATCH = 1024  # shingles hashed per numpy batch (bounded temporary memory for long texts)
-
-
-def fold(text: str) -> str:
-    """Lower-case text with diacritics removed (č -> c), for comparing words."""
-    if text.isascii():
-        return text.lower()
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower().replace("đ", "d")))
 
 
 def words(text: str) -> list[str]:
