@@ -417,7 +417,7 @@ def test_documents_linked_but_not_captured_and_captured_without_a_row(tmp_path):
                        "http://old.example/files/removed.docx": "HTTP 404",
                        "http://old.example/files/moved.pdf": "redirects to http://old.example/files/nowhere.pdf: "
                                                              "never captured",
-                       "http://old.example/files/x<script>.pdf": "never captured"}
+                       "http://old.example/files/x%3Cscript%3E.pdf": "never captured"}
     assert all(d["linked_from"] == ["http://old.example/"] for d in without_manifest["linked_not_captured"])
     manifest = tmp_path / "redirects.csv"
     manifest.write_text("old_url,new_url,status,kind,method,confidence\n"
@@ -430,4 +430,4 @@ def test_documents_linked_but_not_captured_and_captured_without_a_row(tmp_path):
     assert data["documents"]["captured_without_row_count"] == 1 and data["documents"]["linked_not_captured_count"] == 4
     page_html = paths["html"].read_text()
     assert "Documents linked from pages but not captured" in page_html and "prenos/letno.docx" in page_html
-    assert "<script>.pdf" not in page_html and "x&lt;script&gt;.pdf" in page_html
+    assert "x<script>" not in page_html and "x%3Cscript%3E.pdf" in page_html
