@@ -104,6 +104,19 @@ def test_follow_gone_and_asset_types_opt_in(crawled):
     assert gone_without_page["kind"] == "unmatched"  # its page moved: not removed with it
 
 
+def test_a_persons_decision_about_a_document_comes_first(crawled):
+    scan = gen._crawled(crawled["legacy_base"] + "/files/scan0001.pdf")
+    removed = gen._crawled(crawled["legacy_base"] + "/files/razpis_2014.pdf")
+    decisions = crawled["root"] / "decisions.csv"
+    decisions.write_text("old_url,decision,new_url,note,decided_at\n"
+                         f"{scan},gone,,withdrawn,2026-11-29T10:00:00Z\n"
+                         f"{removed},ignore,,,2026-11-29T10:00:00Z\n", encoding="utf-8")
+    rows = _map(crawled, "map-decided", "--decisions", str(decisions))
+    assert (rows[scan]["kind"], rows[scan]["status"], rows[scan]["method"]) == ("gone", "410", "reviewed")
+    assert removed not in rows  # ignored: no row at all
+    assert rows[gen._crawled(crawled["legacy_base"] + "/files/vloga.docx")]["method"] == "text"
+
+
 def test_usage_error_for_a_bad_asset_type(crawled, capsys):
     args = ["map", "--old", str(crawled["old"][0]), "--new", str(crawled["new"]), "--out",
             str(crawled["root"] / "bad"), "--asset-type", "images"]
