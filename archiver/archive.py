@@ -27,7 +27,7 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterable, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
@@ -76,6 +76,9 @@ def is_warc_name(name: str) -> bool:
 def expand_inputs(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Source]:
     """WARC files, directories (recursively, skipping ``*.open``) and WACZ files as Sources.
 
+    In a directory, a WACZ that packs WARC files found in the same directory
+    (a crawl directory with its ``archive.wacz``) is left out: its records
+    are those files' records, and reading both would count each twice.
     A path that does not exist raises FileNotFoundError; a WACZ that is not a
     zip becomes a Source that fails when opened, so the audit can report it.
     """
@@ -85,14 +88,31 @@ def expand_inputs(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> lis
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if is_warc_name(child.name) or child.name.lower().endswith(".wacz"):
+            children = sorted(p for p in path.rglob("*") if p.is_file())
+            warcs = {(p.name, p.stat().st_size) for p in children if is_warc_name(p.name)}
+            for child in children:
+                if is_warc_name(child.name):
+                    sources.extend(_file_sources(child))
+                elif child.name.lower().endswith(".wacz"):
+                    if _packs_any(child, warcs):
+                        log.debug("%s: skipped, it packs WARC files read from %s already", child, path)
+                        continue
                     sources.extend(_file_sources(child))
         elif path.exists():
             sources.extend(_file_sources(path))
         else:
             raise FileNotFoundError(f"no such WARC, WACZ or directory: {path}")
     return sources
+
+
+def _packs_any(wacz: Path, warcs: set[tuple[str, int]]) -> bool:
+    """Whether the WACZ holds a WARC file of the same name and size as one of ``warcs``."""
+    try:
+        with zipfile.ZipFile(wacz) as archive:
+            return any((PurePosixPath(info.filename).name, info.file_size) in warcs for info in archive.infolist()
+                       if info.filename.startswith("archive/") and is_warc_name(info.filename))
+    except (zipfile.BadZipFile, OSError):
+        return False  # read, so the damage is reported
 
 
 def _file_sources(path: Path) -> list[Source]:
