@@ -45,6 +45,7 @@ from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
 from archiver.mapping import Thresholds, build_manifest, explicit_targets
+from archiver.wacz import write_wacz
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -152,6 +153,7 @@ class _Run:
         previous = finished[-1] if finished else None
         config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
         config.seeds = list(dict.fromkeys([*config.seeds, *extra_seeds]))
+        config.wacz = False  # packed by the "wacz" stage, with the originals from every earlier run
         result = crawl(config)
         if not result.ok:
             raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
@@ -163,6 +165,14 @@ class _Run:
             "incremental_from": previous.parent.name if previous else None,
             "originals_in": sorted({p.relative_to(self.history.runs_dir).parts[0] for p in originals}),
         }
+
+    def wacz(self, side: str) -> None:
+        """Pack the crawl of ``side`` as ``<side>/archive.wacz``, with its revisits' originals."""
+        packed = write_wacz(self.run_dir / side, originals=self.captures[side].originals)
+        self.summary["crawl"][side]["wacz"] = {
+            "file": f"{side}/{packed.path.name}", "pages": packed.pages, "records": packed.records,
+            "bytes": packed.bytes, "original_files": packed.original_files,
+            "unresolved_revisits": packed.unresolved_revisits}
 
     def detect(self) -> list:
         notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.detect.phrases)
@@ -248,8 +258,12 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
             summary["stale_lock_taken_over"] = lock.stale_holder
         try:
             run.stage("crawl legacy", run.crawl, "legacy")
+            if manifest.crawl.get("wacz"):
+                run.stage("wacz legacy", run.wacz, "legacy")
             notices = run.stage("detect", run.detect)
             run.stage("crawl new", run.crawl, "new", run.targets_on_new_site(notices))
+            if manifest.crawl.get("wacz"):
+                run.stage("wacz new", run.wacz, "new")
             rows = run.stage("map", run.map, notices)
             run.stage("export", run.export, rows)
             passed = run.stage("audit", run.audit)
@@ -329,6 +343,9 @@ def format_summary(summary: dict) -> str:
     for side, c in summary.get("crawl", {}).items():
         lines.append(f"  {side + ' site:':12} {c['fetched']} fetched, {c['responses']} new/changed records, {c['revisits']} revisits, "
                      f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
+        if w := c.get("wacz"):
+            missing = f"; {w['unresolved_revisits']} revisits without original" if w["unresolved_revisits"] else ""
+            lines.append(f"  {'':12} {w['file']}: {w['pages']} pages, {_mb(w['bytes'])}{missing}  (open in ReplayWeb.page)")
     if "notices" in summary:
         lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
     if "redirects" in summary:
