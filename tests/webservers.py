@@ -1,15 +1,19 @@
-"""Real nginx and Apache on loopback, for tests that load the exports into them.
+"""Real nginx, Apache and pywb on loopback, for tests that load our output into them.
 
 ``nginx_conf``/``apache_conf`` write a minimal server config that includes the
 exported files; ``run_nginx``/``run_apache`` start the server and wait until it
 listens; ``raw_get`` sends a request target byte for byte (no client-side
-normalisation) and returns (status, Location).
+normalisation) and returns (status, Location). ``run_pywb`` replays a folder
+holding a pywb ``config.yaml`` (and ``collections/``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -164,3 +168,32 @@ def run_apache(conf: Path, port: int) -> subprocess.Popen:
         stop(proc)
         raise
     return proc
+
+
+PYWB_CHILD = textwrap.dedent("""
+    import os, sys
+    from pywb.apps.frontendapp import FrontEndApp
+    from wsgiref.simple_server import make_server, WSGIRequestHandler
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    os.chdir(sys.argv[1])
+    server = make_server("127.0.0.1", 0, FrontEndApp(config_file="config.yaml"), handler_class=Quiet)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+""")
+
+
+@contextlib.contextmanager
+def run_pywb(root: Path):
+    """Yield the port of pywb serving ``root`` (its ``config.yaml`` and ``collections/``); it prints
+    the port once it listens, so there is no start-up time-out to guess."""
+    pywb = subprocess.Popen([sys.executable, "-c", PYWB_CHILD, str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield int(pywb.stdout.readline())
+    finally:
+        pywb.kill()
+        pywb.wait()
