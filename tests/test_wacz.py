@@ -27,10 +27,20 @@ from archiver.cli import main
 from archiver.wacz import WACZ_NAME
 
 from servers import Resource, TestServer, html
-from webservers import run_pywb
+from webservers import NGINX, free_port, require, run_nginx, run_pywb, stop
 
 BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def chunked_plain(body: bytes):
+    """Transfer-Encoding: chunked in 100-byte chunks, without chunk extensions."""
+    def handle(req):
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 100]), body[i:i + 100]) for i in range(0, len(body), 100))
+        req.send_raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + chunks + b"0\r\n\r\n")
+    return handle
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +48,15 @@ def packed(tmp_path_factory):
     """(server, crawl dir, WACZ path) after ``archiver crawl --wacz``."""
     crawl_dir = tmp_path_factory.mktemp("wacz") / "crawl"
     with TestServer() as srv:
-        srv.add("/hub", Resource(200, HTML, html("hub", title="Hub", links=("/dup-1", "/dup-2", "/notitle", "/gone"))))
-        srv.add("/dup-1", Resource(200, HTML, html("the same page twice", title="Dup")))
-        srv.add("/dup-2", Resource(200, HTML, html("the same page twice", title="Dup")))
+        srv.add("/hub", Resource(200, HTML, html("hub", title="Hub", links=("/dup-1", "/notitle", "/gone",
+                                                                                "/chunked-plain"))))
+        # /dup-2 is linked only from /dup-1, so it is fetched after /dup-1 is written: a revisit of it
+        twice = html("the same page twice", title="Dup", links=("/dup-2",))
+        srv.add("/dup-1", Resource(200, HTML, twice))
+        srv.add("/dup-2", Resource(200, HTML, twice))
         srv.add("/notitle", Resource(200, HTML, b"<html><body><p>a page without any title</p></body></html>"))
         srv.add("/gone", Resource(404, HTML, html("not here", title="Not found")))
+        srv.add("/chunked-plain", chunked_plain(html("in chunks " * 30, title="Chunks")))
         code = main(["crawl", srv.url("/"), srv.url("/hub"), "--out", str(crawl_dir), "--wacz",
                      "--delay", "0", "--progress", "none"])
         assert code == 0
@@ -253,3 +267,72 @@ def test_a_full_disk_leaves_the_earlier_wacz_whole(packed, tiny_disk, capsys):
     filler.unlink()
     assert main(["wacz", str(copy)]) == 0
     assert wacz_validate(copy / WACZ_NAME).returncode == 0
+
+
+def replaywebpage(tmp_path: Path) -> Path:
+    """The ReplayWeb.page viewer (``ui.js``, ``sw.js``) from its npm package, unpacked under ``tmp_path``."""
+    npm = shutil.which("npm")
+    if npm is None:
+        require("npm")
+    packed = subprocess.run([npm, "pack", "replaywebpage@2", "--pack-destination", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert packed.returncode == 0, packed.stderr
+    (tarball,) = tmp_path.glob("replaywebpage-*.tgz")
+    shutil.unpack_archive(tarball, tmp_path)
+    return tmp_path / "package"
+
+
+def test_replayweb_page_opens_the_wacz_in_chromium(packed, apache_dir, tmp_path):
+    """The viewer people will use: served by nginx (range requests), driven in headless Chromium."""
+    require(CHROMIUM)
+    require(NGINX)
+    from playwright.sync_api import sync_playwright
+
+    srv, _crawl_dir, wacz = packed
+    viewer = replaywebpage(tmp_path)
+    site = apache_dir  # readable by nginx's unprivileged worker
+    (site / "replay").mkdir()
+    # the embed's frame may load replay/ before the viewer's service worker answers for it: serve the app there
+    for name in ("ui.js", "replay/ui.js", "replay/sw.js", "replay/index.html"):
+        shutil.copy(viewer / Path(name).name, site / name)
+    shutil.copy(wacz, site / "archive.wacz")
+    # (wabac.js shows chunk framing as text when a chunk has an extension, as /chunked's first one does)
+    pages = {"/": "Home", "/chunked-plain": "Chunks", "/dup-2": "Dup", "/http10": "Old"}
+    for n, path in enumerate(pages):
+        (site / f"p{n}.html").write_text(
+            '<!doctype html><html><head><script src="ui.js"></script></head><body>'
+            f'<replay-web-page source="archive.wacz" url="{srv.url(path)}"></replay-web-page></body></html>')
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    types {{ text/html html; application/javascript js; application/zip wacz; }}
+    server {{ listen 127.0.0.1:{port}; root {site}; }}
+}}
+""")
+    fetched_before = len(srv.log)
+    nginx = run_nginx(tmp_path, conf, port)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            replayed = {}
+            for n, path in enumerate(pages):
+                page = browser.new_context().new_page()  # a visitor of its own: the viewer sets up its worker
+                page.goto(f"http://127.0.0.1:{port}/p{n}.html")
+                archived = page.frame_locator("replay-web-page iframe").first.frame_locator("iframe").first
+                heading = archived.locator("h1").first
+                heading.wait_for(timeout=120_000)
+                replayed[path] = heading.inner_text()
+                page.context.close()
+            browser.close()
+    finally:
+        stop(nginx)
+    assert replayed == pages
+    assert len(srv.log) == fetched_before  # from the package, not from the live site
