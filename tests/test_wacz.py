@@ -27,7 +27,7 @@ from archiver.cli import main
 from archiver.wacz import WACZ_NAME
 
 from servers import Resource, TestServer, html
-from webservers import NGINX, free_port, require, run_nginx, run_pywb, stop
+from webservers import NGINX, free_port, nginx_static_conf, require, run_nginx, run_pywb, stop
 
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
@@ -303,20 +303,7 @@ def test_replayweb_page_opens_the_wacz_in_chromium(packed, apache_dir, tmp_path)
             '<!doctype html><html><head><script src="ui.js"></script></head><body>'
             f'<replay-web-page source="archive.wacz" url="{srv.url(path)}"></replay-web-page></body></html>')
     port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-daemon off;
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path}/body;
-    types {{ text/html html; application/javascript js; application/zip wacz; }}
-    server {{ listen 127.0.0.1:{port}; root {site}; }}
-}}
-""")
+    conf = nginx_static_conf(tmp_path, site, port)
     fetched_before = len(srv.log)
     nginx = run_nginx(tmp_path, conf, port)
     try:

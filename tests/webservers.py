@@ -81,11 +81,9 @@ def stop(proc: subprocess.Popen) -> None:
 PROBE_KEYS = ["default", "include", "hostnames", "volatile", "~x", "\\x", 'q"uote', "a;b{c}$d", "sp ace"]
 
 
-def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri") -> Path:
-    # a probe map proves the key escaping for keys a request path cannot reach
-    probe = "".join(f"    {nginx.string_key(k)} {nginx.value('hit-' + str(i) + '-$x')};\n" for i, k in enumerate(PROBE_KEYS))
-    conf = tmp / "nginx.conf"
-    conf.write_text(f"""
+def nginx_main(tmp: Path) -> str:
+    """The start of an nginx config keeping every file of nginx's under ``tmp``, open at ``http {``."""
+    return f"""
 daemon off;
 worker_processes 1;
 pid {tmp}/nginx.pid;
@@ -98,7 +96,14 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    include {out}/redirects.nginx.http.conf;
+"""
+
+
+def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri") -> Path:
+    # a probe map proves the key escaping for keys a request path cannot reach
+    probe = "".join(f"    {nginx.string_key(k)} {nginx.value('hit-' + str(i) + '-$x')};\n" for i, k in enumerate(PROBE_KEYS))
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_main(tmp) + f"""    include {out}/redirects.nginx.http.conf;
     include {out}/redirects.nginx.conf;
     map $arg_probe $probe {{
         default "";
@@ -110,6 +115,16 @@ http {{
         location = /__probe {{ return 200 "[$probe]"; }}
         location / {{ return 404; }}
     }}
+}}
+""")
+    return conf
+
+
+def nginx_static_conf(tmp: Path, root: Path, port: int) -> Path:
+    """nginx serving the files under ``root`` (with range requests, as nginx always does)."""
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_main(tmp) + f"""    types {{ text/html html; application/javascript js; application/zip wacz; }}
+    server {{ listen 127.0.0.1:{port}; root {root}; }}
 }}
 """)
     return conf
