@@ -18,13 +18,14 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from archiver.detect.urls import is_site_root, normalize
+from archiver.detect.hosts import is_site_root
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
-from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed, netloc_of
+from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed
 from archiver.types import Capture, Notice, PageFacts, RedirectRow, SectionRule
+from archiver.urls import lookup_key, resolve_link, site_host
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,9 @@ class _Builder:
             if capture.record_type not in ("response", "revisit", "resource"):
                 continue
             self.resolver.add(capture.url, capture.status, capture.header("location"))
-            self.new_hosts.add(netloc_of(capture.url))
+            self.new_hosts.add(site_host(capture.url))
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
-                key = normalize(capture.url)
+                key = lookup_key(capture.url)
                 facts = self.extract(capture)
                 if key in self.new_index:
                     self.new_facts[self.new_index[key]] = facts  # the latest capture wins
@@ -113,7 +114,7 @@ class _Builder:
             self.resolver.add(capture.url, capture.status, capture.header("location"))
             if host_allowed(capture.url, self.allowed):
                 continue  # the new site as the legacy crawl saw it: used to verify targets only
-            key = normalize(capture.url)
+            key = lookup_key(capture.url)
             if not _is_page(capture):
                 self.old_assets.add(key)
                 continue
@@ -130,7 +131,7 @@ class _Builder:
 
     # deciding -------------------------------------------------------------------------------
     def build(self, notices: Iterable[Notice]) -> list[RedirectRow]:
-        by_url = {normalize(n.url): n for n in notices}
+        by_url = {lookup_key(n.url): n for n in notices}
         for key, notice in by_url.items():
             if key not in self.old and key not in self.old_assets and not host_allowed(notice.url, self.allowed):
                 self.old[key] = _Old(notice.url, notice.status, True, None)
@@ -190,10 +191,7 @@ class _Builder:
         targets.sort(key=lambda t: (-t[0], list(EXPLICIT).index(t[1]) if t[1] in EXPLICIT else len(EXPLICIT)))
         out, seen = [], set()
         for _, kind, target in targets:
-            try:
-                absolute = normalize(urljoin(page.url, target))
-            except ValueError:
-                continue
+            absolute = lookup_key(resolve_link(page.url, target) or target)
             if (kind, absolute) not in seen:
                 seen.add((kind, absolute))
                 out.append((kind, self.resolver.land(absolute, self.allowed)))
