@@ -112,8 +112,8 @@ def write_wacz(crawl_dir: Path | str, output: Path | str | None = None, *,
                                              scratch / DATA_NAME, scratch / "index.idx")
             if not records:
                 raise UsageError(f"nothing to pack: no captures in the WARC files of {crawl_dir}")
-            page_list = write_pages(files, own, scratch / "pages.jsonl", seeds=seeds)
             pages = scratch / "pages.jsonl"
+            page_list = write_pages(files, own, pages, seeds=seeds)
             members = [*((f"archive/{p.name}", p, zipfile.ZIP_STORED, None) for p in files),
                        (f"indexes/{DATA_NAME}", scratch / DATA_NAME, zipfile.ZIP_STORED, None),
                        ("indexes/index.idx", scratch / "index.idx", zipfile.ZIP_DEFLATED, None),
