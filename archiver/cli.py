@@ -23,6 +23,8 @@ COMMANDS = {
     "map": "archiver.mapping.cli",
     "audit": "archiver.audit.cli",
     "wacz": "archiver.wacz.cli",
+    "review": "archiver.review.cli",
+    "verify": "archiver.verify.cli",
     "run": "archiver.jobs.cli",
     "diff": "archiver.jobs.cli",
     "schedule": "archiver.jobs.cli",

@@ -99,7 +99,8 @@ http {{
 """
 
 
-def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri") -> Path:
+def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri", extra: str = "") -> Path:
+    """A server on ``port`` with the export in ``out``; ``extra``: more lines for its ``server {}``."""
     # a probe map proves the key escaping for keys a request path cannot reach
     probe = "".join(f"    {nginx.string_key(k)} {nginx.value('hit-' + str(i) + '-$x')};\n" for i, k in enumerate(PROBE_KEYS))
     conf = tmp / "nginx.conf"
@@ -113,6 +114,7 @@ def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri") ->
         server_name _;
         include {out}/redirects.nginx.server.conf;
         location = /__probe {{ return 200 "[$probe]"; }}
+{extra}
         location / {{ return 404; }}
     }}
 }}
