@@ -404,7 +404,7 @@ class WarcWriter:
             os.close(fd)
         final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
         os.replace(path, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self.files.append(final)
 
     def flush(self) -> None:
@@ -456,7 +456,9 @@ class _KeyLocks:
                 self._changed.notify_all()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable (a power cut after it keeps the new name).
+    Best effort: some file systems cannot open or fsync a directory."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
