@@ -202,7 +202,7 @@ class Engine:
             if self.config.ignore_robots:
                 log.warning("ignoring robots.txt (--ignore-robots): be sure the site owner agrees")
             sink = self.sink = Sink(self.config, self.out_dir)
-            sink.forget(refetch)
+            sink.recovered(refetch)
             progress = Progress(self.config.progress)
             interrupted = False
             trusted_hosts = frozenset(o[1] for o in self.scope.origins)
