@@ -27,7 +27,7 @@ class CrawlConfig:
     sitemaps: list[str] = field(default_factory=list)
     include: list[str] = field(default_factory=list)  # page URLs must match one (when given)
     exclude: list[str] = field(default_factory=list)  # URLs matching any are never fetched
-    max_pages: int | None = None  # fetched URLs (pages and requisites) per crawl
+    max_pages: int | None = None  # URLs fetched per crawl, robots.txt and sitemaps included
     max_depth: int = 20  # link hops from a seed (sitemap URLs count as seeds)
     concurrency: int = 4  # worker threads in all
     per_host_concurrency: int = 2  # requests in flight to one host at once
