@@ -333,6 +333,28 @@ def test_incremental_recrawl_writes_revisits_and_few_bytes(tmp_path):
     assert second.revisits == 18  # the pages, the home page, /moved and robots.txt (the same 404 page)
 
 
+def test_index_after_an_incremental_recrawl_matches_cdxj_indexer(tmp_path):
+    """index.cdxj written from the crawl state says what cdxj-indexer says reading the WARC
+    files, also after a re-crawl full of 304s: those server-not-modified revisits stay out
+    (pywb would replay an empty 304), identical-payload revisits stay in."""
+    from archiver.capture.cdxj import build_index
+    from servers import conditional
+
+    pages = {f"/news/{i}.html": conditional(html(f"news {i}", title=f"N{i}"), etag=f'"n{i}"') for i in range(4)}
+    plain = {f"/static/{i}.html": Resource(200, {"Content-Type": "text/html"}, html(f"static {i}")) for i in range(3)}
+    with TestServer({**pages, **plain}, defaults=False) as srv:
+        srv.add("/", conditional(html("home", links=(*pages, *plain)), etag='"home"'))
+        run(srv, tmp_path / "run1")
+        second, log = run(srv, tmp_path / "run2", previous=tmp_path / "run1")
+    assert second.not_modified == 5 and sum(1 for r in log.values() if r["status"] == 304) == 5
+    ours = (tmp_path / "run2" / "index.cdxj").read_text()
+    theirs = build_index(tmp_path / "run2", output=tmp_path / "reference.cdxj").read_text()
+    assert ours == theirs
+    indexed = {json.loads(line.split(" ", 2)[2])["url"] for line in ours.splitlines()}
+    assert all(srv.url(p) in indexed for p in plain)  # identical payloads: revisits, indexed
+    assert not any(srv.url(p) in indexed for p in pages)  # 304s: not indexed
+
+
 def test_hostile_bodies_keep_memory_bounded_and_raw_bytes(tmp_path):
     """A 600 MB gzip bomb served as HTML, a 30 MB body, binary garbage as text/html and a page
     whose charset lies: the crawl finishes, memory stays bounded, the WARC keeps the raw bytes."""
