@@ -14,7 +14,7 @@ from fastwarc import warc as fastwarc
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture import CrawlConfig, crawl
-from archiver.capture.crawllog import read_crawl_log
+from archiver.capture.crawllog import is_live_page, read_crawl_log
 from archiver.capture.engine import Engine
 from archiver.capture.politeness import Slot
 
@@ -41,6 +41,9 @@ def test_crawls_small_legacy_site_end_to_end(tmp_path):
                                     html("B", links=("/a.html", "/private/secret.html", "/same-a", "/same-b"))))
         summary, log = run(srv, tmp_path)
     assert summary.ok and summary.failed == 0
+    # pages apart from robots.txt, sitemaps, images: the summary and crawl.jsonl agree
+    assert summary.pages == sum(map(is_live_page, log.values())) == 9
+    assert "robots" not in {r["kind"] for r in log.values() if is_live_page(r)}
     for path in ("/", "/a.html", "/b.html", "/img.png", "/gzip", "/chunked", "/http10", "/cp1250-meta", "/etag",
                  "/robots.txt", "/sitemap.xml", "/sitemap-1.xml.gz", "/only-in-sitemap.html"):
         row = by_path(log, srv, path)

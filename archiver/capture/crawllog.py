@@ -42,6 +42,15 @@ def entry(row: dict) -> dict:
     }
 
 
+def is_live_page(entry: dict) -> bool:
+    """A crawl.jsonl entry for an HTML page that is there (2xx, or 304 to a re-crawl): what a
+    person counts as a page of the site, unlike robots.txt, sitemaps, images, styles,
+    redirects and errors.  (``frontier.LIVE_PAGE`` is the same rule in SQL.)"""
+    status = entry.get("status")
+    return (entry.get("state") == "done" and entry.get("kind") in ("seed", "page") and status is not None
+            and (200 <= status < 300 or status == 304) and "html" in (entry.get("content_type") or "").lower())
+
+
 def _write_atomic(lines, path: Path | str, *, fsync: bool) -> int:
     """Write ``lines`` to a temporary file renamed to ``path``; returns the number of lines."""
     path = Path(path)

@@ -67,8 +67,8 @@ CREATE INDEX IF NOT EXISTS urls_queue ON urls(priority, id) WHERE status = 'queu
 CREATE TABLE IF NOT EXISTS query_variants (path TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (k TEXT NOT NULL, v TEXT);  -- origins a seed redirected to; resumes
 """
-# an HTML page that is there: what a person would call a page of the site
-_LIVE_PAGE = ("kind IN ('seed', 'page') AND (http_status BETWEEN 200 AND 299 OR http_status = 304) "
+# crawllog.is_live_page in SQL: an HTML page that is there (the summary counts them apart)
+LIVE_PAGE = ("kind IN ('seed', 'page') AND (http_status BETWEEN 200 AND 299 OR http_status = 304) "
               "AND (content_type LIKE '%html%')")
 
 _ADD = """
@@ -324,7 +324,7 @@ class Frontier:
         counts = self.counts()
         done = self.db.execute(
             "SELECT COALESCE(SUM(bytes), 0), COALESCE(SUM(record_type = 'revisit'), 0), "
-            f"COALESCE(SUM(http_status = 304), 0), COALESCE(SUM({_LIVE_PAGE}), 0) FROM urls WHERE status = 'done'"
+            f"COALESCE(SUM(http_status = 304), 0), COALESCE(SUM({LIVE_PAGE}), 0) FROM urls WHERE status = 'done'"
         ).fetchone()
         seeds_fetched = self.db.execute(
             "SELECT COUNT(*) FROM urls WHERE kind IN ('seed', 'sitemap') AND http_status IS NOT NULL"
