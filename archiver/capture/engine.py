@@ -7,11 +7,12 @@ Coordinator (one thread, the only one touching SQLite)::
           pick queued URLs whose host is under its limits -> work queue
           until nothing is queued or in flight
 
-Politeness is decided here, Heritrix-style: a host never has more than
-``per_host_concurrency`` requests in flight, and request starts on one host are
-``delay`` seconds apart (raised to robots.txt's Crawl-delay, capped), however
-many workers there are.  robots.txt is fetched (and archived) before the first
-URL of an origin is dispatched.
+Politeness is decided here, Heritrix-style, through one ``politeness.Slot``
+per host: a host never has more than ``per_host_concurrency`` requests in
+flight, and request starts on one host are ``delay`` seconds apart (raised to
+robots.txt's Crawl-delay, capped), however many workers there are.  robots.txt
+is fetched (and archived) before the first URL of an origin is dispatched.
+``max_pages`` counts every URL dispatched, robots.txt and sitemaps included.
 
 Workers (``worker.py``) are a pipeline: ``concurrency`` fetching threads (one
 HTTP session each: at most ``concurrency`` requests at once) hand each answer
