@@ -182,6 +182,17 @@ def test_identical_payloads_become_revisits(test_server, tmp_path):
     dedup.close()
 
 
+def test_a_truncated_payload_is_never_an_original(test_server, tmp_path):
+    """A cut answer's digest is that of the part received: a later copy must not become a
+    revisit of it (its reader would get the cut body), and no later answer either."""
+    dedup = DedupIndex(tmp_path / "dedup.sqlite3")
+    refs = capture(test_server, tmp_path / "warc", ["/huge?size=300000", "/huge?size=300000&again"], dedup=dedup,
+                   fetch_kw={"max_response_bytes": 100_000})
+    assert [r.record_type for r in refs.values()] == ["response", "response"]
+    assert dedup.db.execute("SELECT COUNT(*) FROM dedup_digest").fetchone()[0] == 0
+    dedup.close()
+
+
 def test_dedup_and_conditional_revalidation_across_runs(test_server, tmp_path):
     first_db = tmp_path / "run1" / "state.sqlite3"
     first_db.parent.mkdir()
