@@ -34,7 +34,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 
 from archiver.types import Capture
-from archiver.urls import clean_target_uri, normalize_url
+from archiver.urls import clean_target_uri, lookup_key
 
 try:  # brotli is optional: 'br' bodies stay encoded without it
     import brotli
@@ -880,7 +880,7 @@ class RevisitIndex:
         where = (source_no, info.offset, info.status)
         if info.record_id:
             self.by_id[info.record_id] = where
-        key = normalize_url(info.url)
+        key = lookup_key(info.url)
         self.by_url_date[(key, info.date)] = where
         if info.status is None or 200 <= info.status < 300:
             self.by_url[key] = where  # a not-modified answer stands for the last good copy
@@ -893,7 +893,7 @@ class RevisitIndex:
         if info.refers_to and info.refers_to in self.by_id:
             return self.by_id[info.refers_to]
         if info.refers_to_uri and info.refers_to_date:
-            hit = self.by_url_date.get((normalize_url(info.refers_to_uri), info.refers_to_date))
+            hit = self.by_url_date.get((lookup_key(info.refers_to_uri), info.refers_to_date))
             if hit:
                 return hit
         if info.payload_digest:
@@ -901,7 +901,7 @@ class RevisitIndex:
             if hit:
                 return hit
         if info.profile and "server-not-modified" in info.profile:
-            return self.by_url.get(normalize_url(info.refers_to_uri or info.url))
+            return self.by_url.get(lookup_key(info.refers_to_uri or info.url))
         return None
 
 

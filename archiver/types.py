@@ -6,8 +6,10 @@ was *archived*, never the live site. They are small frozen dataclasses; their
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def _jsonable(obj: Any) -> Any:
@@ -109,6 +111,28 @@ class Notice:
 
     def to_json(self) -> dict:
         return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class SectionRule:
+    """A section rule, the mapping's last resort before unmatched: an old URL
+    whose path+query matches ``pattern`` (searched) goes to ``target``
+    (``\\1`` inserts a group). Made by the job manifest or ``map --rule``."""
+
+    pattern: re.Pattern
+    target: str
+
+    def apply(self, old_url: str) -> str | None:
+        """The target for ``old_url``, or None when the rule does not apply."""
+        parts = urlsplit(old_url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        found = self.pattern.search(path)
+        if not found:
+            return None
+        try:
+            return found.expand(self.target)
+        except (re.error, IndexError):
+            return None
 
 
 @dataclass(frozen=True)

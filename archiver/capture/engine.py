@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Callable
 
 from archiver.capture import robots as robotsmod
+from archiver.capture.cdxj import build_index
 from archiver.capture.config import CrawlConfig
 from archiver.capture.crawllog import write_cdxj, write_crawl_log
 from archiver.capture.frontier import (
@@ -49,14 +50,14 @@ from archiver.capture.frontier import (
     Frontier,
     Task,
 )
-from archiver.capture.cdxj import build_index
 from archiver.capture.politeness import HostSlots
 from archiver.capture.progress import Progress, Stats
 from archiver.capture.recovery import recover
-from archiver.capture.scope import DEFAULT_PORTS, Scope, is_private_host, origin
+from archiver.capture.scope import Scope, is_private_host, origin
 from archiver.capture.warcwriter import WarcWriteError
 from archiver.capture.worker import STATE_DB, Fetched, Recorder, Result, Sink, Worker
 from archiver.errors import ArchiverError, LockHeldError, UsageError
+from archiver.urls import site_host
 
 log = logging.getLogger(__name__)
 
@@ -604,14 +605,9 @@ class Engine:
 
 
 def _site(url: str) -> str | None:
-    """What makes two crawls one site: the host without a leading ``www.``, and the port
-    unless it is the scheme's default (so http and https, with www or without, are one)."""
-    o = origin(url)
-    if o is None:
-        return None
-    scheme, host, port = o
-    host = host.removeprefix("www.")
-    return host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    """What makes two crawls one site: ``site_host`` without a leading ``www.`` (so http and
+    https, with www or without, are one)."""
+    return site_host(url).removeprefix("www.") or None
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}

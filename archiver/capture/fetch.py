@@ -76,13 +76,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO, Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from archiver.urls import resolve_link
 
 from .wire import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, header_value, is_chunked,
                        iter_dechunked, payload_digest_of, split_head, warc_digest)
@@ -229,7 +231,7 @@ class FetchResult:
         if self.status is None or not 300 <= self.status < 400:
             return None
         loc = header_value(self.headers, "location")
-        return urljoin(self.url, loc.strip()) if loc else None
+        return resolve_link(self.url, loc) if loc else None
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)

@@ -10,7 +10,7 @@ import logging
 import zlib
 from typing import NamedTuple
 
-from archiver.capture.links import absolute_url
+from archiver.urls import resolve_link
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def parse_sitemap(body: bytes, base_url: str, *, max_bytes: int = 50_000_000) ->
     if not body:
         return SitemapLinks([], [])
     if not body.startswith(b"<"):  # plain-text sitemap: one URL per line
-        urls = (absolute_url(base_url, line.decode("utf-8", "replace")) for line in body.splitlines())
+        urls = (resolve_link(base_url, line.decode("utf-8", "replace")) for line in body.splitlines())
         return SitemapLinks([], [u for u in urls if u])
     try:
         root = etree.fromstring(body, parser=_safe_parser())
@@ -68,7 +68,7 @@ def parse_sitemap(body: bytes, base_url: str, *, max_bytes: int = 50_000_000) ->
             continue
         parent = loc.getparent()
         parent_tag = etree.QName(parent).localname if parent is not None and isinstance(parent.tag, str) else ""
-        url = absolute_url(base_url, loc.text or "")
+        url = resolve_link(base_url, loc.text or "")
         if not url:
             continue
         (sitemaps if parent_tag == "sitemap" else pages).append(url)

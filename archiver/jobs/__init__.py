@@ -29,9 +29,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archiver import __version__
+from archiver.archive import iter_captures
+from archiver.audit import audit, write_report
+from archiver.capture import crawl
 from archiver.capture.crawllog import is_live_page
+from archiver.detect import detect, write_notices
+from archiver.export import export_all
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
@@ -39,6 +45,7 @@ from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
+from archiver.mapping import Thresholds, build_manifest, explicit_targets
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -66,8 +73,6 @@ class _Captures:
         self.originals = [str(p.absolute()) for p in originals]
 
     def __iter__(self):
-        from archiver.archive import iter_captures
-
         own = str(self.crawl_dir) + "/"
         for capture in iter_captures([*self.originals, str(self.crawl_dir)]):
             if capture.file.startswith(own):
@@ -148,8 +153,6 @@ class _Run:
 
     # stages ------------------------------------------------------------
     def crawl(self, side: str, extra_seeds: tuple[str, ...] = ()) -> None:
-        from archiver.capture import crawl
-
         # the newest finished crawl of this side, even from a run whose later stages failed
         earlier = [run / side for run in self.history.runs() if run != self.run_dir]
         finished = [crawl_dir for crawl_dir in earlier if (crawl_dir / "index.cdxj").is_file()]
@@ -169,9 +172,7 @@ class _Run:
         }
 
     def detect(self) -> list:
-        from archiver.detect import detect, write_notices
-
-        notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.phrases)
+        notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.detect.phrases)
         write_notices(notices, self.run_dir / "notices.jsonl")
         self.summary["notices"] = dict(Counter(n.classification for n in notices))
         return notices
@@ -183,41 +184,28 @@ class _Run:
         only reaches by redirect is linked from nowhere on it, and mapping can
         only verify a target that was captured.
         """
-        from urllib.parse import urlsplit
-
-        from archiver.mapping import explicit_targets
-
         hosts = set(self.manifest.new.hosts)
         return tuple(url for url in explicit_targets(notices) if urlsplit(url).netloc.lower() in hosts)
 
     def map(self, notices: list) -> list:
-        import re
-
-        from archiver.mapping import Rule, Thresholds, build_manifest
-
-        thresholds = Thresholds()
-        if self.manifest.min_confidence is not None:
-            thresholds = Thresholds(accept=self.manifest.min_confidence)
+        settings = self.manifest.mapping
+        thresholds = Thresholds() if settings.min_confidence is None else Thresholds(accept=settings.min_confidence)
         rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
-                              allowed_hosts=self.manifest.target_hosts,
-                              rules=[Rule(re.compile(r.pattern), r.target) for r in self.manifest.rules],
-                              thresholds=thresholds, status=self.manifest.redirect_status)
+                              allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
+                              thresholds=thresholds, status=settings.status)
         kinds = Counter(r.kind for r in rows)
         self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
                                      "review": sum(1 for r in rows if r.review)}
         return rows
 
     def export(self, rows: list) -> None:
-        from archiver.export import export_all
-
-        formats = list(self.manifest.formats) if self.manifest.formats is not None else None
+        formats = self.manifest.export.formats
+        formats = list(formats) if formats is not None else None
         written = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts)
         self.summary["exports"] = {name: str(Path(p).name) for name, p in written.items()}
 
     def audit(self) -> bool:
         """Audit the legacy archive; False when it is under ``fail_under``."""
-        from archiver.audit import audit, write_report
-
         legacy = self.run_dir / "legacy"
         redirects = self.run_dir / "redirects.csv"
         # Expected URLs: the crawl log (it holds every sitemap URL, as seeds) and the
@@ -225,13 +213,13 @@ class _Run:
         # holding the originals of this run's revisits are part of the collection.
         report = audit(
             [*self.captures["legacy"].originals, legacy],
-            expected_file=self.manifest.expected,
+            expected_file=self.manifest.audit.expected,
             crawl_logs=[legacy / "crawl.jsonl"],
             redirects=redirects if redirects.is_file() else None,
-            fail_under=self.manifest.fail_under,
+            fail_under=self.manifest.audit.fail_under,
         )
         write_report(report, self.run_dir / "audit")
-        self.summary["audit"] = {"completeness": report.completeness, "fail_under": self.manifest.fail_under,
+        self.summary["audit"] = {"completeness": report.completeness, "fail_under": self.manifest.audit.fail_under,
                                  "passed": report.passed, "report": "audit/audit.html"}
         return report.passed
 

@@ -4,6 +4,6 @@
 """
 from archiver.mapping.content import ContentMatcher, Match, Thresholds
 from archiver.mapping.files import MapResult, map_paths
-from archiver.mapping.build import KINDS, Rule, build_manifest, explicit_targets
+from archiver.mapping.build import KINDS, build_manifest, explicit_targets, parse_rule
 
-__all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "explicit_targets", "ContentMatcher", "Match", "Rule", "Thresholds"]
+__all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "explicit_targets", "ContentMatcher", "Match", "parse_rule", "Thresholds"]

@@ -18,13 +18,14 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from archiver.detect.urls import is_site_root, normalize
+from archiver.detect.hosts import is_site_root
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
-from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed, netloc_of
-from archiver.types import Capture, Notice, PageFacts, RedirectRow
+from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed
+from archiver.types import Capture, Notice, PageFacts, RedirectRow, SectionRule
+from archiver.urls import lookup_key, resolve_link, site_host
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +34,6 @@ EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "can
 BANNER_LINK_CONFIDENCE = 0.8  # a notice on the page naming its own new page
 SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
 _SKIP_PATHS = ("/robots.txt", "/sitemap.xml", "/favicon.ico")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A section rule: old path+query matching ``pattern`` goes to ``target`` (\\1 groups allowed)."""
-
-    pattern: re.Pattern
-    target: str
-
-    @classmethod
-    def parse(cls, text: str) -> "Rule":
-        """'REGEX=URL' (the first '=' before http:// or https://)."""
-        match = re.match(r"^(.+?)=(https?://\S+)$", text.strip())
-        if not match:
-            raise UsageError(f"rule {text!r} is not REGEX=URL with an absolute http(s) URL")
-        try:
-            return cls(re.compile(match.group(1)), match.group(2))
-        except re.error as exc:
-            raise UsageError(f"rule {text!r}: bad regular expression: {exc}") from None
-
-    def apply(self, old_url: str) -> str | None:
-        parts = urlsplit(old_url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        found = self.pattern.search(path)
-        if not found:
-            return None
-        try:
-            return found.expand(self.target)
-        except (re.error, IndexError):
-            return None
 
 
 @dataclass
@@ -80,8 +51,19 @@ def _default_extract(capture: Capture) -> PageFacts:
     return extract(capture, fast=True)
 
 
-def _as_rules(rules: Iterable[Rule | str]) -> list[Rule]:
-    return [r if isinstance(r, Rule) else Rule.parse(r) for r in rules]
+def parse_rule(text: str) -> SectionRule:
+    """A section rule from 'REGEX=URL' (split at the first '=' before http:// or https://)."""
+    match = re.match(r"^(.+?)=(https?://\S+)$", text.strip())
+    if not match:
+        raise UsageError(f"rule {text!r} is not REGEX=URL with an absolute http(s) URL")
+    try:
+        return SectionRule(re.compile(match.group(1)), match.group(2))
+    except re.error as exc:
+        raise UsageError(f"rule {text!r}: bad regular expression: {exc}") from None
+
+
+def _as_rules(rules: Iterable[SectionRule | str]) -> list[SectionRule]:
+    return [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]
 
 
 def _is_page(capture: Capture) -> bool:
@@ -94,7 +76,7 @@ def _is_page(capture: Capture) -> bool:
 
 
 class _Builder:
-    def __init__(self, *, allowed: set[str], rules: list[Rule], thresholds: Thresholds, status: int,
+    def __init__(self, *, allowed: set[str], rules: list[SectionRule], thresholds: Thresholds, status: int,
                  extract: Callable[[Capture], PageFacts]):
         self.allowed = allowed
         self.rules = rules
@@ -115,9 +97,9 @@ class _Builder:
             if capture.record_type not in ("response", "revisit", "resource"):
                 continue
             self.resolver.add(capture.url, capture.status, capture.header("location"))
-            self.new_hosts.add(netloc_of(capture.url))
+            self.new_hosts.add(site_host(capture.url))
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
-                key = normalize(capture.url)
+                key = lookup_key(capture.url)
                 facts = self.extract(capture)
                 if key in self.new_index:
                     self.new_facts[self.new_index[key]] = facts  # the latest capture wins
@@ -132,7 +114,7 @@ class _Builder:
             self.resolver.add(capture.url, capture.status, capture.header("location"))
             if host_allowed(capture.url, self.allowed):
                 continue  # the new site as the legacy crawl saw it: used to verify targets only
-            key = normalize(capture.url)
+            key = lookup_key(capture.url)
             if not _is_page(capture):
                 self.old_assets.add(key)
                 continue
@@ -149,7 +131,7 @@ class _Builder:
 
     # deciding -------------------------------------------------------------------------------
     def build(self, notices: Iterable[Notice]) -> list[RedirectRow]:
-        by_url = {normalize(n.url): n for n in notices}
+        by_url = {lookup_key(n.url): n for n in notices}
         for key, notice in by_url.items():
             if key not in self.old and key not in self.old_assets and not host_allowed(notice.url, self.allowed):
                 self.old[key] = _Old(notice.url, notice.status, True, None)
@@ -209,10 +191,7 @@ class _Builder:
         targets.sort(key=lambda t: (-t[0], list(EXPLICIT).index(t[1]) if t[1] in EXPLICIT else len(EXPLICIT)))
         out, seen = [], set()
         for _, kind, target in targets:
-            try:
-                absolute = normalize(urljoin(page.url, target))
-            except ValueError:
-                continue
+            absolute = lookup_key(resolve_link(page.url, target) or target)
             if (kind, absolute) not in seen:
                 seen.add((kind, absolute))
                 out.append((kind, self.resolver.land(absolute, self.allowed)))
@@ -360,7 +339,7 @@ def _join(*parts) -> str:
 
 
 def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], new_captures: Iterable[Capture], *,
-                   allowed_hosts: Iterable[str] | None = None, rules: Iterable[Rule | str] = (),
+                   allowed_hosts: Iterable[str] | None = None, rules: Iterable[SectionRule | str] = (),
                    thresholds: Thresholds | None = None, status: int = 301,
                    extract: Callable[[Capture], PageFacts] | None = None) -> list[RedirectRow]:
     """Redirect rows for every legacy page: page-level, fallback, gone or unmatched.

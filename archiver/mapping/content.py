@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,14 +26,13 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from archiver.extract import date_in_url, fold
 from archiver.types import PageFacts
 
 NUM_PERM = 128
 _WORD = re.compile(r"\w+")
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _DIGITS = re.compile(r"^\d+$")
 _SLUG_NOISE = re.compile(r"(?:(?:19|20)\d\d-\d\d-\d\d-?)|(?:[_-]\d{2,}$)|\.(?:html?|php|aspx?)$")
-_URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 _CHUNK = 65536  # candidate pairs scored per numpy batch (bounded memory)
 
 # weights of the parts of a content score; missing parts drop out and the rest are renormalized
@@ -67,13 +65,6 @@ class Match:
     best_index: int | None = None  # the best candidate even when not accepted (for review)
 
 
-def fold(text: str) -> str:
-    """Lower-case text with diacritics removed (č -> c), for comparing words."""
-    if text.isascii():
-        return text.lower()
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower().replace("đ", "d")))
-
-
 def url_slug(url: str) -> str:
     """The last meaningful path segment as words: dates, ids and extensions removed."""
     try:
@@ -91,17 +82,7 @@ def url_slug(url: str) -> str:
 
 def facts_from_url(url: str) -> PageFacts:
     """What a URL alone says about its page: its slug as a title, the date in its path."""
-    try:
-        found = _URL_DATE.search(urlsplit(url).path)
-    except ValueError:
-        found = None
-    day = None
-    if found:
-        try:
-            day = date(*map(int, found.groups())).isoformat()
-        except ValueError:
-            day = None
-    return PageFacts(url, title=url_slug(url), date=day)
+    return PageFacts(url, title=url_slug(url), date=date_in_url(url))
 
 
 def _day(value: str | None) -> int:
@@ -173,7 +154,7 @@ def _build_side(facts: Iterable[PageFacts], vocab: _Vocabulary, lang_codes: dict
     side = _Side()
     days, langs = [], []
     for page in facts:
-        folded = fold(" ".join((page.title or page.h1).split()))
+        folded = fold(page.title or page.h1)
         side.urls.append(page.url)
         side.titles.append(folded)
         side.title_words.append(tuple(dict.fromkeys(w for w in _WORD.findall(folded) if len(w) > 2)))

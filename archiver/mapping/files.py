@@ -10,9 +10,9 @@ from typing import Iterable
 
 from archiver.errors import UsageError
 from archiver.mapping.content import Thresholds
-from archiver.mapping.build import KINDS, Rule, build_manifest
-from archiver.mapping.targets import netloc_of
-from archiver.types import RedirectRow
+from archiver.mapping.build import KINDS, build_manifest, parse_rule
+from archiver.types import RedirectRow, SectionRule
+from archiver.urls import site_host
 
 
 @dataclass
@@ -42,7 +42,7 @@ def _check_inputs(paths: Iterable, what: str) -> list[str]:
 
 
 def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_hosts: Iterable[str] = (),
-              rules: Iterable[Rule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
+              rules: Iterable[SectionRule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
               phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None) -> MapResult:
     """Detect (or read ``notices_file``), map and export into ``out_dir``.
 
@@ -56,7 +56,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
 
     old_paths = _check_inputs(old_paths, "--old")
     new_paths = _check_inputs(new_paths, "--new")
-    rules = [r if isinstance(r, Rule) else Rule.parse(r) for r in rules]
+    rules = [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]  # parsed before any work
     allowed_hosts = [h for h in allowed_hosts if h.strip()]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     def captured_new_hosts() -> set[str]:
         nonlocal new_netlocs  # one header-only pass over the new archives, however often it is asked
         if new_netlocs is None:
-            new_netlocs = {netloc_of(c.url) for c in iter_captures(new_paths, max_body=0)}
+            new_netlocs = {site_host(c.url) for c in iter_captures(new_paths, max_body=0)}
         return new_netlocs
 
     if notices_file:
@@ -82,7 +82,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     # Never derive the allow-list from the rows themselves: that would let any
     # target a hostile page named through the exporter's open-redirect check.
     export_hosts = allowed_hosts or sorted(
-        captured_new_hosts() | {netloc_of(rule.target) for rule in rules})
+        captured_new_hosts() | {site_host(rule.target) for rule in rules})
     result.files.update(export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts,
                                    status_default=status))
     summary_path = out / "map-summary.json"
