@@ -654,6 +654,19 @@ def test_forgotten_urls_are_never_referred_to_again(test_server, tmp_path):
     dedup.close()
 
 
+def test_an_unsettled_original_is_not_carried_into_the_next_crawl(tmp_path):
+    """A crawl killed after announcing an original, and never resumed, leaves it pending: the
+    next crawl imports its settled originals only."""
+    killed = DedupIndex(tmp_path / "killed.sqlite3")
+    killed.remember("sha1:WRITTEN", "http://site/a", "2020-01-01T00:00:00.000000Z", "<urn:uuid:a>")
+    killed.announce("sha1:MAYBE", "http://site/b", "2020-01-01T00:00:01.000000Z", "<urn:uuid:b>")
+    killed.close()
+    later = DedupIndex(tmp_path / "later.sqlite3")
+    later.import_state(tmp_path / "killed.sqlite3")
+    assert later.lookup("sha1:WRITTEN").record_id == "<urn:uuid:a>" and later.lookup("sha1:MAYBE") is None
+    later.close()
+
+
 def test_a_cut_revisit_does_not_forget_an_earlier_runs_original(test_server, tmp_path):
     """Run 1 writes /same-a as a response; run 2 fetches it again (it was in flight at a kill)
     as a revisit, and is killed while writing that revisit, which recovery cuts.  Run 3

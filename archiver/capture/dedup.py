@@ -179,7 +179,7 @@ class DedupIndex:
         if not pending:
             return 0
         since = min(pending.values()) - MTIME_SLACK
-        candidates = sorted((Path(p) for p in warc_files if Path(p).stat().st_mtime >= since), reverse=True)
+        candidates = sorted((Path(p) for p in warc_files if _modified(Path(p)) >= since), reverse=True)
         missing = set(pending)
         for path in candidates:  # newest first: that is where a crash leaves them
             missing -= _record_ids(path, missing)
@@ -290,6 +290,13 @@ class DedupIndex:
     def close(self) -> None:
         if self._owned:
             self.db.close()
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("-inf")  # gone: it holds nothing
 
 
 def _record_ids(path: Path, wanted: set[str]) -> set[str]:
