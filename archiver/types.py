@@ -148,10 +148,44 @@ class RedirectRow:
     new_url: str | None
     status: int | None
     kind: str
-    method: str  # http_redirect, meta_refresh, js_redirect, canonical, content, banner_link, rule, gone, none
+    method: str  # http_redirect, meta_refresh, js_redirect, canonical, content, banner_link, rule, gone, none, reviewed
     confidence: float
     evidence: str = ""
     review: bool = False  # a person should look at this row
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's verdict on one legacy URL (one line of the decisions file).
+
+    decision: redirect (to ``new_url``), gone (410), unmatched (no equivalent:
+    stays unmatched, no longer flagged) or ignore (the URL needs no row: left
+    out of the manifest and its exports). Applied before every automatic
+    method; the row it gives carries ``method = reviewed``.
+    """
+
+    old_url: str
+    decision: str
+    new_url: str | None = None
+    note: str = ""
+    decided_at: str = ""  # ISO 8601, UTC
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A new page that content matching considered for an old page, for a person to judge."""
+
+    new_url: str
+    score: float  # the content score, 0..1
+    reasons: str  # what agreed: "title 97, date =, text 0.91, slug 88"
+    title: str = ""
+    date: str | None = None
 
     def to_json(self) -> dict:
         return _jsonable(self)
@@ -173,6 +207,35 @@ class AuditOutcome:
     file: str | None = None
     offset: int | None = None
     sources: tuple[str, ...] = field(default_factory=tuple)  # where the URL was expected from
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """What the live server did with one row of the redirect manifest (see ``verify/``).
+
+    verdict: ok, wrong_status, wrong_target, not_redirected, chain, loop,
+    off_host, target_broken, target_soft_404, gone_ok, gone_wrong, error,
+    not_checked. ``chain`` lists every answer on the way, ``"301 URL"``,
+    starting with the old URL's; ``hops`` counts the redirects followed.
+    A URL on a host that is not allowed is given defanged, never followed.
+    """
+
+    old_url: str
+    verdict: str
+    kind: str = ""  # the row's kind: page, fallback, gone, unmatched
+    expected_status: int | None = None
+    expected_url: str | None = None
+    got_status: int | None = None  # the old URL's answer
+    got_location: str | None = None
+    final_status: int | None = None  # the last answer followed
+    final_url: str | None = None
+    final_title: str = ""
+    hops: int = 0
+    chain: tuple[str, ...] = ()
+    detail: str = ""
 
     def to_json(self) -> dict:
         return _jsonable(self)

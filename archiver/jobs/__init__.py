@@ -10,8 +10,9 @@ stopped), and there:
    explicit targets on it as extra seeds, so each can be verified; each
    re-crawl passes the previous run's crawl as ``previous`` so unchanged
    pages are re-validated with conditional requests and stored as revisits;
-2. maps the notices to the new site and exports the redirect manifest
-   (``redirects.*``);
+2. maps the notices to the new site, a person's decisions first (the
+   manifest's decisions file, written by ``archiver review``), and exports
+   the redirect manifest (``redirects.*``, ``candidates.jsonl`` for review);
 3. audits the legacy archive (``audit/``) against ``fail_under`` (exit 3);
 4. diffs against the previous run (``diff.json``), writes ``summary.json``,
    points ``OUT/<name>/latest`` at the run and prunes to ``keep_runs``.
@@ -34,7 +35,7 @@ from urllib.parse import urlsplit
 from archiver import __version__
 from archiver.archive import iter_captures
 from archiver.audit import audit, write_report
-from archiver.capture import crawl
+from archiver.capture import CrawlConfig, crawl
 from archiver.capture.crawllog import is_live_page
 from archiver.detect import detect, write_notices
 from archiver.export import export_all
@@ -45,7 +46,10 @@ from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
-from archiver.mapping import Thresholds, build_manifest, explicit_targets
+from archiver.mapping import Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
+from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
+from archiver.mapping.decisions import decisions_report, report_lines
+from archiver.verify import check_reachable, summary_line, verify_run
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -123,6 +127,7 @@ class _Run:
 
     def __init__(self, manifest: Manifest, history: JobHistory, run_dir: Path, previous: Path | None, progress: str):
         self.captures: dict[str, _Captures] = {}
+        self.decisions: Decisions | None = None
         self.manifest = manifest
         self.history = history
         self.run_dir = run_dir
@@ -163,13 +168,19 @@ class _Run:
         if not result.ok:
             raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
                                 f"({', '.join(config.seeds)}); see {self.run_dir / side / 'crawl.jsonl'}")
-        originals = original_files(self.run_dir / side, [crawl_dir for crawl_dir in earlier if crawl_dir.is_dir()])
+        originals, _ = self.history.crawl_inputs(self.run_dir, side)
         self.captures[side] = _Captures(self.run_dir / side, originals)
         self.summary.setdefault("crawl", {})[side] = {
             **crawl_stats(self.run_dir / side),
             "incremental_from": previous.parent.name if previous else None,
             "originals_in": sorted({p.relative_to(self.history.runs_dir).parts[0] for p in originals}),
         }
+
+    def load_decisions(self) -> None:
+        """Read the job's decisions file, when there is one: a bad file stops the run before any crawl."""
+        path = self.manifest.decisions_file
+        if path is not None and path.is_file():
+            self.decisions = load_decisions(path, allowed_hosts=self.manifest.target_hosts)
 
     def detect(self) -> list:
         notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.detect.phrases)
@@ -185,14 +196,18 @@ class _Run:
         only verify a target that was captured.
         """
         hosts = set(self.manifest.new.hosts)
-        return tuple(url for url in explicit_targets(notices) if urlsplit(url).netloc.lower() in hosts)
+        decided = self.decisions.targets() if self.decisions is not None else []
+        return tuple(url for url in dict.fromkeys([*explicit_targets(notices), *decided])
+                     if urlsplit(url).netloc.lower() in hosts)
 
     def map(self, notices: list) -> list:
         settings = self.manifest.mapping
         thresholds = Thresholds() if settings.min_confidence is None else Thresholds(accept=settings.min_confidence)
-        rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
-                              allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
-                              thresholds=thresholds, status=settings.status)
+        with CandidatesWriter(self.run_dir / CANDIDATES_FILE) as candidates:
+            rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
+                                  allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
+                                  thresholds=thresholds, status=settings.status, decisions=self.decisions,
+                                  candidates=candidates)
         kinds = Counter(r.kind for r in rows)
         self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
                                      "review": sum(1 for r in rows if r.review)}
@@ -203,6 +218,12 @@ class _Run:
         formats = list(formats) if formats is not None else None
         written = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts)
         self.summary["exports"] = {name: str(Path(p).name) for name, p in written.items()}
+        path = self.manifest.decisions_file
+        report = decisions_report(self.decisions, path.absolute() if path else None, written.get("rejected"),
+                                  self.manifest.target_hosts)
+        self.summary["decisions"] = report
+        for line in report_lines(report)[1:]:
+            log.warning("%s", line.strip())
 
     def audit(self) -> bool:
         """Audit the legacy archive; False when it is under ``fail_under``."""
@@ -221,6 +242,19 @@ class _Run:
         write_report(report, self.run_dir / "audit")
         self.summary["audit"] = {"completeness": report.completeness, "fail_under": self.manifest.audit.fail_under,
                                  "passed": report.passed, "report": "audit/audit.html"}
+        return report.passed
+
+    def verify(self) -> bool:
+        """Check the live server ([verify] against) against this run's redirects.csv, its
+        targets against the new site's capture; False when under ``fail_under``."""
+        settings = self.manifest.verify
+        report, paths = verify_run(self.run_dir, settings.against, allowed_hosts=self.manifest.target_hosts,
+                                   config=CrawlConfig(**self.manifest.crawl), new_captures=self.captures["new"],
+                                   fail_under=settings.fail_under)
+        self.summary["verify"] = {**report.summary(), "report": "verify/verify.html"}
+        check_reachable(report, paths["html"])
+        if not report.passed:
+            log.warning("%s", summary_line(report, paths["html"]))
         return report.passed
 
     def diff(self) -> None:
@@ -254,12 +288,15 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         if lock.stale_holder:
             summary["stale_lock_taken_over"] = lock.stale_holder
         try:
+            run.stage("decisions", run.load_decisions)
             run.stage("crawl legacy", run.crawl, "legacy")
             notices = run.stage("detect", run.detect)
             run.stage("crawl new", run.crawl, "new", run.targets_on_new_site(notices))
             rows = run.stage("map", run.map, notices)
             run.stage("export", run.export, rows)
             passed = run.stage("audit", run.audit)
+            if manifest.verify.against:
+                passed = run.stage("verify", run.verify) and passed
             run.stage("diff", run.diff)
         except ArchiverError as exc:
             summary.update(status="failed", error=str(exc), exit_code=exc.exit_code)
@@ -344,6 +381,8 @@ def format_summary(summary: dict) -> str:
                      f"{r['unmatched']} unmatched; {r['review']} to review")
     if "exports" in summary:
         lines.append("  exports:   " + ", ".join(summary["exports"].values()))
+    if "decisions" in summary:
+        lines.extend(f"  {line}" for line in report_lines(summary["decisions"])[:1])
     if audit := summary.get("audit"):
         completeness = "n/a" if audit["completeness"] is None else f"{audit['completeness']:.1%}"
         bar = f" (fail_under {audit['fail_under']:.0%}: {'passed' if audit['passed'] else 'FAILED'})" if audit["fail_under"] is not None else ""

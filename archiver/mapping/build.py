@@ -1,6 +1,7 @@
 """The redirect manifest: one row per legacy page, from signals, content and rules.
 
 Order of trust for each old URL:
+0. a person's decision (``decisions.py``), method reviewed;
 1. removed (410/404): kind gone, status 410;
 2. an explicit page-level target (redirect, refresh, script, canonical),
    verified to land 2xx on an allowed host of the new site's capture;
@@ -23,8 +24,9 @@ from urllib.parse import urlsplit
 from archiver.detect.hosts import is_site_root
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
+from archiver.mapping.decisions import Decisions, decided_row
 from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed
-from archiver.types import Capture, Notice, PageFacts, RedirectRow, SectionRule
+from archiver.types import Candidate, Capture, Notice, PageFacts, RedirectRow, SectionRule
 from archiver.urls import lookup_key, resolve_link, site_host
 
 log = logging.getLogger(__name__)
@@ -75,10 +77,16 @@ def _is_page(capture: Capture) -> bool:
     return capture.is_html or status is None or not 200 <= status < 300
 
 
+CandidatesHook = Callable[[PageFacts, list[Candidate]], None]
+
+
 class _Builder:
     def __init__(self, *, allowed: set[str], rules: list[SectionRule], thresholds: Thresholds, status: int,
-                 extract: Callable[[Capture], PageFacts]):
+                 extract: Callable[[Capture], PageFacts], decisions: Decisions | None = None,
+                 candidates: CandidatesHook | None = None):
         self.allowed = allowed
+        self.decisions = decisions
+        self.candidates = candidates
         self.rules = rules
         self.thresholds = thresholds
         self.status = status
@@ -137,6 +145,8 @@ class _Builder:
                 self.old[key] = _Old(notice.url, notice.status, True, None)
         matcher = ContentMatcher(self.new_facts, self.thresholds)
         matches = matcher.match(self.old_facts) if self.old_facts else []
+        if self.candidates is not None and self.old_facts:
+            self._hand_candidates(matcher)
         landings = {key: self._explicit(page, by_url.get(key)) for key, page in self.old.items()}
         arrivals = Counter(l.url for found in landings.values() for _, l in found if l.ok)
 
@@ -144,6 +154,13 @@ class _Builder:
         rows: dict[str, RedirectRow] = {}
         content_claims: list[tuple[str, Match]] = []
         for key, page in self.old.items():
+            decision = self.decisions.take(page.url) if self.decisions is not None else None
+            if decision is not None:
+                landing = self.resolver.land(decision.new_url, self.allowed) if decision.new_url else None
+                decided = decided_row(decision, page.url, self.status, landing)
+                if decided is not None:  # None: the person said the URL needs no row
+                    rows[key] = decided
+                continue
             notice = by_url.get(key)
             row, rejected, weak_landing = self._explicit_row(page, notice, landings[key], arrivals, matcher)
             if row is None and self._is_gone(page, notice):
@@ -172,6 +189,13 @@ class _Builder:
         log.info("mapped %d legacy URLs against %d new pages: %s", len(rows), len(self.new_facts),
                  ", ".join(f"{k} {kinds.get(k, 0)}" for k in KINDS))
         return [rows[k] for k in sorted(rows, key=lambda k: rows[k].old_url)]
+
+    def _hand_candidates(self, matcher: ContentMatcher) -> None:
+        """Every old page's best new pages, accepted or not, to the candidates hook (for review)."""
+        for facts, found in zip(self.old_facts, matcher.top_candidates()):
+            self.candidates(facts, [Candidate(matcher.new_urls[j], score, reasons, self.new_facts[j].title
+                                              or self.new_facts[j].h1, self.new_facts[j].date)
+                                    for j, score, reasons in found])
 
     def _explicit(self, page: _Old, notice: Notice | None) -> list[tuple[str, Landing]]:
         """(signal kind, landing) for every page-level target, strongest first.
@@ -341,17 +365,21 @@ def _join(*parts) -> str:
 def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], new_captures: Iterable[Capture], *,
                    allowed_hosts: Iterable[str] | None = None, rules: Iterable[SectionRule | str] = (),
                    thresholds: Thresholds | None = None, status: int = 301,
-                   extract: Callable[[Capture], PageFacts] | None = None) -> list[RedirectRow]:
+                   extract: Callable[[Capture], PageFacts] | None = None, decisions: Decisions | None = None,
+                   candidates: CandidatesHook | None = None) -> list[RedirectRow]:
     """Redirect rows for every legacy page: page-level, fallback, gone or unmatched.
 
     ``allowed_hosts`` (hosts or host:port) defaults to the new capture's hosts;
-    ``status`` (301 or 308) is used for page and fallback rows.
+    ``status`` (301 or 308) is used for page and fallback rows. ``decisions``
+    (a person's, see ``decisions.py``) come before every automatic method and
+    record which ones were applied; ``candidates`` is called with each old
+    page's facts and its best new pages (``archiver review`` shows them).
     """
     if status not in (301, 308):
         raise UsageError(f"redirect status must be 301 or 308, not {status}")
     builder = _Builder(allowed={allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()},
                        rules=_as_rules(rules), thresholds=thresholds or Thresholds(), status=status,
-                       extract=extract or _default_extract)
+                       extract=extract or _default_extract, decisions=decisions, candidates=candidates)
     builder.read_new(new_captures)
     if not builder.allowed:
         builder.allowed = set(builder.new_hosts)
