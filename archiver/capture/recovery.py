@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .warcwriter import OPEN_SUFFIX, _fsync_dir
+from .warcwriter import OPEN_SUFFIX, fsync_dir
 
 CHUNK = 1 << 16
 HEAD_KEEP = 1 << 16  # decompressed bytes kept per member to read its WARC headers
@@ -130,7 +130,7 @@ def _repair(path: Path) -> list[str]:
     if final.exists():  # never overwrite a closed file
         final = final.with_name(final.name.replace(".warc.gz", "-recovered.warc.gz"))
     os.replace(path, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return cut
 
 

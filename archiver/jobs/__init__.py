@@ -36,6 +36,7 @@ from archiver import __version__
 from archiver.archive import iter_captures
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
+from archiver.capture.crawllog import is_live_page
 from archiver.detect import detect, write_notices
 from archiver.export import export_all
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
@@ -88,8 +89,11 @@ def _utc(ts: float) -> str:
 
 
 def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
-    """Numbers from a crawl directory's crawl.jsonl and WARC files."""
+    """Numbers from a crawl directory's crawl.jsonl and WARC files.  ``pages`` counts HTML
+    pages that are there (2xx or 304), not robots.txt, sitemaps, images or styles; a 304
+    counts as "not modified", not as a redirect."""
     states, records, statuses = Counter(), Counter(), Counter()
+    pages = 0
     log_path = crawl_dir / "crawl.jsonl"
     if log_path.is_file():
         with log_path.open(encoding="utf-8") as lines:
@@ -100,12 +104,15 @@ def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
                 states[entry.get("state") or "unknown"] += 1
                 if entry.get("record_type"):
                     records[entry["record_type"]] += 1
-                if entry.get("status") is not None:
-                    statuses[f"{entry['status'] // 100}xx"] += 1
+                status = entry.get("status")
+                if status is not None:
+                    statuses["not modified" if status == 304 else f"{status // 100}xx"] += 1
+                pages += is_live_page(entry)
     warcs = sorted((crawl_dir / "warc").glob("*.warc*")) if (crawl_dir / "warc").is_dir() else []
     return {
         "urls": sum(states.values()),
         "fetched": sum(statuses.values()),
+        "pages": pages,
         "failed": states.get("failed", 0),
         "skipped": states.get("skipped", 0),
         "responses": records.get("response", 0),
@@ -378,7 +385,7 @@ def format_summary(summary: dict) -> str:
     lines = [f"job {summary['job']} run {summary['run']} ({summary['seconds']} s): {summary['status']}",
              f"  results:   {summary['run_dir']}"]
     for side, c in summary.get("crawl", {}).items():
-        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched, {c['responses']} new/changed records, {c['revisits']} revisits, "
+        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched ({c.get('pages', 0)} pages), {c['responses']} new/changed records, {c['revisits']} revisits, "
                      f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
         if w := c.get("wacz"):
             missing = f"; {w['unresolved_revisits']} revisits without original" if w["unresolved_revisits"] else ""
