@@ -274,9 +274,14 @@ def replaywebpage(tmp_path: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         require("npm")
-    packed = subprocess.run([npm, "pack", "replaywebpage@2", "--pack-destination", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
-    assert packed.returncode == 0, packed.stderr
+    # the viewer is published only on the npm registry, which a build machine may not reach
+    try:
+        packed = subprocess.run([npm, "pack", "replaywebpage@2", "--pack-destination", str(tmp_path)],
+                                capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.skip("ReplayWeb.page: the npm registry did not answer in 120 s")
+    if packed.returncode != 0:
+        pytest.skip(f"ReplayWeb.page could not be fetched from the npm registry: {packed.stderr.strip()[-300:]}")
     (tarball,) = tmp_path.glob("replaywebpage-*.tgz")
     shutil.unpack_archive(tarball, tmp_path)
     return tmp_path / "package"
