@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 from lxml import html as lxml_html
 
-from archiver.archive import iter_records
+from archiver.warc import iter_records
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
 
@@ -345,7 +345,7 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
 def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch, reader):
     monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
 
-    from archiver.archive import Source, read_source, split_points
+    from archiver.warc import Source, read_source, split_points
     from archiver.audit import inventory
 
     page = b'<html><link rel="stylesheet" href="/s.css"><img src="/i%d.png"></html>'

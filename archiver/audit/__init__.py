@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.archive import expand_inputs
+from archiver.warc import expand_inputs
 from archiver.audit.expected import (
     Expected,
     crawl_reason,

@@ -65,7 +65,7 @@ class _Captures:
         self.originals = [str(p.absolute()) for p in originals]
 
     def __iter__(self):
-        from archiver.archive import iter_captures
+        from archiver.warc import iter_captures
 
         own = str(self.crawl_dir) + "/"
         for capture in iter_captures([*self.originals, str(self.crawl_dir)]):

@@ -50,7 +50,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     map-summary.json. The archives are read twice (detect, then mapping)
     rather than held in memory.
     """
-    from archiver.archive import iter_captures
+    from archiver.warc import iter_captures
     from archiver.detect import detect, read_notices, write_notices
     from archiver.export import export_all
 
