@@ -195,7 +195,9 @@ def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str
     is_capture = info.is_capture and (rec_type != "response" or info.status is not None)
     keep_body = is_capture and rec_type != "revisit" and (want_body is None or want_body(info))
     chunked = head is not None and is_chunked(headers)
-    decoder = BodyDecoder(content_codings(headers), max_body) if keep_body else None
+    codings = content_codings(headers) if head is not None and rec_type == "response" else []
+    # a body nobody wants is still decoded up to its first byte: enough to know whether it decodes at all
+    decoder = BodyDecoder(codings, max_body if keep_body else 1) if keep_body or codings else None
     dechunker = Dechunker() if chunked else None
     has_payload = rec_type != "revisit" and (http or rec_type == "resource" or info.payload_digest is not None)
     payload_hash = (hasher_for(info.payload_digest) or hasher_for(None)) if has_payload else None
@@ -246,7 +248,7 @@ def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str
             elif checkable:
                 problems.append(("payload_digest", f"payload digest {info.payload_digest} != computed "
                                                    f"{info.computed_payload_digest}"))
-    body = decoder.finish() if decoder is not None else b""
+    body = decoder.finish() if keep_body else b""
     if decoder is not None and decoder.failed:
         problems.append(("body_undecodable", decoder.failed))
     info.problems = list(frame.problems) + problems
@@ -265,6 +267,6 @@ def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str
         payload_digest=info.payload_digest or info.computed_payload_digest,
         truncated=info.truncated or ("cut" if cut else None),
         ip_address=_value(fields, "warc-ip-address"),
-        body_capped=bool(decoder and decoder.capped),
+        body_capped=bool(keep_body and decoder.capped),
     )
     return Entry(info, capture)
