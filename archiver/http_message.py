@@ -37,6 +37,7 @@ MAX_HEAD = 256 * 1024  # a head longer than this is not a head (a malformed answ
 MAX_DECODED = 20 * 1024 * 1024
 
 HeaderPairs = Sequence[tuple[str, str]]
+Headers = list[tuple[str, str]]  # as capture builds them
 
 
 def _load_brotli():
@@ -135,7 +136,7 @@ def parse_head(data: bytes) -> Head:
     return Head(start, pairs, method=request_match.group(1).upper() if request_match else None)
 
 
-def split_head(fileobj: BinaryIO) -> tuple[bytes, int | None, str, list[tuple[str, str]]]:
+def split_head(fileobj: BinaryIO) -> tuple[bytes, int | None, str, Headers]:
     """Read a response head from ``fileobj`` (positioned at its start).
 
     Returns the head bytes exactly as stored (up to and including the empty

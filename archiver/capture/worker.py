@@ -21,7 +21,7 @@ from archiver.capture import robots as robotsmod
 from archiver.capture.config import CrawlConfig
 from archiver.capture.frontier import Task
 from archiver.capture.scope import is_private_host, origin
-from archiver.capture.sitemaps import parse_sitemap
+from archiver.sitemaps import SitemapError, parse_sitemap
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def surt_key(url: str) -> str:
 def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
                        status: int | None = None) -> None:
     """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
-    from archiver.capture.wire import header_value
+    from archiver.http_message import header_value
 
     ctype = (header_value(headers, "content-type") or "").lower()
     mime = ctype.split(";", 1)[0].strip()
@@ -112,8 +112,14 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
         return
     limit = config.max_parse_bytes
     if task.kind == "sitemap" or (mime in ("application/xml", "text/xml") and "sitemap" in task.url.lower()):
-        found = parse_sitemap(body, task.url, max_bytes=limit)
-        result.sitemap_children, result.sitemap_pages = found.sitemaps, found.pages
+        try:
+            found = parse_sitemap(body)
+        except SitemapError as exc:
+            log.warning("sitemap %s not read: %s", task.url, exc)
+            return
+        resolved = ([u for u in (linkmod.absolute_url(task.url, ref) for ref in refs) if u]
+                    for refs in (found.sitemaps, found.pages))
+        result.sitemap_children, result.sitemap_pages = resolved
     elif mime in ("text/html", "application/xhtml+xml") or (not mime and body.lstrip()[:1] == b"<"):
         charset = None
         if "charset=" in ctype:
