@@ -81,8 +81,7 @@ class MemberReader:
 
     def read(self, size: int = OUT) -> bytes:
         """Up to ``size`` inflated bytes of the current member; ``b""`` once it ended or failed."""
-        inflater = self._inflater
-        while inflater is not None:
+        while (inflater := self._inflater) is not None:
             if not self._pending:
                 self._pending = self._file.read(CHUNK)
                 if not self._pending:

@@ -158,8 +158,6 @@ class GzipStream:
                 self._open = False
                 return b""
             self._ended[self._reader.start] = self._reader.end
-            if len(self._ended) > 64:  # only the members of records still being framed are asked for
-                del self._ended[next(iter(self._ended))]
             self._open = self._begin()
         return b""
 
@@ -192,8 +190,12 @@ class GzipStream:
         return (self.fault.offset, self.pos) if self.fault else (self._reader.start or 0, self.pos)
 
     def member_end(self, member_offset: int) -> int | None:
-        """Where the member at ``member_offset`` ends, once it has been inflated to its end."""
-        return self._ended.get(member_offset)
+        """Where the member at ``member_offset`` ends, once it has been inflated to its end (members before it
+        are not asked for again, and are forgotten)."""
+        ended = self._ended
+        while ended and (first := next(iter(ended))) < member_offset:
+            del ended[first]
+        return ended.get(member_offset)
 
     def rewind(self, dpos: int, member_offset: int, member_dpos: int) -> None:
         """Inflate again from the member at ``member_offset`` (inflated position ``member_dpos``) up to ``dpos``."""
