@@ -34,6 +34,8 @@ from archiver.gzip_members import MemberReader, find_member, is_gzip
 from archiver.urls import clean_target_uri
 
 CHUNK = 64 * 1024
+LOOK = 512  # bytes looked at to tell what comes next (a peek copies what it returns: keep it small)
+HEAD_LOOK = 8 * 1024  # a first look for a header's end; most WARC headers are shorter
 MAX_HEADER = 256 * 1024  # a WARC header longer than this is damage, not a header
 RESYNC_OVERLAP = 8192  # bytes kept in view between search windows (an ARC header line is one line)
 WARC_VERSIONS = (b"WARC/1.0", b"WARC/1.1", b"WARC/0.17", b"WARC/0.18")
@@ -58,7 +60,7 @@ class Frame:
     index: int = 0  # records before this one in the same gzip member
     length: int | None = None  # bytes in the file (header and block; the whole member in a .warc.gz)
     content_length: int = 0
-    url: str = ""  # from the header, for reports
+    url: str = ""  # from an ARC header line (a WARC record's is read by the parser)
     problems: list[tuple[str, str]] = field(default_factory=list)
     dpos: int = 0  # where the record starts in the inflated stream
     body_dpos: int = 0  # where its block starts there
@@ -301,7 +303,7 @@ class Framer:
                 return None
             if self.fmt != "arc" and data.startswith(b"WARC/"):
                 started = self._warc_header(offset, member_dpos)
-            elif self.fmt != "warc" and _arc_line(data) is not None:
+            elif self.fmt != "warc" and _arc_line(data if b"\n" in data else stream.peek(HEAD_LOOK)) is not None:
                 started = self._arc_header(offset, member_dpos)
             else:
                 started = None
@@ -314,7 +316,7 @@ class Framer:
         """Pass over empty lines between records; the bytes that follow (empty at the end or a fault)."""
         stream = self.stream
         while True:
-            data = stream.peek(CHUNK)
+            data = stream.peek(LOOK)
             rest = data.lstrip(b"\r\n")
             if rest or not data:
                 if len(rest) < len(data):
@@ -324,17 +326,16 @@ class Framer:
 
     def _warc_header(self, offset: int, member_dpos: int) -> tuple[Frame, bytes] | None:
         stream = self.stream
-        data = stream.peek(CHUNK)
+        data = stream.peek(HEAD_LOOK)
         match = _HEADER_END.search(data)
-        if match is None and len(data) >= CHUNK:
+        if match is None and len(data) >= HEAD_LOOK:
             data = stream.peek(MAX_HEADER)
             match = _HEADER_END.search(data)
         header = data[:match.end()] if match else data
-        url = _field(_TARGET_URI, header)
         version = data[:data.find(b"\n") + 1].rstrip(b"\r\n \t")
         if match is None:
             if stream.fault is not None and len(data) < MAX_HEADER:  # the header is cut by the member's damage
-                return self._header_at_fault(url)
+                return self._header_at_fault(_field(_TARGET_URI, header))
             problem = ("unreadable", "WARC header without an end" if len(data) < MAX_HEADER else
                        f"WARC header longer than {MAX_HEADER} bytes")
         elif version not in WARC_VERSIONS:
@@ -346,10 +347,11 @@ class Framer:
                 "record_length", "no Content-Length" if length is None else
                 f"invalid Content-Length {length[:20].decode('latin-1')!r}")
         if problem is not None:
-            self._resume_in_stream(stream.pos + 1, Damage(offset, *problem, url=url), offset, member_dpos)
+            damage = Damage(offset, *problem, url=_field(_TARGET_URI, header))
+            self._resume_in_stream(stream.pos + 1, damage, offset, member_dpos)
             return None
         self.fmt = "warc"
-        frame = self._frame(offset, member_dpos, "warc", url)
+        frame = self._frame(offset, member_dpos, "warc", "")
         stream.read(len(header))
         frame.body_dpos = stream.pos
         frame.content_length = int(length)
@@ -357,7 +359,7 @@ class Framer:
 
     def _arc_header(self, offset: int, member_dpos: int) -> tuple[Frame, bytes] | None:
         stream = self.stream
-        line = _arc_line(stream.peek(CHUNK))
+        line = _arc_line(stream.peek(HEAD_LOOK)) or _arc_line(stream.peek(CHUNK))
         url, _ip, _date, _mime, length = line.rstrip(b"\r\n").rsplit(b" ", 4)
         url_text = url.decode("utf-8", "replace")
         if not length.isdigit():
@@ -395,14 +397,17 @@ class Framer:
     def _check_end(self, frame: Frame) -> None:
         """After a block: an empty line, then the next record or the end; else the length was wrong."""
         stream = self.stream
-        data = stream.peek(CHUNK)
+        data = stream.peek(LOOK)
         line_end = data.find(b"\n")
         first = data if line_end < 0 else data[:line_end + 1]
         rest = data.lstrip(b"\r\n")
+        if frame.fmt == "arc" and first.strip() and line_end < 0:
+            data = stream.peek(HEAD_LOOK)  # an ARC header line longer than the first look
+            rest = data.lstrip(b"\r\n")
         if not data or not first.strip() or (frame.fmt == "arc" and _is_arc_start(rest)):
             stream.read(len(data) - len(rest))
             while data and not rest:  # a long run of empty lines
-                data = stream.peek(CHUNK)
+                data = stream.peek(LOOK)
                 rest = data.lstrip(b"\r\n")
                 stream.read(len(data) - len(rest))
             frame.length = self._length(frame)

@@ -4,8 +4,8 @@ FastWARC (fast, WARC only) is the default; warcio is the reference and the
 only one that reads ARC (``ARCHIVER_WARC_READER=warcio`` makes it read
 everything). Each yields, per record, the header fields and a reader of the
 block; everything after that is the reader's own code, the same for both.
-Header values are taken as bytes and decoded alike (UTF-8, else Latin-1, as
-warcio does), so both parsers give the same text.
+Header values are decoded alike (UTF-8, else Latin-1, as warcio does), so
+both parsers give the same text.
 """
 from __future__ import annotations
 
@@ -53,11 +53,13 @@ def _text(value: bytes) -> str:
 def fastwarc_records(stream: BinaryIO) -> Iterator[ParsedRecord]:
     for record in FastArchiveIterator(stream, parse_http=False, auto_decode="none", stream_detect=False,
                                       fsspec_args=False):
+        headers = record.headers
         fields: dict[str, str] = {}
-        for name, value in record.headers.items_bytes():
-            key = _text(name).lower()
+        for name, value in headers.items():
+            key = name.lower()
             if key not in fields:
-                fields[key] = _text(value)
+                # FastWARC decodes as UTF-8 with replacement; warcio falls back to Latin-1, so do the same
+                fields[key] = _text(headers.get_bytes(name)) if "\ufffd" in value else value
         yield ParsedRecord(fields, record.reader)
 
 
