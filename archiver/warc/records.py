@@ -105,6 +105,20 @@ class Entry:
     capture: Capture | None = None
 
 
+class _Block:
+    """A record's block read piece by piece, counted and fed to the block digest on the way."""
+
+    def __init__(self, block: BinaryIO, hasher):
+        self.block, self.hasher, self.size = block, hasher, 0
+
+    def read(self) -> bytes:
+        data = self.block.read(FAST_READ)
+        self.size += len(data)
+        if self.hasher is not None and data:
+            self.hasher.update(data)
+        return data
+
+
 def _value(fields: dict[str, str], name: str) -> str | None:
     """A header value with runs of white space (folded lines) made one space, as both parsers agree."""
     value = fields.get(name)
@@ -148,23 +162,17 @@ def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str
     if info.truncated and rec_type != "revisit":  # a revisit's block is headers only by design
         problems.append(("truncated", f"WARC-Truncated: {info.truncated}"))
 
-    block_hash = hasher_for(info.block_digest) if info.block_digest else None
-    first = block.read(FAST_READ)
-    block_size = len(first)
-    if block_hash is not None:
-        block_hash.update(first)
+    reader = _Block(block, hasher_for(info.block_digest) if info.block_digest else None)
+    first = reader.read()
     http = rec_type in HTTP_TYPES and info.url.lower().startswith(("http:", "https:")) and bool(first)
     rest = first
     head = None
     if http:
         end = head_end(first)
         while end is None and len(first) <= MAX_HEAD:
-            more = block.read(FAST_READ)
+            more = reader.read()
             if not more:
                 break
-            block_size += len(more)
-            if block_hash is not None:
-                block_hash.update(more)
             searched = max(0, len(first) - 3)
             first += more
             end = head_end(first, searched)
@@ -220,14 +228,12 @@ def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str
                 payload_hash.update(body)
             if decoder is not None:
                 decoder.feed(body)
-        data = block.read(FAST_READ)
+        data = reader.read()
         if not data:
             break
-        block_size += len(data)
-        if block_hash is not None:
-            block_hash.update(data)
     info.payload_length = size
-    missing = frame.content_length - block_size
+    missing = frame.content_length - reader.size
+    block_hash = reader.hasher
     if dechunker is not None and dechunker.malformed:
         problems.append(("http_chunking", "Transfer-Encoding: chunked, but the body is not chunked from some point "
                                           "on: read as it is"))
