@@ -107,3 +107,32 @@ def test_gzip_bomb_inflates_to_cap():
     bomb = gzip.compress(b"\0" * 50_000_000)
     assert len(bomb) < 100_000
     assert len(inflate(bomb, 1_000_000)) == 1_000_000
+
+
+def test_crawler_and_audit_read_one_sitemap_alike(tmp_path):
+    """The crawler and the audit's expected set share one parser: same URLs from a gzip'd index and urlset,
+    and the same refusal of a DTD."""
+    from archiver.audit.expected import Expected, load_sitemap
+    from archiver.capture.config import CrawlConfig
+    from archiver.capture.frontier import Task
+    from archiver.capture.worker import Result, parse_result_links
+    from archiver.errors import UsageError
+
+    urlset = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>http://h.test/a</loc></url>'
+              b"<url><loc>http://h.test/b?x=1</loc></url></urlset>")
+    (tmp_path / "pages.xml.gz").write_bytes(gzip.compress(urlset))
+    task = Task(1, "http://h.test/pages.xml.gz", "h.test", "sitemap", 0, 0, 1)
+    result = Result(task)
+    parse_result_links(CrawlConfig(seeds=["http://h.test/"]), task, result, gzip.compress(urlset),
+                       [("Content-Type", "application/gzip")], 200)
+    expected = Expected()
+    load_sitemap(expected, str(tmp_path / "pages.xml.gz"))
+    assert result.sitemap_pages == list(expected.urls.values()) == ["http://h.test/a", "http://h.test/b?x=1"]
+
+    dtd = b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY a "x">]><urlset><url><loc>http://h.test/&a;</loc></url></urlset>'
+    (tmp_path / "dtd.xml").write_bytes(dtd)
+    refused = Result(task)
+    parse_result_links(CrawlConfig(seeds=["http://h.test/"]), task, refused, dtd, [("Content-Type", "text/xml")], 200)
+    assert refused.sitemap_pages == [] and refused.sitemap_children == []
+    with pytest.raises(UsageError, match="DTD"):
+        load_sitemap(Expected(), str(tmp_path / "dtd.xml"))
