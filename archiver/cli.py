@@ -22,6 +22,7 @@ COMMANDS = {
     "detect": "archiver.detect.cli",
     "map": "archiver.mapping.cli",
     "audit": "archiver.audit.cli",
+    "review": "archiver.review.cli",
     "run": "archiver.jobs.cli",
     "diff": "archiver.jobs.cli",
     "schedule": "archiver.jobs.cli",

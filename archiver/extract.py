@@ -13,12 +13,13 @@ import re
 import unicodedata
 from collections import Counter
 from datetime import date
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
 from archiver.types import Capture, PageFacts
+from archiver.urls import resolve_link
 
 log = logging.getLogger(__name__)
 
@@ -179,40 +180,19 @@ def parse_html(text: str) -> lxml.html.HtmlElement | None:
 
 
 def base_url(tree, url: str) -> str:
-    """The URL relative links resolve against (<base href> honoured)."""
+    """The URL relative links resolve against (the first <base href>, when it is an http(s) URL)."""
     for href in tree.xpath("//base/@href")[:1]:
-        href = href.strip()
-        if href:
-            try:
-                return urljoin(url, href)
-            except ValueError:
-                pass
+        return resolve_link(url, href) or url
     return url
 
 
 def absolute_links(tree, url: str) -> tuple[str, ...]:
     """http(s) targets of <a>/<area> links, absolute, fragment removed, in order."""
     base = base_url(tree, url)
-    try:
-        parts = urlsplit(base)
-        origin = f"{parts.scheme}://{parts.netloc}"
-    except ValueError:
-        origin = ""
     seen: dict[str, None] = {}
     for href in tree.xpath("//a/@href | //area/@href"):
-        href = href.strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
-            continue
-        if href.startswith(("http://", "https://")) and " " not in href:
-            link = href.split("#", 1)[0]  # already absolute: skip urljoin, the costly part
-        elif origin and href.startswith("/") and not href.startswith("//") and "/." not in href:
-            link = origin + href.split("#", 1)[0]
-        else:
-            try:
-                link = urljoin(base, href).split("#", 1)[0]
-            except ValueError:
-                continue
-        if link.startswith(("http://", "https://")):
+        link = resolve_link(base, href)
+        if link:
             seen.setdefault(link, None)
     return tuple(seen)
 
@@ -330,8 +310,12 @@ def parse_date_text(text: str) -> str | None:
     return best[1] if best else None
 
 
-def _date_from_url(url: str) -> str | None:
-    match = _URL_DATE.search(urlsplit(url).path)
+def date_in_url(url: str) -> str | None:
+    """The date a URL's path spells (/2019/07/01/, /20190701-...), as YYYY-MM-DD."""
+    try:
+        match = _URL_DATE.search(urlsplit(url).path)
+    except ValueError:
+        return None
     return _valid(*map(int, match.groups())) if match else None
 
 
@@ -343,7 +327,7 @@ def _date(tree, url: str, metas: dict[str, str]) -> str | None:
     for value in tree.xpath("//time/@datetime")[:3]:
         if found := parse_date_text(value):
             return found
-    if found := _date_from_url(url):
+    if found := date_in_url(url):
         return found
     return None
 
@@ -491,7 +475,7 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip diacritics and collapse spaces: for phrase matching."""
+    """Lower-case, strip diacritics (č -> c, đ -> d) and collapse spaces: for matching phrases and words."""
     text = text.lower()
     if not text.isascii():
         text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).replace("đ", "d")

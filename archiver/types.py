@@ -6,8 +6,10 @@ was *archived*, never the live site. They are small frozen dataclasses; their
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def _jsonable(obj: Any) -> Any:
@@ -112,6 +114,28 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class SectionRule:
+    """A section rule, the mapping's last resort before unmatched: an old URL
+    whose path+query matches ``pattern`` (searched) goes to ``target``
+    (``\\1`` inserts a group). Made by the job manifest or ``map --rule``."""
+
+    pattern: re.Pattern
+    target: str
+
+    def apply(self, old_url: str) -> str | None:
+        """The target for ``old_url``, or None when the rule does not apply."""
+        parts = urlsplit(old_url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        found = self.pattern.search(path)
+        if not found:
+            return None
+        try:
+            return found.expand(self.target)
+        except (re.error, IndexError):
+            return None
+
+
+@dataclass(frozen=True)
 class RedirectRow:
     """One row of the redirect manifest, the input of every export format.
 
@@ -124,10 +148,44 @@ class RedirectRow:
     new_url: str | None
     status: int | None
     kind: str
-    method: str  # http_redirect, meta_refresh, js_redirect, canonical, content, banner_link, rule, gone, none
+    method: str  # http_redirect, meta_refresh, js_redirect, canonical, content, banner_link, rule, gone, none, reviewed
     confidence: float
     evidence: str = ""
     review: bool = False  # a person should look at this row
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's verdict on one legacy URL (one line of the decisions file).
+
+    decision: redirect (to ``new_url``), gone (410), unmatched (no equivalent:
+    stays unmatched, no longer flagged) or ignore (the URL needs no row: left
+    out of the manifest and its exports). Applied before every automatic
+    method; the row it gives carries ``method = reviewed``.
+    """
+
+    old_url: str
+    decision: str
+    new_url: str | None = None
+    note: str = ""
+    decided_at: str = ""  # ISO 8601, UTC
+
+    def to_json(self) -> dict:
+        return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A new page that content matching considered for an old page, for a person to judge."""
+
+    new_url: str
+    score: float  # the content score, 0..1
+    reasons: str  # what agreed: "title 97, date =, text 0.91, slug 88"
+    title: str = ""
+    date: str | None = None
 
     def to_json(self) -> dict:
         return _jsonable(self)

@@ -21,6 +21,7 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ import common  # noqa: E402
 
 from archiver.demo.sitegen import _RECURRING, _TOPICS, _Writer, slugify  # noqa: E402
 from archiver.mapping import build_manifest  # noqa: E402
+from archiver.mapping.candidates import CandidatesWriter  # noqa: E402
 from archiver.types import Capture, PageFacts  # noqa: E402
 
 OLD, NEW = "https://www.mnz.gov.si", "https://www.gov.si"
@@ -90,6 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000, help="pages on each side")
     parser.add_argument("--quick", action="store_true", help="10,000 x 10,000")
+    parser.add_argument("--candidates", action="store_true",
+                        help="also write candidates.jsonl (what archiver run keeps for review) and report its size")
     args = parser.parse_args()
     n = 10_000 if args.quick else args.n
 
@@ -103,7 +107,14 @@ def main() -> None:
 
     t1 = time.perf_counter()
     cpu1 = time.process_time()
-    rows = build_manifest([], old_caps, new_caps, extract=lambda c: by_url[c.url])
+    candidates_bytes = None
+    if args.candidates:
+        with tempfile.TemporaryDirectory() as tmp:
+            with CandidatesWriter(Path(tmp) / "candidates.jsonl") as candidates:
+                rows = build_manifest([], old_caps, new_caps, extract=lambda c: by_url[c.url], candidates=candidates)
+            candidates_bytes = (Path(tmp) / "candidates.jsonl").stat().st_size
+    else:
+        rows = build_manifest([], old_caps, new_caps, extract=lambda c: by_url[c.url])
     elapsed = time.perf_counter() - t1
     cpu = time.process_time() - cpu1
     peak = peak_rss_mb()
@@ -118,6 +129,8 @@ def main() -> None:
     print(f"mapped {n:,} x {n:,} in {elapsed:.1f}s wall, {cpu:.1f}s CPU; peak RSS {peak:.0f} MB "
           f"(load average {load:.1f} on {os.cpu_count()} cores: wall time includes waiting for other work)")
     print(f"precision {precision:.4f} ({right}/{len(pages)}), recall {recall:.4f} ({found}/{len(expected)})")
+    if candidates_bytes is not None:
+        print(f"candidates.jsonl: {candidates_bytes / 1e6:.1f} MB")
     summary = [
         common.row(f"map {n:,}x{n:,} wall s", round(elapsed, 1), "minutes at 100k", elapsed < 600),
         common.row("map CPU s", round(cpu, 1)),
@@ -128,7 +141,7 @@ def main() -> None:
     common.write_results("map", summary, {"n": n, "generated_s": generated, "wall_s": elapsed, "cpu_s": cpu,
                                           "peak_rss_mb": peak, "load_average": load,
                                           "rss_before_mb": rss_before, "precision": precision,
-                                          "recall": recall, "rows": len(rows)})
+                                          "recall": recall, "rows": len(rows), "candidates_bytes": candidates_bytes})
 
 
 if __name__ == "__main__":

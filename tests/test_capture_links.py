@@ -3,7 +3,7 @@ import gzip
 
 import pytest
 
-from archiver.capture.links import absolute_url, extract_css, extract_html
+from archiver.capture.links import extract_css, extract_html
 from archiver.gzip_members import inflate
 from archiver.sitemaps import SitemapError, parse_sitemap
 
@@ -42,15 +42,6 @@ def test_base_href_and_schemes_ignored():
     <a href="mailto:a@b.si">m</a><a href="tel:123">t</a><img src="data:image/png;base64,AAAA">
     <a href="#top">top</a><a href="http://[::1">broken</a><a href="http://h.test:99999/">bad port</a>"""
     assert urls(extract_html(doc, BASE)) == ["http://h.test/other/x.html"]
-
-
-def test_urls_kept_as_written():
-    assert absolute_url(BASE, "/a%2Fb?q=%41&x=$1;y={z}") == "http://h.test/a%2Fb?q=%41&x=$1;y={z}"
-    assert absolute_url(BASE, " /a b.html\n") == "http://h.test/a%20b.html"
-    assert absolute_url(BASE, "/a\n/b\t.html") == "http://h.test/a/b.html"  # as browsers strip them
-    assert absolute_url(BASE, "/%0A%0D") == "http://h.test/%0A%0D"
-    assert absolute_url(BASE, "/č.html?q=ž") == "http://h.test/%C4%8D.html?q=%C5%BE"
-    assert absolute_url(BASE, '/"quoted"') == "http://h.test/%22quoted%22"
 
 
 def test_broken_and_hostile_html_is_harmless():

@@ -1,18 +1,6 @@
 """Scope, trap rules and the frontier's on-disk dedup (no network needed)."""
 from archiver.capture.frontier import Candidate, Frontier
-from archiver.capture.scope import Scope, is_private_host, url_key
-
-
-def test_url_key_normalises_only_for_dedup():
-    assert url_key("HTTP://Example.ORG:80/a/b?x=1#frag") == "http://example.org/a/b?x=1"
-    assert url_key("https://h.test:443/") == "https://h.test/"
-    assert url_key("https://h.test:8443/p") == "https://h.test:8443/p"
-    # session ids, in the query or the path, do not make a new URL
-    assert url_key("http://h.test/p?PHPSESSID=abc&id=2") == "http://h.test/p?id=2"
-    assert url_key("http://h.test/p?id=2&sid=zzz") == url_key("http://h.test/p?sid=yyy&id=2")
-    assert url_key("http://h.test/p;jsessionid=ABC123?x=1") == "http://h.test/p?x=1"
-    # escapes and query order are kept: they may mean something to the server
-    assert url_key("http://h.test/a%2Fb?b=1&a=2") == "http://h.test/a%2Fb?b=1&a=2"
+from archiver.capture.scope import Scope, is_private_host
 
 
 def test_private_hosts():

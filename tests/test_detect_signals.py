@@ -4,7 +4,7 @@ import json
 import pytest
 
 from archiver.detect import detect, read_notices, summarize, write_notices
-from archiver.detect.urls import hosts_named
+from archiver.detect.hosts import hosts_named
 from archiver.types import Capture
 
 OLD = "https://www.mnz.gov.si"
@@ -271,3 +271,14 @@ def test_soft_404_pages_are_gone(title, h1, gone):
     assert (note.classification == "gone") is gone
     if gone:
         assert note.signals[-1].kind == "not_found" and "soft 404" in note.signals[-1].evidence
+
+
+def test_chain_matches_one_url_however_its_hops_spell_it():
+    # the Location escapes lower-case; the next hop was archived with the raw UTF-8 path
+    captures = [
+        redirect("/a", "/nova-%c4%8dlanek"),
+        redirect(f"{OLD}/nova-\u010dlanek", f"{NEW}/novice/final"),
+        cap(f"{NEW}/novice/final", 200, "<html><body><h1>x</h1></body></html>"),
+    ]
+    note = by_url(detect(captures, new_hosts=["www.gov.si"]))[f"{OLD}/a"]
+    assert note.classification == "moved" and note.target == f"{NEW}/novice/final"

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.extract import decode_html, extract, guess_language, parse_date_text
+from archiver.extract import date_in_url, decode_html, extract, fold, guess_language, parse_date_text
+from archiver.mapping.content import facts_from_url
 from archiver.types import Capture
 
 SLOVENIAN = (
@@ -168,3 +169,24 @@ def test_wrong_declared_language_is_overruled_by_a_clear_text():
     short = "<html lang='sl'><body><p>The minister said hello.</p></body></html>"
     assert extract(capture(short.encode()), fast=True).lang == "sl"  # too little text to disagree
     assert extract(capture(SLOVENIAN.replace("<html>", "<html lang='sl-SI'>").encode()), fast=True).lang == "sl"
+
+
+def test_fold_lowers_strips_diacritics_and_collapses_spaces():
+    assert fold("  Sporočilo ZA\tjavnost\n Đurđa  ") == "sporocilo za javnost durda"
+    assert fold("Ministry  of\nthe Interior") == "ministry of the interior"  # ASCII takes the short way
+    assert fold("Ｍｉｎｉｓｔｒｙ") == "ministry"  # compatibility forms fold too
+
+
+@pytest.mark.parametrize("url, day", [
+    ("https://www.gov.si/novice/2019-02-07-obisk/", "2019-02-07"),
+    ("https://www.gov.si/novice/2019/02/07/obisk", "2019-02-07"),
+    ("https://www.gov.si/arhiv/20190207_obisk.html", "2019-02-07"),
+    ("https://www.gov.si/novice/2019-02-30-obisk", None),  # no such day
+    ("https://www.gov.si/novice/1985-05-12-obisk", None),  # outside the years pages are dated in
+    ("https://www.gov.si/id/120190207123", None),  # digits inside a longer number
+    ("https://www.gov.si/?d=2019-02-07", None),  # the query is not the path
+    ("http://[::1/2019-02-07", None),  # unparseable: no date, no exception
+])
+def test_date_in_url(url, day):
+    assert date_in_url(url) == day
+    assert facts_from_url(url).date == day  # mapping's guesses from a URL read it the same way

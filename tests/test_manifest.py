@@ -1,4 +1,6 @@
 """Job manifests: every key validated, errors name the key, exit status 2."""
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,7 @@ def write(tmp_path, text, name="job.toml"):
 
 def test_shipped_manifests_load():
     demo = load_manifest(ROOT / "manifests" / "demo.toml")
-    assert demo.demo_embedded and demo.name == "demo"
+    assert demo.plugged["demo"].embedded and demo.name == "demo"
     for path in (ROOT / "manifests").glob("*.toml"):
         assert load_manifest(path).legacy.seeds
 
@@ -52,9 +54,9 @@ def test_good_manifest_values(tmp_path):
     m = load_manifest(write(tmp_path, GOOD))
     assert m.name == "mnz" and m.keep_runs == 3
     assert m.legacy.max_pages == 500 and m.legacy.exclude == (r"\?print=1",)
-    assert m.crawl["headers"] == {"Authorization": "Bearer abc"}
-    assert m.rules[0].target == "https://www.gov.si/en/news/"
-    assert (m.redirect_status, m.min_confidence, m.fail_under) == (308, 0.7, 0.95)
+    assert m.crawl["extra_headers"] == {"Authorization": "Bearer abc"}
+    assert m.mapping.rules[0].target == "https://www.gov.si/en/news/"
+    assert (m.mapping.status, m.mapping.min_confidence, m.audit.fail_under) == (308, 0.7, 0.95)
     assert m.target_hosts == ("www.gov.si",)  # default: the new site's hosts
 
 
@@ -121,7 +123,7 @@ def test_with_origins_replaces_placeholders():
                         "mapping": {"rules": [{"pattern": "^x", "target": "http://new.demo.invalid/news/"}], "allowed_hosts": ["new.demo.invalid"]}})
     live = m.with_origins({"http://legacy.demo.invalid": "http://127.0.0.1:8001", "http://new.demo.invalid": "http://127.0.0.1:8002"})
     assert live.legacy.seeds == ("http://127.0.0.1:8001/",) and live.legacy.sitemaps == ("http://127.0.0.1:8001/sitemap.xml",)
-    assert live.rules[0].target == "http://127.0.0.1:8002/news/" and live.allowed_hosts == ("127.0.0.1:8002",)
+    assert live.mapping.rules[0].target == "http://127.0.0.1:8002/news/" and live.mapping.allowed_hosts == ("127.0.0.1:8002",)
     assert live.new.hosts == ("127.0.0.1:8002",)
 
 
@@ -140,3 +142,48 @@ def test_bad_command_line_values_exit_2_with_one_line(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and expected in err, (argv, err)
+
+
+def test_crawl_keys_are_the_crawl_config_settings(tmp_path):
+    """[crawl] accepts exactly CrawlConfig's settings, each reaching the crawl, and the
+    crawl command's options of the same name override them."""
+    from archiver.capture import CrawlConfig
+    from archiver.capture.cli import build_config
+    from archiver.cli import build_parser
+    from archiver.settings import settings_of
+
+    values = {"positive_int": 7, "count": 0, "seconds": 1.5, "positive_seconds": 2.5, "bool": True,
+              "line": "probe-agent", "headers": {"X-Probe": "1"}}
+    settings = settings_of(CrawlConfig)
+    lines = []
+    for key, field in settings.items():
+        value = values[field.metadata["kind"]]
+        if isinstance(value, dict):
+            lines.append(f"[crawl.{key}]\n" + "".join(f'{k} = "{v}"\n' for k, v in value.items()))
+        else:
+            lines.insert(0, f"{key} = {str(value).lower() if isinstance(value, bool) else repr(value).replace(chr(39), chr(34))}\n")
+    text = GOOD.split("[crawl]")[0] + "[crawl]\n" + "".join(lines) + "[audit]\nfail_under = 0.9\n"
+    path = write(tmp_path, text)
+    config = load_manifest(path).crawl_config("legacy", tmp_path / "c")
+    for key, field in settings.items():
+        expected = values[field.metadata["kind"]]
+        if field.name == "max_pages":
+            expected = 500  # [legacy] max_pages wins over [crawl]
+        assert getattr(config, field.name) == expected, key
+    args = build_parser("crawl").parse_args(["crawl", str(path), "--concurrency", "3", "--ignore-robots"])
+    overridden = build_config(args)
+    assert (overridden.concurrency, overridden.ignore_robots, overridden.delay) == (3, True, 1.5)
+
+
+def test_a_real_manifest_does_not_import_the_demo():
+    code = ("import sys; from archiver.jobs.manifest import load_manifest; "
+            f"m = load_manifest({str(ROOT / 'manifests' / 'example-mnz.toml')!r}); "
+            "assert 'demo' not in m.plugged; print(sorted(n for n in sys.modules if n.startswith('archiver.demo')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_demo_table_keys_are_the_demos(tmp_path):
+    with pytest.raises(UsageError, match=r"\[demo\] articels: unknown key"):
+        load_manifest(write(tmp_path, GOOD + "[demo]\narticels = 5\n"))
+    assert load_manifest(write(tmp_path, GOOD + "[demo]\narticles = 5\n")).plugged["demo"].articles == 5

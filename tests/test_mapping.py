@@ -8,7 +8,7 @@ import pytest
 from archiver.demo.site import Site
 from archiver.demo.sitegen import GONE, generate_pair
 from archiver.detect import detect
-from archiver.mapping import Rule, Thresholds, build_manifest
+from archiver.mapping import Thresholds, build_manifest, parse_rule
 from archiver.types import Capture, Notice, Signal
 
 OLD, NEW = "http://localhost:8001", "http://127.0.0.2:8002"
@@ -174,13 +174,13 @@ def test_section_rules_give_fallbacks_and_bad_rules_are_usage_errors():
 
     old = [_page(f"{OLD}/sl/projekti/zgodovina/", "Zgodovina projektov", _OTHER, date=None, lang="sl")]
     new = [_page(f"{NEW}/podrocja/projekti/", "Projekti", "Seznam projektov ministrstva.", date=None, lang="sl")]
-    rule = Rule.parse(rf"^/sl/(projekti)/={NEW}/podrocja/\1/")
+    rule = parse_rule(rf"^/sl/(projekti)/={NEW}/podrocja/\1/")
     [row] = build_manifest([], old, new, rules=[rule])
     assert (row.kind, row.method, row.new_url) == ("fallback", "rule", f"{NEW}/podrocja/projekti/")
     with pytest.raises(UsageError):
-        Rule.parse("^/a(=/relative")
+        parse_rule("^/a(=/relative")
     with pytest.raises(UsageError):
-        Rule.parse("^/a(=https://x.example/")
+        parse_rule("^/a(=https://x.example/")
     with pytest.raises(UsageError):
         build_manifest([], old, new, status=302)
 

@@ -33,7 +33,7 @@ from archiver.audit.expected import (
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
 from archiver.types import AuditOutcome
-from archiver.urls import normalize_url, url_host
+from archiver.urls import lookup_key, url_host
 
 COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope); captured = a 2xx capture or a "
                            "revisit resolving to one; redirected = a 3xx capture (final target followed inside "
@@ -119,7 +119,7 @@ def _outcome(key: str, url: str, sources: list[str], inv: Inventory, expected: E
         if 300 <= first.status < 400:
             state, chain = inv.follow(url)
             final = chain[-1] if len(chain) > 1 else None
-            keys = [normalize_url(c) for c in chain]
+            keys = [lookup_key(c) for c in chain]
             if len(chain) == 1:
                 end = "no Location header"
             elif keys[-1] in keys[:-1]:
@@ -160,7 +160,7 @@ def _requisites_missing(inv: Inventory, expected: Expected) -> list[dict]:
         if state is not None and state.status is not None and 200 <= state.status < 300:
             continue
         if state is None:
-            row = expected.crawl.get(normalize_url(chain[-1]))
+            row = expected.crawl.get(lookup_key(chain[-1]))
             if key in inv.damaged:
                 reason = f"capture damaged: {inv.damaged[key]}"
             elif row is not None:
@@ -219,7 +219,7 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
     }
     if expected.redirect_kinds:
         kinds = Counter(expected.redirect_kinds.values())
-        captured = {normalize_url(o.url) for o in outcomes if o.outcome in ("captured", "redirected")}
+        captured = {lookup_key(o.url) for o in outcomes if o.outcome in ("captured", "redirected")}
         summary["redirect_coverage"] = {
             "rows": len(expected.redirect_kinds),
             **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from archiver.errors import UsageError
 from archiver.sitemaps import parse_sitemap
-from archiver.urls import normalize_url
+from archiver.urls import lookup_key
 
 MAX_SITEMAP_BYTES = 100 * 1024 * 1024  # the sitemaps protocol allows 50 MB uncompressed
 MAX_SITEMAPS = 1000
@@ -41,7 +41,7 @@ class Expected:
         url = (url or "").strip()
         if not url.lower().startswith(("http://", "https://")):
             return
-        key = normalize_url(url)
+        key = lookup_key(url)
         self.urls.setdefault(key, url)
         tags = self.sources.setdefault(key, [])
         if source not in tags:
@@ -84,7 +84,7 @@ def load_crawl_log(expected: Expected, path: str | Path) -> None:
             url = row.get("url") or ""
             expected.add(url, "crawl-log")
             if url:
-                expected.crawl[normalize_url(url)] = row
+                expected.crawl[lookup_key(url)] = row
     if bad:
         expected.warnings.append(f"{path}: {bad} unreadable line(s) skipped")
     expected.given.append(f"crawl log {path}")
@@ -130,7 +130,7 @@ def load_redirects(expected: Expected, path: str | Path) -> None:
         url = (row.get("old_url") or "").strip()
         if url:
             expected.add(url, "redirects")
-            expected.redirect_kinds[normalize_url(url)] = (row.get("kind") or "").strip() or "unknown"
+            expected.redirect_kinds[lookup_key(url)] = (row.get("kind") or "").strip() or "unknown"
     expected.given.append(f"redirect manifest {path}")
 
 

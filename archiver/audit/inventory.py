@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 from archiver.warc import SEVERITY, RecordInfo, RevisitIndex, Source, expand_inputs, read_source, split_points
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
-from archiver.urls import normalize_url, url_host
+from archiver.urls import lookup_key, resolve_link, url_host
 
 MAX_PAGES_PER_REFERENCE = 5
 PART_MIN = 16 * 1024 * 1024  # a file is split for parallel scanning only into parts at least this big
@@ -76,18 +75,19 @@ class Inventory:
                                "offset": offset, "url": url, "detail": detail})
 
     def lookup(self, url: str) -> UrlState | None:
-        return self.urls.get(normalize_url(url))
+        return self.urls.get(lookup_key(url))
 
     def follow(self, url: str, max_hops: int = 20) -> tuple[UrlState | None, list[str]]:
         """The capture a URL ends at after following archived redirects (bounded, loop-safe), and the chain."""
         chain = [url]
-        key = normalize_url(url)
+        key = lookup_key(url)
         state = self.urls.get(key)
         seen = {key}
         while state is not None and state.status and 300 <= state.status < 400 and state.location:
-            target = urljoin(chain[-1], state.location.strip())
+            # a Location naming no http(s) URL is kept as written, so the chain shows it
+            target = resolve_link(chain[-1], state.location) or state.location.strip()
             chain.append(target)
-            key = normalize_url(target)
+            key = lookup_key(target)
             if key in seen or len(chain) > max_hops:
                 break
             seen.add(key)
@@ -183,7 +183,7 @@ def _scan(number: int, source: Source, start: int = 0, end: int | None = None):
             inv.problem(kind, info.file, info.offset, info.url, detail)
         damaged = any(SEVERITY.get(k) == "error" for k, _ in info.problems)
         if damaged and info.url and info.rec_type in ("problem", "response", "resource", "revisit"):
-            inv.damaged.setdefault(normalize_url(info.url), f"{info.file} at offset {info.offset}")
+            inv.damaged.setdefault(lookup_key(info.url), f"{info.file} at offset {info.offset}")
         if info.rec_type == "problem":
             continue
         inv.records += 1
@@ -202,7 +202,7 @@ def _scan(number: int, source: Source, start: int = 0, end: int | None = None):
             continue
         _remember(inv, info, info.status)
         if entry.capture is not None and entry.capture.body:
-            seen = (normalize_url(info.url), info.payload_digest or info.computed_payload_digest)
+            seen = (lookup_key(info.url), info.payload_digest or info.computed_payload_digest)
             if seen not in parsed:  # the same body at the same URL embeds the same things
                 parsed.add(seen)
                 _collect_references(inv, entry.capture)
@@ -257,7 +257,7 @@ def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
         counts[f"{status // 100}xx"] += 1
     digest = info.payload_digest or info.computed_payload_digest
     if digest and status is not None and 200 <= status < 300 and info.rec_type != "revisit":
-        key = normalize_url(info.url)
+        key = lookup_key(info.url)
         urls = inv.digest_urls.setdefault(digest, [])
         if key not in urls:
             inv.digest_counts[digest] += 1
@@ -266,7 +266,7 @@ def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
 
 
 def _remember(inv: Inventory, info: RecordInfo, status: int | None, *, unresolved: bool = False) -> None:
-    key = normalize_url(info.url)
+    key = lookup_key(info.url)
     effective = None if unresolved else status
     new = UrlState(info.url, effective, info.file, info.offset, info.date, info.mime, info.location,
                    info.rec_type, revisit_unresolved=unresolved)
@@ -289,7 +289,7 @@ def _collect_references(inv: Inventory, capture) -> None:
     else:
         return
     for url, kind in refs:
-        key = normalize_url(url)
+        key = lookup_key(url)
         ref = inv.references.get(key)
         if ref is None:
             ref = inv.references[key] = Reference(url, kind)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from typing import Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
+
+from archiver.urls import resolve_link
 
 MAX_PARSE = 5 * 1024 * 1024
 DOCUMENT_EXTENSIONS = (
@@ -25,20 +27,6 @@ SRC_ATTRS = {
 }
 
 
-def _clean(base: str, raw: str) -> str | None:
-    raw = (raw or "").strip()
-    if not raw or raw.startswith(("data:", "javascript:", "mailto:", "tel:", "about:", "#", "blob:")):
-        return None
-    if raw.startswith(("http://", "https://")) and "/./" not in raw and "/../" not in raw:
-        return raw.split("#", 1)[0]  # already absolute: skip urljoin, the audit's hot spot
-    try:
-        url = urljoin(base, raw).split("#", 1)[0]
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None
-
-
 def _srcset(value: str) -> Iterator[str]:
     for candidate in (value or "").split(","):
         parts = candidate.strip().split()
@@ -50,7 +38,7 @@ def css_references(base: str, css: bytes) -> Iterator[tuple[str, str]]:
     """(absolute URL, 'css') for each url(...) and @import of a stylesheet."""
     for match in CSS_URL.finditer(css[:MAX_PARSE]):
         raw = (match.group(2) or match.group(4) or b"").decode("utf-8", "replace")
-        url = _clean(base, raw)
+        url = resolve_link(base, raw)
         if url:
             yield url, "css"
 
@@ -80,32 +68,32 @@ def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
         return
     for base_el in root.iter("base"):
         if base_el.get("href"):
-            base = _clean(base, base_el.get("href")) or base
+            base = resolve_link(base, base_el.get("href")) or base
             break
     for el in root.iter(_TAGS):
         tag = el.tag
         if tag == "a":
             href = el.get("href")
             if href and _DOCUMENT_LINK.search(href):
-                url = _clean(base, href)
+                url = resolve_link(base, href)
                 if url and urlsplit(url).path.lower().endswith(DOCUMENT_EXTENSIONS):
                     yield url, "document"
         elif tag in SRC_ATTRS:
             if tag == "input" and (el.get("type") or "").lower() != "image":
                 continue
             for attr in SRC_ATTRS[tag]:
-                url = _clean(base, el.get(attr))
+                url = resolve_link(base, el.get(attr))
                 if url:
                     yield url, tag
             if tag in ("img", "source"):
                 for raw in _srcset(el.get("srcset")):
-                    url = _clean(base, raw)
+                    url = resolve_link(base, raw)
                     if url:
                         yield url, tag
         elif tag == "link":
             rels = set((el.get("rel") or "").lower().split())
             if rels & STYLESHEET_RELS:
-                url = _clean(base, el.get("href"))
+                url = resolve_link(base, el.get("href"))
                 if url:
                     yield url, "css" if "stylesheet" in rels else "link"
         elif tag == "style" and el.text:

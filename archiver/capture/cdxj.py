@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from archiver.urls import surt_key
+
 INDEX_NAME = "index.cdxj"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
@@ -29,6 +31,9 @@ def _indexer_class():
     from cdxj_indexer.main import CDXJIndexer
 
     class Indexer(CDXJIndexer):
+        def get_url_key(self, url):
+            return surt_key(url)  # the key the index written from crawl state uses
+
         def filter_record(self, record):
             if record.rec_type == "revisit" and \
                     record.rec_headers.get_header("WARC-Profile") == SERVER_NOT_MODIFIED:

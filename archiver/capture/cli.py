@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from pathlib import Path
 
+from archiver.capture import CrawlConfig, crawl
 from archiver.errors import EXIT_OK, EXIT_USAGE, UsageError
+from archiver.settings import settings_of
 
 
 def _whole(minimum: int, too_small: str):
@@ -86,31 +90,11 @@ def add_parser(sub) -> None:
                    help="live display on a terminal (auto), periodic lines (plain) or nothing")
 
 
-_OVERRIDES = {  # argparse dest -> CrawlConfig field
-    "max_pages": "max_pages",
-    "max_depth": "max_depth",
-    "concurrency": "concurrency",
-    "per_host_concurrency": "per_host_concurrency",
-    "delay": "delay",
-    "timeout": "timeout",
-    "max_retries": "max_retries",
-    "ignore_robots": "ignore_robots",
-    "user_agent": "user_agent",
-    "warc_max_size": "warc_max_size",
-    "max_response_bytes": "max_response_bytes",
-    "requisites_any_host": "requisites_any_host",
-    "record_credentials": "record_credentials",
-}
-
-
 def build_config(args):
     """The CrawlConfig for parsed arguments (seed URLs, or a manifest plus overrides)."""
-    import dataclasses
-    from pathlib import Path
-
-    from archiver.capture import CrawlConfig
-
-    overrides = {field: getattr(args, dest) for dest, field in _OVERRIDES.items() if getattr(args, dest) is not None}
+    # each option's dest is its CrawlConfig field's name; None: not given on the command line
+    overrides = {f.name: getattr(args, f.name) for f in settings_of(CrawlConfig).values()
+                 if getattr(args, f.name, None) is not None}
     if args.header:
         overrides["extra_headers"] = dict(args.header)
     if args.previous:
@@ -119,6 +103,7 @@ def build_config(args):
     if manifests:
         if len(args.seeds) != 1:
             raise UsageError("give either one manifest or seed URLs, not both")
+        # imported here: archiver.jobs loads every stage (0.4 s), which a crawl from seed URLs does not need
         from archiver.jobs.manifest import load_manifest
 
         manifest = load_manifest(manifests[0])
@@ -135,8 +120,6 @@ def build_config(args):
 
 
 def run(args) -> int:
-    from archiver.capture import crawl
-
     config = build_config(args)
     summary = crawl(config)
     if not summary.ok:
@@ -144,5 +127,5 @@ def run(args) -> int:
             summary.seed_problem.endswith((": robots", ": robots_unavailable")) else "every seed was unreachable"
         print(f"archiver crawl: nothing could be fetched: {reason}; first: {summary.seed_problem} "
               f"(see {summary.crawl_log})", file=sys.stderr)
-        return EXIT_USAGE  # issue 5: an unreachable seed is bad input, like a bad option
+        return EXIT_USAGE  # an unreachable seed is bad input, like a bad option
     return EXIT_OK

@@ -14,42 +14,48 @@ from urllib.parse import urlsplit
 
 from archiver import __version__
 from archiver.errors import UsageError
+from archiver.settings import check_settings, setting
 
 DEFAULT_USER_AGENT = f"archiver/{__version__} (website archiving crawler)"
 
 
 @dataclass
 class CrawlConfig:
-    """Everything one crawl needs; ``crawl(config)`` runs it."""
+    """Everything one crawl needs; ``crawl(config)`` runs it.
+
+    Fields declared with ``setting`` are the ``[crawl]`` keys of a job
+    manifest and are checked by ``validate()`` with the manifest's rules; the
+    others (seeds, scope and output) come from the site and the command line.
+    """
 
     seeds: list[str] = field(default_factory=list)
     out_dir: Path | str = "output/crawl"
     sitemaps: list[str] = field(default_factory=list)
     include: list[str] = field(default_factory=list)  # page URLs must match one (when given)
     exclude: list[str] = field(default_factory=list)  # URLs matching any are never fetched
-    max_pages: int | None = None  # fetched URLs (pages and requisites) per crawl
-    max_depth: int = 20  # link hops from a seed (sitemap URLs count as seeds)
-    concurrency: int = 4  # worker threads in all
-    per_host_concurrency: int = 2  # requests in flight to one host at once
-    delay: float = 0.25  # seconds between request starts on one host (robots crawl-delay may raise it)
-    ignore_robots: bool = False
-    user_agent: str = DEFAULT_USER_AGENT
-    timeout: float = 30.0  # seconds: connect and per-read time-out
-    total_timeout: float = 120.0  # seconds for a whole answer (a server dripping a byte at a time)
-    max_retries: int = 3  # attempts after the first one
-    warc_max_size: int = 1_000_000_000  # bytes per WARC file before rotation
-    max_response_bytes: int = 100_000_000  # a longer body is cut and marked WARC-Truncated: length
-    requisites_any_host: bool = True  # images, CSS, JS, documents from other (public) hosts
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    record_credentials: bool = False  # keep Authorization/Cookie in WARC request records
+    max_pages: int | None = setting(None, kind="positive_int")  # fetched URLs (pages and requisites) per crawl
+    max_depth: int = setting(20, kind="count")  # link hops from a seed (sitemap URLs count as seeds)
+    concurrency: int = setting(4, kind="positive_int")  # worker threads in all
+    per_host_concurrency: int = setting(2, kind="positive_int")  # requests in flight to one host at once
+    delay: float = setting(0.25, kind="seconds")  # between request starts on one host (robots crawl-delay may raise it)
+    ignore_robots: bool = setting(False, kind="bool")
+    user_agent: str = setting(DEFAULT_USER_AGENT, kind="line")
+    timeout: float = setting(30.0, kind="positive_seconds")  # connect and per-read time-out
+    total_timeout: float = setting(120.0, kind="positive_seconds")  # a whole answer (a server dripping a byte at a time)
+    max_retries: int = setting(3, kind="count")  # attempts after the first one
+    warc_max_size: int = setting(1_000_000_000, kind="positive_int")  # bytes per WARC file before rotation
+    max_response_bytes: int = setting(100_000_000, kind="positive_int")  # a longer body is cut, WARC-Truncated: length
+    requisites_any_host: bool = setting(True, kind="bool")  # images, CSS, JS, documents from other (public) hosts
+    extra_headers: dict[str, str] = setting(kind="headers", key="headers", default_factory=dict)
+    record_credentials: bool = setting(False, kind="bool")  # keep Authorization/Cookie in WARC request records
     previous: Path | str | None = None  # previous crawl dir: conditional requests, cross-run dedup
     progress: str = "auto"  # auto | plain | none
     # trap rules
-    max_url_length: int = 2048
-    max_repeated_segments: int = 3  # a path segment seen this often is a loop
-    max_query_variants: int = 100  # distinct query strings per path
-    max_parse_bytes: int = 10_000_000  # decoded bytes of HTML/CSS/sitemap parsed for links
-    max_crawl_delay: float = 30.0  # cap on a robots.txt Crawl-delay
+    max_url_length: int = setting(2048, kind="positive_int")
+    max_repeated_segments: int = setting(3, kind="positive_int")  # a path segment seen this often is a loop
+    max_query_variants: int = setting(100, kind="positive_int")  # distinct query strings per path
+    max_parse_bytes: int = setting(10_000_000, kind="positive_int")  # decoded bytes of HTML/CSS/sitemap parsed for links
+    max_crawl_delay: float = setting(30.0, kind="seconds")  # cap on a robots.txt Crawl-delay
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -78,32 +84,9 @@ class CrawlConfig:
                 re.compile(pattern)
             except re.error as exc:
                 raise UsageError(f"bad regular expression {pattern!r}: {exc}") from None
-        positive = {
-            "concurrency": self.concurrency,
-            "per_host_concurrency": self.per_host_concurrency,
-            "timeout": self.timeout,
-            "total_timeout": self.total_timeout,
-            "warc_max_size": self.warc_max_size,
-            "max_response_bytes": self.max_response_bytes,
-            "max_url_length": self.max_url_length,
-            "max_repeated_segments": self.max_repeated_segments,
-            "max_query_variants": self.max_query_variants,
-            "max_parse_bytes": self.max_parse_bytes,
-        }
-        for name, value in positive.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise UsageError(f"{name} must be a positive number, got {value!r}")
-        for name in ("max_depth", "max_retries", "delay", "max_crawl_delay"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise UsageError(f"{name} must be zero or more, got {value!r}")
-        if self.max_pages is not None and (not isinstance(self.max_pages, int) or self.max_pages <= 0):
-            raise UsageError(f"max_pages must be a positive integer, got {self.max_pages!r}")
+        check_settings(self)
         if self.progress not in ("auto", "plain", "none"):
             raise UsageError(f"progress must be auto, plain or none, got {self.progress!r}")
         if self.previous is not None and not Path(self.previous).is_dir():
             raise UsageError(f"previous crawl directory not found: {self.previous}")
-        for name, value in self.extra_headers.items():
-            if any(c in str(name) + str(value) for c in "\r\n"):
-                raise UsageError(f"header {name!r} contains a line break")
         return self

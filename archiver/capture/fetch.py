@@ -57,7 +57,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO, Callable
-from urllib.parse import urljoin
 
 import requests
 import urllib3
@@ -67,6 +66,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from archiver.http_message import (BROTLI_BOUNDED, READ_SIZE, Headers, decode_body, header_value, is_chunked,
                                    iter_dechunked, payload_digest_of, split_head, warc_digest)
+from archiver.urls import resolve_link
 
 from .wire import SPOOL_IN_MEMORY, Recording
 
@@ -206,7 +206,7 @@ class FetchResult:
         if self.status is None or not 300 <= self.status < 400:
             return None
         loc = header_value(self.headers, "location")
-        return urljoin(self.url, loc.strip()) if loc else None
+        return resolve_link(self.url, loc) if loc else None
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)

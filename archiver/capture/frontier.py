@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from archiver.capture.scope import host_key, path_key, url_key
+from archiver.capture.scope import host_key, path_key
+from archiver.urls import dedup_key
 
 # lower runs first: robots.txt, then seeds and sitemaps, page requisites early
 # (so pages replay with their images and styles), then pages breadth-first
@@ -142,7 +143,7 @@ class Frontier:
         recent = self._recent
         bulk_queued, bulk_skipped = [], []
         for c in candidates:
-            key = url_key(c.url)
+            key = dedup_key(c.url)
             status = "skipped" if c.skipped_reason else "queued"
             if status == "queued":
                 if key in recent:  # navigation links repeat on every page: skip the database
@@ -191,7 +192,7 @@ class Frontier:
 
     def claim(self, url: str, kind: str, priority: int = PRIORITY_ROBOTS) -> Task:
         """Insert-or-reset a URL fetched outside the queue (robots.txt) and mark it in flight."""
-        key = url_key(url)
+        key = dedup_key(url)
         self.db.execute(
             "INSERT INTO urls (key, url, host, kind, status, priority, depth, updated_at) "
             "VALUES (?, ?, ?, ?, 'inflight', ?, 0, ?) "
@@ -241,7 +242,7 @@ class Frontier:
         )
 
     def body_location(self, url: str) -> tuple[str, int] | None:
-        row = self.db.execute("SELECT body_file, body_offset FROM urls WHERE key=?", (url_key(url),)).fetchone()
+        row = self.db.execute("SELECT body_file, body_offset FROM urls WHERE key=?", (dedup_key(url),)).fetchone()
         return (row[0], row[1]) if row and row[0] else None
 
     # -- resume
@@ -255,7 +256,7 @@ class Frontier:
             n += self.db.execute(
                 "UPDATE urls SET status='queued', warc_file=NULL, warc_offset=NULL "
                 "WHERE key=? AND status IN ('done', 'failed')",
-                (url_key(url),),
+                (dedup_key(url),),
             ).rowcount
         return n
 

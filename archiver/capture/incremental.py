@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from urllib.parse import quote
 
-from archiver.capture.scope import url_key
+from archiver.urls import dedup_key
 
 
 def readonly_uri(path: Path, scratch_dir: Path) -> str:
@@ -66,7 +66,7 @@ class PreviousCrawl:
             try:
                 row = self.db.execute(
                     "SELECT body_file, body_offset, warc_file, warc_offset, record_type FROM urls WHERE key=?",
-                    (url_key(url),),
+                    (dedup_key(url),),
                 ).fetchone()
             except sqlite3.Error:  # an older or foreign state database
                 return None

@@ -6,19 +6,20 @@ frames, CSS ``url()``/``@import``, and documents such as PDF or DOCX linked
 with ``<a>``), which the crawler may fetch from other hosts but never follows
 there.
 
-URLs are kept *as written*: relative references are resolved with
-``urljoin`` and the fragment dropped, but percent-escapes are neither added
-nor removed, except that characters which cannot travel in an HTTP request
-line (spaces, control characters, non-ASCII) are percent-encoded the way a
-browser does.  Parsing is capped (``max_bytes``) so a huge or hostile
+URLs are kept *as written* (``archiver.urls.resolve_link``): relative
+references are resolved and the fragment dropped, but percent-escapes are
+neither added nor removed, except that characters which cannot travel in an
+HTTP request line (spaces, control characters, non-ASCII) are percent-encoded
+the way a browser does.  Parsing is capped (``max_bytes``) so a huge or hostile
 document costs bounded time and memory.
 """
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urlsplit
+
+from archiver.urls import parse_refresh, resolve_link
 
 DOCUMENT_EXTENSIONS = frozenset(
     ".pdf .doc .docx .xls .xlsx .ppt .pptx .pps .odt .ods .odp .rtf .csv .zip .gz .tgz .7z .rar "
@@ -29,45 +30,14 @@ REQUISITE_RELS = frozenset(
     "prefetch modulepreload manifest image_src".split()
 )
 PAGE_RELS = frozenset("canonical alternate next prev prefetch-page amphtml".split())
-_WS_INSIDE = re.compile(r"[\t\n\r]")
 _CSS_URL = re.compile(rb"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(rb"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
-_REFRESH_URL = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']*)["']?""", re.IGNORECASE)
-# what a browser percent-encodes in any part of a URL it sends: controls, space, non-ASCII, "<>`
-_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>`')
-_NEEDS_QUOTING = re.compile(r'[^\x21-\x7e]|["<>`]')
 
 
 class Link(NamedTuple):
     url: str
     requisite: bool
     via: str  # tag/attribute or "css", for the crawl log
-
-
-def absolute_url(base: str, ref: str) -> str | None:
-    """Resolve ``ref`` against ``base``; None for non-http(s) or unparseable references."""
-    if ref.startswith(("http://", "https://")):
-        return _resolve("", ref)
-    if ref.startswith("/") and not ref.startswith("//"):  # only the base's origin matters
-        return _resolve("/".join(base.split("/", 3)[:3]) + "/", ref)
-    return _resolve(base, ref)
-
-
-@lru_cache(maxsize=8192)  # navigation links repeat on every page of a site
-def _resolve(base: str, ref: str) -> str | None:
-    ref = _WS_INSIDE.sub("", ref.strip(" \t\n\r\f"))
-    if not ref or ref.startswith("#"):
-        return None
-    try:
-        url = urljoin(base, ref)
-        parts = urlsplit(url)
-        parts.port  # raises ValueError for a bad port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    url = url.split("#", 1)[0]
-    return quote(url, safe=_SAFE) if _NEEDS_QUOTING.search(url) else url
 
 
 def is_document(url: str) -> bool:
@@ -93,7 +63,7 @@ def extract_css(body: bytes, base_url: str, *, max_bytes: int = 10_000_000) -> l
             ref = raw.decode("utf-8", "replace")
             if ref.lower().startswith("data:"):
                 continue
-            url = absolute_url(base_url, ref)
+            url = resolve_link(base_url, ref)
             if url:
                 links.append(Link(url, True, "css"))
     return links
@@ -125,7 +95,7 @@ def extract_html(
     def add(ref: str | None, requisite: bool, via: str) -> None:
         if not ref:
             return
-        url = absolute_url(base[0], ref)
+        url = resolve_link(base[0], ref)
         if url is None:
             return
         requisite = requisite or (via in ("a", "area") and is_document(url))
@@ -138,7 +108,7 @@ def extract_html(
         if tag in ("a", "area"):
             add(el.get("href"), False, tag)
         elif tag == "base" and not base[1]:
-            resolved = absolute_url(base_url, el.get("href") or "")
+            resolved = resolve_link(base_url, el.get("href") or "")
             if resolved:
                 base[:] = [resolved, True]
         elif tag == "link":
@@ -163,9 +133,9 @@ def extract_html(
             add(el.get("data"), True, tag)
         elif tag == "meta":
             if (el.get("http-equiv") or "").lower() == "refresh":
-                match = _REFRESH_URL.match(el.get("content") or "")
-                if match and match.group(1).strip():
-                    add(match.group(1), False, "meta_refresh")
+                refresh = parse_refresh(el.get("content"))
+                if refresh:
+                    add(refresh[1], False, "meta_refresh")
         if tag in ("body", "table", "td", "th", "tr"):
             add(el.get("background"), True, tag)
         style = el.get("style") if tag else None

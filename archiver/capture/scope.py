@@ -1,8 +1,7 @@
 """Which discovered URLs the crawler may fetch, and why not when it may not.
 
-A URL is fetched *exactly as written* (see ``links.absolute_url``); the
-normalised ``url_key`` exists only to drop duplicates: lower-case scheme and
-host, default port removed, fragment dropped, session-id parameters removed.
+A URL is fetched *exactly as written* (see ``archiver.urls.resolve_link``);
+its ``archiver.urls.dedup_key`` exists only to drop duplicates.
 
 Scope (``Scope.reason``): pages must be on one of the seeds' origins (scheme,
 host, port), match an ``include`` pattern when any is given, and match no
@@ -18,18 +17,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-SESSION_PARAMS = frozenset(
-    {"jsessionid", "phpsessid", "sid", "sessionid", "session_id", "aspsessionid", "cfid", "cftoken", "zenid", "oscsid"}
-)
+from archiver.urls import DEFAULT_PORTS, dedup_key
+
 # a page at the depth limit still gets its images, styles and frames (and theirs, a little further)
 REQUISITE_DEPTH_SLACK = 3
-_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/?#]*", re.IGNORECASE)
 
 
-@lru_cache(maxsize=4096)  # scope, dedup key and politeness key each ask about the same URL in turn
+@lru_cache(maxsize=4096)  # scope and politeness key each ask about the same URL in turn
 def _split(url: str):
     """((scheme, host, port) or None, path, query) of a URL, parsed once."""
     try:
@@ -54,29 +50,9 @@ def host_key(url: str) -> str:
     return f"{o[1]}:{o[2]}" if o else ""
 
 
-def _strip_session_query(query: str) -> str:
-    if not query:
-        return query
-    kept = [p for p in query.split("&") if p.split("=", 1)[0].lower() not in SESSION_PARAMS]
-    return "&".join(kept)
-
-
-def url_key(url: str) -> str:
-    """Normalised form used only to spot duplicates; never fetched."""
-    o, path, query = _split(url)
-    if o is None:
-        return url
-    scheme, host, port = o
-    netloc = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    if ":" in host:  # IPv6 literal
-        netloc = f"[{host}]" if port == DEFAULT_PORTS[scheme] else f"[{host}]:{port}"
-    path = _PATH_SESSION.sub("", path) or "/"
-    return urlunsplit((scheme, netloc, path, _strip_session_query(query), ""))
-
-
 def path_key(url: str) -> str:
     """Key that groups URLs differing only in their query (for the query-explosion cap)."""
-    key = url_key(url)
+    key = dedup_key(url)
     return key.split("?", 1)[0]
 
 

@@ -22,6 +22,7 @@ from archiver.capture.config import CrawlConfig
 from archiver.capture.frontier import Task
 from archiver.capture.scope import is_private_host, origin
 from archiver.sitemaps import SitemapError, parse_sitemap
+from archiver.urls import parse_refresh, resolve_link, surt_key
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,6 @@ def resolves_to_private(url: str, trusted_hosts) -> bool:
     return any(not ipaddress.ip_address(info[4][0].split("%", 1)[0]).is_global for info in infos)
 
 
-def surt_key(url: str) -> str:
-    import surt
-
-    try:
-        return surt.surt(url)
-    except Exception:  # surt's own parsing fails on a few odd URLs; cdxj-indexer falls back alike
-        return url
-
-
 def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
                        status: int | None = None) -> None:
     """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
@@ -107,7 +99,7 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
     if 300 <= status < 400:
         location = header_value(headers, "location")
         if location:
-            result.location = linkmod.absolute_url(task.url, location)
+            result.location = resolve_link(task.url, location)
     if not body or status >= 400:
         return
     limit = config.max_parse_bytes
@@ -117,7 +109,7 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
         except SitemapError as exc:
             log.warning("sitemap %s not read: %s", task.url, exc)
             return
-        resolved = ([u for u in (linkmod.absolute_url(task.url, ref) for ref in refs) if u]
+        resolved = ([u for u in (resolve_link(task.url, ref) for ref in refs) if u]
                     for refs in (found.sitemaps, found.pages))
         result.sitemap_children, result.sitemap_pages = resolved
     elif mime in ("text/html", "application/xhtml+xml") or (not mime and body.lstrip()[:1] == b"<"):
@@ -129,14 +121,14 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
         result.links = linkmod.extract_css(body, task.url, max_bytes=limit)
     refresh = header_value(headers, "refresh")
     if refresh:
-        match = linkmod._REFRESH_URL.match(refresh)
-        url = match and match.group(1).strip() and linkmod.absolute_url(task.url, match.group(1))
+        parsed = parse_refresh(refresh)
+        url = parsed and resolve_link(task.url, parsed[1])
         if url:
             result.links.append(linkmod.Link(url, False, "refresh_header"))
     for ref, params in _LINK_HEADER.findall(header_value(headers, "link") or ""):
         rels = _LINK_REL.search(params)
         if rels and "canonical" in rels.group(1).lower().split():
-            url = linkmod.absolute_url(task.url, ref)
+            url = resolve_link(task.url, ref)
             if url:
                 result.links.append(linkmod.Link(url, False, "link_header"))
 

@@ -14,14 +14,15 @@ import contextlib
 import json
 from pathlib import Path
 
+from archiver.demo.server import SiteServer
+from archiver.demo.sitegen import generate_pair
+
 LEGACY_PLACEHOLDER = "http://legacy.demo.invalid"
 NEW_PLACEHOLDER = "http://new.demo.invalid"
 
 
 def _start(port: int, host: str):
     """A started SiteServer on ``host`` (127.0.0.1 where that address is missing), ``port`` if free."""
-    from archiver.demo.server import SiteServer
-
     for address, wanted in ((host, port), (host, 0), ("127.0.0.1", port), ("127.0.0.1", 0)):
         try:
             return SiteServer(port=wanted, host=address).start()
@@ -33,10 +34,10 @@ def _start(port: int, host: str):
 @contextlib.contextmanager
 def embedded_sites(manifest, out_root: Path | str):
     """Yield ``(manifest with live URLs, SitePair)``; ``(manifest, None)`` when not a demo."""
-    if not manifest.demo_embedded:
+    settings = manifest.plugged.get("demo")
+    if settings is None or not settings.embedded:
         yield manifest, None
         return
-    from archiver.demo.sitegen import generate_pair
 
     ports_file = Path(out_root) / manifest.name / ".demo-ports.json"
     try:
@@ -46,7 +47,7 @@ def embedded_sites(manifest, out_root: Path | str):
     with contextlib.ExitStack() as stack:
         legacy = stack.enter_context(_start(int(remembered.get("legacy", 0) or 0), "127.0.0.1"))
         new = stack.enter_context(_start(int(remembered.get("new", 0) or 0), "127.0.0.2"))
-        pair = generate_pair(legacy.base_url, new.base_url, n_articles=manifest.demo_articles, seed=manifest.demo_seed)
+        pair = generate_pair(legacy.base_url, new.base_url, n_articles=settings.articles, seed=settings.seed)
         legacy.site, new.site = pair.legacy, pair.new
         live = manifest.with_origins({LEGACY_PLACEHOLDER: legacy.base_url, NEW_PLACEHOLDER: new.base_url})
         yield live, pair

@@ -1,7 +1,16 @@
 """``archiver demo``: the whole job on embedded demo sites, scored against the truth."""
 from __future__ import annotations
 
+import csv
+import dataclasses
+import json
+import logging
 from pathlib import Path
+
+from archiver.demo import embedded_sites, score_mappings
+from archiver.errors import UsageError
+from archiver.jobs import run_job
+from archiver.jobs.manifest import load_manifest
 
 # The demo manifest ships inside the package (manifests/demo.toml links to it),
 # so `archiver demo` works from any install, not only from a checkout.
@@ -22,31 +31,23 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import csv
-    import dataclasses
-    import json
-    import logging
-
-    from archiver.demo import embedded_sites, score_mappings
-    from archiver.errors import UsageError
-    from archiver.jobs import run_job
-    from archiver.jobs.manifest import load_manifest
-
     if args.quiet:
         logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)
-    if not manifest.demo_embedded:
+    settings = manifest.plugged.get("demo")
+    if settings is None or not settings.embedded:
         raise UsageError(f"{args.manifest}: not a demo manifest ([demo] embedded = true is missing)")
     if args.articles is not None:
         if args.articles < 1:
             raise UsageError(f"--articles: expected a number > 0, got {args.articles}")
-        manifest = dataclasses.replace(manifest, demo_articles=args.articles)
+        settings = dataclasses.replace(settings, articles=args.articles)
     if args.seed is not None:
-        manifest = dataclasses.replace(manifest, demo_seed=args.seed)
+        settings = dataclasses.replace(settings, seed=args.seed)
+    manifest = dataclasses.replace(manifest, plugged={**manifest.plugged, "demo": settings})
     with embedded_sites(manifest, args.out) as (live, pair):
         if not args.quiet:
             print(f"demo sites: legacy {pair.legacy_base}/  new {pair.new_base}/  ({len(pair.legacy.resources)} + "
-                  f"{len(pair.new.resources)} resources, seed {live.demo_seed})")
+                  f"{len(pair.new.resources)} resources, seed {settings.seed})")
         result = run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary)
     rows_file = result.run_dir / "redirects.csv"
     with rows_file.open(encoding="utf-8", newline="") as fh:

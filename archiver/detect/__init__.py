@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import Iterable
 
 from archiver.detect.banners import BANNER_THRESHOLD, BannerScorer, BlockCollector, PageBlock
+from archiver.detect.hosts import bare, host_matches, is_furniture, is_site_root, same_site
 from archiver.detect.phrases import PhraseBook
 from archiver.detect.signals import (
     canonical_signals, js_signals, location_target, refresh_signals,
 )
-from archiver.detect.urls import bare, host_matches, host_of, is_furniture, is_site_root, normalize, same_site
 from archiver.errors import UsageError
 from archiver.extract import absolute_links, base_url, decode_html, element_text, parse_html
 from archiver.types import Capture, Notice, Signal
+from archiver.urls import lookup_key, site_host
 
 __all__ = ["detect", "detect_paths", "write_notices", "summarize", "CLASSIFICATIONS"]
 
@@ -66,7 +67,7 @@ def _read(capture: Capture, collector: BlockCollector, linked: set[int]) -> _Pag
         if tree is not None:
             base = base_url(tree, capture.url)
             for link in absolute_links(tree, capture.url):
-                linked.add(hash(normalize(link)))
+                linked.add(hash(lookup_key(link)))
     page.signals = refresh_signals(capture, tree, base) + js_signals(tree, base)
     page.signals += canonical_signals(capture, tree, base)
     if tree is not None:
@@ -92,7 +93,7 @@ def _host_set(values: Iterable[str]) -> set[str]:
         value = (value or "").strip().lower()
         if not value:
             continue
-        host = host_of(value if "//" in value else f"http://{value}")
+        host = site_host(value if "//" in value else f"http://{value}")
         if host:
             hosts.add(bare(host))
     return hosts
@@ -103,7 +104,7 @@ class _Site:
 
     def __init__(self, pages: dict[str, _Page], explicit_new: set[str]):
         self.pages = pages
-        site_hosts = {host_of(p.url) for p in pages.values()}
+        site_hosts = {site_host(p.url) for p in pages.values()}
         site_hosts = {h for h in site_hosts if h and not host_matches(h, explicit_new)}
         self.hops: dict[str, tuple[str, str, Signal | None]] = {}
         off_site = Counter()
@@ -111,7 +112,7 @@ class _Site:
             hop = self._hop(page)
             if hop:
                 self.hops[key] = hop
-                source, target = host_of(page.url), host_of(hop[0])
+                source, target = site_host(page.url), site_host(hop[0])
                 if not same_site(source, target) and not is_furniture(target):
                     off_site[bare(target)] += 1
         needed = 1 if len(pages) < 10 else 2
@@ -124,12 +125,12 @@ class _Site:
     def _hop(self, page: _Page) -> tuple[str, str, Signal | None] | None:
         if page.location:
             return page.location, "http_redirect", None
-        own = normalize(page.url)
+        own = lookup_key(page.url)
         candidates = []
         for signal in page.signals:
-            if signal.kind not in _HOP_ORDER or signal.strength < PAGE_LEVEL_MIN or normalize(signal.target) == own:
+            if signal.kind not in _HOP_ORDER or signal.strength < PAGE_LEVEL_MIN or lookup_key(signal.target) == own:
                 continue
-            if signal.kind == "canonical" and same_site(host_of(signal.target), host_of(page.url)):
+            if signal.kind == "canonical" and same_site(site_host(signal.target), site_host(page.url)):
                 continue  # a canonical inside the same site is de-duplication, not a move
             candidates.append(signal)
         if not candidates:
@@ -138,7 +139,7 @@ class _Site:
         return best.target, best.kind, best
 
     def is_legacy(self, url: str) -> bool:
-        return host_matches(host_of(url), self.legacy_hosts)
+        return host_matches(site_host(url), self.legacy_hosts)
 
     def gets_notice(self, url: str) -> bool:
         """Every captured URL except the new site's (as named by the caller).
@@ -146,17 +147,17 @@ class _Site:
         Hosts only inferred from redirects keep their notices: an old domain
         redirecting to the legacy site's current one must not hide its pages.
         """
-        return bool(host_of(url)) and not host_matches(host_of(url), self.explicit_new)
+        return bool(site_host(url)) and not host_matches(site_host(url), self.explicit_new)
 
     def follow(self, url: str) -> tuple[list[str], str]:
         """The chain of URLs from ``url`` and how it ended: final, loop or too_long."""
         chain = [url]
-        seen = {normalize(url)}
-        current = normalize(url)
+        seen = {lookup_key(url)}
+        current = lookup_key(url)
         while current in self.hops:
             target = self.hops[current][0]
             chain.append(target)
-            current = normalize(target)
+            current = lookup_key(target)
             if current in seen:
                 return chain, "loop"
             seen.add(current)
@@ -173,7 +174,7 @@ def _chain_text(chain: list[str], limit: int = 6) -> str:
 def _follow_signal(site: _Site, page: _Page, kind: str, first: Signal | None) -> tuple[Signal, list[str], str]:
     chain, end = site.follow(page.url)
     final = chain[-1]
-    landing = site.pages.get(normalize(final))
+    landing = site.pages.get(lookup_key(final))
     if end == "loop":
         detail = f"loop: {_chain_text(chain)}"
     elif end == "too_long":
@@ -198,7 +199,7 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
     if status == 410:
         return Notice(page.url, status, "gone", None, (Signal("gone", None, "410 Gone", 1.0),))
     if status == 404:
-        was_linked = hash(normalize(page.url)) in linked
+        was_linked = hash(lookup_key(page.url)) in linked
         evidence = "404 Not Found" + (", linked from captured pages" if was_linked else ", captured (expected)")
         return Notice(page.url, status, "gone", None, (Signal("not_found", None, evidence, 0.9 if was_linked else 0.7),))
     if status == 304:  # "not modified" to a conditional re-crawl: the page is there, unchanged
@@ -209,7 +210,7 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
     if status is not None and status >= 400:
         return Notice(page.url, status, "error", None, ())
 
-    hop = site.hops.get(normalize(page.url))
+    hop = site.hops.get(lookup_key(page.url))
     target = None
     classification = "live"
     if hop:
@@ -219,12 +220,12 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
             classification = "error"
         else:
             target = chain[-1]
-            landing = site.pages.get(normalize(target))
+            landing = site.pages.get(lookup_key(target))
             if landing is not None and landing.status in (404, 410):
                 classification = "gone"
             elif landing is not None and landing.status is not None and landing.status >= 400:
                 classification = "error"
-            elif is_site_root(target) or site.arrivals[normalize(target)] >= SITE_TARGET_SHARERS:
+            elif is_site_root(target) or site.arrivals[lookup_key(target)] >= SITE_TARGET_SHARERS:
                 classification = "moved_site"
             else:
                 classification = "moved"
@@ -257,7 +258,7 @@ def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
     for capture in captures:
         if capture.record_type not in ("response", "revisit", "resource"):
             continue
-        key = normalize(capture.url)
+        key = lookup_key(capture.url)
         previous = pages.get(key)
         if previous is not None and (previous.date >= capture.date or (
                 capture.record_type == "revisit" and not capture.body)):
@@ -267,7 +268,7 @@ def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
     for key in site.hops:
         chain, end = site.follow(pages[key].url)
         if end == "final" and len(chain) > 1:
-            site.arrivals[normalize(chain[-1])] += 1
+            site.arrivals[lookup_key(chain[-1])] += 1
     scorer = BannerScorer(collector.stats, html_pages=sum(p.is_html for p in pages.values()),
                           legacy_hosts=site.legacy_hosts, new_hosts=site.new_hosts)
     notices = [_verdict(site, page, scorer, linked) for page in pages.values() if site.gets_notice(page.url)]

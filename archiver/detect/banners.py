@@ -19,11 +19,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from archiver.detect.hosts import bare, host_matches, hosts_named, is_furniture, is_site_root, related, same_site
 from archiver.detect.phrases import PhraseBook, PhraseHit
-from archiver.detect.urls import (
-    bare, host_matches, host_of, hosts_named, is_furniture, is_site_root, related, resolve, same_site,
-)
 from archiver.extract import element_text, fold
+from archiver.urls import resolve_link, site_host
 
 BLOCK_TAGS = frozenset(
     "div p section aside header article ul ol li td th tr tbody table blockquote center dd dl form h2 h3 h4 h5 h6 "
@@ -136,8 +135,8 @@ class BlockCollector:
         body = tree.find("body") if tree is not None else None
         if body is None:
             return []
-        page_host = host_of(url)
-        local_base = same_site(host_of(base), page_host)
+        page_host = site_host(url)
+        local_base = same_site(site_host(base), page_host)
         anchors = []  # (element, char offset)
         offset = 0
         for el in body.iter():
@@ -146,8 +145,8 @@ class BlockCollector:
             own = el.text or ""
             href = (el.get("href") or "").lstrip() if el.tag == "a" else ""
             if href and (not local_base or href[:5].lower() in ("http:", "https") or href.startswith("//")):
-                target = resolve(base, href)  # relative links on a same-site base cannot leave the site
-                if target and not same_site(host_of(target), page_host) and not is_furniture(host_of(target)):
+                target = resolve_link(base, href)  # relative links on a same-site base cannot leave the site
+                if target and not same_site(site_host(target), page_host) and not is_furniture(site_host(target)):
                     anchors.append((el, offset))
             if own.strip():
                 folded = fold(own)
@@ -179,11 +178,11 @@ class BlockCollector:
             links = []
             all_links = set()
             for href in node.xpath(".//a/@href"):
-                target = resolve(base, href)
+                target = resolve_link(base, href)
                 if not target:
                     continue
                 all_links.add(target)
-                host = host_of(target)
+                host = site_host(target)
                 if not same_site(host, page_host) and not is_furniture(host):
                     links.append(target)
             named = {h for h in hosts_named(text) if not same_site(h, page_host)}
@@ -193,7 +192,7 @@ class BlockCollector:
             stats = self.stats.get(fp)
             if stats is None:
                 link_text = sum(len(t) for t in anchors_text)
-                foreign = {bare(host_of(u)) for u in links} | {bare(h) for h in named}
+                foreign = {bare(site_host(u)) for u in links} | {bare(h) for h in named}
                 stats = self.stats[fp] = BlockStats(text[:400], frozenset(named), hits, len(all_links),
                                                     min(link_text / max(len(text), 1), 1.0), len(foreign))
             stats.pages += 1
@@ -226,7 +225,7 @@ class BannerScorer:
         return bool(host) and not host_matches(host, self.legacy_hosts) and not is_furniture(host)
 
     def _host_score(self, stats: BlockStats, links: tuple[str, ...]) -> tuple[float, str]:
-        linked = {host_of(u) for u in links}
+        linked = {site_host(u) for u in links}
         hosts = {h for h in (linked | stats.named) if self._foreign(h)}
         if self.new_hosts:
             new = sorted(h for h in hosts if host_matches(h, self.new_hosts))
@@ -301,10 +300,10 @@ class BannerScorer:
         section; a link unique to one page of a widely repeated banner is that
         page's own equivalent.
         """
-        links = [u for u in block.links if self._foreign(host_of(u))]
+        links = [u for u in block.links if self._foreign(site_host(u))]
         if self.new_hosts:
-            links = [u for u in links if host_matches(host_of(u), self.new_hosts)] or links
-        named = [u for u in links if host_matches(host_of(u), stats.named)]
+            links = [u for u in links if host_matches(site_host(u), self.new_hosts)] or links
+        named = [u for u in links if host_matches(site_host(u), stats.named)]
         links = named + [u for u in links if u not in named]
         if not links:
             return None, False

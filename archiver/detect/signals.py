@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import re
 
-from archiver.detect.urls import resolve
 from archiver.types import Capture, Signal
+from archiver.urls import parse_refresh, resolve_link
 
 MAX_SCRIPT_CHARS = 200_000  # inline script text scanned per page
 
-_REFRESH = re.compile(
-    r"""^\s*(?P<delay>\d+(?:\.\d*)?)?\s*[;,]?\s*(?:url\s*=\s*)?(?P<url>.*)$""", re.IGNORECASE | re.DOTALL
-)
 _JS_ASSIGN = re.compile(
     r"""(?:\b(?:window|document|top|self|parent|this)\s*\.\s*)?\blocation(?:\s*\.\s*href)?"""
     r"""\s*=(?!=)\s*(["'`])([^"'`\n]{1,2000})\1\s*(?=[;})\n,]|$)"""
@@ -37,20 +34,15 @@ def snippet(text: str, limit: int = 200) -> str:
 def location_target(capture: Capture) -> str | None:
     """Where a 3xx answer points, resolved against the URL that sent it."""
     location = capture.header("location")
-    return resolve(capture.url, location) if location else None
+    return resolve_link(capture.url, location) if location else None
 
 
 def _refresh_signal(content: str, base: str, source: str) -> Signal | None:
-    match = _REFRESH.match(content or "")
-    if not match:
-        return None
-    target = resolve(base, match.group("url"))
+    refresh = parse_refresh(content)
+    target = refresh and resolve_link(base, refresh[1])
     if not target:
         return None
-    try:
-        delay = float(match.group("delay") or 0)
-    except ValueError:
-        delay = 0.0
+    delay = refresh[0]
     strength = 1.0 if delay <= 5 else 0.8 if delay <= 30 else 0.5
     return Signal("meta_refresh", target, snippet(f"{source}: {content}"), strength)
 
@@ -99,7 +91,7 @@ def js_signals(tree, base: str) -> list[Signal]:
         budget -= len(script)
         for pattern in (_JS_ASSIGN, _JS_CALL):
             for match in pattern.finditer(script):
-                target = resolve(base, match.group(2))
+                target = resolve_link(base, match.group(2))
                 if target:
                     found.append(Signal("js_redirect", target, snippet(match.group(0)),
                                         _script_strength(script, match.start())))
@@ -120,7 +112,7 @@ def canonical_signals(capture: Capture, tree, base: str) -> list[Signal]:
             "//link[contains(concat(' ', translate(@rel,'CANONICAL','canonical'), ' '),"
             " ' canonical ')]/@href"
         )[:2]:
-            target = resolve(base, href)
+            target = resolve_link(base, href)
             if target:
                 found.append(Signal("canonical", target, snippet(f'<link rel="canonical" href="{href}">'), 0.9))
     for key, value in capture.headers:
@@ -128,7 +120,7 @@ def canonical_signals(capture: Capture, tree, base: str) -> list[Signal]:
             continue
         for match in _LINK_HEADER.finditer(value):
             if re.search(r"""rel\s*=\s*"?[^";,]*\bcanonical\b""", match.group(2), re.IGNORECASE):
-                target = resolve(capture.url, match.group(1))
+                target = resolve_link(capture.url, match.group(1))
                 if target:
                     found.append(Signal("canonical", target, snippet(f"Link: {match.group(0)}"), 0.9))
     return found

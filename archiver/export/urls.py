@@ -1,5 +1,12 @@
 """URL normalisation shared by every export format.
 
+This is not ``archiver.urls.lookup_key`` on purpose. A redirect map is
+looked up by the request target as the client sent it (nginx's
+``$request_uri``, Apache's ``THE_REQUEST``, undecoded), so a key must be
+those bytes: escape hex case as the site wrote it, no session id removed,
+nothing decoded. The lookup key folds such spellings together to compare
+archives; a server map built from it would miss the requests it exists for.
+
 Every URL written into a server configuration comes from crawled pages, i.e.
 from strangers, so it is normalised to one safe, canonical spelling first:
 

@@ -10,8 +10,9 @@ stopped), and there:
    explicit targets on it as extra seeds, so each can be verified; each
    re-crawl passes the previous run's crawl as ``previous`` so unchanged
    pages are re-validated with conditional requests and stored as revisits;
-2. maps the notices to the new site and exports the redirect manifest
-   (``redirects.*``);
+2. maps the notices to the new site, a person's decisions first (the
+   manifest's decisions file, written by ``archiver review``), and exports
+   the redirect manifest (``redirects.*``, ``candidates.jsonl`` for review);
 3. audits the legacy archive (``audit/``) against ``fail_under`` (exit 3);
 4. diffs against the previous run (``diff.json``), writes ``summary.json``,
    points ``OUT/<name>/latest`` at the run and prunes to ``keep_runs``.
@@ -29,8 +30,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archiver import __version__
+from archiver.warc import iter_captures
+from archiver.audit import audit, write_report
+from archiver.capture import crawl
+from archiver.detect import detect, write_notices
+from archiver.export import export_all
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
@@ -38,6 +45,9 @@ from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
+from archiver.mapping import Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
+from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
+from archiver.mapping.decisions import decisions_report, report_lines
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -65,8 +75,6 @@ class _Captures:
         self.originals = [str(p.absolute()) for p in originals]
 
     def __iter__(self):
-        from archiver.warc import iter_captures
-
         own = str(self.crawl_dir) + "/"
         for capture in iter_captures([*self.originals, str(self.crawl_dir)]):
             if capture.file.startswith(own):
@@ -111,6 +119,7 @@ class _Run:
 
     def __init__(self, manifest: Manifest, history: JobHistory, run_dir: Path, previous: Path | None, progress: str):
         self.captures: dict[str, _Captures] = {}
+        self.decisions: Decisions | None = None
         self.manifest = manifest
         self.history = history
         self.run_dir = run_dir
@@ -141,8 +150,6 @@ class _Run:
 
     # stages ------------------------------------------------------------
     def crawl(self, side: str, extra_seeds: tuple[str, ...] = ()) -> None:
-        from archiver.capture import crawl
-
         # the newest finished crawl of this side, even from a run whose later stages failed
         earlier = [run / side for run in self.history.runs() if run != self.run_dir]
         finished = [crawl_dir for crawl_dir in earlier if (crawl_dir / "index.cdxj").is_file()]
@@ -153,7 +160,7 @@ class _Run:
         if not result.ok:
             raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
                                 f"({', '.join(config.seeds)}); see {self.run_dir / side / 'crawl.jsonl'}")
-        originals = original_files(self.run_dir / side, [crawl_dir for crawl_dir in earlier if crawl_dir.is_dir()])
+        originals, _ = self.history.crawl_inputs(self.run_dir, side)
         self.captures[side] = _Captures(self.run_dir / side, originals)
         self.summary.setdefault("crawl", {})[side] = {
             **crawl_stats(self.run_dir / side),
@@ -161,10 +168,14 @@ class _Run:
             "originals_in": sorted({p.relative_to(self.history.runs_dir).parts[0] for p in originals}),
         }
 
-    def detect(self) -> list:
-        from archiver.detect import detect, write_notices
+    def load_decisions(self) -> None:
+        """Read the job's decisions file, when there is one: a bad file stops the run before any crawl."""
+        path = self.manifest.decisions_file
+        if path is not None and path.is_file():
+            self.decisions = load_decisions(path, allowed_hosts=self.manifest.target_hosts)
 
-        notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.phrases)
+    def detect(self) -> list:
+        notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.detect.phrases)
         write_notices(notices, self.run_dir / "notices.jsonl")
         self.summary["notices"] = dict(Counter(n.classification for n in notices))
         return notices
@@ -176,41 +187,38 @@ class _Run:
         only reaches by redirect is linked from nowhere on it, and mapping can
         only verify a target that was captured.
         """
-        from urllib.parse import urlsplit
-
-        from archiver.mapping import explicit_targets
-
         hosts = set(self.manifest.new.hosts)
-        return tuple(url for url in explicit_targets(notices) if urlsplit(url).netloc.lower() in hosts)
+        decided = self.decisions.targets() if self.decisions is not None else []
+        return tuple(url for url in dict.fromkeys([*explicit_targets(notices), *decided])
+                     if urlsplit(url).netloc.lower() in hosts)
 
     def map(self, notices: list) -> list:
-        import re
-
-        from archiver.mapping import Rule, Thresholds, build_manifest
-
-        thresholds = Thresholds()
-        if self.manifest.min_confidence is not None:
-            thresholds = Thresholds(accept=self.manifest.min_confidence)
-        rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
-                              allowed_hosts=self.manifest.target_hosts,
-                              rules=[Rule(re.compile(r.pattern), r.target) for r in self.manifest.rules],
-                              thresholds=thresholds, status=self.manifest.redirect_status)
+        settings = self.manifest.mapping
+        thresholds = Thresholds() if settings.min_confidence is None else Thresholds(accept=settings.min_confidence)
+        with CandidatesWriter(self.run_dir / CANDIDATES_FILE) as candidates:
+            rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
+                                  allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
+                                  thresholds=thresholds, status=settings.status, decisions=self.decisions,
+                                  candidates=candidates)
         kinds = Counter(r.kind for r in rows)
         self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
                                      "review": sum(1 for r in rows if r.review)}
         return rows
 
     def export(self, rows: list) -> None:
-        from archiver.export import export_all
-
-        formats = list(self.manifest.formats) if self.manifest.formats is not None else None
+        formats = self.manifest.export.formats
+        formats = list(formats) if formats is not None else None
         written = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts)
         self.summary["exports"] = {name: str(Path(p).name) for name, p in written.items()}
+        path = self.manifest.decisions_file
+        report = decisions_report(self.decisions, path.absolute() if path else None, written.get("rejected"),
+                                  self.manifest.target_hosts)
+        self.summary["decisions"] = report
+        for line in report_lines(report)[1:]:
+            log.warning("%s", line.strip())
 
     def audit(self) -> bool:
         """Audit the legacy archive; False when it is under ``fail_under``."""
-        from archiver.audit import audit, write_report
-
         legacy = self.run_dir / "legacy"
         redirects = self.run_dir / "redirects.csv"
         # Expected URLs: the crawl log (it holds every sitemap URL, as seeds) and the
@@ -218,13 +226,13 @@ class _Run:
         # holding the originals of this run's revisits are part of the collection.
         report = audit(
             [*self.captures["legacy"].originals, legacy],
-            expected_file=self.manifest.expected,
+            expected_file=self.manifest.audit.expected,
             crawl_logs=[legacy / "crawl.jsonl"],
             redirects=redirects if redirects.is_file() else None,
-            fail_under=self.manifest.fail_under,
+            fail_under=self.manifest.audit.fail_under,
         )
         write_report(report, self.run_dir / "audit")
-        self.summary["audit"] = {"completeness": report.completeness, "fail_under": self.manifest.fail_under,
+        self.summary["audit"] = {"completeness": report.completeness, "fail_under": self.manifest.audit.fail_under,
                                  "passed": report.passed, "report": "audit/audit.html"}
         return report.passed
 
@@ -259,6 +267,7 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         if lock.stale_holder:
             summary["stale_lock_taken_over"] = lock.stale_holder
         try:
+            run.stage("decisions", run.load_decisions)
             run.stage("crawl legacy", run.crawl, "legacy")
             notices = run.stage("detect", run.detect)
             run.stage("crawl new", run.crawl, "new", run.targets_on_new_site(notices))
@@ -349,6 +358,8 @@ def format_summary(summary: dict) -> str:
                      f"{r['unmatched']} unmatched; {r['review']} to review")
     if "exports" in summary:
         lines.append("  exports:   " + ", ".join(summary["exports"].values()))
+    if "decisions" in summary:
+        lines.extend(f"  {line}" for line in report_lines(summary["decisions"])[:1])
     if audit := summary.get("audit"):
         completeness = "n/a" if audit["completeness"] is None else f"{audit['completeness']:.1%}"
         bar = f" (fail_under {audit['fail_under']:.0%}: {'passed' if audit['passed'] else 'FAILED'})" if audit["fail_under"] is not None else ""

@@ -2,7 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+from archiver.errors import UsageError
+from archiver.jobs import JobHistory, diff_runs, run_job
+from archiver.jobs.diff import format_diff
+from archiver.jobs.manifest import load_manifest
+from archiver.jobs.schedule import schedule_text
 
 EPILOG = """exit status: 0 ok, 1 failure (e.g. disk full), 2 bad manifest, options or
 unreachable seeds, 3 audit under [audit] fail_under, 4 another run of the job
@@ -37,27 +44,20 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    import logging
-
-    from archiver.demo import embedded_sites
-    from archiver.errors import UsageError
-    from archiver.jobs import run_job
-    from archiver.jobs.manifest import load_manifest
-
     if args.json_summary and not Path(args.json_summary).absolute().parent.is_dir():
         raise UsageError(f"--json-summary: no such directory: {Path(args.json_summary).absolute().parent}")
     if args.quiet:  # cron: the one-line summary and real problems only
         logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)
-    with embedded_sites(manifest, Path(args.out)) as (live, _pair):
-        return run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary).exit_code
+    if "demo" in manifest.plugged:  # the demo manifest: its sites are generated and served here
+        from archiver.demo import embedded_sites
+
+        with embedded_sites(manifest, Path(args.out)) as (live, _pair):
+            return run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary).exit_code
+    return run_job(manifest, args.out, quiet=args.quiet, json_summary=args.json_summary).exit_code
 
 
 def _diff(args) -> int:
-    from archiver.errors import UsageError
-    from archiver.jobs import JobHistory, diff_runs
-    from archiver.jobs.diff import format_diff
-
     if args.limit < 0:
         raise UsageError(f"--limit: expected a number >= 0, got {args.limit}")
     paths = [Path(p) for p in args.paths]
@@ -81,9 +81,6 @@ def _diff(args) -> int:
 
 
 def _schedule(args) -> int:
-    from archiver.jobs.schedule import schedule_text
-    from archiver.jobs.manifest import load_manifest
-
     manifest = load_manifest(args.manifest)
     print(schedule_text(args.manifest, manifest.name, args.out, at=args.at, weekday=args.weekday), end="")
     return 0

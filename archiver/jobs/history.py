@@ -15,6 +15,8 @@ import shutil
 import time
 from pathlib import Path
 
+from archiver.jobs.originals import original_files
+
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
 
 
@@ -58,6 +60,13 @@ class JobHistory:
                 continue
             return candidate
         raise RuntimeError(f"cannot create a run directory under {self.runs_dir}")
+
+    def crawl_inputs(self, run_dir: Path, side: str) -> tuple[list[Path], Path]:
+        """(earlier runs' WARC files holding the originals of this crawl's revisits, the crawl
+        directory): what a reader needs to see ``run_dir/side`` whole."""
+        crawl_dir = run_dir / side
+        earlier = [run / side for run in self.runs() if run != run_dir and (run / side).is_dir()]
+        return original_files(crawl_dir, earlier), crawl_dir
 
     @property
     def latest_link(self) -> Path:

@@ -41,10 +41,12 @@ def _read_holder(fd: int) -> dict:
 
 
 class JobLock:
-    """Exclusive, non-blocking lock of a job directory; a context manager."""
+    """Exclusive, non-blocking lock of a job directory (or of one file another part
+    writes, such as a decisions file); a context manager."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, busy: str = "another run of this job is in progress"):
         self.path = Path(path)
+        self.busy = busy  # what the lock being held means, for the message
         self.stale_holder: dict | None = None  # what a taken-over stale lock said
         self._fd: int | None = None
 
@@ -99,4 +101,4 @@ class JobLock:
 
     def _held_message(self, holder: dict) -> str:
         who = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, started {holder.get('started', '?')}"
-        return f"another run of this job is in progress ({who}); lock file {self.path}"
+        return f"{self.busy} ({who}); lock file {self.path}"

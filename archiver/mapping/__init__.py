@@ -2,8 +2,10 @@
 
     rows = build_manifest(notices, iter_captures(old), iter_captures(new))
 """
+from archiver.mapping.build import KINDS, build_manifest, explicit_targets, parse_rule
 from archiver.mapping.content import ContentMatcher, Match, Thresholds
+from archiver.mapping.decisions import Decisions, load_decisions
 from archiver.mapping.files import MapResult, map_paths
-from archiver.mapping.build import KINDS, Rule, build_manifest, explicit_targets
 
-__all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "explicit_targets", "ContentMatcher", "Match", "Rule", "Thresholds"]
+__all__ = ["build_manifest", "map_paths", "MapResult", "KINDS", "explicit_targets", "ContentMatcher", "Match", "parse_rule",
+           "Thresholds", "Decisions", "load_decisions"]

@@ -1,6 +1,7 @@
 """The redirect manifest: one row per legacy page, from signals, content and rules.
 
 Order of trust for each old URL:
+0. a person's decision (``decisions.py``), method reviewed;
 1. removed (410/404): kind gone, status 410;
 2. an explicit page-level target (redirect, refresh, script, canonical),
    verified to land 2xx on an allowed host of the new site's capture;
@@ -18,13 +19,15 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from archiver.detect.urls import is_site_root, normalize
+from archiver.detect.hosts import is_site_root
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
-from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed, netloc_of
-from archiver.types import Capture, Notice, PageFacts, RedirectRow
+from archiver.mapping.decisions import Decisions, decided_row
+from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed
+from archiver.types import Candidate, Capture, Notice, PageFacts, RedirectRow, SectionRule
+from archiver.urls import lookup_key, resolve_link, site_host
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +36,6 @@ EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "can
 BANNER_LINK_CONFIDENCE = 0.8  # a notice on the page naming its own new page
 SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
 _SKIP_PATHS = ("/robots.txt", "/sitemap.xml", "/favicon.ico")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A section rule: old path+query matching ``pattern`` goes to ``target`` (\\1 groups allowed)."""
-
-    pattern: re.Pattern
-    target: str
-
-    @classmethod
-    def parse(cls, text: str) -> "Rule":
-        """'REGEX=URL' (the first '=' before http:// or https://)."""
-        match = re.match(r"^(.+?)=(https?://\S+)$", text.strip())
-        if not match:
-            raise UsageError(f"rule {text!r} is not REGEX=URL with an absolute http(s) URL")
-        try:
-            return cls(re.compile(match.group(1)), match.group(2))
-        except re.error as exc:
-            raise UsageError(f"rule {text!r}: bad regular expression: {exc}") from None
-
-    def apply(self, old_url: str) -> str | None:
-        parts = urlsplit(old_url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        found = self.pattern.search(path)
-        if not found:
-            return None
-        try:
-            return found.expand(self.target)
-        except (re.error, IndexError):
-            return None
 
 
 @dataclass
@@ -80,8 +53,19 @@ def _default_extract(capture: Capture) -> PageFacts:
     return extract(capture, fast=True)
 
 
-def _as_rules(rules: Iterable[Rule | str]) -> list[Rule]:
-    return [r if isinstance(r, Rule) else Rule.parse(r) for r in rules]
+def parse_rule(text: str) -> SectionRule:
+    """A section rule from 'REGEX=URL' (split at the first '=' before http:// or https://)."""
+    match = re.match(r"^(.+?)=(https?://\S+)$", text.strip())
+    if not match:
+        raise UsageError(f"rule {text!r} is not REGEX=URL with an absolute http(s) URL")
+    try:
+        return SectionRule(re.compile(match.group(1)), match.group(2))
+    except re.error as exc:
+        raise UsageError(f"rule {text!r}: bad regular expression: {exc}") from None
+
+
+def _as_rules(rules: Iterable[SectionRule | str]) -> list[SectionRule]:
+    return [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]
 
 
 def _is_page(capture: Capture) -> bool:
@@ -93,10 +77,16 @@ def _is_page(capture: Capture) -> bool:
     return capture.is_html or status is None or not 200 <= status < 300
 
 
+CandidatesHook = Callable[[PageFacts, list[Candidate]], None]
+
+
 class _Builder:
-    def __init__(self, *, allowed: set[str], rules: list[Rule], thresholds: Thresholds, status: int,
-                 extract: Callable[[Capture], PageFacts]):
+    def __init__(self, *, allowed: set[str], rules: list[SectionRule], thresholds: Thresholds, status: int,
+                 extract: Callable[[Capture], PageFacts], decisions: Decisions | None = None,
+                 candidates: CandidatesHook | None = None):
         self.allowed = allowed
+        self.decisions = decisions
+        self.candidates = candidates
         self.rules = rules
         self.thresholds = thresholds
         self.status = status
@@ -115,9 +105,9 @@ class _Builder:
             if capture.record_type not in ("response", "revisit", "resource"):
                 continue
             self.resolver.add(capture.url, capture.status, capture.header("location"))
-            self.new_hosts.add(netloc_of(capture.url))
+            self.new_hosts.add(site_host(capture.url))
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
-                key = normalize(capture.url)
+                key = lookup_key(capture.url)
                 facts = self.extract(capture)
                 if key in self.new_index:
                     self.new_facts[self.new_index[key]] = facts  # the latest capture wins
@@ -132,7 +122,7 @@ class _Builder:
             self.resolver.add(capture.url, capture.status, capture.header("location"))
             if host_allowed(capture.url, self.allowed):
                 continue  # the new site as the legacy crawl saw it: used to verify targets only
-            key = normalize(capture.url)
+            key = lookup_key(capture.url)
             if not _is_page(capture):
                 self.old_assets.add(key)
                 continue
@@ -149,12 +139,14 @@ class _Builder:
 
     # deciding -------------------------------------------------------------------------------
     def build(self, notices: Iterable[Notice]) -> list[RedirectRow]:
-        by_url = {normalize(n.url): n for n in notices}
+        by_url = {lookup_key(n.url): n for n in notices}
         for key, notice in by_url.items():
             if key not in self.old and key not in self.old_assets and not host_allowed(notice.url, self.allowed):
                 self.old[key] = _Old(notice.url, notice.status, True, None)
         matcher = ContentMatcher(self.new_facts, self.thresholds)
         matches = matcher.match(self.old_facts) if self.old_facts else []
+        if self.candidates is not None and self.old_facts:
+            self._hand_candidates(matcher)
         landings = {key: self._explicit(page, by_url.get(key)) for key, page in self.old.items()}
         arrivals = Counter(l.url for found in landings.values() for _, l in found if l.ok)
 
@@ -162,6 +154,13 @@ class _Builder:
         rows: dict[str, RedirectRow] = {}
         content_claims: list[tuple[str, Match]] = []
         for key, page in self.old.items():
+            decision = self.decisions.take(page.url) if self.decisions is not None else None
+            if decision is not None:
+                landing = self.resolver.land(decision.new_url, self.allowed) if decision.new_url else None
+                decided = decided_row(decision, page.url, self.status, landing)
+                if decided is not None:  # None: the person said the URL needs no row
+                    rows[key] = decided
+                continue
             notice = by_url.get(key)
             row, rejected, weak_landing = self._explicit_row(page, notice, landings[key], arrivals, matcher)
             if row is None and self._is_gone(page, notice):
@@ -191,6 +190,13 @@ class _Builder:
                  ", ".join(f"{k} {kinds.get(k, 0)}" for k in KINDS))
         return [rows[k] for k in sorted(rows, key=lambda k: rows[k].old_url)]
 
+    def _hand_candidates(self, matcher: ContentMatcher) -> None:
+        """Every old page's best new pages, accepted or not, to the candidates hook (for review)."""
+        for facts, found in zip(self.old_facts, matcher.top_candidates()):
+            self.candidates(facts, [Candidate(matcher.new_urls[j], score, reasons, self.new_facts[j].title
+                                              or self.new_facts[j].h1, self.new_facts[j].date)
+                                    for j, score, reasons in found])
+
     def _explicit(self, page: _Old, notice: Notice | None) -> list[tuple[str, Landing]]:
         """(signal kind, landing) for every page-level target, strongest first.
 
@@ -209,10 +215,7 @@ class _Builder:
         targets.sort(key=lambda t: (-t[0], list(EXPLICIT).index(t[1]) if t[1] in EXPLICIT else len(EXPLICIT)))
         out, seen = [], set()
         for _, kind, target in targets:
-            try:
-                absolute = normalize(urljoin(page.url, target))
-            except ValueError:
-                continue
+            absolute = lookup_key(resolve_link(page.url, target) or target)
             if (kind, absolute) not in seen:
                 seen.add((kind, absolute))
                 out.append((kind, self.resolver.land(absolute, self.allowed)))
@@ -360,19 +363,23 @@ def _join(*parts) -> str:
 
 
 def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], new_captures: Iterable[Capture], *,
-                   allowed_hosts: Iterable[str] | None = None, rules: Iterable[Rule | str] = (),
+                   allowed_hosts: Iterable[str] | None = None, rules: Iterable[SectionRule | str] = (),
                    thresholds: Thresholds | None = None, status: int = 301,
-                   extract: Callable[[Capture], PageFacts] | None = None) -> list[RedirectRow]:
+                   extract: Callable[[Capture], PageFacts] | None = None, decisions: Decisions | None = None,
+                   candidates: CandidatesHook | None = None) -> list[RedirectRow]:
     """Redirect rows for every legacy page: page-level, fallback, gone or unmatched.
 
     ``allowed_hosts`` (hosts or host:port) defaults to the new capture's hosts;
-    ``status`` (301 or 308) is used for page and fallback rows.
+    ``status`` (301 or 308) is used for page and fallback rows. ``decisions``
+    (a person's, see ``decisions.py``) come before every automatic method and
+    record which ones were applied; ``candidates`` is called with each old
+    page's facts and its best new pages (``archiver review`` shows them).
     """
     if status not in (301, 308):
         raise UsageError(f"redirect status must be 301 or 308, not {status}")
     builder = _Builder(allowed={allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()},
                        rules=_as_rules(rules), thresholds=thresholds or Thresholds(), status=status,
-                       extract=extract or _default_extract)
+                       extract=extract or _default_extract, decisions=decisions, candidates=candidates)
     builder.read_new(new_captures)
     if not builder.allowed:
         builder.allowed = set(builder.new_hosts)

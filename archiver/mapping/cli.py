@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     p.add_argument("--format", action="append", dest="formats", metavar="FORMAT",
                    help="export format (csv, json, nginx, apache, netlify, cloudflare; default all)")
     p.add_argument("--accept", type=float, help="minimum confidence of a content match (default 0.55)")
+    p.add_argument("--decisions", metavar="FILE",
+                   help="a person's decisions (CSV: old_url,decision,new_url,note,decided_at; see archiver review), "
+                        "applied before every automatic method")
     p.add_argument("--margin", type=float, help="lead a content match needs over the runner-up (default 0.08)")
 
 
@@ -27,6 +30,7 @@ def run(args) -> int:
 
     from archiver.errors import UsageError
     from archiver.mapping import Thresholds, map_paths
+    from archiver.mapping.decisions import report_lines
 
     thresholds = Thresholds()
     for name in ("accept", "margin"):
@@ -37,11 +41,13 @@ def run(args) -> int:
             thresholds = replace(thresholds, **{name: value})
     result = map_paths(args.old, args.new, args.out, allowed_hosts=args.allowed_host, rules=args.rule,
                        thresholds=thresholds, status=args.status, phrases=args.phrase,
-                       notices_file=args.notices, formats=args.formats)
+                       notices_file=args.notices, formats=args.formats, decisions_file=args.decisions)
     summary = result.summary
     kinds = ", ".join(f"{k} {n}" for k, n in summary["kinds"].items())
     print(f"{summary['rows']} legacy URLs: {kinds}; {summary['review']} flagged for review")
     print("methods: " + ", ".join(f"{k} {n}" for k, n in summary["methods"].items()))
+    for line in report_lines(result.decisions) if result.decisions else ():
+        print(line)
     for name, path in sorted(result.files.items()):
         print(f"  {name}: {path}")
     return 0

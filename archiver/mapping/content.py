@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,15 +26,15 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from archiver.extract import date_in_url, fold
 from archiver.types import PageFacts
 
 NUM_PERM = 128
 _WORD = re.compile(r"\w+")
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _DIGITS = re.compile(r"^\d+$")
 _SLUG_NOISE = re.compile(r"(?:(?:19|20)\d\d-\d\d-\d\d-?)|(?:[_-]\d{2,}$)|\.(?:html?|php|aspx?)$")
-_URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?!\d)")
 _CHUNK = 65536  # candidate pairs scored per numpy batch (bounded memory)
+KEPT_CANDIDATES = 3  # best new pages remembered per old page of a kept match(), for review
 
 # weights of the parts of a content score; missing parts drop out and the rest are renormalized
 W_TEXT, W_TITLE, W_DATE, W_SLUG = 0.45, 0.30, 0.15, 0.10
@@ -67,13 +66,6 @@ class Match:
     best_index: int | None = None  # the best candidate even when not accepted (for review)
 
 
-def fold(text: str) -> str:
-    """Lower-case text with diacritics removed (č -> c), for comparing words."""
-    if text.isascii():
-        return text.lower()
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower().replace("đ", "d")))
-
-
 def url_slug(url: str) -> str:
     """The last meaningful path segment as words: dates, ids and extensions removed."""
     try:
@@ -91,17 +83,7 @@ def url_slug(url: str) -> str:
 
 def facts_from_url(url: str) -> PageFacts:
     """What a URL alone says about its page: its slug as a title, the date in its path."""
-    try:
-        found = _URL_DATE.search(urlsplit(url).path)
-    except ValueError:
-        found = None
-    day = None
-    if found:
-        try:
-            day = date(*map(int, found.groups())).isoformat()
-        except ValueError:
-            day = None
-    return PageFacts(url, title=url_slug(url), date=day)
+    return PageFacts(url, title=url_slug(url), date=date_in_url(url))
 
 
 def _day(value: str | None) -> int:
@@ -173,7 +155,7 @@ def _build_side(facts: Iterable[PageFacts], vocab: _Vocabulary, lang_codes: dict
     side = _Side()
     days, langs = [], []
     for page in facts:
-        folded = fold(" ".join((page.title or page.h1).split()))
+        folded = fold(page.title or page.h1)
         side.urls.append(page.url)
         side.titles.append(folded)
         side.title_words.append(tuple(dict.fromkeys(w for w in _WORD.findall(folded) if len(w) > 2)))
@@ -271,6 +253,8 @@ class ContentMatcher:
         counts = Counter(self.new.titles)
         self._title_rarity = np.array([counts[t] ** -0.5 if t else 1.0 for t in self.new.titles])
         self.old: _Side | None = None
+        self._top_new = np.empty((0, KEPT_CANDIDATES), np.int64)  # per kept old page, best first; -1 none
+        self._top_scores = np.empty((0, KEPT_CANDIDATES))
 
     @property
     def new_urls(self) -> list[str]:
@@ -421,7 +405,8 @@ class ContentMatcher:
     def match(self, old_pages: Sequence[PageFacts], *, keep: bool = True) -> list[Match]:
         """One Match per old page, in order (no one-to-one resolution here).
 
-        ``keep`` remembers these pages for ``pair_score`` and ``same_content``.
+        ``keep`` remembers these pages for ``pair_score``, ``same_content`` and
+        ``top_candidates``.
         """
         old = _build_side(old_pages, self.vocab, self.lang_codes)
         _drop_boilerplate(old, self.thresholds.boilerplate_df)
@@ -430,6 +415,8 @@ class ContentMatcher:
             self.old = old
         n = len(old.urls)
         if not self.new.urls:
+            if keep:
+                self._keep_top(np.empty(0, np.int64), np.empty(0), np.zeros(n, np.int64), np.zeros(n, np.int64))
             return [Match(None, 0.0, 0.0, "the new site's capture has no pages") for _ in range(n)]
         owners, found = self._candidates(old)
         scores = self._scores(old, owners, found)
@@ -437,6 +424,8 @@ class ContentMatcher:
         owners, found, scores = owners[order], found[order], scores[order]
         starts = np.searchsorted(owners, np.arange(n), "left")
         ends = np.searchsorted(owners, np.arange(n), "right")
+        if keep:
+            self._keep_top(found, scores, starts, ends)
         has = ends > starts
         best = np.where(has, starts, 0)
         has_runner = (ends - starts) > 1
@@ -463,6 +452,31 @@ class ContentMatcher:
             else:
                 out.append(Match(None, conf, rival, f"best {conf:.2f} under {t.accept} ({self.new.urls[j]}: "
                                                     f"{notes[i]})", best_index=j))
+        return out
+
+    def _keep_top(self, found: np.ndarray, scores: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        self._top_new = np.full((len(starts), KEPT_CANDIDATES), -1, np.int64)
+        self._top_scores = np.zeros((len(starts), KEPT_CANDIDATES))
+        for rank in range(KEPT_CANDIDATES):
+            at = starts + rank
+            has = at < ends
+            self._top_new[has, rank] = found[at[has]]
+            self._top_scores[has, rank] = scores[at[has]]
+
+    def top_candidates(self, n: int = KEPT_CANDIDATES) -> list[list[tuple[int, float, str]]]:
+        """For every old page of the last kept ``match()``, its best ``n`` new pages (at most
+        ``KEPT_CANDIDATES``) as (new index, score, reasons), best first: what a person reviewing
+        the page is shown, accepted or not."""
+        n = min(n, KEPT_CANDIDATES)
+        rows, ranks = np.nonzero(self._top_new[:, :n] >= 0)
+        owners, found = rows.astype(np.int64), self._top_new[rows, ranks]
+        notes = []
+        for start in range(0, len(owners), _CHUNK):
+            _, parts = self._score(self.old, owners[start:start + _CHUNK], found[start:start + _CHUNK])
+            notes.extend(parts.note(k) for k in range(len(parts.gap)))
+        out: list[list[tuple[int, float, str]]] = [[] for _ in range(len(self._top_new))]
+        for i, j, rank, note in zip(owners.tolist(), found.tolist(), ranks.tolist(), notes):
+            out[i].append((j, round(float(self._top_scores[i, rank]), 3), note))
         return out
 
     def pair_score(self, old_index: int, new_index: int) -> tuple[float, str]:

@@ -8,9 +8,8 @@ with a reason a person can read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
-from archiver.detect.urls import normalize
+from archiver.urls import lookup_key, resolve_link, site_host
 
 MAX_HOPS = 10
 NOT_CAPTURED = "not in the new site's capture"
@@ -30,22 +29,17 @@ class Landing:
         return not self.problem
 
 
-def netloc_of(url: str) -> str:
-    """Host (and non-default port) of a URL, lower-cased: the unit of "allowed"."""
-    return urlsplit(normalize(url)).netloc.rsplit("@", 1)[-1]
-
-
 def allowed_entry(entry: str) -> str:
     """An --allowed-host value as stored: 'host', 'host:port' or '*.domain' (a URL gives its host)."""
     entry = entry.strip().lower()
     if entry.startswith("*."):
         return entry
-    return netloc_of(entry if "://" in entry else f"http://{entry}/")
+    return site_host(entry if "://" in entry else f"http://{entry}/")
 
 
 def host_allowed(url: str, allowed: set[str]) -> bool:
     """As the exporter decides: a bare host allows default ports only, '*.domain' its subdomains."""
-    netloc = netloc_of(url)
+    netloc = site_host(url)
     if netloc in allowed:
         return True
     return ":" not in netloc and any(a.startswith("*.") and netloc.endswith(a[1:]) for a in allowed)
@@ -64,22 +58,23 @@ class Resolver:
         self._hops: dict[str, _Hop] = {}
 
     def add(self, url: str, status: int | None, location: str | None) -> None:
-        key = normalize(url)
+        key = lookup_key(url)
         if key in self._hops and self._hops[key].status is not None and status is None:
             return
-        self._hops[key] = _Hop(status, urljoin(url, location) if location else None)
+        # a Location naming no http(s) URL is kept as written, so the landing names it
+        self._hops[key] = _Hop(status, (resolve_link(url, location) or location.strip()) if location else None)
 
     def land(self, target: str, allowed: set[str]) -> Landing:
         url, seen = target, set()
         for hops in range(MAX_HOPS + 1):
-            key = normalize(url)
+            key = lookup_key(url)
             if key in seen:
                 return Landing(url, None, hops, "redirect loop")
             seen.add(key)
             hop = self._hops.get(key)
             if hop is None:
                 if not host_allowed(url, allowed):
-                    return Landing(url, None, hops, f"off-site: {netloc_of(url)} is not an allowed target host")
+                    return Landing(url, None, hops, f"off-site: {site_host(url)} is not an allowed target host")
                 return Landing(url, None, hops, NOT_CAPTURED)
             if hop.status is not None and 300 <= hop.status < 400:
                 if not hop.location:
@@ -89,6 +84,6 @@ class Resolver:
             if hop.status is None or not 200 <= hop.status < 300:
                 return Landing(url, hop.status, hops, f"answers {hop.status}")
             if not host_allowed(url, allowed):
-                return Landing(url, hop.status, hops, f"host {netloc_of(url)} is not an allowed target host")
-            return Landing(normalize(url), hop.status, hops)
+                return Landing(url, hop.status, hops, f"host {site_host(url)} is not an allowed target host")
+            return Landing(lookup_key(url), hop.status, hops)
         return Landing(url, None, MAX_HOPS, f"more than {MAX_HOPS} redirects")

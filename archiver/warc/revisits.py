@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Iterable, Iterator, NamedTuple
 
 from archiver.types import Capture
-from archiver.urls import normalize_url
+from archiver.urls import lookup_key
 from archiver.warc.inputs import Source, expand_inputs
 from archiver.warc.reader import read_source
 from archiver.warc.records import MAX_BODY, SEVERITY, Entry, RecordInfo
@@ -54,7 +54,7 @@ class RevisitIndex:
         where = Original(source_no, info.offset, info.index, info.status)
         if info.record_id:
             self.by_id[info.record_id] = where
-        key = normalize_url(info.url)
+        key = lookup_key(info.url)
         self.by_url_date[(key, info.date)] = where
         if info.status is None or 200 <= info.status < 300:
             self.by_url[key] = where  # a not-modified answer stands for the last good copy
@@ -68,7 +68,7 @@ class RevisitIndex:
         if info.refers_to and info.refers_to in self.by_id:
             return self.by_id[info.refers_to]
         if info.refers_to_uri and info.refers_to_date:
-            hit = self.by_url_date.get((normalize_url(info.refers_to_uri), info.refers_to_date))
+            hit = self.by_url_date.get((lookup_key(info.refers_to_uri), info.refers_to_date))
             if hit:
                 return hit
         if info.payload_digest:
@@ -76,7 +76,7 @@ class RevisitIndex:
             if hit:
                 return hit
         if info.profile and "server-not-modified" in info.profile:
-            return self.by_url.get(normalize_url(info.refers_to_uri or info.url))
+            return self.by_url.get(lookup_key(info.refers_to_uri or info.url))
         return None
 
     def update(self, other: "RevisitIndex") -> None:

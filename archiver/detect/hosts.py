@@ -1,8 +1,11 @@
-"""URL and host helpers shared by the detectors."""
+"""Host names as the detectors weigh them: one site or two, furniture, names written in text.
+
+Hosts come from ``archiver.urls.site_host`` (host and non-default port).
+"""
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 # Hosts that appear in ordinary page furniture (share buttons, players, plug-ins):
 # a repeated block linking to them says nothing about a move.
@@ -16,25 +19,6 @@ adobe.com get.adobe.com microsoft.com mozilla.org w3.org validator.w3.org
 creativecommons.org wordpress.org wordpress.com joomla.org drupal.org
 issuu.com slideshare.net scribd.com
 """.split())
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def host_of(url: str) -> str:
-    """Lower-case host, with the port when it is not the scheme's default.
-
-    Two sites on one machine (127.0.0.1:8001 and :8002) are two sites.
-    """
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
-    except ValueError:
-        return ""
-    if host and port and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
-        return f"{host}:{port}"
-    return host
-
 
 def bare(host: str) -> str:
     """The host without a leading ``www.``: www.gov.si and gov.si are one site."""
@@ -73,34 +57,6 @@ def related(a: str, b: str) -> bool:
             break
         common += 1
     return common >= 2
-
-
-def normalize(url: str) -> str:
-    """A lookup key: scheme/host lower-cased, default port and fragment dropped."""
-    try:
-        parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
-    except ValueError:
-        return url.strip()
-    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-
-
-def resolve(base: str, ref: str) -> str | None:
-    """An absolute http(s) URL for a reference found in a page or header, or None."""
-    ref = (ref or "").strip().strip("'\"").strip()
-    if not ref or ref.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
-        return None
-    ref = re.sub(r"[\x00-\x20]", "", ref) if "\n" in ref or "\t" in ref else ref
-    try:
-        url = urljoin(base, ref).split("#", 1)[0]
-    except ValueError:
-        return None
-    return url if url.startswith(("http://", "https://")) and host_of(url) else None
 
 
 _LANG_ROOT = re.compile(r"/(?:[a-z]{2}(?:[-_][a-z]{2})?/?)?", re.IGNORECASE)
