@@ -122,7 +122,9 @@ class _Block:
 def _value(fields: dict[str, str], name: str) -> str | None:
     """A header value with runs of white space (folded lines) made one space, as both parsers agree."""
     value = fields.get(name)
-    return " ".join(value.split()) if value is not None else None
+    if value is None or ("  " not in value and "\t" not in value and "\n" not in value):
+        return value
+    return " ".join(value.split())
 
 
 def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str, *, max_body: int = MAX_BODY,
@@ -260,7 +262,7 @@ def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str
     info.problems = list(frame.problems) + problems
     if not is_capture:
         return Entry(info)
-    cut = any(kind in ("cut_record", "cut_gzip", "unreadable") for kind, _ in frame.problems)
+    cut = any(kind in ("cut_record", "cut_gzip", "unreadable", "record_length") for kind, _ in frame.problems)
     capture = Capture(
         url=info.url,
         status=info.status,

@@ -194,9 +194,10 @@ def iter_captures(paths: Iterable | str | os.PathLike, *, max_body: int = MAX_BO
                 else:
                     waiting.append((capture, info))
                 continue
-            where = index.add(info, number)
-            if where is not None:
-                cache.put(where[:3], capture)
+            if not any(SEVERITY.get(kind) == "error" for kind, _ in info.problems):  # damage is no original
+                where = index.add(info, number)
+                if where is not None:
+                    cache.put(where[:3], capture)
             yield capture
     yield from _resolve_waiting(waiting, index, sources, max_body)
 
