@@ -23,6 +23,7 @@ COMMANDS = {
     "map": "archiver.mapping.cli",
     "audit": "archiver.audit.cli",
     "review": "archiver.review.cli",
+    "verify": "archiver.verify.cli",
     "run": "archiver.jobs.cli",
     "diff": "archiver.jobs.cli",
     "schedule": "archiver.jobs.cli",

@@ -270,7 +270,7 @@ _MONTHS = {
     "sept": 9, "oct": 10, "nov": 11, "dec": 12,
     # Slovenian (nominative and genitive forms)
     "januar": 1, "januarja": 1, "februar": 2, "februarja": 2, "marec": 3, "marca": 3,
-    "april": 4, "aprila": 4, "maj": 5, "maja": 5, "junij": 6, "junija": 6, "julij": 7,
+    "aprila": 4, "maj": 5, "maja": 5, "junij": 6, "junija": 6, "julij": 7,
     "julija": 7, "avgust": 8, "avgusta": 8, "septembra": 9, "oktober": 10,
     "oktobra": 10, "novembra": 11, "decembra": 12,
 }

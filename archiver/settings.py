@@ -10,6 +10,7 @@ manifest, the CLI and the library cannot drift apart.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
 from typing import Any, Iterable
@@ -34,6 +35,7 @@ EXPECTED = {
     "path": "a string",
     "strings": "a list of strings",
     "urls": "a list of http(s) URLs",
+    "origin": "an http(s) URL of the form scheme://host[:port]",
     "regexes": "a list of regular expressions",
     "hosts": "a list of host names",
     "headers": "a table of header = \"value\" strings",
@@ -111,6 +113,32 @@ def url_problem(url: Any) -> str | None:
     return None
 
 
+def origin_problem(url: Any) -> str | None:
+    """None for ``scheme://host[:port]`` (a trailing ``/`` allowed), else what is wrong:
+    a server is addressed by its origin, and a path would silently be ignored."""
+    problem = url_problem(url)
+    if problem is not None:
+        return problem
+    parts = urlsplit(url)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in url or "#" in url:
+        return f"expected scheme://host[:port] without a path or query, got {url!r}"
+    if parts.username is not None or parts.password is not None:
+        return f"credentials in the URL: {url!r}"
+    return None
+
+
+def ratio_argument(value: str) -> float:
+    """An argparse ``type`` for ``--fail-under``: ``0.95`` or ``95%``."""
+    text = value.strip()
+    try:
+        ratio = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a ratio: {value!r} (use e.g. 0.95 or 95%)") from None
+    if not 0 <= ratio <= 1:
+        raise argparse.ArgumentTypeError(f"ratio out of range 0..1: {value!r}")
+    return ratio
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -150,6 +178,8 @@ def check(kind: str, value: Any, choices: tuple[str, ...] = ()) -> str | None:
     bad = f"expected {EXPECTED[kind]}, got {value!r}"
     if kind in _SCALARS:
         return None if _SCALARS[kind](value) else bad
+    if kind == "origin":
+        return origin_problem(value)
     if kind == "name":
         if not isinstance(value, str) or not NAME.fullmatch(value):
             return f"expected a name of letters, digits, '.', '_' or '-' (at most 64, usable as a directory name), got {value!r}"

@@ -210,3 +210,32 @@ class AuditOutcome:
 
     def to_json(self) -> dict:
         return _jsonable(self)
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """What the live server did with one row of the redirect manifest (see ``verify/``).
+
+    verdict: ok, wrong_status, wrong_target, not_redirected, chain, loop,
+    off_host, target_broken, target_soft_404, gone_ok, gone_wrong, error,
+    not_checked. ``chain`` lists every answer on the way, ``"301 URL"``,
+    starting with the old URL's; ``hops`` counts the redirects followed.
+    A URL on a host that is not allowed is given defanged, never followed.
+    """
+
+    old_url: str
+    verdict: str
+    kind: str = ""  # the row's kind: page, fallback, gone, unmatched
+    expected_status: int | None = None
+    expected_url: str | None = None
+    got_status: int | None = None  # the old URL's answer
+    got_location: str | None = None
+    final_status: int | None = None  # the last answer followed
+    final_url: str | None = None
+    final_title: str = ""
+    hops: int = 0
+    chain: tuple[str, ...] = ()
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return _jsonable(self)

@@ -34,6 +34,9 @@ min_confidence = 0.7
 status = 308
 [audit]
 fail_under = 0.95
+[verify]
+against = "https://www.mnz.gov.si"
+fail_under = 0.99
 """
 
 
@@ -58,6 +61,7 @@ def test_good_manifest_values(tmp_path):
     assert m.mapping.rules[0].target == "https://www.gov.si/en/news/"
     assert (m.mapping.status, m.mapping.min_confidence, m.audit.fail_under) == (308, 0.7, 0.95)
     assert m.target_hosts == ("www.gov.si",)  # default: the new site's hosts
+    assert (m.verify.against, m.verify.fail_under) == ("https://www.mnz.gov.si", 0.99)
 
 
 def test_crawl_config_for_each_side(tmp_path):
@@ -91,6 +95,11 @@ def test_crawl_config_for_each_side(tmp_path):
     ('[audit]', '[export]\nformats = ["nginx", "iis"]\n[audit]', "[export] formats: unknown format 'iis'"),
     ('fail_under = 0.95', 'fail_under = 95', "[audit] fail_under: expected a number from 0 to 1, got 95"),
     ('max_pages = 500', 'max_pages = 5.5', "[legacy] max_pages: expected an integer > 0, got 5.5"),
+    ('against = "https://www.mnz.gov.si"', 'against = "https://www.mnz.gov.si/en/"',
+     "[verify] against: expected scheme://host[:port] without a path"),
+    ('against = "https://www.mnz.gov.si"', 'against = ["https://www.mnz.gov.si"]', "[verify] against: expected a URL string"),
+    ('fail_under = 0.99', 'fail_under = 99', "[verify] fail_under: expected a number from 0 to 1"),
+    ('[audit]', '[export]\nformats = ["nginx"]\n[audit]', "[verify] against: the check reads redirects.csv"),
 ])
 def test_errors_name_the_key(tmp_path, old, new, expected):
     assert old in GOOD

@@ -77,7 +77,8 @@ def stop(proc: subprocess.Popen) -> None:
 PROBE_KEYS = ["default", "include", "hostnames", "volatile", "~x", "\\x", 'q"uote', "a;b{c}$d", "sp ace"]
 
 
-def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri") -> Path:
+def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri", extra: str = "") -> Path:
+    """A server on ``port`` with the export in ``out``; ``extra``: more lines for its ``server {}``."""
     # a probe map proves the key escaping for keys a request path cannot reach
     probe = "".join(f"    {nginx.string_key(k)} {nginx.value('hit-' + str(i) + '-$x')};\n" for i, k in enumerate(PROBE_KEYS))
     conf = tmp / "nginx.conf"
@@ -104,6 +105,7 @@ http {{
         server_name _;
         include {out}/redirects.nginx.server.conf;
         location = /__probe {{ return 200 "[$probe]"; }}
+{extra}
         location / {{ return 404; }}
     }}
 }}

@@ -2,21 +2,8 @@
 damaged (unless --ignore-integrity) or under --fail-under."""
 from __future__ import annotations
 
-import argparse
-
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
-
-
-def _ratio(value: str) -> float:
-    """0.95, or 95%."""
-    text = value.strip()
-    try:
-        ratio = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a ratio: {value!r} (use e.g. 0.95 or 95%)") from None
-    if not 0 <= ratio <= 1:
-        raise argparse.ArgumentTypeError(f"ratio out of range 0..1: {value!r}")
-    return ratio
+from archiver.settings import ratio_argument
 
 
 def add_parser(sub) -> None:
@@ -32,7 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--crawl-log", action="append", default=[], metavar="crawl.jsonl",
                    help="crawl log whose URLs are expected (found beside a crawl directory when nothing is given)")
     p.add_argument("--redirects", metavar="redirects.csv", help="redirect manifest: its old URLs are expected")
-    p.add_argument("--fail-under", type=_ratio, metavar="RATIO", help="exit 3 when completeness is under this (0.95 or 95%%)")
+    p.add_argument("--fail-under", type=ratio_argument, metavar="RATIO", help="exit 3 when completeness is under this (0.95 or 95%%)")
     p.add_argument("--ignore-integrity", action="store_true",
                    help="pass or fail on completeness alone: integrity errors are reported but do not fail the audit")
     p.add_argument("--workers", type=int, metavar="N", help="processes reading files in parallel (default: CPU count)")

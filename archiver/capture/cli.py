@@ -63,7 +63,9 @@ def add_parser(sub) -> None:
                    help="only follow pages matching one of these (repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="REGEX",
                    help="never fetch URLs matching any of these (repeatable)")
-    p.add_argument("--max-pages", type=_positive_int, metavar="N", help="stop after fetching N URLs")
+    p.add_argument("--max-pages", type=_positive_int, metavar="N",
+                   help="fetch at most N URLs in all: pages, requisites, redirects, robots.txt and sitemaps "
+                        "(a URL fetched again after a resume counts once)")
     p.add_argument("--max-depth", type=_count, metavar="N", help="link hops from a seed (default 20)")
     p.add_argument("--concurrency", type=_positive_int, metavar="N", help="requests in flight in all (default 4)")
     p.add_argument("--per-host-concurrency", type=_positive_int, metavar="N",
@@ -123,8 +125,13 @@ def run(args) -> int:
     config = build_config(args)
     summary = crawl(config)
     if not summary.ok:
-        reason = "robots.txt disallows every seed (see --ignore-robots)" if summary.seed_problem and \
-            summary.seed_problem.endswith((": robots", ": robots_unavailable")) else "every seed was unreachable"
+        problem = summary.seed_problem or ""
+        if problem.endswith((": robots", ": robots_unavailable")):
+            reason = "robots.txt disallows every seed (see --ignore-robots)"
+        elif problem.endswith(": max_pages"):
+            reason = f"--max-pages {config.max_pages} was spent before any seed (robots.txt and sitemaps count too)"
+        else:
+            reason = "every seed was unreachable"
         print(f"archiver crawl: nothing could be fetched: {reason}; first: {summary.seed_problem} "
               f"(see {summary.crawl_log})", file=sys.stderr)
         return EXIT_USAGE  # an unreachable seed is bad input, like a bad option

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from archiver import gzip_members
 
-from .warcwriter import OPEN_SUFFIX, _fsync_dir
+from .warcwriter import OPEN_SUFFIX, fsync_dir
 
 HEAD_KEEP = 1 << 16  # decompressed bytes kept per member to read its WARC headers
 GROUP_ENDS = frozenset({"warcinfo", "response", "revisit", "resource", "conversion", "continuation"})
@@ -102,7 +102,7 @@ def _repair(path: Path) -> list[str]:
     if final.exists():  # never overwrite a closed file
         final = final.with_name(final.name.replace(".warc.gz", "-recovered.warc.gz"))
     os.replace(path, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return cut
 
 

@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 from archiver import __version__
 from archiver.warc import iter_captures
 from archiver.audit import audit, write_report
-from archiver.capture import crawl
+from archiver.capture import CrawlConfig, crawl
+from archiver.capture.crawllog import is_live_page
 from archiver.detect import detect, write_notices
 from archiver.export import export_all
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
@@ -48,6 +49,7 @@ from archiver.jobs.manifest import Manifest
 from archiver.mapping import Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
 from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
 from archiver.mapping.decisions import decisions_report, report_lines
+from archiver.verify import check_reachable, summary_line, verify_run
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -86,8 +88,11 @@ def _utc(ts: float) -> str:
 
 
 def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
-    """Numbers from a crawl directory's crawl.jsonl and WARC files."""
+    """Numbers from a crawl directory's crawl.jsonl and WARC files.  ``pages`` counts HTML
+    pages that are there (2xx or 304), not robots.txt, sitemaps, images or styles; a 304
+    counts as "not modified", not as a redirect."""
     states, records, statuses = Counter(), Counter(), Counter()
+    pages = 0
     log_path = crawl_dir / "crawl.jsonl"
     if log_path.is_file():
         with log_path.open(encoding="utf-8") as lines:
@@ -98,12 +103,15 @@ def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
                 states[entry.get("state") or "unknown"] += 1
                 if entry.get("record_type"):
                     records[entry["record_type"]] += 1
-                if entry.get("status") is not None:
-                    statuses[f"{entry['status'] // 100}xx"] += 1
+                status = entry.get("status")
+                if status is not None:
+                    statuses["not modified" if status == 304 else f"{status // 100}xx"] += 1
+                pages += is_live_page(entry)
     warcs = sorted((crawl_dir / "warc").glob("*.warc*")) if (crawl_dir / "warc").is_dir() else []
     return {
         "urls": sum(states.values()),
         "fetched": sum(statuses.values()),
+        "pages": pages,
         "failed": states.get("failed", 0),
         "skipped": states.get("skipped", 0),
         "responses": records.get("response", 0),
@@ -236,6 +244,19 @@ class _Run:
                                  "passed": report.passed, "report": "audit/audit.html"}
         return report.passed
 
+    def verify(self) -> bool:
+        """Check the live server ([verify] against) against this run's redirects.csv, its
+        targets against the new site's capture; False when under ``fail_under``."""
+        settings = self.manifest.verify
+        report, paths = verify_run(self.run_dir, settings.against, allowed_hosts=self.manifest.target_hosts,
+                                   config=CrawlConfig(**self.manifest.crawl), new_captures=self.captures["new"],
+                                   fail_under=settings.fail_under)
+        self.summary["verify"] = {**report.summary(), "report": "verify/verify.html"}
+        check_reachable(report, paths["html"])
+        if not report.passed:
+            log.warning("%s", summary_line(report, paths["html"]))
+        return report.passed
+
     def diff(self) -> None:
         diff = diff_runs(self.previous, self.run_dir)
         (self.run_dir / "diff.json").write_text(json.dumps(diff, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -274,6 +295,8 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
             rows = run.stage("map", run.map, notices)
             run.stage("export", run.export, rows)
             passed = run.stage("audit", run.audit)
+            if manifest.verify.against:
+                passed = run.stage("verify", run.verify) and passed
             run.stage("diff", run.diff)
         except ArchiverError as exc:
             summary.update(status="failed", error=str(exc), exit_code=exc.exit_code)
@@ -348,7 +371,7 @@ def format_summary(summary: dict) -> str:
     lines = [f"job {summary['job']} run {summary['run']} ({summary['seconds']} s): {summary['status']}",
              f"  results:   {summary['run_dir']}"]
     for side, c in summary.get("crawl", {}).items():
-        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched, {c['responses']} new/changed records, {c['revisits']} revisits, "
+        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched ({c.get('pages', 0)} pages), {c['responses']} new/changed records, {c['revisits']} revisits, "
                      f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
     if "notices" in summary:
         lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")

@@ -9,7 +9,9 @@ unchanged by definition. Digests come from the crawl's
 read from the WARC record header where the index lacks them.
 
 Redirect rows (``redirects.csv``) are compared by old URL: added, removed,
-and changed (target, status or kind).
+and changed (target, status or kind). When both runs checked the live server
+(``verify/verify.json``), the rows whose verdict changed are listed too: a
+deploy that broke rows shows as ``ok -> not_redirected``.
 """
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ import json
 from pathlib import Path
 
 from archiver.jobs.originals import index_records
+from archiver.verify import read_verdicts
 
 SIDES = ("legacy", "new")
+VERIFY_JSON = Path("verify") / "verify.json"
 _GONE_STATUSES = (404, 410)
 
 
@@ -130,6 +134,12 @@ def diff_redirects(before: dict[str, dict], after: dict[str, dict]) -> dict[str,
     return {"added": added, "removed": removed, "changed": changed}
 
 
+def diff_verdicts(before: dict[str, str], after: dict[str, str]) -> list[dict]:
+    """Rows checked in both runs whose verdict changed: {old_url, verdict: [then, now]}."""
+    return [{"old_url": url, "verdict": [before[url], now]} for url, now in sorted(after.items())
+            if url in before and before[url] != now]
+
+
 def diff_runs(before: Path | str | None, after: Path | str) -> dict:
     """The full diff of run directory ``after`` against ``before`` (None: the first run)."""
     after = Path(after)
@@ -138,6 +148,8 @@ def diff_runs(before: Path | str | None, after: Path | str) -> dict:
         previous = crawl_state(Path(before) / side) if before else {}
         result[side] = diff_crawls(previous, crawl_state(after / side))
     result["redirects"] = diff_redirects(read_redirects(before) if before else {}, read_redirects(after))
+    verdicts_before = read_verdicts(Path(before) / VERIFY_JSON) if before else {}
+    result["verify"] = {"changed": diff_verdicts(verdicts_before, read_verdicts(after / VERIFY_JSON))}
     return result
 
 
@@ -167,6 +179,8 @@ def format_diff(diff: dict, *, limit: int = 20) -> str:
     lines.append(" redirect manifest")
     for kind in ("added", "removed", "changed"):
         section(f"rows {kind}", diff["redirects"][kind])
+    lines.append(" live server (archiver verify)")
+    section("verdicts changed", diff["verify"]["changed"])
     return "\n".join(lines)
 
 
@@ -174,4 +188,5 @@ def counts(diff: dict) -> dict:
     """Just the numbers, for summaries."""
     out = {side: {k: len(v) for k, v in diff[side].items()} for side in SIDES}
     out["redirects"] = {k: len(v) for k, v in diff["redirects"].items()}
+    out["verify"] = {"changed": len(diff["verify"]["changed"])}
     return out

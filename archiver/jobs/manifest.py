@@ -27,6 +27,7 @@ from archiver.errors import UsageError
 from archiver.export import FORMATS
 from archiver.settings import read_table, setting
 from archiver.types import SectionRule
+from archiver.verify.settings import VerifySettings
 
 # tables that belong to another package: name -> "module:SettingsClass", imported when present
 PLUGGED_TABLES = {"demo": "archiver.demo.settings:DemoSettings"}
@@ -87,6 +88,7 @@ class Manifest:
     mapping: MappingSettings = field(default_factory=MappingSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
     plugged: dict[str, Any] = field(default_factory=dict)  # table name -> its package's settings object
     path: Path | None = None
 
@@ -160,7 +162,7 @@ def load_manifest(path: Path | str) -> Manifest:
 
 # table name -> settings dataclass (the Manifest field of the same name holds it)
 TABLES = {"legacy": SiteSpec, "new": SiteSpec, "crawl": CrawlConfig, "detect": DetectSettings,
-          "mapping": MappingSettings, "export": ExportSettings, "audit": AuditSettings}
+          "mapping": MappingSettings, "export": ExportSettings, "audit": AuditSettings, "verify": VerifySettings}
 
 
 def parse_manifest(data: dict, path: Path | str = "manifest") -> Manifest:
@@ -186,6 +188,9 @@ def parse_manifest(data: dict, path: Path | str = "manifest") -> Manifest:
             raise UsageError(f"{source}: [export] formats: unknown format {name!r} (known: {', '.join(FORMATS)})")
     if "decisions" in mapping:
         mapping["decisions"] = Path(path).parent / mapping["decisions"]
+    formats = tables["export"].get("formats")
+    if tables["verify"].get("against") and formats is not None and "csv" not in formats:
+        raise UsageError(f"{source}: [verify] against: the check reads redirects.csv; add \"csv\" to [export] formats")
     if "expected" in tables["audit"]:
         tables["audit"]["expected"] = Path(path).parent / tables["audit"]["expected"]
     return Manifest(
@@ -199,6 +204,7 @@ def parse_manifest(data: dict, path: Path | str = "manifest") -> Manifest:
         mapping=MappingSettings(**mapping),
         export=ExportSettings(**tables["export"]),
         audit=AuditSettings(**tables["audit"]),
+        verify=VerifySettings(**tables["verify"]),
         plugged={name: _plugged(name, data[name], source) for name in PLUGGED_TABLES if name in data},
     )
 
