@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from archiver.audit import audit
 from archiver.errors import UsageError
 from archiver.warc import expand_inputs, iter_captures, iter_records
 
@@ -78,7 +79,7 @@ def build(directory: Path) -> dict[str, Path]:
     write_multi_wacz(directory / "multi.wacz", {
         "crawl-a.wacz": {"a.warc.gz": gzip.compress(response(f"{H}/in-a", PAGE))},
         "crawl-b.wacz": {"b.warc": response(f"{H}/in-b", PAGE)},
-    })
+    }, pages={"crawl-a.wacz": [f"{H}/in-a"], "crawl-b.wacz": [f"{H}/in-b", f"{H}/never"]})
     files["multi.wacz"] = directory / "multi.wacz"
     return files
 
@@ -203,12 +204,15 @@ def test_invalid_arc_lengths_are_reported_and_the_good_record_read(fixtures, rea
     assert [c.url for c in iter_captures([path])] == [f"{H}/ok"]
 
 
-def test_multi_wacz_is_read_through_its_inner_waczs(fixtures, reader, tmp_path):
+def test_multi_wacz_is_read_through_its_inner_waczs(fixtures, reader):
     path = fixtures["multi.wacz"]
     caps = {c.url: c for c in iter_captures([path])}
     assert set(caps) == {f"{H}/in-a", f"{H}/in-b"} and all(c.body == PAGE for c in caps.values())
     assert caps[f"{H}/in-a"].file == f"{path}#crawl-a.wacz#archive/a.warc.gz"
-    assert [s.name for s in expand_inputs([tmp_path.parent])] != []
+    report = audit([path])  # the inner WACZs' page lists are the expected set
+    assert {o.url: o.outcome for o in report.outcomes} == {f"{H}/in-a": "captured", f"{H}/in-b": "captured",
+                                                            f"{H}/never": "not_captured"}
+    assert report.integrity_errors == []
 
 
 def test_a_text_file_is_not_an_archive(tmp_path):

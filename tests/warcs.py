@@ -163,9 +163,9 @@ def with_content_length(rec: bytes, delta: int) -> bytes:
     return head + sep + rest
 
 
-def write_multi_wacz(path: Path, inner: dict[str, dict[str, bytes]]) -> None:
-    """A Browsertrix-style multi-WACZ: a zip of WACZs (each ``name -> {warc name: bytes}``), profile
-    ``multi-wacz-package``."""
+def write_multi_wacz(path: Path, inner: dict[str, dict[str, bytes]], pages: dict[str, list[str]] | None = None) -> None:
+    """A Browsertrix-style multi-WACZ: a zip of WACZs (each ``name -> {warc name: bytes}``, with the page
+    URLs ``pages[name]`` in its pages/pages.jsonl), profile ``multi-wacz-package``."""
     with zipfile.ZipFile(path, "w") as z:
         resources = []
         for name, warcs in inner.items():
@@ -173,6 +173,9 @@ def write_multi_wacz(path: Path, inner: dict[str, dict[str, bytes]]) -> None:
             with zipfile.ZipFile(buffer, "w") as one:
                 for warc_name, data in warcs.items():
                     one.writestr(f"archive/{warc_name}", data, compress_type=zipfile.ZIP_STORED)
+                if pages and pages.get(name):
+                    lines = [{"format": "json-pages-1.0", "id": "pages"}] + [{"url": u} for u in pages[name]]
+                    one.writestr("pages/pages.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n")
                 one.writestr("datapackage.json", '{"profile": "data-package", "resources": []}')
             z.writestr(name, buffer.getvalue(), compress_type=zipfile.ZIP_STORED)
             resources.append({"name": name, "path": name, "bytes": len(buffer.getvalue())})

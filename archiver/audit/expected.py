@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ MAX_SITEMAP_BYTES = 100 * 1024 * 1024  # the sitemaps protocol allows 50 MB unco
 MAX_SITEMAPS = 1000
 MAX_SITEMAP_DEPTH = 3
 FETCH_TIMEOUT = 30
+MAX_WACZ_NESTING = 2  # a multi-WACZ holds WACZs; deeper is not read (as the reader)
 
 
 @dataclass
@@ -91,28 +93,35 @@ def load_crawl_log(expected: Expected, path: str | Path) -> None:
 
 
 def load_wacz_pages(expected: Expected, path: str | Path) -> bool:
-    """A WACZ's pages/pages.jsonl (and extraPages.jsonl): the pages its crawler visited. False if it has none."""
-    import zipfile
-
-    found = False
+    """A WACZ's pages/pages.jsonl (and extraPages.jsonl), and those of the WACZs inside a multi-WACZ: the
+    pages its crawler visited. False if it has none."""
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in ("pages/pages.jsonl", "pages/extraPages.jsonl"):
-                if member not in archive.namelist():
-                    continue
-                found = True
-                with archive.open(member) as handle:
-                    for line in io.TextIOWrapper(handle, encoding="utf-8", errors="replace"):
-                        try:
-                            row = json.loads(line)
-                        except json.JSONDecodeError:
-                            continue
-                        if isinstance(row, dict) and row.get("url"):
-                            expected.add(str(row["url"]), "wacz pages")
+            found = _wacz_pages(expected, archive, depth=0)
     except (zipfile.BadZipFile, OSError):
         return False
     if found:
         expected.given.append(f"WACZ page list {path}")
+    return found
+
+
+def _wacz_pages(expected: Expected, archive: zipfile.ZipFile, depth: int) -> bool:
+    found = False
+    for member in ("pages/pages.jsonl", "pages/extraPages.jsonl"):
+        if member not in archive.namelist():
+            continue
+        found = True
+        with archive.open(member) as handle:
+            for line in io.TextIOWrapper(handle, encoding="utf-8", errors="replace"):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(row, dict) and row.get("url"):
+                    expected.add(str(row["url"]), "wacz pages")
+    for inner in (n for n in archive.namelist() if n.lower().endswith(".wacz") and depth < MAX_WACZ_NESTING):
+        with archive.open(inner) as handle, zipfile.ZipFile(handle) as nested:
+            found = _wacz_pages(expected, nested, depth + 1) or found
     return found
 
 
