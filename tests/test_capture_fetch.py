@@ -13,7 +13,7 @@ import brotli
 import pytest
 
 from archiver.capture.fetch import Fetcher, parse_retry_after
-from archiver.capture.wire import decode_body, iter_dechunked, split_head
+from archiver.http_message import decode_body, iter_dechunked, split_head
 
 from servers import (
     BOMB_SIZE,
@@ -359,7 +359,7 @@ def test_unverified_tls_is_quiet_for_the_crawler_only(fetcher):
 def test_brotli_bomb_decoding_stays_small():
     import tracemalloc
 
-    from archiver.capture.wire import BROTLI, BROTLI_BOUNDED
+    from archiver.http_message import BROTLI, BROTLI_BOUNDED
     if not BROTLI_BOUNDED:
         pytest.skip("needs Google's brotli (bounded output)")
     packer = BROTLI.Compressor(quality=5)

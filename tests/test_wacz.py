@@ -22,9 +22,9 @@ import pytest
 import requests
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.archive import iter_records
 from archiver.cli import main
 from archiver.wacz import WACZ_NAME
+from archiver.warc import iter_records
 
 from servers import Resource, TestServer, html
 from webservers import NGINX, free_port, nginx_static_conf, require, run_nginx, run_pywb, stop

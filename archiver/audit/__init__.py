@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.archive import expand_inputs
+from archiver.warc import expand_inputs
 from archiver.audit.expected import (
     Expected,
     crawl_reason,
@@ -57,10 +57,19 @@ class AuditReport:
     completeness: float | None
     fail_under: float | None = None
     warnings: list[str] = field(default_factory=list)
+    ignore_integrity: bool = False
+
+    @property
+    def integrity_failed(self) -> bool:
+        """Whether the archive holds damage (integrity errors: cut or corrupt files, digest mismatches)."""
+        return any(e["severity"] == "error" for e in self.integrity_errors)
 
     @property
     def passed(self) -> bool:
-        """False only when a threshold is set and the ratio is under it (or unknown)."""
+        """False when the archive is damaged (unless ``ignore_integrity``), or when a threshold is set and
+        the ratio is under it (or unknown)."""
+        if self.integrity_failed and not self.ignore_integrity:
+            return False
         if self.fail_under is None:
             return True
         return self.completeness is not None and self.completeness >= self.fail_under
@@ -73,6 +82,7 @@ class AuditReport:
             "completeness": self.completeness,
             "completeness_definition": COMPLETENESS_DEFINITION,
             "fail_under": self.fail_under,
+            "ignore_integrity": self.ignore_integrity,
             "passed": self.passed,
             "summary": self.summary,
             "missing": self.missing,
@@ -231,10 +241,12 @@ def _discover_crawl_logs(inputs) -> list[Path]:
 
 
 def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=None, fail_under=None,
-          workers: int | None = None) -> AuditReport:
+          workers: int | None = None, ignore_integrity: bool = False) -> AuditReport:
     """Audit a WARC collection (files, directories, WACZ) against what was expected.
 
     ``workers``: processes scanning files in parallel (default: one per CPU).
+    The report fails on integrity errors unless ``ignore_integrity``, and under
+    ``fail_under``. A file that is not an archive is a UsageError.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -291,6 +303,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         completeness=completeness,
         fail_under=fail_under,
         warnings=warnings,
+        ignore_integrity=ignore_integrity,
     )
 
 

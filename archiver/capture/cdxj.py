@@ -10,7 +10,7 @@ Server-not-modified revisits (our 304 answers to conditional re-crawls) stay
 in the WARC but are left out of the index: pywb replays any 3xx revisit's own
 headers, so an indexed 304 would replay as an empty "304 Not Modified"
 (ukwa/ukwa-pywb#40) instead of falling back to the earlier capture holding the
-payload. Readers of the WARC itself (``archiver/archive.py``) resolve them.
+payload. Readers of the WARC itself (``archiver/warc/``) resolve them.
 
 Public API::
 

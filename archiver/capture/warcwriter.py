@@ -67,7 +67,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
-from .wire import READ_SIZE, warc_digest
+from archiver.http_message import READ_SIZE, warc_digest
 
 if TYPE_CHECKING:
     from .fetch import FetchResult

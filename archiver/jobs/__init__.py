@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver import __version__
-from archiver.archive import iter_captures
+from archiver.warc import iter_captures
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
 from archiver.capture.crawllog import is_live_page

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from archiver.archive import iter_captures
 from archiver.extract import MAX_PARSE_BYTES, extract
 from archiver.types import Capture
+from archiver.warc import iter_captures
 
 HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All pages", "hasText": True}
 
