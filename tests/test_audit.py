@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 from lxml import html as lxml_html
 
-from archiver.archive import iter_records
+from archiver.warc import iter_records
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
 
@@ -283,6 +283,37 @@ def test_cli_exit_codes(tmp_path):
         assert result.stderr.strip() and "Traceback" not in result.stderr
 
 
+def test_cli_fails_on_what_is_not_an_archive_or_is_damaged(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("http://example.com/a\n")
+    text = cli(notes, "--out", tmp_path / "o1")
+    assert text.returncode == 2 and "not a WARC" in text.stderr and len(text.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o1" / "audit.json").exists()
+
+    good = [response(f"http://example.com/{n}", b"<html>" + bytes([65 + n]) * 500 + b"</html>") for n in range(3)]
+    damaged = tmp_path / "damaged.warc"
+    offsets = write_warc(damaged, good)
+    data = bytearray(damaged.read_bytes())
+    data[offsets[1] + 600] ^= 0x20  # a flipped bit in the second page's body: digests no longer match
+    damaged.write_bytes(bytes(data))
+    failed = cli(damaged, "--out", tmp_path / "o2")
+    assert failed.returncode == 3 and "damaged" in failed.stdout, failed.stdout + failed.stderr
+    report = json.loads((tmp_path / "o2" / "audit.json").read_text())
+    assert report["passed"] is False and {e["kind"] for e in report["integrity_errors"]} >= {"block_digest"}
+    assert {e["offset"] for e in report["integrity_errors"]} == {offsets[1]}
+    ignored = cli(damaged, "--ignore-integrity", "--out", tmp_path / "o3")
+    assert ignored.returncode == 0, ignored.stdout + ignored.stderr
+    assert json.loads((tmp_path / "o3" / "audit.json").read_text())["passed"] is True
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "ok.warc").write_bytes(b"".join(good))
+    (tmp_path / "dir" / "broken.wacz").write_bytes(b"PK\x03\x04 cut short")  # named as an archive, unreadable
+    in_dir = cli(tmp_path / "dir", "--out", tmp_path / "o4")
+    assert in_dir.returncode == 3  # reported, not skipped
+    errors = json.loads((tmp_path / "o4" / "audit.json").read_text())["integrity_errors"]
+    assert [(Path(e["file"]).name, e["kind"]) for e in errors] == [("broken.wacz", "unreadable")]
+
+
 def test_crawl_log_reasons_duplicates_and_completeness_definition(tmp_path):
     warc = tmp_path / "c.warc.gz"
     same = b"<html>same body</html>"
@@ -345,7 +376,7 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
 def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch, reader):
     monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
 
-    from archiver.archive import Source, read_source, split_points
+    from archiver.warc import Source, read_source, split_points
     from archiver.audit import inventory
 
     page = b'<html><link rel="stylesheet" href="/s.css"><img src="/i%d.png"></html>'

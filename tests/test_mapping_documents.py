@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.archive import iter_captures
+from archiver.warc import iter_captures
 from archiver.capture import CrawlConfig, crawl
 from archiver.cli import main
 from archiver.demo.server import SiteServer

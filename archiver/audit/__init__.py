@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.archive import expand_inputs
 from archiver.audit.documents import documents_section
+from archiver.warc import expand_inputs
 from archiver.audit.expected import (
     Expected,
     crawl_reason,
@@ -59,10 +59,19 @@ class AuditReport:
     fail_under: float | None = None
     warnings: list[str] = field(default_factory=list)
     documents: dict = field(default_factory=dict)  # see audit/documents.py
+    ignore_integrity: bool = False
+
+    @property
+    def integrity_failed(self) -> bool:
+        """Whether the archive holds damage (integrity errors: cut or corrupt files, digest mismatches)."""
+        return any(e["severity"] == "error" for e in self.integrity_errors)
 
     @property
     def passed(self) -> bool:
-        """False only when a threshold is set and the ratio is under it (or unknown)."""
+        """False when the archive is damaged (unless ``ignore_integrity``), or when a threshold is set and
+        the ratio is under it (or unknown)."""
+        if self.integrity_failed and not self.ignore_integrity:
+            return False
         if self.fail_under is None:
             return True
         return self.completeness is not None and self.completeness >= self.fail_under
@@ -75,6 +84,7 @@ class AuditReport:
             "completeness": self.completeness,
             "completeness_definition": COMPLETENESS_DEFINITION,
             "fail_under": self.fail_under,
+            "ignore_integrity": self.ignore_integrity,
             "passed": self.passed,
             "summary": self.summary,
             "missing": self.missing,
@@ -234,10 +244,12 @@ def _discover_crawl_logs(inputs) -> list[Path]:
 
 
 def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=None, fail_under=None,
-          workers: int | None = None) -> AuditReport:
+          workers: int | None = None, ignore_integrity: bool = False) -> AuditReport:
     """Audit a WARC collection (files, directories, WACZ) against what was expected.
 
     ``workers``: processes scanning files in parallel (default: one per CPU).
+    The report fails on integrity errors unless ``ignore_integrity``, and under
+    ``fail_under``. A file that is not an archive is a UsageError.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -295,6 +307,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         fail_under=fail_under,
         warnings=warnings,
         documents=documents_section(inv, expected),
+        ignore_integrity=ignore_integrity,
     )
 
 

@@ -58,7 +58,7 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     (detect, then mapping) rather than held in memory. ``decisions_file``: a
     person's decisions (``decisions.py``), applied before every automatic method.
     """
-    from archiver.archive import iter_captures
+    from archiver.warc import iter_captures
     from archiver.detect import detect, read_notices, write_notices
     from archiver.export import export_all
 
