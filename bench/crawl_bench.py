@@ -241,7 +241,7 @@ STAGES = [
     ("end: index.cdxj", ["build_index", "write_cdxj"]),
     ("end: crawl.jsonl", ["write_crawl_log"]),
     ("worker: link extraction", ["parse_result_links"]),
-    ("worker: WARC write", ["write_capture"]),
+    ("worker: WARC write", ["Deduplicator.write"]),
     ("worker: fetch", ["Fetcher.fetch"]),
     ("coordinator: scope + frontier add", ["_queue_links"]),
     ("coordinator: frontier finish", ["Frontier.finish"]),

@@ -73,7 +73,7 @@ def crawl_peak(bomb_mb: int, huge_mb: int) -> common.ChildRun:
 
 
 def brotli_peak_mb(megabytes: int) -> float | None:
-    from archiver.capture.wire import BROTLI, BROTLI_BOUNDED, decode_body
+    from archiver.http_message import BROTLI, BROTLI_BOUNDED, decode_body
 
     if not BROTLI_BOUNDED:
         return None

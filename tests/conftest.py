@@ -5,6 +5,7 @@ Apache), so test modules never import one another."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +29,24 @@ def test_server():
     """A started :class:`TestServer` with the default routes."""
     with TestServer() as srv:
         yield srv
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs (needs root and mount; skipped elsewhere). Yields (path, resize)."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+    def resize(size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(mountpoint)], check=True)
+
+    try:
+        yield mountpoint, resize
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 from lxml import html as lxml_html
 
-from archiver.archive import iter_records
+from archiver.warc import iter_records
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
 
@@ -299,6 +299,37 @@ def test_cli_exit_codes(tmp_path):
         assert result.stderr.strip() and "Traceback" not in result.stderr
 
 
+def test_cli_fails_on_what_is_not_an_archive_or_is_damaged(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("http://example.com/a\n")
+    text = cli(notes, "--out", tmp_path / "o1")
+    assert text.returncode == 2 and "not a WARC" in text.stderr and len(text.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o1" / "audit.json").exists()
+
+    good = [response(f"http://example.com/{n}", b"<html>" + bytes([65 + n]) * 500 + b"</html>") for n in range(3)]
+    damaged = tmp_path / "damaged.warc"
+    offsets = write_warc(damaged, good)
+    data = bytearray(damaged.read_bytes())
+    data[offsets[1] + 600] ^= 0x20  # a flipped bit in the second page's body: digests no longer match
+    damaged.write_bytes(bytes(data))
+    failed = cli(damaged, "--out", tmp_path / "o2")
+    assert failed.returncode == 3 and "damaged" in failed.stdout, failed.stdout + failed.stderr
+    report = json.loads((tmp_path / "o2" / "audit.json").read_text())
+    assert report["passed"] is False and {e["kind"] for e in report["integrity_errors"]} >= {"block_digest"}
+    assert {e["offset"] for e in report["integrity_errors"]} == {offsets[1]}
+    ignored = cli(damaged, "--ignore-integrity", "--out", tmp_path / "o3")
+    assert ignored.returncode == 0, ignored.stdout + ignored.stderr
+    assert json.loads((tmp_path / "o3" / "audit.json").read_text())["passed"] is True
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "ok.warc").write_bytes(b"".join(good))
+    (tmp_path / "dir" / "broken.wacz").write_bytes(b"PK\x03\x04 cut short")  # named as an archive, unreadable
+    in_dir = cli(tmp_path / "dir", "--out", tmp_path / "o4")
+    assert in_dir.returncode == 3  # reported, not skipped
+    errors = json.loads((tmp_path / "o4" / "audit.json").read_text())["integrity_errors"]
+    assert [(Path(e["file"]).name, e["kind"]) for e in errors] == [("broken.wacz", "unreadable")]
+
+
 def test_crawl_log_reasons_duplicates_and_completeness_definition(tmp_path):
     warc = tmp_path / "c.warc.gz"
     same = b"<html>same body</html>"
@@ -361,7 +392,7 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
 def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch, reader):
     monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
 
-    from archiver.archive import Source, read_source, split_points
+    from archiver.warc import Source, read_source, split_points
     from archiver.audit import inventory
 
     page = b'<html><link rel="stylesheet" href="/s.css"><img src="/i%d.png"></html>'
@@ -420,3 +451,41 @@ def test_completeness_ratio_from_counts():
     assert completeness_ratio({"captured": 2}) == 1.0
     assert completeness_ratio({"not_captured": 3}) == 0.0
     assert completeness_ratio({"out_of_scope": 3}) is None and completeness_ratio({}) is None
+
+
+def test_documents_linked_but_not_captured_and_captured_without_a_row(tmp_path):
+    page = ('<html><body><a href="/files/ok.pdf">ok</a> <a href="/files/Poro%C4%8Dilo.pdf">missing</a>'
+            '<a href="/files/removed.docx">404</a> <a href="/files/moved.pdf">moved</a>'
+            '<a href="/files/x&lt;script&gt;.pdf">hostile</a></body></html>').encode()
+    pdf_type = {"Content-Type": "application/pdf"}
+    warc = tmp_path / "d.warc.gz"
+    write_warc(warc, [
+        response("http://old.example/", page, headers={"Content-Type": "text/html"}),
+        response("http://old.example/files/ok.pdf", b"%PDF-1.4 ok", headers=pdf_type),
+        response("http://old.example/files/removed.docx", b"gone", 404, {"Content-Type": "text/html"}),
+        response("http://old.example/files/moved.pdf", b"", 301, {"Location": "/files/nowhere.pdf"}),
+        response("http://old.example/prenos/letno.docx", b"PK\x03\x04", headers={"Content-Type": "application/octet-stream"}),
+        response("http://old.example/robots.txt", b"User-agent: *", headers={"Content-Type": "text/plain"}),
+        response("http://old.example/logo.png", b"\x89PNG", headers={"Content-Type": "image/png"}),
+    ])
+    without_manifest = audit([warc]).documents
+    assert without_manifest["captured"] == 2 and without_manifest["captured_without_row"] is None
+    reasons = {d["url"]: d["reason"] for d in without_manifest["linked_not_captured"]}
+    assert reasons == {"http://old.example/files/Poro%C4%8Dilo.pdf": "never captured",
+                       "http://old.example/files/removed.docx": "HTTP 404",
+                       "http://old.example/files/moved.pdf": "redirects to http://old.example/files/nowhere.pdf: "
+                                                             "never captured",
+                       "http://old.example/files/x%3Cscript%3E.pdf": "never captured"}
+    assert all(d["linked_from"] == ["http://old.example/"] for d in without_manifest["linked_not_captured"])
+    manifest = tmp_path / "redirects.csv"
+    manifest.write_text("old_url,new_url,status,kind,method,confidence\n"
+                        "http://old.example/files/ok.pdf,https://new.example/ok.pdf,301,document,digest,1\n")
+    report = audit([warc], redirects=manifest)
+    assert report.documents["captured_without_row"] == ["http://old.example/prenos/letno.docx"]
+    assert report.summary["redirect_coverage"]["document"] == 1
+    paths = write_report(report, tmp_path / "out")
+    data = json.loads(paths["json"].read_text())
+    assert data["documents"]["captured_without_row_count"] == 1 and data["documents"]["linked_not_captured_count"] == 4
+    page_html = paths["html"].read_text()
+    assert "Documents linked from pages but not captured" in page_html and "prenos/letno.docx" in page_html
+    assert "x<script>" not in page_html and "x%3Cscript%3E.pdf" in page_html

@@ -21,10 +21,10 @@ def test_crawl_command_exit_0_and_summary(tmp_path):
                                "--max-pages", "5", "--progress", "plain", "--user-agent", "TestBot/1.0"],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
-        assert "crawl finished: " in proc.stderr
+        assert "crawl finished: 5 fetched (" in proc.stderr  # --max-pages 5: five URLs, robots.txt among them
         assert all(h.headers.get("User-Agent") == "TestBot/1.0" for h in srv.log)
     rows = list(read_crawl_log(tmp_path / "c" / "crawl.jsonl"))
-    assert sum(1 for r in rows if r["state"] == "done" and r["kind"] != "robots") == 5
+    assert sum(1 for r in rows if r["state"] == "done") == 5
     assert list((tmp_path / "c" / "warc").glob("*.warc.gz"))
 
 
@@ -50,6 +50,26 @@ def test_bad_values_are_one_line_and_exit_2(argv, message, capsys, tmp_path, mon
     assert code == 2
     assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "X").exists()
+
+
+def test_a_directory_holding_another_sites_crawl_is_refused(tmp_path, capsys):
+    """Crawling site B into a directory that holds site A's crawl would "resume" A with B's
+    seed out of scope and exit 0: it is refused with one line, exit 2, and nothing changes."""
+    out = tmp_path / "c"
+    with TestServer() as a, TestServer() as b:
+        assert main(["crawl", a.url("/"), "--out", str(out), "--delay", "0", "--max-pages", "3",
+                     "--progress", "none"]) == 0
+        before = sorted((p.name, p.stat().st_size) for p in out.rglob("*") if p.is_file())
+        capsys.readouterr()
+        code = main(["crawl", b.url("/"), "--out", str(out), "--progress", "none"])
+        assert b.log == []
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert f"holds a crawl of {a.url('/')}" in err and "start fresh" in err
+        assert sorted((p.name, p.stat().st_size) for p in out.rglob("*") if p.is_file()) == before
+        # another seed on the same site continues that crawl, as before
+        assert main(["crawl", a.url("/a.html"), "--out", str(out), "--delay", "0", "--progress", "none"]) == 0
+    assert any(r["url"] == a.url("/a.html") and r["state"] == "done" for r in read_crawl_log(out / "crawl.jsonl"))
 
 
 def test_unreachable_seeds_exit_2_with_a_clear_line(tmp_path, capsys):

@@ -19,7 +19,7 @@ from fastwarc.warc import ArchiveIterator as FastIterator
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.cdxj import build_index
-from archiver.capture.dedup import DedupIndex
+from archiver.capture.dedup import DedupIndex, Deduplicator
 from archiver.capture.fetch import Fetcher
 from archiver.capture.recovery import recover, scan
 from archiver.capture.warcwriter import (
@@ -28,6 +28,8 @@ from archiver.capture.warcwriter import (
     WarcWriteError,
     WarcWriter,
 )
+
+from webservers import run_pywb
 
 TESTS = Path(__file__).parent
 NAME_RE = re.compile(r"^archiver-\d{20}-\d{5}-[A-Za-z0-9._]+\.warc\.gz$")
@@ -82,7 +84,10 @@ def capture(server, out: Path, paths, *, dedup=None, writer_kw=None, fetch_kw=No
         for path in paths:
             result = fetcher.fetch(server.url(path))
             if result.recorded:
-                refs[path] = writer.write_capture(result, dedup=dedup, metadata=metadata)
+                if dedup is not None:
+                    refs[path] = Deduplicator(dedup, writer).write(result, metadata=metadata)
+                else:
+                    refs[path] = writer.write_response(result, metadata=metadata)
             result.close()
     return refs
 
@@ -179,6 +184,17 @@ def test_identical_payloads_become_revisits(test_server, tmp_path):
     dedup.close()
 
 
+def test_a_truncated_payload_is_never_an_original(test_server, tmp_path):
+    """A cut answer's digest is that of the part received: a later copy must not become a
+    revisit of it (its reader would get the cut body), and no later answer either."""
+    dedup = DedupIndex(tmp_path / "dedup.sqlite3")
+    refs = capture(test_server, tmp_path / "warc", ["/huge?size=300000", "/huge?size=300000&again"], dedup=dedup,
+                   fetch_kw={"max_response_bytes": 100_000})
+    assert [r.record_type for r in refs.values()] == ["response", "response"]
+    assert dedup.db.execute("SELECT COUNT(*) FROM dedup_digest").fetchone()[0] == 0
+    dedup.close()
+
+
 def test_dedup_and_conditional_revalidation_across_runs(test_server, tmp_path):
     first_db = tmp_path / "run1" / "state.sqlite3"
     first_db.parent.mkdir()
@@ -194,9 +210,9 @@ def test_dedup_and_conditional_revalidation_across_runs(test_server, tmp_path):
     with Fetcher(max_retries=0) as fetcher, WarcWriter(tmp_path / "run2" / "warc") as writer:
         unchanged = fetcher.fetch(test_server.url("/etag"), headers=previous.conditional_headers())
         assert unchanged.status == 304
-        ref = writer.write_capture(unchanged, dedup=second, previous=previous)
+        ref = Deduplicator(second, writer).write(unchanged, previous=previous)
         same = fetcher.fetch(test_server.url("/same-a"))
-        ref_same = writer.write_capture(same, dedup=second)
+        ref_same = Deduplicator(second, writer).write(same)
     assert ref.record_type == ref_same.record_type == "revisit"
     recs = {h.get_header("WARC-Target-URI"): (h, block) for t, h, _, _, block in
             records(warcs(tmp_path / "run2" / "warc")[0]) if t == "revisit"}
@@ -294,47 +310,97 @@ def test_recovery_cuts_incomplete_groups(test_server, tmp_path):
 
 
 WRITER_CHILD = textwrap.dedent("""
-    import sys
+    import os, sys
     sys.path.insert(0, sys.argv[2])
     from servers import TestServer
+    from archiver.capture.dedup import DedupIndex, Deduplicator
     from archiver.capture.fetch import Fetcher
     from archiver.capture.warcwriter import WarcWriter
+
+    STOP_AT, WHERE = int(sys.argv[3]), sys.argv[4]
+
+
+    def stop():
+        print("stopped", flush=True)
+        sys.stdin.read()  # until the test kills this process
+
+
+    class StoppingWriter(WarcWriter):
+        \"\"\"Stops (for a kill -9) in its STOP_AT-th response: half-way through writing it
+        ("inside"), or once it is written but before anyone was told ("after").\"\"\"
+        responses = 0
+
+        def write_response(self, result, **kw):
+            self.responses += 1
+            ref = super().write_response(result, **kw)
+            if self.responses == STOP_AT and WHERE == "after":
+                stop()
+            return ref
+
+        def _syscall_write(self, fd, data):
+            if self.responses == STOP_AT and WHERE == "inside":
+                os.write(fd, bytes(data[: len(data) // 2]))
+                stop()
+            return os.write(fd, data)
+
+
     with TestServer() as srv, Fetcher(max_retries=0) as fetcher:
-        writer = WarcWriter(sys.argv[1], max_size=400_000)
+        writer = StoppingWriter(sys.argv[1], max_size=400_000)
+        dedup = Deduplicator(DedupIndex(sys.argv[5]), writer)
         n = 0
-        while True:
-            path = "/huge?size=150000&n=%d" % n if n % 3 == 0 else "/chunked?n=%d" % n
+        while True:  # new payloads (some large, so files rotate) and copies of one payload
+            path = "/random?size=150000&n=%d" % n if n % 3 == 0 else "/chunked?n=%d" % n
             result = fetcher.fetch(srv.url(path))
-            writer.write_capture(result)
+            dedup.write(result)
             result.close()
             print(result.url, flush=True)
             n += 1
 """)
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8])
-def test_sigkill_mid_write_loses_nothing(tmp_path, delay):
+@pytest.mark.parametrize("stop_at", [1, 4])
+@pytest.mark.parametrize("where", ["inside", "after"])
+def test_sigkill_mid_write_loses_nothing(tmp_path, stop_at, where):
+    """kill -9 half-way through writing a response, or right after it was written: what was
+    reported written survives, what was cut is fetched again, and the dedup index (after
+    ``settle`` and ``forget``) knows every response on disk and refers to no missing one."""
     out = tmp_path / "warc"
-    child = subprocess.Popen([sys.executable, "-c", WRITER_CHILD, str(out), str(TESTS)],
-                             stdout=subprocess.PIPE, text=True)
-    first = child.stdout.readline()  # one record written: the writer is running
-    time.sleep(delay)
+    db = tmp_path / "dedup.sqlite3"
+    child = subprocess.Popen([sys.executable, "-c", WRITER_CHILD, str(out), str(TESTS), str(stop_at), where, str(db)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    written = []
+    for line in child.stdout:
+        if line.strip() == "stopped":
+            break
+        written.append(line.strip())
+    else:
+        pytest.fail(f"the writer never reached its stop (exit {child.wait()})")
     child.send_signal(signal.SIGKILL)
-    written = [first.strip()] + [line.strip() for line in child.stdout.read().splitlines()]
     child.wait()
+    assert child.returncode == -signal.SIGKILL
     refetch = recover(out)
     assert not list(out.glob("*.open"))
-    found = set()
+    found, responses = set(), {}
     for f in warcs(out):
         recs = records(f)
         assert recs[0][0] == "warcinfo"
-        found |= {h.get_header("WARC-Target-URI") for t, h, *_ in recs if t == "response"}
+        found |= {h.get_header("WARC-Target-URI") for t, h, *_ in recs if t in ("response", "revisit")}
         for t, h, http, head, block in recs:
             if t == "response":
                 assert payload_digest_ok(h, http, block)
                 assert h.get_header("WARC-Block-Digest") == sha1_b32(head + block)
+                responses[h.get_header("WARC-Record-ID")] = h
     assert set(written) <= found  # everything reported written survived
     assert not set(refetch) & found  # and what was cut is fetched again, not duplicated
+    index = DedupIndex(db)
+    index.settle(warcs(out))
+    index.forget(refetch)
+    for h in responses.values():  # every response on disk is an original a copy would refer to
+        original = index.lookup(h.get_header("WARC-Payload-Digest"))
+        assert original is not None and original.record_id in responses, h.get_header("WARC-Target-URI")
+    for record_id, in index.db.execute("SELECT record_id FROM dedup_digest"):
+        assert record_id in responses  # and the index refers to no record that is gone
+    index.close()
 
 
 class FullDisk(WarcWriter):
@@ -356,12 +422,12 @@ def test_disk_full_leaves_no_half_record_and_writing_resumes(test_server, tmp_pa
     with Fetcher(max_retries=0) as fetcher:
         writer = FullDisk(tmp_path)
         for path in ("/a.html", "/b.html"):
-            writer.write_capture(fetcher.fetch(test_server.url(path)))
+            writer.write_response(fetcher.fetch(test_server.url(path)))
         (open_file,) = tmp_path.glob("*.open")
         good = open_file.stat().st_size
         writer.room = 500
         with pytest.raises(WarcWriteError) as err:
-            writer.write_capture(fetcher.fetch(test_server.url("/chunked")))
+            writer.write_response(fetcher.fetch(test_server.url("/chunked")))
         assert err.value.errno == errno.ENOSPC and "No space left" in str(err.value)
         assert open_file.stat().st_size == good  # rolled back to the last whole group
         # a crash now loses nothing: recovery finds a clean file
@@ -370,7 +436,7 @@ def test_disk_full_leaves_no_half_record_and_writing_resumes(test_server, tmp_pa
         (snapshot / open_file.name).write_bytes(open_file.read_bytes())
         assert recover(snapshot) == [] and len(warcs(snapshot)) == 1
         writer.room = None  # space is back
-        writer.write_capture(fetcher.fetch(test_server.url("/gzip")))
+        writer.write_response(fetcher.fetch(test_server.url("/gzip")))
         writer.close()
     (path,) = warcs(tmp_path)
     uris = [h.get_header("WARC-Target-URI") for t, h, *_ in records(path) if t == "response"]
@@ -384,7 +450,7 @@ def test_unwritable_directory_is_a_clear_error(test_server, tmp_path):
     with Fetcher(max_retries=0) as fetcher:
         result = fetcher.fetch(test_server.url("/a.html"))
     with pytest.raises(WarcWriteError, match="cannot create a WARC file in"):
-        WarcWriter(blocker / "warc").write_capture(result)
+        WarcWriter(blocker / "warc").write_response(result)
 
 
 def test_index_cdxj_is_sorted_and_points_at_records(test_server, tmp_path):
@@ -403,22 +469,6 @@ def test_index_cdxj_is_sorted_and_points_at_records(test_server, tmp_path):
     assert by_url[test_server.url("/same-b")]["mime"] == "warc/revisit"
 
 
-PYWB_CHILD = textwrap.dedent("""
-    import os, sys
-    from pywb.apps.frontendapp import FrontEndApp
-    from wsgiref.simple_server import make_server, WSGIRequestHandler
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    os.chdir(sys.argv[1])
-    server = make_server("127.0.0.1", 0, FrontEndApp(config_file="config.yaml"), handler_class=Quiet)
-    print(server.server_port, flush=True)
-    server.serve_forever()
-""")
-
-
 def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
     import requests
 
@@ -427,22 +477,16 @@ def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
     capture(test_server, tmp_path / "warc", pages, dedup=dedup)
     previous = dedup.previous(test_server.url("/etag"))
     with Fetcher(max_retries=0) as fetcher, WarcWriter(tmp_path / "warc") as writer:  # a later re-crawl: 304
-        assert writer.write_capture(fetcher.fetch(test_server.url("/etag"), previous.conditional_headers()),
-                                    dedup=dedup, previous=previous).record_type == "revisit"
+        answer = fetcher.fetch(test_server.url("/etag"), previous.conditional_headers())
+        assert Deduplicator(dedup, writer).write(answer, previous=previous).record_type == "revisit"
     build_index(tmp_path)
     (tmp_path / "config.yaml").write_text(
         f"collections:\n  c:\n    index_paths: {tmp_path}/index.cdxj\n    archive_paths: {tmp_path}/\n")
-    pywb = subprocess.Popen([sys.executable, "-c", PYWB_CHILD, str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        port = int(pywb.stdout.readline())
+    with run_pywb(tmp_path) as port:
         replay = {}
         for path in pages:
             answer = requests.get(f"http://127.0.0.1:{port}/c/2100id_/{test_server.url(path)}", timeout=30)
             replay[path] = (answer.status_code, answer.content)
-    finally:
-        pywb.kill()
-        pywb.wait()
     routes = test_server.routes
     assert replay["/gzip"] == (200, gzip_decoded(routes["/gzip"].body))
     assert replay["/chunked"][0] == 200 and b"chunked page chunked page" in replay["/chunked"][1]
@@ -458,24 +502,6 @@ def gzip_decoded(data: bytes) -> bytes:
     return gzip.decompress(data)
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 1 MB tmpfs (needs root and mount; skipped elsewhere). Yields (path, resize)."""
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-
-    def resize(size: str) -> None:
-        subprocess.run(["mount", "-o", f"remount,size={size}", str(mountpoint)], check=True)
-
-    try:
-        yield mountpoint, resize
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
-
-
 def test_real_full_disk_then_space_returns(test_server, tiny_disk):
     mountpoint, resize = tiny_disk
     out = mountpoint / "warc"
@@ -485,14 +511,14 @@ def test_real_full_disk_then_space_returns(test_server, tiny_disk):
         with pytest.raises(WarcWriteError) as err:
             for n in range(20):  # 20 x 150 KB of incompressible bodies cannot fit in 1 MB
                 result = fetcher.fetch(test_server.url(f"/random?size=150000&n={n}"))
-                writer.write_capture(result)
+                writer.write_response(result)
                 written.append(result.url)
         assert err.value.errno == errno.ENOSPC and 3 <= len(written) < 20
         (open_file,) = out.glob("*.open")
         assert [m.complete for m in scan(open_file)] == [True] * (1 + 2 * len(written))  # no half record
         resize("8m")  # space returns: the same writer carries on
         result = fetcher.fetch(test_server.url("/random?size=150000&n=last"))
-        writer.write_capture(result)
+        writer.write_response(result)
         writer.close()
     (path,) = warcs(out)
     uris = [h.get_header("WARC-Target-URI") for t, h, *_ in records(path) if t == "response"]
@@ -505,13 +531,14 @@ def test_threads_share_one_writer_without_interleaving(test_server, tmp_path):
 
     dedup = DedupIndex(tmp_path / "state.sqlite3")
     writer = WarcWriter(tmp_path / "warc", max_size=20_000)
+    deduplicator = Deduplicator(dedup, writer)
     refs, errors = [], []
     with Fetcher(max_retries=0) as fetcher:
         def work(k):
             try:
                 for n in range(25):
                     result = fetcher.fetch(test_server.url(f"/random?size=3000&t={k}&n={n}"))
-                    refs.append((result.url, writer.write_capture(result, dedup=dedup)))
+                    refs.append((result.url, deduplicator.write(result)))
                     result.close()
             except Exception as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
@@ -534,26 +561,35 @@ def test_threads_share_one_writer_without_interleaving(test_server, tmp_path):
 
 
 def test_identical_payloads_written_at_once_give_one_response_and_one_revisit(test_server, tmp_path):
-    """write_capture is atomic per payload digest: the lookup, the write and the remember of
-    one digest never interleave with another thread's (a slow lookup widens the window)."""
+    """The decision is atomic per payload digest: the lookup, the write and the remember of
+    one digest never interleave with another thread's.  The first lookup holds on until the
+    other thread is seen waiting for that digest (or, were the decision not atomic, is
+    seen looking it up too), so the two always meet inside the decision."""
     import threading
 
-    class SlowLookup(DedupIndex):
+    lookups = []
+    deduplicator: Deduplicator
+
+    class GatedLookup(DedupIndex):
         def lookup(self, digest):
             found = super().lookup(digest)
-            time.sleep(0.2)
+            lookups.append(digest)
+            if len(lookups) == 1:
+                deadline = time.monotonic() + 60
+                while deduplicator.locks.waiting(digest) == 0 and len(lookups) == 1:
+                    assert time.monotonic() < deadline, "the other thread never reached the decision"
+                    time.sleep(0.001)
             return found
 
-    dedup = SlowLookup(tmp_path / "dedup.sqlite3")
+    dedup = GatedLookup(tmp_path / "dedup.sqlite3")
     with Fetcher(max_retries=0) as fetcher:
         results = [fetcher.fetch(test_server.url(p)) for p in ("/same-a", "/same-b")]
     types = []
     with WarcWriter(tmp_path / "warc") as writer:
-        start = threading.Barrier(2)
+        deduplicator = Deduplicator(dedup, writer)
 
         def write(result):
-            start.wait()
-            types.append(writer.write_capture(result, dedup=dedup).record_type)
+            types.append(deduplicator.write(result).record_type)
 
         threads = [threading.Thread(target=write, args=(r,)) for r in results]
         for t in threads:
@@ -578,6 +614,39 @@ def test_forgotten_urls_are_never_referred_to_again(test_server, tmp_path):
     refs = capture(test_server, tmp_path / "warc2", ["/same-b"], dedup=dedup)
     assert refs["/same-b"].record_type == "response"  # not a revisit of a record that is gone
     dedup.close()
+
+
+def test_an_unsettled_original_is_not_carried_into_the_next_crawl(tmp_path):
+    """A crawl killed after announcing an original, and never resumed, leaves it pending: the
+    next crawl imports its settled originals only."""
+    killed = DedupIndex(tmp_path / "killed.sqlite3")
+    killed.remember("sha1:WRITTEN", "http://site/a", "2020-01-01T00:00:00.000000Z", "<urn:uuid:a>")
+    killed.announce("sha1:MAYBE", "http://site/b", "2020-01-01T00:00:01.000000Z", "<urn:uuid:b>")
+    killed.close()
+    later = DedupIndex(tmp_path / "later.sqlite3")
+    later.import_state(tmp_path / "killed.sqlite3")
+    assert later.lookup("sha1:WRITTEN").record_id == "<urn:uuid:a>" and later.lookup("sha1:MAYBE") is None
+    later.close()
+
+
+def test_a_cut_revisit_does_not_forget_an_earlier_runs_original(test_server, tmp_path):
+    """Run 1 writes /same-a as a response; run 2 fetches it again (it was in flight at a kill)
+    as a revisit, and is killed while writing that revisit, which recovery cuts.  Run 3
+    forgets the cut record, not run 1's response, which still holds the payload: the next
+    copy is a revisit of it, not a second response."""
+    db = tmp_path / "dedup.sqlite3"
+    run1 = DedupIndex(db)
+    first = capture(test_server, tmp_path / "warc", ["/same-a"], dedup=run1)["/same-a"]
+    run1.close()
+    run2 = DedupIndex(db)
+    assert capture(test_server, tmp_path / "warc", ["/same-a"], dedup=run2)["/same-a"].record_type == "revisit"
+    run2.close()
+    run3 = DedupIndex(db)
+    run3.forget([test_server.url("/same-a")])  # what recovery reports after cutting run 2's revisit
+    again = capture(test_server, tmp_path / "warc", ["/same-b"], dedup=run3)["/same-b"]
+    assert again.record_type == "revisit" and again.refers_to == test_server.url("/same-a")
+    assert run3.lookup(sha1_b32(b"identical payload\n")).record_id == first.record_id
+    run3.close()
 
 
 @pytest.mark.parametrize("writer_killed", [False, True])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.archive import iter_captures
+from archiver.warc import iter_captures
 from archiver.cli import main
 from archiver.jobs.originals import original_files
 from archiver.demo.server import SiteServer

@@ -52,8 +52,13 @@ def test_precision_and_recall_on_labelled_pairs(seed, n_articles):
     recurring = [u for u, v in pair.truth.items() if v not in (None, GONE) and (
         "tedenska_novinarska" in u or "weekly_press" in u or "seja_sveta" in u or "annual_police" in u)]
     assert recurring and sum(by_url[u].new_url == pair.truth[u] for u in recurring) >= 0.95 * len(recurring)
-    # every legacy page has exactly one row; removed pages are 410s
-    assert {r.old_url for r in rows} == set(pair.truth)
+    # every legacy page and document has exactly one row; removed pages are 410s; documents are
+    # mapped to their own new URLs, never onto another
+    assert {r.old_url for r in rows} == set(pair.truth) | set(pair.documents)
+    documents = [r for r in rows if r.old_url in pair.documents]
+    assert documents and all(r.new_url == pair.documents[r.old_url] for r in documents if r.kind == "document")
+    assert {r.old_url for r in documents if r.kind == "document"} == {u for u, v in pair.documents.items() if v}
+    rows = [r for r in rows if r.old_url in pair.truth]
     for row in rows:
         if pair.truth[row.old_url] == GONE:
             assert (row.kind, row.status, row.new_url) == ("gone", 410, None)

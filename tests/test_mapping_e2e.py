@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import json
 
-from archiver.archive import iter_captures
+from archiver.warc import iter_captures
 from archiver.capture import CrawlConfig, crawl
 from archiver.cli import main
 from archiver.demo.server import SiteServer

@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.archive import expand_inputs
+from archiver.audit.documents import documents_section
+from archiver.warc import expand_inputs
 from archiver.audit.expected import (
     Expected,
     crawl_reason,
@@ -38,7 +39,7 @@ from archiver.audit.expected import (
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
 from archiver.outputs import writable_dir
-from archiver.types import AuditOutcome
+from archiver.types import REDIRECT_KINDS, AuditOutcome
 from archiver.urls import lookup_key, url_host
 
 COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope); captured = a 2xx capture or a "
@@ -68,10 +69,20 @@ class AuditReport:
     completeness: float | None
     fail_under: float | None = None
     warnings: list[str] = field(default_factory=list)
+    documents: dict = field(default_factory=dict)  # see audit/documents.py
+    ignore_integrity: bool = False
+
+    @property
+    def integrity_failed(self) -> bool:
+        """Whether the archive holds damage (integrity errors: cut or corrupt files, digest mismatches)."""
+        return any(e["severity"] == "error" for e in self.integrity_errors)
 
     @property
     def passed(self) -> bool:
-        """False only when a threshold is set and the ratio is under it (or unknown)."""
+        """False when the archive is damaged (unless ``ignore_integrity``), or when a threshold is set and
+        the ratio is under it (or unknown)."""
+        if self.integrity_failed and not self.ignore_integrity:
+            return False
         if self.fail_under is None:
             return True
         return self.completeness is not None and self.completeness >= self.fail_under
@@ -84,6 +95,7 @@ class AuditReport:
             "completeness": self.completeness,
             "completeness_definition": COMPLETENESS_DEFINITION,
             "fail_under": self.fail_under,
+            "ignore_integrity": self.ignore_integrity,
             "passed": self.passed,
             "summary": self.summary,
             "missing": self.missing,
@@ -91,6 +103,7 @@ class AuditReport:
             "out_of_scope": self.out_of_scope,
             "requisites_missing": self.requisites_missing,
             "integrity_errors": self.integrity_errors,
+            "documents": self.documents,
             "outcomes": [o.to_json() for o in self.outcomes],
             "warnings": self.warnings,
         }
@@ -237,8 +250,8 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
         captured = {lookup_key(o.url) for o in outcomes if o.outcome in ("captured", "redirected")}
         summary["redirect_coverage"] = {
             "rows": len(expected.redirect_kinds),
-            **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
-            "other": sum(v for k, v in kinds.items() if k not in ("page", "fallback", "gone", "unmatched")),
+            **{k: kinds.get(k, 0) for k in REDIRECT_KINDS},
+            "other": sum(v for k, v in kinds.items() if k not in REDIRECT_KINDS),
             "old_urls_in_archive": sum(1 for k in expected.redirect_kinds if k in captured),
         }
     return summary
@@ -256,10 +269,12 @@ def discover_crawl_logs(inputs) -> list[Path]:
 
 
 def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=None, fail_under=None,
-          workers: int | None = None) -> AuditReport:
+          workers: int | None = None, ignore_integrity: bool = False) -> AuditReport:
     """Audit a WARC collection (files, directories, WACZ) against what was expected.
 
     ``workers``: processes scanning files in parallel (default: one per CPU).
+    The report fails on integrity errors unless ``ignore_integrity``, and under
+    ``fail_under``. A file that is not an archive is a UsageError.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -313,6 +328,8 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         completeness=completeness,
         fail_under=fail_under,
         warnings=warnings,
+        documents=documents_section(inv, expected),
+        ignore_integrity=ignore_integrity,
     )
 
 

@@ -53,6 +53,11 @@ def table(table_id: str, title: str, columns: list[tuple[str, str]], rows: list[
 
 def _verdict(data: dict) -> dict:
     ratio = data["completeness"]
+    errors = data["summary"].get("integrity", {}).get("error", 0)
+    if not data["passed"] and errors and not data.get("ignore_integrity"):
+        return {"css": "fail", "word": "FAILED",
+                "text": f"the archive is damaged: {errors} integrity errors (listed below)"
+                        + ("" if ratio is None else f"; completeness {ratio:.1%}")}
     if ratio is None:
         return {"css": "none", "word": "NOT COMPUTED", "text": "no expected URLs in scope, so completeness cannot be computed"}
     if data["fail_under"] is None:
@@ -79,6 +84,19 @@ def _listed(rows: list[dict]) -> list[list]:
     return [[m["url"], m["outcome"], m["status"], m["reason"], m["sources"]] for m in rows]
 
 
+def _document_tables(documents: dict) -> list[str]:
+    """Documents linked but not captured, and captured without a redirect row (audit/documents.py)."""
+    if not documents:
+        return []
+    tables = [table("doc-missing", "Documents linked from pages but not captured",
+                    [("url", URL), ("reason", TEXT), ("linked from", URL), ("links", SHORT)],
+                    [[d["url"], d["reason"], d["linked_from"], d["links"]] for d in documents["linked_not_captured"]])]
+    if documents["captured_without_row"] is not None:
+        tables.append(table("doc-norow", f"Captured documents without a redirect row (of {documents['captured']})",
+                            [("url", URL)], [[url] for url in documents["captured_without_row"]]))
+    return tables
+
+
 def render_html(data: dict) -> str:
     """The report page from audit.json's data."""
     summary = data["summary"]
@@ -92,7 +110,8 @@ def render_html(data: dict) -> str:
     coverage = summary.get("redirect_coverage")
     if coverage:
         charts.append(bar_chart("Redirect manifest coverage",
-                                [(k, coverage[k]) for k in ("page", "fallback", "gone", "unmatched", "other")]))
+                                [(k, coverage.get(k, 0)) for k in ("page", "document", "fallback", "gone", "unmatched",
+                                                                   "other")]))
     dup = summary["duplicates"]
     listed_columns = [("url", URL), ("outcome", SHORT), ("status", SHORT), ("reason", TEXT), ("expected from", TEXT)]
     tables = [
@@ -124,6 +143,7 @@ def render_html(data: dict) -> str:
         table("dup-payloads", "Same payload under several URLs", [("digest", URL), ("URLs", SHORT), ("examples", URL)],
               [[d["digest"], d["urls"], d["examples"]] for d in dup["top_payloads"]],
               total=dup["payloads_under_several_urls"]),
+        *_document_tables(data.get("documents") or {}),
         table("outcomes", "Every expected URL",
               [("url", URL), ("outcome", SHORT), ("status", SHORT), ("final url", URL), ("reason", TEXT), ("file", URL),
                ("offset", SHORT)],

@@ -52,8 +52,8 @@ def add_parser(sub) -> None:
         "crawl",
         help="capture a site to WARC files (resumable)",
         description="Crawl SEED_URLs (or the legacy site of a job manifest) politely into "
-        "DIR/warc/*.warc.gz, DIR/crawl.jsonl and DIR/index.cdxj. Run the same command again "
-        "on the same --out to resume an interrupted crawl.",
+        "DIR/warc/*.warc.gz, DIR/crawl.jsonl and DIR/index.cdxj (and DIR/archive.wacz with --wacz). "
+        "Run the same command again on the same --out to resume an interrupted crawl.",
     )
     p.add_argument("seeds", nargs="*", metavar="SEED_URL_OR_MANIFEST",
                    help="start URLs, or one job manifest (.toml) whose [legacy] site is crawled")
@@ -63,7 +63,9 @@ def add_parser(sub) -> None:
                    help="only follow pages matching one of these (repeatable)")
     p.add_argument("--exclude", action="append", default=[], metavar="REGEX",
                    help="never fetch URLs matching any of these (repeatable)")
-    p.add_argument("--max-pages", type=_positive_int, metavar="N", help="stop after fetching N URLs")
+    p.add_argument("--max-pages", type=_positive_int, metavar="N",
+                   help="fetch at most N URLs in all: pages, requisites, redirects, robots.txt and sitemaps "
+                        "(a URL fetched again after a resume counts once)")
     p.add_argument("--max-depth", type=_count, metavar="N", help="link hops from a seed (default 20)")
     p.add_argument("--concurrency", type=_positive_int, metavar="N", help="requests in flight in all (default 4)")
     p.add_argument("--per-host-concurrency", type=_positive_int, metavar="N",
@@ -86,6 +88,8 @@ def add_parser(sub) -> None:
                    help="keep Authorization/Cookie values in WARC request records")
     p.add_argument("--previous", metavar="DIR",
                    help="an earlier crawl directory: send conditional requests, write revisits for unchanged pages")
+    p.add_argument("--wacz", action="store_true", default=None,
+                   help="also pack the finished crawl as DIR/archive.wacz (opens in ReplayWeb.page)")
     p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto",
                    help="live display on a terminal (auto), periodic lines (plain) or nothing")
 
@@ -123,8 +127,13 @@ def run(args) -> int:
     config = build_config(args)
     summary = crawl(config)
     if not summary.ok:
-        reason = "robots.txt disallows every seed (see --ignore-robots)" if summary.seed_problem and \
-            summary.seed_problem.endswith((": robots", ": robots_unavailable")) else "every seed was unreachable"
+        problem = summary.seed_problem or ""
+        if problem.endswith((": robots", ": robots_unavailable")):
+            reason = "robots.txt disallows every seed (see --ignore-robots)"
+        elif problem.endswith(": max_pages"):
+            reason = f"--max-pages {config.max_pages} was spent before any seed (robots.txt and sitemaps count too)"
+        else:
+            reason = "every seed was unreachable"
         print(f"archiver crawl: nothing could be fetched: {reason}; first: {summary.seed_problem} "
               f"(see {summary.crawl_log})", file=sys.stderr)
         return EXIT_USAGE  # an unreachable seed is bad input, like a bad option

@@ -33,7 +33,7 @@ class CrawlConfig:
     sitemaps: list[str] = field(default_factory=list)
     include: list[str] = field(default_factory=list)  # page URLs must match one (when given)
     exclude: list[str] = field(default_factory=list)  # URLs matching any are never fetched
-    max_pages: int | None = setting(None, kind="positive_int")  # fetched URLs (pages and requisites) per crawl
+    max_pages: int | None = setting(None, kind="positive_int")  # URLs fetched, robots.txt and sitemaps included
     max_depth: int = setting(20, kind="count")  # link hops from a seed (sitemap URLs count as seeds)
     concurrency: int = setting(4, kind="positive_int")  # worker threads in all
     per_host_concurrency: int = setting(2, kind="positive_int")  # requests in flight to one host at once
@@ -48,6 +48,7 @@ class CrawlConfig:
     requisites_any_host: bool = setting(True, kind="bool")  # images, CSS, JS, documents from other (public) hosts
     extra_headers: dict[str, str] = setting(kind="headers", key="headers", default_factory=dict)
     record_credentials: bool = setting(False, kind="bool")  # keep Authorization/Cookie in WARC request records
+    wacz: bool = setting(False, kind="bool")  # also pack the finished crawl as out_dir/archive.wacz
     previous: Path | str | None = None  # previous crawl dir: conditional requests, cross-run dedup
     progress: str = "auto"  # auto | plain | none
     # trap rules

@@ -7,7 +7,9 @@ renamed, so a reader never sees half of one.
 
 ``write_cdxj`` writes the CDXJ lines pywb reads (the same fields and order as
 cdxj-indexer) from what the crawl already knows about every record it wrote,
-so a crawl that ran in one go need not read its WARC files again.
+so a crawl that ran in one go need not read its WARC files again.  Like
+``cdxj.build_index`` it leaves out server-not-modified revisits (a re-crawl's
+304s): pywb would replay them as an empty 304.
 """
 from __future__ import annotations
 
@@ -40,6 +42,15 @@ def entry(row: dict) -> dict:
     }
 
 
+def is_live_page(entry: dict) -> bool:
+    """A crawl.jsonl entry for an HTML page that is there (2xx, or 304 to a re-crawl): what a
+    person counts as a page of the site, unlike robots.txt, sitemaps, images, styles,
+    redirects and errors.  (``frontier.LIVE_PAGE`` is the same rule in SQL.)"""
+    status = entry.get("status")
+    return (entry.get("state") == "done" and entry.get("kind") in ("seed", "page") and status is not None
+            and (200 <= status < 300 or status == 304) and "html" in (entry.get("content_type") or "").lower())
+
+
 def _write_atomic(lines, path: Path | str, *, fsync: bool) -> int:
     """Write ``lines`` to a temporary file renamed to ``path``; returns the number of lines."""
     path = Path(path)
@@ -62,8 +73,11 @@ def write_crawl_log(rows, path: Path | str) -> int:
 
 
 def cdxj_line(row: dict) -> str | None:
-    """The CDXJ line of a frontier row's record, or None when it wrote none."""
+    """The CDXJ line of a frontier row's record, or None when it wrote none or one pywb
+    must not replay (a 304 revisit, see the module docstring)."""
     if not row.get("warc_file") or not row.get("index_key") or not row.get("warc_date"):
+        return None
+    if row["record_type"] == "revisit" and row.get("http_status") == 304:
         return None
     stamp = "".join(c for c in row["warc_date"] if c.isdigit())[:14]
     if row["record_type"] == "revisit":

@@ -7,11 +7,12 @@ Coordinator (one thread, the only one touching SQLite)::
           pick queued URLs whose host is under its limits -> work queue
           until nothing is queued or in flight
 
-Politeness is decided here, Heritrix-style: a host never has more than
-``per_host_concurrency`` requests in flight, and request starts on one host are
-``delay`` seconds apart (raised to robots.txt's Crawl-delay, capped), however
-many workers there are.  robots.txt is fetched (and archived) before the first
-URL of an origin is dispatched.
+Politeness is decided here, Heritrix-style, through one ``politeness.Slot``
+per host: a host never has more than ``per_host_concurrency`` requests in
+flight, and request starts on one host are ``delay`` seconds apart (raised to
+robots.txt's Crawl-delay, capped), however many workers there are.  robots.txt
+is fetched (and archived) before the first URL of an origin is dispatched.
+``max_pages`` counts every URL dispatched, robots.txt and sitemaps included.
 
 Workers (``worker.py``) are a pipeline: ``concurrency`` fetching threads (one
 HTTP session each: at most ``concurrency`` requests at once) hand each answer
@@ -35,8 +36,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from archiver.capture import robots as robotsmod
+from archiver.capture.cdxj import build_index
 from archiver.capture.config import CrawlConfig
 from archiver.capture.crawllog import write_cdxj, write_crawl_log
 from archiver.capture.frontier import (
@@ -47,10 +50,14 @@ from archiver.capture.frontier import (
     Frontier,
     Task,
 )
+from archiver.capture.politeness import HostSlots
 from archiver.capture.progress import Progress, Stats
+from archiver.capture.recovery import recover
 from archiver.capture.scope import Scope, is_private_host, origin
+from archiver.capture.warcwriter import WarcWriteError
 from archiver.capture.worker import STATE_DB, Fetched, Recorder, Result, Sink, Worker
 from archiver.errors import ArchiverError, LockHeldError, UsageError
+from archiver.urls import site_host
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,8 @@ class CrawlSummary:
     skipped: int = 0
     queued: int = 0
     revisits: int = 0
+    not_modified: int = 0  # 304 answers to a re-crawl's conditional requests (revisits too)
+    pages: int = 0  # fetched HTML pages that answered 2xx or 304 (not robots.txt, sitemaps, images, styles...)
     bytes: int = 0
     duration: float = 0.0
     seeds_fetched: int = 0
@@ -98,8 +107,9 @@ class CrawlSummary:
 
     def text(self) -> str:
         mb = self.bytes / 1e6
-        return (f"crawl {'stopped' if self.interrupted else 'finished'}: {self.fetched} fetched, "
-                f"{self.failed} failed, {self.skipped} skipped, {self.revisits} revisits, {mb:.1f} MB "
+        revisits = f"{self.revisits} revisits" + (f" ({self.not_modified} not modified)" if self.not_modified else "")
+        return (f"crawl {'stopped' if self.interrupted else 'finished'}: {self.fetched} fetched "
+                f"({self.pages} pages), {self.failed} failed, {self.skipped} skipped, {revisits}, {mb:.1f} MB "
                 f"in {self.duration:.1f} s; {len(self.warc_files)} WARC file(s) in {self.out_dir / 'warc'}, "
                 f"log {self.crawl_log}")
 
@@ -126,8 +136,12 @@ class _DirLock:
 
 
 class Engine:
-    def __init__(self, config: CrawlConfig):
+    """One crawl (see the module docstring).  ``clock`` (seconds, ``time.monotonic`` by
+    default) times every politeness decision, so a test can check them through it."""
+
+    def __init__(self, config: CrawlConfig, *, clock: Callable[[], float] = time.monotonic):
         self.config = config.validate()
+        self.clock = clock
         self.out_dir = Path(config.out_dir)
         self.warc_dir = self.out_dir / "warc"
         self.stats = Stats()
@@ -137,11 +151,8 @@ class Engine:
         self.results: queue.Queue[Result] = queue.Queue()
         self.work: queue.Queue[Task | None] = queue.Queue()
         self.recording: queue.Queue[Fetched | None] = queue.Queue(maxsize=config.concurrency)
-        self.fetching_by_host: dict[str, int] = {}  # requests on the wire or about to be
-        self.fetching = 0
-        self.next_start: dict[str, float] = {}
-        self.host_delay: dict[str, float] = {}
-        self.robots_pending: set[str] = set()  # hosts waiting for their robots.txt
+        self.slots = HostSlots(config.per_host_concurrency, config.delay)  # politeness per host
+        self.fetching = 0  # requests on the wire or about to be, all hosts
         self.inflight = 0  # dispatched, result not yet applied
         self.budget_used = 0
         self.stopping = threading.Event()
@@ -163,12 +174,22 @@ class Engine:
         if not os.access(self.out_dir, os.W_OK):
             raise UsageError(f"output directory is not writable: {self.out_dir}")
 
+    def _refuse_another_site(self) -> None:
+        """A directory holding a crawl of another site is not resumed into nothing (every new
+        seed would be out of that crawl's scope): say what it holds and how to start fresh."""
+        cfg = self.config
+        stored = self.frontier.site_urls()
+        if not stored or {_site(u) for u in stored} & {_site(u) for u in [*cfg.seeds, *cfg.sitemaps]} - {None}:
+            return
+        raise UsageError(f"{self.out_dir} holds a crawl of {stored[0]} ({self.frontier.size()} URLs), not of "
+                         f"{(cfg.seeds or cfg.sitemaps)[0]}: give another --out directory, or delete this one "
+                         "to start fresh")
+
     def _seed(self) -> None:
         cfg = self.config
         fr = self.frontier
-        extra = [row[0] for row in fr.db.execute("SELECT v FROM meta WHERE k='origin'")]
         self.scope = Scope(
-            [*cfg.seeds, *(cfg.sitemaps if not cfg.seeds else []), *extra],
+            [*cfg.seeds, *(cfg.sitemaps if not cfg.seeds else []), *fr.extra_origins()],
             include=cfg.include, exclude=cfg.exclude, requisites_any_host=cfg.requisites_any_host,
             max_depth=cfg.max_depth, max_url_length=cfg.max_url_length,
             max_repeated_segments=cfg.max_repeated_segments,
@@ -183,18 +204,21 @@ class Engine:
         o = origin(url)
         if o and o not in self.scope.origins:
             self.scope.origins.add(o)
-            self.frontier.db.execute("INSERT INTO meta (k, v) VALUES ('origin', ?)", (url,))
+            self.frontier.add_extra_origin(url)
 
     # ------------------------------------------------------------------- run
     def run(self) -> CrawlSummary:
-        from archiver.capture.recovery import recover
-
         self._open()
         with _DirLock(self.out_dir / LOCK_FILE):
-            refetch = recover(self.warc_dir)
             self.frontier = Frontier(self.out_dir / STATE_DB, max_query_variants=self.config.max_query_variants)
-            if refetch or self.frontier.db.execute("SELECT 1 FROM urls LIMIT 1").fetchone():
-                self.frontier.db.execute("INSERT INTO meta (k, v) VALUES ('resumed', ?)", (time.time(),))
+            try:
+                self._refuse_another_site()
+            except UsageError:
+                self.frontier.close()
+                raise
+            refetch = recover(self.warc_dir)
+            if refetch or not self.frontier.is_empty():
+                self.frontier.note_resumed()
             requeued = self.frontier.resume(refetch)
             if requeued:
                 log.info("resuming: %d URL(s) queued again", requeued)
@@ -202,7 +226,7 @@ class Engine:
             if self.config.ignore_robots:
                 log.warning("ignoring robots.txt (--ignore-robots): be sure the site owner agrees")
             sink = self.sink = Sink(self.config, self.out_dir)
-            sink.forget(refetch)
+            sink.recovered(refetch)
             progress = Progress(self.config.progress)
             interrupted = False
             trusted_hosts = frozenset(o[1] for o in self.scope.origins)
@@ -218,7 +242,7 @@ class Engine:
             ]
             for t in fetchers + recorders:
                 t.start()
-            self.budget_used = self.frontier.fetched_count()
+            self.budget_used = self.frontier.fetched_count()  # a resumed crawl spent part of max_pages
             progress.start(self.stats)
             try:
                 self._coordinate(progress)
@@ -262,35 +286,24 @@ class Engine:
         crawl_log = self.out_dir / "crawl.jsonl"
         write_crawl_log(fr.rows(), crawl_log)
         index = self.out_dir / "index.cdxj"
-        if fr.db.execute("SELECT 1 FROM meta WHERE k='resumed'").fetchone():
-            # records of killed runs are in the WARC files but not all in the state: read the files
-            from archiver.capture.cdxj import build_index
-
+        if fr.was_resumed():  # records of killed runs are in the WARC files, not all in the state
             build_index(self.out_dir, output=index)
         else:  # one uninterrupted run: the state knows every record it wrote
             write_cdxj(fr.index_rows(), index)
-        counts = fr.counts()
-        totals = fr.db.execute(
-            "SELECT COALESCE(SUM(bytes), 0), SUM(record_type='revisit') FROM urls WHERE status='done'"
-        ).fetchone()
-        seeds_fetched = fr.db.execute(
-            "SELECT COUNT(*) FROM urls WHERE kind IN ('seed', 'sitemap') AND http_status IS NOT NULL"
-        ).fetchone()[0]
-        seed_problem = fr.db.execute(
-            "SELECT url, COALESCE(error, skipped_reason) FROM urls WHERE kind IN ('seed', 'sitemap') "
-            "AND http_status IS NULL AND COALESCE(error, skipped_reason) IS NOT NULL ORDER BY id LIMIT 1"
-        ).fetchone()
+        t = fr.totals()
         return CrawlSummary(
             out_dir=self.out_dir,
-            fetched=counts.get("done", 0),
-            failed=counts.get("failed", 0),
-            skipped=counts.get("skipped", 0),
-            queued=counts.get("queued", 0) + counts.get("inflight", 0),
-            revisits=totals[1] or 0,
-            bytes=totals[0],
+            fetched=t.done,
+            failed=t.failed,
+            skipped=t.skipped,
+            queued=t.queued,
+            revisits=t.revisits,
+            not_modified=t.not_modified,
+            pages=t.pages,
+            bytes=t.bytes,
             duration=time.monotonic() - self.stats.started,
-            seeds_fetched=seeds_fetched,
-            seed_problem=f"{seed_problem[0]}: {seed_problem[1]}" if seed_problem else None,
+            seeds_fetched=t.seeds_fetched,
+            seed_problem=t.seed_problem,
             warc_files=sorted(self.warc_dir.glob("*.warc.gz")),
             crawl_log=crawl_log,
             index=index,
@@ -349,64 +362,55 @@ class Engine:
                 pass
         self.frontier.commit()
 
-    def _blocked_hosts(self, now: float) -> set[str]:
-        limit = self.config.per_host_concurrency
-        blocked = {h for h, n in self.fetching_by_host.items() if n >= limit}
-        blocked |= {h for h, t in self.next_start.items() if t > now}
-        return blocked | self.robots_pending
-
     def _dispatch(self) -> float | None:
         """Hand eligible URLs to workers; returns seconds until a blocked host frees up,
         0 when more may be dispatched at once, or None when nothing is queued at all."""
-        free = self.config.concurrency - self.fetching
-        if free <= 0:
-            return 0.5
+        cfg = self.config
+        if self.fetching >= cfg.concurrency:
+            return 0.5  # wait for a result
         if self._budget_spent() or self.stopping.is_set():
             return None
-        now = time.monotonic()
-        if self.robots_pending and self.inflight == 0:  # a robots.txt fetch vanished: never wait forever
-            log.warning("robots.txt of %s never arrived; asking again", ", ".join(sorted(self.robots_pending)))
-            self.robots_pending.clear()
+        now = self.clock()
+        lost = self.slots.robots_pending()
+        if lost and self.inflight == 0:  # a robots.txt fetch vanished: never wait forever
+            log.warning("robots.txt of %s never arrived; asking again", ", ".join(lost))
+            for host in lost:
+                self.slots[host].robots_pending = False
             self.robots.forget_pending()
-        blocked = self._blocked_hosts(now)
-        limit = max(free * 4, 16)
+        blocked = self.slots.blocked(now)
+        limit = max((cfg.concurrency - self.fetching) * 4, 16)
         batch = self.frontier.next_batch(limit, skip_hosts=blocked)
         if not batch and not self.frontier.has_queued():
             return None
         for task in batch:
-            if free <= 0 or self._budget_spent():
+            if self.fetching >= cfg.concurrency or self._budget_spent():
                 break
-            host = task.host
-            if host in blocked:
+            if task.host in blocked:
                 continue
-            if not self._robots_allow(task, now):
-                if task.host in self.robots_pending:
-                    blocked.add(host)
-                    free -= 1  # the robots.txt fetch took a slot
-                continue
-            self._start(task, now)
-            free -= 1
-            self.budget_used += 1
-            if self.fetching_by_host.get(host, 0) >= self.config.per_host_concurrency or self.host_delay_for(host) > 0:
-                blocked.add(host)
-        if free > 0 and len(batch) == limit:
+            if self._robots_allow(task, now):
+                self._start(task, now)
+            if not self.slots[task.host].ready(now):
+                blocked.add(task.host)
+        if self.fetching < cfg.concurrency and len(batch) == limit:
             return 0  # more queued rows may be eligible right now
-        waits = [t - now for t in self.next_start.values() if t > now]
-        return max(0.005, min(waits)) if waits else 0.5  # else: wait for a result
-
-    def host_delay_for(self, host: str) -> float:
-        return self.host_delay.get(host, self.config.delay)
+        wait = self.slots.next_free(now)
+        return max(0.005, wait) if wait is not None else 0.5  # else: wait for a result
 
     def _start(self, task: Task, now: float) -> None:
+        """Send ``task`` to a fetching thread.  Every URL fetched counts against max_pages
+        once (robots.txt and sitemaps too; a robots.txt fetched again after a resume was
+        counted when it was first fetched)."""
+        if task.attempts == 0 or task.kind != "robots":
+            self.budget_used += 1
         self.frontier.mark_inflight(task)
         self.inflight += 1
         self.fetching += 1
-        self.fetching_by_host[task.host] = self.fetching_by_host.get(task.host, 0) + 1
-        self.next_start[task.host] = now + self.host_delay_for(task.host)
+        self.slots[task.host].start(now)
         self.work.put(task)
 
     def _robots_allow(self, task: Task, now: float) -> bool:
-        """True to fetch now; False when the URL was skipped or must wait for robots.txt."""
+        """True to fetch now; False when the URL was skipped or must wait for robots.txt
+        (which this call may have started fetching)."""
         if self.config.ignore_robots:
             return True
         rules = self.robots.get(task.url)
@@ -414,8 +418,8 @@ class Engine:
             if self.robots.claim(task.url):
                 robots_task = self.frontier.claim(robotsmod.robots_url(task.url), "robots")
                 robots_task.depth = task.depth
-                self.robots_pending.add(task.host)
                 self._start(robots_task, now)
+                self.slots[task.host].robots_pending = True
             return False
         if task.kind == "robots" or rules.allowed(task.url, self.config.user_agent):
             return True
@@ -439,10 +443,11 @@ class Engine:
         task = r.task
         if isinstance(r, _SlotFree):  # always before the task's Result: one fetching thread sends both
             self.fetching -= 1
-            self.fetching_by_host[task.host] -= 1
+            slot = self.slots[task.host]
+            slot.finish()
             if r.http_status in (429, 503):  # still overloaded after our retries: give the host a rest
                 rest = min(r.retry_after or BACKOFF_WITHOUT_RETRY_AFTER, MAX_HOST_REST)
-                self.next_start[task.host] = max(self.next_start.get(task.host, 0.0), time.monotonic() + rest)
+                slot.rest(self.clock() + rest)
                 log.warning("%s answers %s: pausing the host for %.0f s", task.host, r.http_status, rest)
             return
         self.inflight -= 1
@@ -485,10 +490,11 @@ class Engine:
     def _apply_robots(self, task: Task, r: Result) -> None:
         rules = r.robots or robotsmod.parse(None, b"")
         self.robots.store(task.url, rules)
-        self.robots_pending.discard(task.host)
+        slot = self.slots[task.host]
+        slot.robots_pending = False
         delay = rules.crawl_delay(self.config.user_agent)
         if delay is not None:
-            self.host_delay[task.host] = max(self.config.delay, min(delay, self.config.max_crawl_delay))
+            slot.delay = max(self.config.delay, min(delay, self.config.max_crawl_delay))
         sitemaps = [
             Candidate(u, kind="sitemap", priority=PRIORITY_SEED, discovered_from=task.url, via="robots.txt",
                       skipped_reason=self.scope.reason(u, depth=0))
@@ -598,13 +604,17 @@ class Engine:
             return Result(task, ok=False, error=f"{type(exc).__name__}: {exc}")
 
 
+def _site(url: str) -> str | None:
+    """What makes two crawls one site: ``site_host`` without a leading ``www.`` (so http and
+    https, with www or without, are one)."""
+    return site_host(url).removeprefix("www.") or None
+
+
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
 def _is_write_error(exc: BaseException) -> bool:
     """The crawl's own files cannot be written (disk full, quota, read-only, I/O error)."""
-    from archiver.capture.warcwriter import WarcWriteError
-
     if isinstance(exc, WarcWriteError):
         return True
     if isinstance(exc, sqlite3.OperationalError):

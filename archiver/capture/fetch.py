@@ -10,6 +10,25 @@ above 1 MB). The recording for the current attempt is found through a
 thread-local, so each worker thread needs its own session (the fetcher keeps
 one per thread) and requests are synchronous per thread.
 
+urllib3 versions: these hooks are tested with urllib3 2.0.2 to 2.8.0 (the
+upper bound is pinned in pyproject.toml; ``test_capture_fetch`` checks each
+hook and fails by name when urllib3 moves one).  They rely on:
+
+- ``PoolManager.pool_classes_by_scheme``: the adapter's pool manager builds
+  our pool classes, whose ``ConnectionCls`` are the teeing connections;
+- ``HTTPConnectionPool._make_request(conn, method, url, ...)`` (private): our
+  pools swap in the request target exactly as written, found through the
+  thread-local (urllib3 would re-encode it), passing every other argument on;
+- ``HTTPSConnectionPool._validate_conn(conn)`` (private): ours connects as
+  urllib3's does but without its ``InsecureRequestWarning``.  Not verifying
+  certificates is this crawler's choice (``verify_tls``: archive what the
+  site serves), so these pools alone stay quiet; warnings are not silenced
+  for anything else in the process;
+- ``HTTPConnection.response_class`` and ``http.client.HTTPResponse(sock,
+  debuglevel, method, url)``: our response class replaces its ``fp`` with a
+  reader that tees the socket (``socket._io_refs`` kept as
+  ``socket.makefile`` keeps it).
+
 Public API::
 
     fetcher = Fetcher(user_agent="archiver/0.1", timeout=30, total_timeout=120,
@@ -49,14 +68,15 @@ import hashlib
 import http.client
 import io
 import socket
+import ssl
 import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO, Callable
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -64,10 +84,11 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from archiver.http_message import (BROTLI_BOUNDED, READ_SIZE, Headers, decode_body, header_value, is_chunked,
+                                   iter_dechunked, payload_digest_of, split_head, warc_digest)
 from archiver.urls import resolve_link
 
-from .wire import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, header_value, is_chunked,
-                       iter_dechunked, payload_digest_of, split_head, warc_digest)
+from .wire import SPOOL_IN_MEMORY, Recording
 
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 20 * 1024 * 1024
@@ -156,6 +177,12 @@ class _HTTPPool(_ExactTargetMixin, HTTPConnectionPool):
 
 class _HTTPSPool(_ExactTargetMixin, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
+
+    def _validate_conn(self, conn):
+        """urllib3's, without the warning on an unverified certificate (see the module docstring)."""
+        HTTPConnectionPool._validate_conn(self, conn)
+        if conn.is_closed:
+            conn.connect()
 
 
 class _RecordingAdapter(HTTPAdapter):
@@ -415,6 +442,8 @@ class Fetcher:
         result = FetchResult(url=url)
         _current.recording = rec
         try:
+            if _unusable_host(url):  # urllib3 before 2.8 would look it up in DNS, again and again
+                raise requests.exceptions.InvalidURL(f"no such host name can exist: {urlsplit(url).hostname!r}")
             prepared = session.prepare_request(requests.Request("GET", url, headers=headers or {}))
             session.get_adapter(prepared.url)
         except _INVALID_REQUEST as exc:  # a URL no retry can fix
@@ -436,7 +465,7 @@ class Fetcher:
             return _finish(result, rec)
         except _NETWORK_ERRORS as exc:
             _current.recording = None
-            result.error = _describe(exc, rec)
+            result.error = self._describe(exc, rec, url)
             return _finish(result, rec)
         finally:
             _current.target = None
@@ -445,6 +474,11 @@ class Fetcher:
         finally:
             _current.recording = None
         return _finish(result, rec)
+
+    def _describe(self, exc: BaseException, rec: Recording, url: str) -> str:
+        if rec.deadline_hit:
+            return f"timed out after {self.total_timeout:g} s in total (the answer came too slowly)"
+        return describe_error(exc, url, self.timeout)
 
     def _read_body(self, response: requests.Response, rec: Recording, result: FetchResult) -> None:
         raw = response.raw
@@ -458,7 +492,7 @@ class Fetcher:
                     clean = True
                     break
         except _NETWORK_ERRORS as exc:
-            result.error = _describe(exc, rec)
+            result.error = self._describe(exc, rec, result.url)
             timed_out = isinstance(exc, (TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError,
                                          requests.Timeout))
             result.truncated = "time" if timed_out else "disconnect"
@@ -490,20 +524,59 @@ def _request_target(url: str) -> str:
     return target if target.startswith("/") else "/" + target
 
 
+def _unusable_host(url: str) -> bool:
+    """A host with characters no DNS name or address literal has (controls, spaces)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False  # requests names what is wrong
+    return any(ord(c) <= 0x20 or c == "\x7f" for c in host)
+
+
 def _sendable_as_written(url: str) -> bool:
     return url.isascii() and not any(ord(c) <= 0x20 or c == "\x7f" for c in url)
 
 
-def _describe(exc: BaseException, rec: Recording) -> str:
-    if rec.deadline_hit:
-        return "total timeout: the answer took longer than the total deadline"
-    inner = exc
-    while inner.__context__ is not None and isinstance(inner, (requests.RequestException,
-                                                               urllib3.exceptions.HTTPError)):
-        inner = inner.__context__
-    name = type(exc).__name__
-    detail = str(exc) or type(inner).__name__
-    return f"{name}: {detail}"[:500]
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it wraps (requests -> urllib3 -> socket), outermost first."""
+    found, todo, seen = [], [exc], set()
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        found.append(e)
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+    return found
 
 
-warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+def describe_error(exc: BaseException, url: str, timeout: float) -> str:
+    """Why a request failed, in the words a person reads in crawl.jsonl and on the console
+    (not urllib3's pool and retry wrappers)."""
+    causes = _causes(exc)
+    host = urlsplit(url).hostname or url
+
+    def first(*types):
+        return next((e for e in causes if isinstance(e, types)), None)
+
+    if first(socket.gaierror, urllib3.exceptions.NameResolutionError):
+        return f"cannot resolve host {host}"
+    if first(ConnectionRefusedError):
+        return "connection refused"
+    if first(TimeoutError):  # socket.timeout too
+        connecting = first(urllib3.exceptions.ConnectTimeoutError) and not first(urllib3.exceptions.NewConnectionError)
+        return f"timed out after {timeout:g} s " + ("connecting" if connecting else "waiting for the server")
+    if tls := first(ssl.SSLError):
+        return f"TLS failed: {tls.reason or tls}".lower()
+    if cut := first(http.client.IncompleteRead):
+        got = len(cut.partial) if isinstance(cut.partial, (bytes, bytearray)) else cut.partial
+        announced = f" of {got + cut.expected}" if cut.expected is not None else ""  # expected: still missing
+        return f"the answer was cut off after {got}{announced} bytes"
+    if first(ConnectionResetError):
+        return "connection reset by the server"
+    if first(http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    if (os_error := first(OSError)) and os_error.strerror:
+        return os_error.strerror.lower()
+    innermost = causes[-1]
+    return f"{type(innermost).__name__}: {innermost}"[:500]

@@ -68,6 +68,9 @@ CREATE INDEX IF NOT EXISTS urls_queue ON urls(priority, id) WHERE status = 'queu
 CREATE TABLE IF NOT EXISTS query_variants (path TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (k TEXT NOT NULL, v TEXT);  -- origins a seed redirected to; resumes
 """
+# crawllog.is_live_page in SQL: an HTML page that is there (the summary counts them apart)
+LIVE_PAGE = ("kind IN ('seed', 'page') AND (http_status BETWEEN 200 AND 299 OR http_status = 304) "
+              "AND (content_type LIKE '%html%')")
 
 _ADD = """
 INSERT INTO urls (key, url, host, kind, status, priority, depth, redirects, discovered_from, via,
@@ -95,6 +98,22 @@ class Candidate:
     skipped_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Totals:
+    """What the frontier holds at the end of a crawl, for its summary."""
+
+    done: int
+    failed: int
+    skipped: int
+    queued: int  # queued or in flight when the crawl stopped
+    bytes: int
+    revisits: int
+    not_modified: int  # 304 answers (revisits of an earlier crawl's record)
+    pages: int  # live HTML pages among the done URLs
+    seeds_fetched: int  # seeds and sitemaps that got an answer
+    seed_problem: str | None  # "URL: reason" of the first seed that got none
+
+
 @dataclass
 class Task:
     """A queued URL handed to a worker."""
@@ -120,6 +139,35 @@ class Frontier:
         self.db.execute("BEGIN")
         self._recent: OrderedDict[str, None] = OrderedDict()  # bounded: keys known to be in the table
         self.skipped_added = 0  # for the progress display
+
+    # -- the crawl's own facts
+    def site_urls(self) -> list[str]:
+        """The URLs this crawl was started from (seeds, configured sitemaps) and the origins
+        its seeds redirected to: which site the directory holds."""
+        rows = self.db.execute(
+            "SELECT url FROM urls WHERE kind IN ('seed', 'sitemap') AND discovered_from IS NULL ORDER BY id"
+        ).fetchall()
+        return [r[0] for r in rows] + self.extra_origins()
+
+    def extra_origins(self) -> list[str]:
+        """URLs on the origins a seed redirected to (http -> https, www): part of the site."""
+        return [r[0] for r in self.db.execute("SELECT v FROM meta WHERE k='origin'")]
+
+    def add_extra_origin(self, url: str) -> None:
+        self.db.execute("INSERT INTO meta (k, v) VALUES ('origin', ?)", (url,))
+
+    def is_empty(self) -> bool:
+        return self.db.execute("SELECT 1 FROM urls LIMIT 1").fetchone() is None
+
+    def size(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM urls").fetchone()[0]
+
+    def note_resumed(self) -> None:
+        """This run continues an earlier one (its records are not all in this state)."""
+        self.db.execute("INSERT INTO meta (k, v) VALUES ('resumed', ?)", (time.time(),))
+
+    def was_resumed(self) -> bool:
+        return self.db.execute("SELECT 1 FROM meta WHERE k='resumed'").fetchone() is not None
 
     # -- transactions
     def commit(self) -> None:
@@ -270,10 +318,28 @@ class Frontier:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM urls GROUP BY status").fetchall())
 
     def fetched_count(self) -> int:
-        """URLs fetched so far (for max_pages): everything done or failed except robots.txt."""
-        return self.db.execute(
-            "SELECT COUNT(*) FROM urls WHERE status IN ('done', 'failed') AND kind != 'robots'"
+        """URLs fetched so far (for max_pages): everything done or failed, robots.txt too."""
+        return self.db.execute("SELECT COUNT(*) FROM urls WHERE status IN ('done', 'failed')").fetchone()[0]
+
+    def totals(self) -> Totals:
+        counts = self.counts()
+        done = self.db.execute(
+            "SELECT COALESCE(SUM(bytes), 0), COALESCE(SUM(record_type = 'revisit'), 0), "
+            f"COALESCE(SUM(http_status = 304), 0), COALESCE(SUM({LIVE_PAGE}), 0) FROM urls WHERE status = 'done'"
+        ).fetchone()
+        seeds_fetched = self.db.execute(
+            "SELECT COUNT(*) FROM urls WHERE kind IN ('seed', 'sitemap') AND http_status IS NOT NULL"
         ).fetchone()[0]
+        problem = self.db.execute(
+            "SELECT url, COALESCE(error, skipped_reason) FROM urls WHERE kind IN ('seed', 'sitemap') "
+            "AND http_status IS NULL AND COALESCE(error, skipped_reason) IS NOT NULL ORDER BY id LIMIT 1"
+        ).fetchone()
+        return Totals(
+            done=counts.get("done", 0), failed=counts.get("failed", 0), skipped=counts.get("skipped", 0),
+            queued=counts.get("queued", 0) + counts.get("inflight", 0), bytes=done[0], revisits=done[1],
+            not_modified=done[2], pages=done[3], seeds_fetched=seeds_fetched,
+            seed_problem=f"{problem[0]}: {problem[1]}" if problem else None,
+        )
 
     def queued_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM urls WHERE status='queued'").fetchone()[0]

@@ -34,19 +34,19 @@ server answered is archived as received.
 written as an ``application/warc-fields`` metadata record concurrent to the
 response, e.g. ``{"via": parent_url, "hopsFromSeed": "LL", "outlink": [...]}``.
 
+The writer only writes: which answer becomes a response and which a revisit
+is decided by :class:`.dedup.Deduplicator`, which calls it.
+
 Public API::
 
     writer = WarcWriter(directory, prefix="archiver", max_size=10**9,
                         info={"robots": "obey", "http-header-user-agent": UA},
                         record_credentials=False)
-    ref = writer.write_capture(result, dedup=None, previous=None, metadata=None)
-        # one call per fetch: response, or revisit when dedup knows the payload digest
-        # (identical-payload-digest) or the answer is a 304 to a conditional request
-        # against ``previous`` (server-not-modified). Remembers new digests in dedup.
-    ref = writer.write_response(result, metadata=None)
+    ref = writer.write_response(result, metadata=None, record_id=None)
     ref = writer.write_revisit(result, refers_to_uri, refers_to_date, refers_to_id=None,
                                profile=IDENTICAL_PAYLOAD_DIGEST, payload_digest=None)
-    ref.filename, ref.path, ref.offset, ref.length, ref.record_id, ref.date, ref.record_type
+    ref.filename, ref.path, ref.offset, ref.length, ref.record_id, ref.date, ref.record_type,
+    ref.refers_to
     writer.flush()     # fsync the open file (call before committing crawl state); writers are not blocked
     writer.close()     # fsync, rename .open -> .warc.gz
     writer.files       # paths of closed files
@@ -62,16 +62,14 @@ import tempfile
 import threading
 import uuid
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
-from .wire import READ_SIZE, warc_digest
+from archiver.http_message import READ_SIZE, warc_digest
 
 if TYPE_CHECKING:
-    from .dedup import DedupIndex, Previous
     from .fetch import FetchResult
 
 IDENTICAL_PAYLOAD_DIGEST = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
@@ -102,6 +100,7 @@ class RecordRef:
     record_id: str
     date: str  # WARC-Date
     record_type: str
+    refers_to: str | None = None  # a revisit's WARC-Refers-To-Target-URI
 
 
 def warc_date(when: datetime) -> str:
@@ -210,7 +209,6 @@ class WarcWriter:
         self.gzip_level = gzip_level
         self.files: list[Path] = []
         self._lock = threading.Lock()
-        self._digests = _KeyLocks()  # one write_capture per payload digest at a time
         self._fd: int | None = None
         self._path: Path | None = None
         self._size = 0
@@ -219,41 +217,15 @@ class WarcWriter:
 
     # ------------------------------------------------------------ public writes
 
-    def write_capture(self, result: "FetchResult", dedup: "DedupIndex | None" = None,
-                      previous: "Previous | None" = None, metadata: dict | None = None) -> RecordRef:
-        """Write one fetch: a 304 to a conditional request as a server-not-modified
-        revisit of ``previous``; a payload ``dedup`` already holds as an
-        identical-payload-digest revisit; anything else as a response (and
-        remember its digest in ``dedup``).  Atomic per payload digest: two identical
-        payloads written at once give one response and one revisit."""
-        if result.status == 304 and previous is not None:
-            ref = self.write_revisit(result, previous.url, previous.date, refers_to_id=previous.record_id,
-                                     profile=SERVER_NOT_MODIFIED, payload_digest=previous.digest,
-                                     metadata=metadata)
-            if dedup is not None:
-                dedup.remember_capture(result, ref, original=previous, digest=previous.digest)
-            return ref
-        dedupable = dedup is not None and result.truncated is None and result.body_length > 0
-        with self._digests.held(result.payload_digest if dedupable else None):
-            original = dedup.lookup(result.payload_digest) if dedupable else None
-            if original is not None:
-                ref = self.write_revisit(result, original.url, original.date, refers_to_id=original.record_id,
-                                         metadata=metadata)
-            else:
-                ref = self.write_response(result, metadata=metadata)
-                if dedupable:
-                    dedup.remember(result.payload_digest, result.url, ref.date, ref.record_id)
-        if dedup is not None and result.truncated is None:
-            dedup.remember_capture(result, ref, original=original)
-        return ref
-
-    def write_response(self, result: "FetchResult", metadata: dict | None = None) -> RecordRef:
-        """request [+ metadata] + response, the response block exactly as received."""
+    def write_response(self, result: "FetchResult", metadata: dict | None = None,
+                       record_id: str | None = None) -> RecordRef:
+        """request [+ metadata] + response, the response block exactly as received.
+        ``record_id`` (default: a new one) lets a caller name the record before it exists."""
         if not result.recorded:
             raise ValueError(f"no HTTP answer to write for {result.url}")
         extra = [("WARC-Payload-Digest", result.payload_digest), ("WARC-Truncated", result.truncated)]
         return self._write_exchange(result, "response", result.iter_raw(), result.response_length,
-                                    result.block_digest, extra, metadata)
+                                    result.block_digest, extra, metadata, record_id=record_id)
 
     def write_revisit(self, result: "FetchResult", refers_to_uri: str, refers_to_date: str,
                       refers_to_id: str | None = None, profile: str = IDENTICAL_PAYLOAD_DIGEST,
@@ -280,13 +252,15 @@ class WarcWriter:
         extra = [("WARC-Profile", profile), ("WARC-Payload-Digest", digest), ("WARC-Truncated", truncated),
                  ("WARC-Refers-To", refers_to_id), ("WARC-Refers-To-Target-URI", refers_to_uri),
                  ("WARC-Refers-To-Date", refers_to_date)]
-        return self._write_exchange(result, "revisit", block, length, block_digest, extra, metadata)
+        return self._write_exchange(result, "revisit", block, length, block_digest, extra, metadata,
+                                    refers_to=refers_to_uri)
 
     # ------------------------------------------------------------ groups
 
-    def _write_exchange(self, result, rtype, block, length, block_digest, extra, metadata) -> RecordRef:
+    def _write_exchange(self, result, rtype, block, length, block_digest, extra, metadata, *,
+                        record_id: str | None = None, refers_to: str | None = None) -> RecordRef:
         date = warc_date(result.date)
-        main_id = new_record_id()
+        main_id = record_id or new_record_id()
         group = _Group(self.gzip_level)
         try:
             request = result.request if self.record_credentials else redact_credentials(result.request)
@@ -315,7 +289,8 @@ class WarcWriter:
         finally:
             group.close()
         offset, mlen, rid, rdate, _ = group.members[-1]
-        return RecordRef(path.name[: -len(OPEN_SUFFIX)], str(path), base + offset, mlen, rid, rdate, rtype)
+        return RecordRef(path.name[: -len(OPEN_SUFFIX)], str(path), base + offset, mlen, rid, rdate, rtype,
+                         refers_to)
 
     def _append(self, group: _Group) -> tuple[int, Path]:
         """Append a compressed group; return the file offset where it starts and the file."""
@@ -404,7 +379,7 @@ class WarcWriter:
             os.close(fd)
         final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
         os.replace(path, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self.files.append(final)
 
     def flush(self) -> None:
@@ -432,31 +407,9 @@ class WarcWriter:
         self.close()
 
 
-class _KeyLocks:
-    """Mutual exclusion per key (a payload digest), without a lock object per key ever seen."""
-
-    def __init__(self):
-        self._busy: set[str] = set()
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def held(self, key: str | None):
-        if key is None:
-            yield
-            return
-        with self._changed:
-            while key in self._busy:
-                self._changed.wait()
-            self._busy.add(key)
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._busy.discard(key)
-                self._changed.notify_all()
-
-
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable (a power cut after it keeps the new name).
+    Best effort: some file systems cannot open or fsync a directory."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -19,9 +19,13 @@ from pathlib import Path
 from archiver.capture import links as linkmod
 from archiver.capture import robots as robotsmod
 from archiver.capture.config import CrawlConfig
+from archiver.capture.dedup import DedupIndex, Deduplicator
+from archiver.capture.fetch import Fetcher
 from archiver.capture.frontier import Task
+from archiver.capture.incremental import PreviousCrawl, read_payload
 from archiver.capture.scope import is_private_host, origin
-from archiver.capture.sitemaps import parse_sitemap
+from archiver.capture.warcwriter import WarcWriter
+from archiver.sitemaps import SitemapError, parse_sitemap
 from archiver.urls import parse_refresh, resolve_link, surt_key
 
 log = logging.getLogger(__name__)
@@ -88,7 +92,7 @@ def resolves_to_private(url: str, trusted_hosts) -> bool:
 def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
                        status: int | None = None) -> None:
     """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
-    from archiver.capture.wire import header_value
+    from archiver.http_message import header_value
 
     ctype = (header_value(headers, "content-type") or "").lower()
     mime = ctype.split(";", 1)[0].strip()
@@ -104,8 +108,14 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
         return
     limit = config.max_parse_bytes
     if task.kind == "sitemap" or (mime in ("application/xml", "text/xml") and "sitemap" in task.url.lower()):
-        found = parse_sitemap(body, task.url, max_bytes=limit)
-        result.sitemap_children, result.sitemap_pages = found.sitemaps, found.pages
+        try:
+            found = parse_sitemap(body)
+        except SitemapError as exc:
+            log.warning("sitemap %s not read: %s", task.url, exc)
+            return
+        resolved = ([u for u in (resolve_link(task.url, ref) for ref in refs) if u]
+                    for refs in (found.sitemaps, found.pages))
+        result.sitemap_children, result.sitemap_pages = resolved
     elif mime in ("text/html", "application/xhtml+xml") or (not mime and body.lstrip()[:1] == b"<"):
         charset = None
         if "charset=" in ctype:
@@ -142,8 +152,6 @@ class Worker:
     while the answer is written and parsed."""
 
     def __init__(self, config: CrawlConfig, sink: "Sink", trusted_hosts=()):
-        from archiver.capture.fetch import Fetcher
-
         self.config = config
         self.sink = sink
         self.trusted_hosts = trusted_hosts  # the seeds' hosts: private addresses allowed there
@@ -211,8 +219,7 @@ class Recorder:
             if ref.record_type == "response":
                 result.body = (str(self.sink.warc_dir / ref.filename), ref.offset)
             else:
-                original = self.sink.dedup.lookup(fetched.payload_digest)
-                result.refers_to = original.url if original else None
+                result.refers_to = ref.refers_to
             body = fetched.content(max_bytes=self.config.max_parse_bytes) if self._wants_body(task, fetched) else b""
             parse_result_links(self.config, task, result, body, fetched.headers)
             return result
@@ -231,51 +238,47 @@ class Recorder:
 
 
 class Sink:
-    """Where fetched answers go: the WARC writer, the payload-digest dedup index
-    (seeded from ``previous`` for cross-run dedup and conditional requests) and,
-    at the end, index.cdxj."""
+    """Where fetched answers go: the WARC writer, through the payload-digest
+    deduplicator (seeded from ``previous`` for cross-run dedup and conditional
+    requests)."""
 
     def __init__(self, config: CrawlConfig, out_dir: Path):
-        from archiver.capture.dedup import DedupIndex
-        from archiver.capture.warcwriter import WarcWriter
-
         self.config = config
         self.out_dir = out_dir
-        self.index_path = out_dir / "index.cdxj"
+        self.warc_dir = out_dir / "warc"
         self.writer = WarcWriter(
-            out_dir / "warc", prefix="archiver", max_size=config.warc_max_size,
+            self.warc_dir, prefix="archiver", max_size=config.warc_max_size,
             record_credentials=config.record_credentials,
             info={"robots": "ignore" if config.ignore_robots else "obey",
                   "http-header-user-agent": config.user_agent},
         )
-        # its own file: workers write it while the coordinator holds the frontier's transaction
-        self.warc_dir = out_dir / "warc"
-        self.dedup = DedupIndex(out_dir / DEDUP_DB)
-        # WAL without an fsync per commit: still safe against kill -9 (the OS has the pages); the
-        # WARC fsync before each state commit covers a power cut (a lost digest only costs a response)
-        self.dedup.db.execute("PRAGMA synchronous=NORMAL")
+        # its own file: recorders write it while the coordinator holds the frontier's transaction
+        self.index = DedupIndex(out_dir / DEDUP_DB)
+        self.dedup = Deduplicator(self.index, self.writer)
         self.incremental = config.previous is not None
         self.previous = None
         if self.incremental:
-            from archiver.capture.incremental import PreviousCrawl
-
             self.previous = PreviousCrawl(Path(config.previous), STATE_DB)
             self._import_previous(Path(config.previous))
 
     def _import_previous(self, previous: Path) -> None:
         if (previous / DEDUP_DB).exists():
-            n = self.dedup.import_state(previous / DEDUP_DB)
+            n = self.index.import_state(previous / DEDUP_DB)
         else:  # a crawl by another tool, or one whose state is gone: read its WARC files
-            n = self.dedup.import_warcs(sorted(previous.rglob("*.warc.gz")) + sorted(previous.rglob("*.warc")))
+            n = self.index.import_warcs(sorted(previous.rglob("*.warc.gz")) + sorted(previous.rglob("*.warc")))
         log.info("incremental: %d digests and validators from %s", n, previous)
 
     def _previous(self, url: str):
-        return self.dedup.previous(url) if self.incremental else None
+        return self.index.previous(url) if self.incremental else None
 
-    def forget(self, urls) -> None:
-        """Records cut by recovery no longer hold their payloads: later copies must not
-        become revisits of them."""
-        self.dedup.forget(urls)
+    def recovered(self, cut_urls) -> None:
+        """After crash recovery: originals announced but never written, and records recovery
+        cut (``cut_urls``), no longer hold their payloads: later copies must not become
+        revisits of them."""
+        withdrawn = self.index.settle(sorted(self.warc_dir.glob("*.warc.gz")))
+        if withdrawn:
+            log.info("resuming: %d response(s) the last run announced were never written", withdrawn)
+        self.index.forget(cut_urls)
 
     def conditional_headers(self, url: str) -> dict | None:
         previous = self._previous(url)
@@ -289,18 +292,16 @@ class Sink:
         return previous.digest if previous else None
 
     def previous_payload(self, url: str, max_bytes: int):
-        from archiver.capture.incremental import read_payload
-
         return read_payload(self.previous_body(url), max_bytes)
 
     def write(self, fetched):
-        return self.writer.write_capture(fetched, dedup=self.dedup, previous=self._previous(fetched.url))
+        return self.dedup.write(fetched, previous=self._previous(fetched.url))
 
     def flush(self) -> None:
         self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
-        self.dedup.close()
+        self.index.close()
         if self.previous is not None:
             self.previous.close()

@@ -317,7 +317,7 @@ def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
         if not os.path.exists(path):
             raise UsageError(f"no such file or directory: {path}")
     writable_file(out, "--out file")
-    from archiver.archive import expand_inputs, iter_captures
+    from archiver.warc import expand_inputs, iter_captures
 
     if not expand_inputs(paths):
         raise UsageError(f"no WARC or WACZ files in {', '.join(paths)}")

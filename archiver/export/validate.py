@@ -28,15 +28,15 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from archiver.errors import UsageError
-from archiver.types import RedirectRow
+from archiver.types import REDIRECT_KINDS, RedirectRow
 
 from .urls import URL, InvalidURL, defang, parse_url
 
-KINDS = ("page", "fallback", "gone", "unmatched")
+KINDS = REDIRECT_KINDS
 REDIRECT_STATUSES = (301, 308)
 GONE = 410
 REVIEW_COMMENT = "# review: flagged for a person, see redirects.csv"  # the marker in formats with comments
-_KIND_RANK = {"page": 3, "fallback": 2, "gone": 1, "unmatched": 0}
+_KIND_RANK = {"page": 3, "document": 3, "fallback": 2, "gone": 1, "unmatched": 0}
 # why a row was refused, in words for the console and summaries
 CAUSES = {
     "target_host_not_allowed": "target host not allowed",

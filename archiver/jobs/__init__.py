@@ -33,23 +33,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver import __version__
-from archiver.archive import iter_captures
+from archiver.warc import iter_captures
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
+from archiver.capture.crawllog import is_live_page
 from archiver.detect import detect, write_notices
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
-from archiver.export import KINDS, describe_refusals, export_all
+from archiver.export import describe_refusals, export_all
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
 from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
-from archiver.mapping import Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
+from archiver.mapping import KINDS, Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
 from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
 from archiver.mapping.decisions import decisions_report, report_lines
 from archiver.outputs import writable_dir, writable_file
 from archiver.verify import check_reachable, summary_line, verify_run
+from archiver.wacz import write_wacz
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -88,8 +90,11 @@ def _utc(ts: float) -> str:
 
 
 def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
-    """Numbers from a crawl directory's crawl.jsonl and WARC files."""
+    """Numbers from a crawl directory's crawl.jsonl and WARC files.  ``pages`` counts HTML
+    pages that are there (2xx or 304), not robots.txt, sitemaps, images or styles; a 304
+    counts as "not modified", not as a redirect."""
     states, records, statuses = Counter(), Counter(), Counter()
+    pages = 0
     log_path = crawl_dir / "crawl.jsonl"
     if log_path.is_file():
         with log_path.open(encoding="utf-8") as lines:
@@ -100,12 +105,15 @@ def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
                 states[entry.get("state") or "unknown"] += 1
                 if entry.get("record_type"):
                     records[entry["record_type"]] += 1
-                if entry.get("status") is not None:
-                    statuses[f"{entry['status'] // 100}xx"] += 1
+                status = entry.get("status")
+                if status is not None:
+                    statuses["not modified" if status == 304 else f"{status // 100}xx"] += 1
+                pages += is_live_page(entry)
     warcs = sorted((crawl_dir / "warc").glob("*.warc*")) if (crawl_dir / "warc").is_dir() else []
     return {
         "urls": sum(states.values()),
         "fetched": sum(statuses.values()),
+        "pages": pages,
         "failed": states.get("failed", 0),
         "skipped": states.get("skipped", 0),
         "responses": records.get("response", 0),
@@ -158,6 +166,7 @@ class _Run:
         previous = finished[-1] if finished else None
         config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
         config.seeds = list(dict.fromkeys([*config.seeds, *extra_seeds]))
+        config.wacz = False  # packed by the "wacz" stage, with the originals from every earlier run
         result = crawl(config)
         if not result.ok:
             raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
@@ -169,6 +178,14 @@ class _Run:
             "incremental_from": previous.parent.name if previous else None,
             "originals_in": sorted({p.relative_to(self.history.runs_dir).parts[0] for p in originals}),
         }
+
+    def wacz(self, side: str) -> None:
+        """Pack the crawl of ``side`` as ``<side>/archive.wacz``, with its revisits' originals."""
+        packed = write_wacz(self.run_dir / side, originals=self.captures[side].originals)
+        self.summary["crawl"][side]["wacz"] = {
+            "file": f"{side}/{packed.path.name}", "pages": packed.pages, "records": packed.records,
+            "bytes": packed.bytes, "original_files": packed.original_files,
+            "unresolved_revisits": packed.unresolved_revisits}
 
     def load_decisions(self) -> None:
         """Read the job's decisions file, when there is one: a bad file stops the run before any crawl."""
@@ -201,7 +218,8 @@ class _Run:
             rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
                                   allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
                                   thresholds=thresholds, status=settings.status, decisions=self.decisions,
-                                  candidates=candidates)
+                                  candidates=candidates, assets=settings.assets,
+                                  documents_follow_gone=settings.documents_follow_gone)
         self.summary["redirects"] = {"rows": len(rows)}
         return rows
 
@@ -293,8 +311,12 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         try:
             run.stage("decisions", run.load_decisions)
             run.stage("crawl legacy", run.crawl, "legacy")
+            if manifest.crawl.get("wacz"):
+                run.stage("wacz legacy", run.wacz, "legacy")
             notices = run.stage("detect", run.detect)
             run.stage("crawl new", run.crawl, "new", run.targets_on_new_site(notices))
+            if manifest.crawl.get("wacz"):
+                run.stage("wacz new", run.wacz, "new")
             rows = run.stage("map", run.map, notices)
             run.stage("export", run.export, rows)
             passed = run.stage("audit", run.audit)
@@ -355,8 +377,8 @@ def one_line(summary: dict) -> str:
     if "exported" in summary.get("redirects", {}):
         r = summary["redirects"]
         refused = f", {sum(r['refused'].values())} refused" if r["refused"] else ""
-        parts.append(f"{r['exported']} redirect rows ({r['page']} page, {r['fallback']} fallback, {r['gone']} gone, "
-                     f"{r['unmatched']} unmatched{refused})")
+        parts.append(f"{r['exported']} redirect rows ({r['page']} page, {r.get('document', 0)} document, "
+                     f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched{refused})")
     audit = summary.get("audit")
     if audit and audit.get("completeness") is not None:
         bar = f" < {audit['fail_under']:.0%}" if not audit["passed"] else ""
@@ -376,14 +398,17 @@ def format_summary(summary: dict) -> str:
     lines = [f"job {summary['job']} run {summary['run']} ({summary['seconds']} s): {summary['status']}",
              f"  results:   {summary['run_dir']}"]
     for side, c in summary.get("crawl", {}).items():
-        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched, {c['responses']} new/changed records, {c['revisits']} revisits, "
+        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched ({c.get('pages', 0)} pages), {c['responses']} new/changed records, {c['revisits']} revisits, "
                      f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
+        if w := c.get("wacz"):
+            missing = f"; {w['unresolved_revisits']} revisits without original" if w["unresolved_revisits"] else ""
+            lines.append(f"  {'':12} {w['file']}: {w['pages']} pages, {_mb(w['bytes'])}{missing}  (open in ReplayWeb.page)")
     if "notices" in summary:
         lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
     if "exported" in summary.get("redirects", {}):
         r = summary["redirects"]
-        lines.append(f"  redirects: {r['rows']} legacy URLs; exported {r['page']} page, {r['fallback']} fallback, "
-                     f"{r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review")
+        lines.append(f"  redirects: {r['rows']} legacy URLs; exported {r['page']} page, {r.get('document', 0)} document, "
+                     f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review")
         if r["refused"]:
             lines.append(f"  refused:   {describe_refusals(r['refused'])} (redirects.rejected.json)")
     if "exports" in summary:

@@ -25,6 +25,10 @@ def add_parser(sub) -> None:
                    help="a person's decisions (CSV: old_url,decision,new_url,note,decided_at; see archiver review), "
                         "applied before every automatic method")
     p.add_argument("--margin", type=float, help="lead a content match needs over the runner-up (default 0.08)")
+    p.add_argument("--asset-type", action="append", default=[], dest="assets", metavar="TYPE",
+                   help="also give rows to captures of this media type, e.g. 'image/*' (documents always get rows)")
+    p.add_argument("--documents-follow-gone", action="store_true",
+                   help="a document whose linking pages are all gone answers 410 too (default: unmatched)")
 
 
 def run(args) -> int:
@@ -33,6 +37,7 @@ def run(args) -> int:
     from archiver.errors import UsageError
     from archiver.mapping import Thresholds, map_paths
     from archiver.mapping.decisions import report_lines
+    from archiver.settings import check
 
     thresholds = Thresholds()
     for name in ("accept", "margin"):
@@ -41,9 +46,13 @@ def run(args) -> int:
             if not 0 <= value <= 1:
                 raise UsageError(f"--{name} must be between 0 and 1, not {value}")
             thresholds = replace(thresholds, **{name: value})
+    problem = check("media_types", args.assets)
+    if problem:
+        raise UsageError(f"--asset-type: {problem}")
     result = map_paths(args.old, args.new, args.out, allowed_hosts=args.allowed_host, rules=args.rule,
                        thresholds=thresholds, status=args.status, phrases=args.phrase,
-                       notices_file=args.notices, formats=args.formats, decisions_file=args.decisions)
+                       notices_file=args.notices, formats=args.formats, decisions_file=args.decisions,
+                       assets=args.assets, documents_follow_gone=args.documents_follow_gone)
     summary = result.summary
     kinds = ", ".join(f"{k} {n}" for k, n in summary["kinds"].items())
     refused = describe_refusals(summary["refused"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from archiver.archive import expand_inputs, iter_captures
+from archiver.warc import expand_inputs, iter_captures
 from archiver.detect import detect, read_notices, write_notices
 from archiver.errors import UsageError
 from archiver.export import Exported, check_formats, export_all
@@ -74,7 +74,7 @@ def _check_inputs(paths: Iterable, what: str) -> list[str]:
 def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_hosts: Iterable[str] = (),
               rules: Iterable[SectionRule | str] = (), thresholds: Thresholds | None = None, status: int = 301,
               phrases: Iterable[str] = (), notices_file=None, formats: Iterable[str] | None = None,
-              decisions_file=None) -> MapResult:
+              decisions_file=None, assets: Iterable[str] = (), documents_follow_gone: bool = False) -> MapResult:
     """Detect (or read ``notices_file``), map and export into ``out_dir``.
 
     Writes notices.jsonl (when detecting), the export formats,
@@ -105,7 +105,8 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     with CandidatesWriter(out / CANDIDATES_FILE) as candidates:
         result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
                                      allowed_hosts=allowed_hosts, rules=rules, thresholds=thresholds, status=status,
-                                     decisions=decisions, candidates=candidates)
+                                     decisions=decisions, candidates=candidates, assets=assets,
+                                     documents_follow_gone=documents_follow_gone)
     result.files["candidates"] = out / CANDIDATES_FILE
     result.exported = export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts, status_default=status)
     result.files.update(result.exported.paths)

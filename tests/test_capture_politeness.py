@@ -1,0 +1,52 @@
+"""Per-host slots on their own, with explicit clock times: the rules the engine follows."""
+from __future__ import annotations
+
+from archiver.capture.politeness import HostSlots
+
+
+def test_a_slot_keeps_its_concurrency_and_delay():
+    slots = HostSlots(concurrency=2, delay=1.0)
+    a = slots["a:80"]
+    assert a.ready(0.0)
+    a.start(0.0)
+    assert not a.ready(0.5) and a.ready(1.0)  # one second between starts
+    a.start(1.0)
+    assert not a.ready(5.0)  # two in flight: full, however long ago they started
+    a.finish()
+    assert a.ready(5.0)
+    assert slots.blocked(1.5) == {"a:80"} and slots.blocked(2.0) == set()
+
+
+def test_hosts_are_independent_and_the_nearest_free_time_is_known():
+    slots = HostSlots(concurrency=1, delay=2.0)
+    slots["a:80"].start(0.0)
+    slots["a:80"].finish()
+    slots["b:80"].start(1.0)
+    slots["b:80"].finish()
+    assert slots.next_free(1.0) == 1.0  # a is free at 2.0, b at 3.0
+    assert slots.next_free(5.0) is None  # nobody waits for time
+    slots["c:80"].start(4.0)  # c is busy (not waiting for time, but for its answer)
+    assert slots.next_free(4.5) is None
+
+
+def test_a_crawl_delay_raises_the_gap_after_the_request_that_fetched_it():
+    slots = HostSlots(concurrency=2, delay=0.25)
+    a = slots["a:80"]
+    a.start(10.0)  # robots.txt
+    a.robots_pending = True
+    assert not a.ready(20.0)  # nothing but robots.txt until its rules are known
+    a.finish()
+    a.robots_pending = False
+    a.delay = 5.0  # its Crawl-delay
+    assert not a.ready(14.9) and a.ready(15.0)
+
+
+def test_a_rest_holds_the_host_whatever_its_delay():
+    slots = HostSlots(concurrency=4, delay=0.0)
+    a = slots["a:80"]
+    a.start(0.0)
+    a.finish()
+    a.rest(30.0)
+    a.rest(10.0)  # a shorter rest never shortens a longer one
+    assert not a.ready(29.9) and a.ready(30.0)
+    assert slots.next_free(20.0) == 10.0
