@@ -203,8 +203,8 @@ def test_summary_counts_what_the_exports_hold_and_apache_reads_the_map_through_l
     summary = json.loads((latest / "summary.json").read_text())
     with open(latest / "redirects.csv", newline="", encoding="utf-8") as fh:
         kinds = Counter(row["kind"] for row in csv.DictReader(fh))
-    assert {k: summary["redirects"][k] for k in ("page", "fallback", "gone", "unmatched")} == \
-        {k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")}
+    assert {k: summary["redirects"][k] for k in ("page", "document", "fallback", "gone", "unmatched")} == \
+        {k: kinds.get(k, 0) for k in ("page", "document", "fallback", "gone", "unmatched")}
     assert summary["redirects"]["exported"] == sum(kinds.values()) and summary["redirects"]["refused"] == {}
     conf = (latest / "redirects.apache.conf").read_text()
     map_path = Path(re.search(r'RewriteMap archiver_redirects "txt:([^"]+)"', conf).group(1))

@@ -60,9 +60,9 @@ def test_printed_counts_are_the_exported_rows_and_unverified_rules_are_not_deplo
         f"{OLD}/section/x": ("unmatched", f"{NEW}/sections/")}
     assert rows[f"{OLD}/section/x"]["status"] == "" and rows[f"{OLD}/section/x"]["review"] == "yes"
     assert "unverified: answers 404" in rows[f"{OLD}/section/x"]["evidence"]
-    assert "4 legacy URLs; exported: page 2, fallback 0, gone 1, unmatched 1; 1 flagged for review\n" in printed
+    assert "4 legacy URLs; exported: page 2, document 0, fallback 0, gone 1, unmatched 1; 1 flagged for review\n" in printed
     summary = json.loads((out / "map-summary.json").read_text())
-    assert summary["kinds"] == {"page": 2, "fallback": 0, "gone": 1, "unmatched": 1} and summary["refused"] == {}
+    assert summary["kinds"] == {"page": 2, "document": 0, "fallback": 0, "gone": 1, "unmatched": 1} and summary["refused"] == {}
     for name in ("redirects.nginx.conf", "redirects.apache.map.txt", "_redirects"):
         assert "/sections/" not in (out / name).read_text(), name
     # no row was a redirect Cloudflare could not express, so its list is not empty and nothing is said

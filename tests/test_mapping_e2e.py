@@ -51,10 +51,10 @@ def test_archiver_map_on_crawled_warcs(tmp_path, capsys):
     gone = [u for u, v in pair.truth.items() if v == GONE]
     assert gone and all(by_url[u]["kind"] == "gone" and by_url[u]["status"] == "410" for u in gone)
     summary = json.loads((out / "map-summary.json").read_text())
-    counts = {kind: sum(1 for r in rows if r["kind"] == kind) for kind in ("page", "fallback", "gone", "unmatched")}
+    counts = {kind: sum(1 for r in rows if r["kind"] == kind) for kind in ("page", "document", "fallback", "gone", "unmatched")}
     assert summary["kinds"] == counts and summary["refused"] == {}
     # what the console says is what the files hold
-    assert (f"{len(rows)} legacy URLs; exported: page {counts['page']}, fallback {counts['fallback']}, "
+    assert (f"{len(rows)} legacy URLs; exported: page {counts['page']}, document {counts['document']}, fallback {counts['fallback']}, "
             f"gone {counts['gone']}, unmatched {counts['unmatched']};") in printed
     assert (out / "notices.jsonl").stat().st_size > 0
     # re-mapping from the saved notices, with 308s and only the CSV, gives the same decisions
