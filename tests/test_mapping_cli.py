@@ -136,7 +136,9 @@ def test_inputs_without_captures_are_exit_2_before_any_work(archives, tmp_path, 
     out = tmp_path / "out"
     assert main(["map", "--old", args["old"], "--new", args["new"], "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"archiver map: --{which}: ") and err.count("\n") == 1
+    # one line naming the input: the reader's own refusal of a non-archive, or map's check of its inputs
+    assert err.startswith("archiver map: ") and err.count("\n") == 1
+    assert err.startswith(f"archiver map: --{which}: ") or f"archiver map: {path} is not a WARC" in err
     assert not (out / "notices.jsonl").exists()
 
 
