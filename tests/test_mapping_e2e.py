@@ -70,7 +70,7 @@ def test_archiver_map_on_crawled_warcs(tmp_path, capsys):
     nginx_map = (out / "redirects.nginx.conf").read_text()
     for r in rows:  # every redirect is in the nginx map, nothing unmatched is
         path = r["old_url"].split("/", 3)[3]
-        assert (f'"/{path}" "{r["new_url"]}";' in nginx_map) == (r["kind"] in ("page", "fallback")), r
+        assert (f'"/{path}" "{r["new_url"]}";' in nginx_map) == (r["kind"] in ("page", "document", "fallback")), r
 
 
 def test_archiver_map_usage_errors(tmp_path, capsys):
