@@ -55,21 +55,20 @@ def test_robots_txt_answering_404_means_no_rules(tmp_path):
     assert all(log[srv.url(p)]["state"] == "done" for p in PAGES)
 
 
-def test_our_own_user_agent_group_wins_over_the_star_group_both_ways(tmp_path):
+@pytest.mark.parametrize("rules, fetched, refused", [
     # * may fetch nothing, but our group allows everything except /private/
-    ours_allows = "User-agent: *\nDisallow: /\n\nUser-agent: archiver\nDisallow: /private/\n"
-    with site(robots_txt(ours_allows)) as srv:
-        log = crawl_site(srv, tmp_path / "allows")
-        requested = {hit.path for hit in srv.log}
-    assert requested == {"/robots.txt", "/", "/a.html", "/b.html"}
-    assert log[srv.url("/private/c.html")]["skipped_reason"] == "robots"
+    ("User-agent: *\nDisallow: /\n\nUser-agent: archiver\nDisallow: /private/\n", ("/a.html", "/b.html"),
+     "/private/c.html"),
     # * may fetch everything, but our group forbids /b.html
-    ours_forbids = "User-agent: *\nAllow: /\n\nUser-agent: archiver\nDisallow: /b.html\n"
-    with site(robots_txt(ours_forbids)) as srv:
-        log = crawl_site(srv, tmp_path / "forbids")
+    ("User-agent: *\nAllow: /\n\nUser-agent: archiver\nDisallow: /b.html\n", ("/a.html", "/private/c.html"),
+     "/b.html"),
+])
+def test_our_own_user_agent_group_wins_over_the_star_group(tmp_path, rules, fetched, refused):
+    with site(robots_txt(rules)) as srv:
+        log = crawl_site(srv, tmp_path)
         requested = {hit.path for hit in srv.log}
-    assert requested == {"/robots.txt", "/", "/a.html", "/private/c.html"}
-    assert log[srv.url("/b.html")]["skipped_reason"] == "robots"
+    assert requested == {"/robots.txt", "/", *fetched}
+    assert log[srv.url(refused)]["skipped_reason"] == "robots"
 
 
 def test_crawl_delay_spaces_the_requests_to_a_host(tmp_path):
