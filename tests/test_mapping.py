@@ -353,3 +353,15 @@ def test_a_demoted_claim_becomes_the_fallback_its_notice_gives_and_aliases_all_k
         "fallback", "banner_link", section, 301, 0.4)
     assert demoted.review and demoted.evidence.startswith(f"content match {target} (")
     assert f"is already claimed by {OLD}/a/1/" in demoted.evidence and f"notice links {section}" in demoted.evidence
+
+
+def test_two_strong_claims_on_one_new_page_both_keep_it():
+    """Both clear the strong bar (a page and its near copy): neither is forced off the new page."""
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest again", shorter)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    weaker = next(r for r in build_manifest([], old, new, thresholds=Thresholds(strong=0.0)) if r.old_url.endswith("/2/"))
+    assert weaker.kind == "page" and weaker.confidence < 0.99
+    rows = build_manifest([], old, new, thresholds=Thresholds(strong=weaker.confidence))
+    assert [(r.kind, r.new_url) for r in rows] == [("page", new[0].url)] * 2
