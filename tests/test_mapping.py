@@ -365,3 +365,16 @@ def test_two_strong_claims_on_one_new_page_both_keep_it():
     assert weaker.kind == "page" and weaker.confidence < 0.99
     rows = build_manifest([], old, new, thresholds=Thresholds(strong=weaker.confidence))
     assert [(r.kind, r.new_url) for r in rows] == [("page", new[0].url)] * 2
+
+
+def test_a_demoted_claim_keeps_the_reasons_its_fallbacks_were_refused():
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest again", shorter)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    notices = [Notice(f"{OLD}/a/2/", 200, "moved_site", "https://evil.example/x",
+                      (Signal("banner", "https://evil.example/x", "moved"),))]
+    rows = {r.old_url: r for r in build_manifest(notices, old, new, thresholds=Thresholds(strong=0.99))}
+    demoted = rows[f"{OLD}/a/2/"]
+    assert demoted.kind == "unmatched" and demoted.new_url is None and demoted.review
+    assert "notice link https://evil.example/x rejected: off-site" in demoted.evidence
