@@ -33,7 +33,7 @@ from archiver.urls import lookup_key, site_host
 
 __all__ = ["detect", "detect_paths", "write_notices", "summarize", "CLASSIFICATIONS"]
 
-CLASSIFICATIONS = ("moved", "moved_site", "gone", "live", "error")
+CLASSIFICATIONS = ("moved", "moved_site", "gone", "live", "resource", "error")
 MAX_HOPS = 20
 PAGE_LEVEL_MIN = 0.6  # weaker refresh/JS/canonical signals are reported, not followed
 SITE_TARGET_SHARERS = 5  # this many old URLs landing on one URL: that URL is a home/section
@@ -241,6 +241,8 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
             classification = "moved" if banner.page_level and banner.target else "moved_site"
     if classification in ("live", "moved_site") and any(s.kind == "not_found" for s in page.signals):
         classification, target = "gone", None  # the site's banner does not bring a missing page back
+    if classification == "live" and not page.is_html:
+        classification = "resource"  # robots.txt, a sitemap, an image, a style sheet, a document: not a live page
     return Notice(page.url, status, classification, target, tuple(signals))
 
 
