@@ -16,10 +16,13 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from archiver.capture.scope import host_key, path_key
 from archiver.urls import dedup_key
+
+if TYPE_CHECKING:
+    from archiver.capture.retry import Attempts
 
 # lower runs first: robots.txt, then seeds and sitemaps, page requisites early
 # (so pages replay with their images and styles), then pages breadth-first
@@ -124,7 +127,8 @@ class Task:
     kind: str
     depth: int
     redirects: int
-    attempts: int
+    attempts: int  # made in earlier runs (the state's count)
+    tries: "Attempts | None" = None  # this run's attempts, carried between them (``retry.py``)
 
 
 class Frontier:
