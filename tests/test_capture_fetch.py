@@ -355,7 +355,11 @@ def test_urllib3_hooks_are_where_the_fetcher_expects_them():
     make_request = list(inspect.signature(HTTPConnectionPool._make_request).parameters)
     assert make_request[:4] == ["self", "conn", "method", "url"], f"_make_request is now {make_request}"
     assert list(inspect.signature(HTTPSConnectionPool._validate_conn).parameters) == ["self", "conn"]
-    assert set(urllib3.PoolManager().pool_classes_by_scheme) == {"http", "https"}
+    for pool_class in (HTTPConnectionPool, HTTPSConnectionPool):
+        parameters = inspect.signature(pool_class.__init__).parameters
+        assert list(parameters)[1:3] == ["host", "port"] and {"maxsize", "retries"} <= set(parameters)
+    assert "cert_reqs" in inspect.signature(HTTPSConnectionPool.__init__).parameters
+    assert "retries" in inspect.signature(HTTPConnectionPool.urlopen).parameters
     assert issubclass(urllib3.connection.HTTPConnection.response_class, http.client.HTTPResponse)
     assert list(inspect.signature(http.client.HTTPResponse.__init__).parameters) == [
         "self", "sock", "debuglevel", "method", "url"]

@@ -37,6 +37,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -71,6 +72,7 @@ BACKOFF_WITHOUT_RETRY_AFTER = 10.0  # seconds a host rests after a final 429/503
 MAX_HOST_REST = 300.0
 RECORDING_THREADS = 3  # write and parse answers; more only contend for the GIL
 LINK_BUDGET = 60_000  # parsed links waiting for the coordinator (~430 bytes each) before recorders wait
+SEEN_LINKS = 50_000  # links (as written) already queued or skipped: navigation repeated on every page costs nothing
 COMMIT_INTERVAL = 1.0  # seconds: batch frontier commits and WARC fsyncs (kill -9 loses neither; a power cut at most this)
 LOCK_FILE = "crawl.lock"
 
@@ -173,6 +175,7 @@ class Engine:
         self.held_links = 0
         self.held_changed = threading.Condition()
         self._let_in = False  # a recorder that had to wait is recording: the others wait for its count
+        self.seen_links: OrderedDict[tuple[str, bool], None] = OrderedDict()  # bounded, most recent last
         self.fatal: str | None = None
         self._stats_at = 0.0
         self._skipped_robots = 0
@@ -217,6 +220,7 @@ class Engine:
         if o and o not in self.scope.origins:
             self.scope.origins.add(o)
             self.frontier.add_extra_origin(url)
+            self.seen_links.clear()  # links to that origin were out of scope until now
 
     # ------------------------------------------------------------------- run
     def run(self) -> CrawlSummary:
@@ -361,8 +365,20 @@ class Engine:
                 last_commit = time.monotonic()
 
     def _commit(self) -> None:
-        self.sink.flush()  # the records on disk before the state that points at them
-        self.frontier.commit()
+        try:
+            self.sink.flush()  # the records on disk before the state that points at them
+            self.frontier.commit()
+        except Exception as exc:  # a full disk: what came since the last commit is fetched again on resume
+            if not _is_write_error(exc):
+                raise
+            self._stop_for(_describe_write_error(exc))
+
+    def _stop_for(self, reason: str) -> None:
+        """The crawl's own files cannot be written: stop (the first reason is the one told)."""
+        if self.fatal is None:
+            log.error("stopping: %s", reason)
+            self.fatal = reason
+            self.stopping.set()
 
     def _refresh_stats(self) -> None:
         self.stats.inflight = self.inflight
@@ -524,10 +540,7 @@ class Engine:
             return
         if r.fatal:
             self.frontier.requeue(task)
-            if self.fatal is None:
-                log.error("stopping: %s", r.fatal)
-                self.fatal = r.fatal
-                self.stopping.set()
+            self._stop_for(r.fatal)
             return
         body = r.body or self._original_body(r.refers_to)
         self.frontier.finish(
@@ -586,7 +599,7 @@ class Engine:
                 discovered_from=task.url, via="redirect", redirects=hops, skipped_reason=reason))
         followable = scope.in_origin(task.url)  # off-origin requisites are fetched, never followed
         for link in r.links:
-            if not link.requisite and not followable:
+            if (not link.requisite and not followable) or not self._first_sight(link.url, link.requisite):
                 continue
             depth = task.depth + 1
             candidates.append(Candidate(
@@ -602,6 +615,20 @@ class Engine:
                                         via="sitemap", skipped_reason=scope.reason(url, depth=0)))
         if candidates:
             self.frontier.add(candidates)
+
+    def _first_sight(self, url: str, requisite: bool) -> bool:
+        """False for a link queued or skipped recently: the frontier would ignore it again
+        (a URL keeps its first decision, unless it was out of scope and the scope grew,
+        which clears this memory), so it skips the scope check and the URL keys."""
+        seen = self.seen_links
+        key = (url, requisite)
+        if key in seen:
+            seen.move_to_end(key)
+            return False
+        seen[key] = None
+        if len(seen) > SEEN_LINKS:
+            seen.popitem(last=False)
+        return True
 
     # --------------------------------------------------------------- workers
     def _fetch_loop(self, worker: Worker) -> None:

@@ -1,13 +1,13 @@
 """Fetch one URL once and record the exchange byte for byte.
 
-urllib3 is the HTTP client (one pool manager per thread), but WARC needs the
+urllib3 is the HTTP client (one pool per origin per thread), but WARC needs the
 message *as it crossed the wire* (status line, headers, chunk framing, gzip),
 which urllib3 and ``http.client`` have already taken apart. So the pools use
 connection subclasses that tee every byte: ``send()`` records the request as
 sent, and the ``http.client`` response reads from a socket reader that copies
 everything it receives into a :class:`~.wire.Recording` (spooled to disk
 above 1 MB). The recording for the current request is found through a
-thread-local, so each thread has its own pool manager and its requests are
+thread-local, so each thread has its own pools and its requests are
 synchronous.
 
 ``requests`` is not used here: its per-request machinery (preparing,
@@ -20,8 +20,10 @@ urllib3 versions: these hooks are tested with urllib3 2.0.2 to 2.8.0 (the
 upper bound is pinned in pyproject.toml; ``test_capture_fetch`` checks each
 hook and fails by name when urllib3 moves one).  They rely on:
 
-- ``PoolManager.pool_classes_by_scheme``: the pool manager builds our pool
-  classes, whose ``ConnectionCls`` are the teeing connections;
+- ``HTTPConnectionPool(host, port, maxsize=, retries=)`` and
+  ``HTTPSConnectionPool(..., cert_reqs=)``: each thread keeps one pool per
+  origin (our subclasses, whose ``ConnectionCls`` are the teeing
+  connections) and calls ``urlopen`` on it;
 - ``HTTPConnectionPool._make_request(conn, method, url, ...)`` (private): our
   pools swap in the request target exactly as written, found through the
   thread-local (urllib3 would re-encode it), passing every other argument on;
@@ -82,6 +84,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -100,6 +103,7 @@ from .wire import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recordin
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 20 * 1024 * 1024
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+POOLS_PER_THREAD = 16  # origins a fetching thread keeps a connection open to
 
 _current = threading.local()  # .recording: the Recording of this thread's in-flight request
 
@@ -379,45 +383,55 @@ class Fetcher:
         self.max_response_bytes = max_response_bytes
         self.verify_tls = verify_tls  # archive what the site serves, even behind a bad certificate
         self.clock = clock
-        self.headers = urllib3.HTTPHeaderDict({
+        self.headers = _merge_headers({
             "User-Agent": user_agent,
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
             # br only where its decoding can be capped
             "Accept-Encoding": "gzip, deflate, br" if BROTLI_BOUNDED else "gzip, deflate",
-        })
-        self.headers.update(extra_headers or {})
+        }, extra_headers)
         self.cookies = http.cookiejar.CookieJar()  # thread-safe: one jar for every thread
+        self._no_retries = urllib3.Retry(total=False, redirect=False)
         self._local = threading.local()
-        self._managers: list[urllib3.PoolManager] = []
+        self._pools: list[OrderedDict] = []  # every thread's pools, closed by close()
         self._lock = threading.Lock()
 
-    def _manager(self) -> urllib3.PoolManager:
-        manager = getattr(self._local, "manager", None)
-        if manager is None:
-            manager = urllib3.PoolManager(num_pools=16, maxsize=4, retries=False,
-                                          cert_reqs="CERT_REQUIRED" if self.verify_tls else "CERT_NONE")
-            manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-            self._local.manager = manager
+    def _pool(self, scheme: str, host: str, port: int | None) -> HTTPConnectionPool:
+        """This thread's pool for the origin: one connection, kept alive; the pools of the
+        least recently used origins beyond ``POOLS_PER_THREAD`` are closed."""
+        pools = getattr(self._local, "pools", None)
+        if pools is None:
+            pools = self._local.pools = OrderedDict()
             with self._lock:
-                self._managers.append(manager)
-        return manager
+                self._pools.append(pools)
+        key = (scheme, host, port)
+        pool = pools.get(key)
+        if pool is not None:
+            pools.move_to_end(key)
+            return pool
+        if scheme == "https":
+            pool = _HTTPSPool(host, port, maxsize=1, retries=self._no_retries,
+                              cert_reqs="CERT_REQUIRED" if self.verify_tls else "CERT_NONE")
+        else:
+            pool = _HTTPPool(host, port, maxsize=1, retries=self._no_retries)
+        pools[key] = pool
+        if len(pools) > POOLS_PER_THREAD:
+            pools.popitem(last=False)[1].close()
+        return pool
 
     def fetch(self, url: str, headers: dict | None = None, time_limit: float | None = None) -> FetchResult:
         """One GET of ``url`` (no redirects followed, nothing retried), cut after
         ``total_timeout`` seconds or ``time_limit``, whichever is shorter."""
         limit = self.total_timeout if time_limit is None else max(0.0, min(self.total_timeout, time_limit))
-        rec = Recording(deadline=self.clock() + limit, clock=self.clock, limit=limit)
         waits = min(self.timeout, limit)  # for a connection or the next bytes: never past the deadline
         result = FetchResult(url=url)
         try:
-            if _unusable_host(url):  # urllib3 before 2.8 would look it up in DNS, again and again
-                raise urllib3.exceptions.LocationValueError(f"no such host name can exist: {urlsplit(url).hostname!r}")
             target = parse_url(url)
             if target.scheme not in ("http", "https") or not target.host:
                 raise urllib3.exceptions.LocationValueError(f"not an http(s) URL with a host: {url!r}")
-            pool = self._manager().connection_from_host(target.host, port=target.port, scheme=target.scheme)
+            if _unusable_host(target.host):  # urllib3 before 2.8 would look it up in DNS, again and again
+                raise urllib3.exceptions.LocationValueError(f"no such host name can exist: {target.host!r}")
+            pool = self._pool(target.scheme, target.host, target.port)
         except _INVALID_REQUEST as exc:  # a URL no retry can fix
-            rec.close()
             result.error, result.permanent = f"invalid URL: {exc}"[:500], True
             return result
         if _sendable_as_written(url):
@@ -425,10 +439,11 @@ class Fetcher:
         else:
             result.url = target.url
         request_headers = self._request_headers(result.url, headers)
+        rec = Recording(deadline=self.clock() + limit, clock=self.clock, limit=limit)
         _current.recording = rec
         try:
             result.date = datetime.now(timezone.utc)
-            response = pool.urlopen("GET", target.request_uri, headers=request_headers, retries=False,
+            response = pool.urlopen("GET", target.request_uri, headers=request_headers, retries=self._no_retries,
                                     redirect=False, assert_same_host=False,
                                     timeout=urllib3.Timeout(connect=waits, read=waits),
                                     preload_content=False, decode_content=False, release_conn=False)
@@ -451,12 +466,10 @@ class Fetcher:
             self.cookies.extract_cookies(_CookieSource(result.headers), urllib.request.Request(result.url))
         return result
 
-    def _request_headers(self, url: str, extra: dict | None) -> urllib3.HTTPHeaderDict:
-        """The session's headers, the caller's, and the cookies the site set (when it set any)."""
-        headers = self.headers.copy()
-        if extra:
-            headers.update(extra)
-        if len(self.cookies) and "cookie" not in headers:
+    def _request_headers(self, url: str, extra: dict | None) -> dict[str, str]:
+        """The fetcher's headers, the caller's, and the cookies the site set (when it set any)."""
+        headers = _merge_headers(self.headers, extra) if extra else dict(self.headers)
+        if len(self.cookies) and not any(name.lower() == "cookie" for name in headers):
             probe = urllib.request.Request(url)
             self.cookies.add_cookie_header(probe)
             cookie = probe.get_header("Cookie")
@@ -491,15 +504,28 @@ class Fetcher:
 
     def close(self) -> None:
         with self._lock:
-            for manager in self._managers:
-                manager.clear()
-            self._managers.clear()
+            for pools in self._pools:
+                for pool in pools.values():
+                    pool.close()
+                pools.clear()
+            self._pools.clear()
 
     def __enter__(self) -> "Fetcher":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _merge_headers(headers: dict[str, str], extra: dict[str, str] | None) -> dict[str, str]:
+    """``headers`` with ``extra`` added, an extra header replacing one of the same name in
+    any case."""
+    merged = dict(headers)
+    for name, value in (extra or {}).items():
+        for same in [key for key in merged if key.lower() == name.lower()]:
+            del merged[same]
+        merged[name] = value
+    return merged
 
 
 class _CookieSource:
@@ -524,12 +550,8 @@ def _request_target(url: str) -> str:
     return target if target.startswith("/") else "/" + target
 
 
-def _unusable_host(url: str) -> bool:
+def _unusable_host(host: str) -> bool:
     """A host with characters no DNS name or address literal has (controls, spaces)."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False  # urllib3 names what is wrong
     return any(ord(c) <= 0x20 or c == "\x7f" for c in host)
 
 

@@ -35,6 +35,9 @@ OUTCOME_COLUMNS = frozenset({
     "http_status", "error", "bytes", "warc_file", "warc_offset", "record_type", "content_type",
     "body_file", "body_offset", "warc_length", "warc_date", "payload_digest", "index_key",
 })
+_OUTCOME_ORDER = sorted(OUTCOME_COLUMNS)
+_FINISH = (f"UPDATE urls SET status=?, attempts=attempts+?, {', '.join(f'{c}=?' for c in _OUTCOME_ORDER)}, "
+           "skipped_reason=NULL, updated_at=? WHERE id=?")
 RECENT_KEYS = 50_000  # a bounded cache of keys already queued, never the whole frontier
 
 SCHEMA = """
@@ -282,16 +285,10 @@ class Frontier:
 
     def finish(self, task: Task, *, ok: bool, attempts: int, **outcome) -> None:
         """Record a fetch's outcome; ``outcome`` keys are columns (http_status, error, bytes, warc_file...)."""
-        unknown = set(outcome) - OUTCOME_COLUMNS
-        if unknown:
-            raise TypeError(f"unknown outcome columns: {sorted(unknown)}")
-        columns = {column: outcome.get(column) for column in sorted(OUTCOME_COLUMNS)}
-        assignments = ", ".join(f"{column}=?" for column in columns)
-        self.db.execute(
-            f"UPDATE urls SET status=?, attempts=attempts+?, {assignments}, skipped_reason=NULL, updated_at=? "
-            "WHERE id=?",
-            ("done" if ok else "failed", attempts, *columns.values(), time.time(), task.id),
-        )
+        if not outcome.keys() <= OUTCOME_COLUMNS:
+            raise TypeError(f"unknown outcome columns: {sorted(outcome.keys() - OUTCOME_COLUMNS)}")
+        self.db.execute(_FINISH, ("done" if ok else "failed", attempts,
+                                  *[outcome.get(column) for column in _OUTCOME_ORDER], time.time(), task.id))
 
     def body_location(self, url: str) -> tuple[str, int] | None:
         row = self.db.execute("SELECT body_file, body_offset FROM urls WHERE key=?", (dedup_key(url),)).fetchone()

@@ -267,7 +267,7 @@ class Sink:
                   "http-header-user-agent": config.user_agent},
         )
         # its own file: recorders write it while the coordinator holds the frontier's transaction
-        self.index = DedupIndex(out_dir / DEDUP_DB)
+        self.index = DedupIndex(out_dir / DEDUP_DB, deferred=True)  # committed by flush()
         self.dedup = Deduplicator(self.index, self.writer)
         self.incremental = config.previous is not None
         self.previous = None
@@ -312,7 +312,9 @@ class Sink:
         return self.dedup.write(fetched, previous=self._previous(fetched.url))
 
     def flush(self) -> None:
+        """fsync the WARC files, then commit the dedup bookkeeping of what they hold."""
         self.writer.flush()
+        self.index.commit()
 
     def close(self) -> None:
         self.writer.close()
