@@ -78,6 +78,7 @@ import hashlib
 import http.client
 import http.cookiejar
 import io
+import re
 import socket
 import ssl
 import tempfile
@@ -97,7 +98,7 @@ from urllib3.util import parse_url
 
 from archiver.urls import resolve_link
 
-from .wire import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, header_value, is_chunked,
+from .wire import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, is_chunked,
                    iter_dechunked, payload_digest_of, split_head, warc_digest)
 
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
@@ -220,6 +221,7 @@ class FetchResult:
     retry_after: float | None = None
     deadline_hit: bool = False
     permanent: bool = False  # an error no retry can fix (invalid URL, unsupported scheme)
+    _first: tuple | None = field(default=None, repr=False, compare=False)  # (headers, {name: first value})
 
     @property
     def recorded(self) -> bool:
@@ -235,11 +237,17 @@ class FetchResult:
         """The absolute redirect target of a 3xx answer, else None."""
         if self.status is None or not 300 <= self.status < 400:
             return None
-        loc = header_value(self.headers, "location")
+        loc = self.header("location")
         return resolve_link(self.url, loc) if loc else None
 
     def header(self, name: str) -> str | None:
-        return header_value(self.headers, name)
+        """The first value of header ``name`` (any case), or None."""
+        if self._first is None or self._first[0] is not self.headers:
+            first: dict[str, str] = {}
+            for key, value in self.headers:
+                first.setdefault(key.lower(), value)
+            self._first = (self.headers, first)
+        return self._first[1].get(name.lower())
 
     def iter_raw(self, start: int = 0, end: int | None = None):
         """Yield the recorded bytes ``[start, end)`` (default: the whole message)."""
@@ -300,18 +308,19 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _message_end(result: FetchResult, method: str = "GET") -> int:
-    """Where the HTTP message ends inside the recording (bytes after it are not ours)."""
+def _message_end(result: FetchResult, payload, method: str = "GET") -> int:
+    """Where the HTTP message ends inside the recording (bytes after it are not ours); a
+    chunked body's data, read on the way, goes into the ``payload`` hash."""
     length = result.response_length
     if method == "HEAD" or result.status in (204, 304) or (result.status or 0) < 200:
         return result.head_length
     if is_chunked(result.headers):
         stats: dict = {}
         result.response.seek(result.head_length)
-        for _ in iter_dechunked(result.response, stats):
-            pass
+        for data in iter_dechunked(result.response, stats):
+            payload.update(data)
         return length if stats["end"] is None else min(length, result.head_length + stats["end"])
-    cl = header_value(result.headers, "content-length")
+    cl = result.header("content-length")
     if cl and cl.strip().isdigit():
         return min(length, result.head_length + int(cl.strip()))
     return length
@@ -349,19 +358,28 @@ def _finish(result: FetchResult, rec: Recording) -> FetchResult:
         return result
     result.status, result.reason, result.headers = status, reason, headers
     result.response, result.response_length, result.head_length = spool, rec.received_length, len(head)
+    chunked = is_chunked(headers)
+    payload = hashlib.sha1()  # over the entity body: chunk framing removed, content coding kept
     if result.truncated is None:
-        end = _message_end(result)
+        end = _message_end(result, payload)
         if end < result.response_length:
             spool.seek(end)
             spool.truncate()
             result.response_length = end
-    block = hashlib.sha1()
-    for data in result.iter_raw():
+    block = hashlib.sha1(head)
+    for data in result.iter_raw(result.head_length):  # one pass for both digests, unless chunked
         block.update(data)
+        if not chunked:
+            payload.update(data)
     result.block_digest = warc_digest(block)
-    spool.seek(result.head_length)
-    result.payload_digest = payload_digest_of(spool, headers)
-    result.retry_after = parse_retry_after(header_value(headers, "retry-after"))
+    if chunked and result.truncated is None:
+        result.payload_digest = warc_digest(payload)
+    elif chunked:  # cut: the framing was never read through
+        spool.seek(result.head_length)
+        result.payload_digest = payload_digest_of(spool, headers)
+    else:
+        result.payload_digest = warc_digest(payload)
+    result.retry_after = parse_retry_after(result.header("retry-after"))
     return result
 
 
@@ -462,7 +480,7 @@ class Fetcher:
         finally:
             _current.recording = None
         _finish(result, rec)
-        if result.recorded and any(name.lower() == "set-cookie" for name, _ in result.headers):
+        if result.recorded and result.header("set-cookie") is not None:
             self.cookies.extract_cookies(_CookieSource(result.headers), urllib.request.Request(result.url))
         return result
 
@@ -550,13 +568,16 @@ def _request_target(url: str) -> str:
     return target if target.startswith("/") else "/" + target
 
 
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _unusable_host(host: str) -> bool:
     """A host with characters no DNS name or address literal has (controls, spaces)."""
-    return any(ord(c) <= 0x20 or c == "\x7f" for c in host)
+    return _CONTROL_OR_SPACE.search(host) is not None
 
 
 def _sendable_as_written(url: str) -> bool:
-    return url.isascii() and not any(ord(c) <= 0x20 or c == "\x7f" for c in url)
+    return url.isascii() and _CONTROL_OR_SPACE.search(url) is None
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -43,13 +43,16 @@ class Link(NamedTuple):
 
 def is_document(url: str) -> bool:
     """The path of an absolute URL ends in a document's or file's extension."""
-    rest = url.partition("://")[2]
-    slash = rest.find("/")
-    if slash < 0:
+    start = url.find("/", url.find("://") + 3)  # the path's first slash, after the host
+    if start < 0:
         return False
-    path = rest[slash:].split("?", 1)[0].split("#", 1)[0].lower()
-    dot = path.rfind(".")
-    return dot > path.rfind("/") and path[dot:] in DOCUMENT_EXTENSIONS
+    end = len(url)
+    for mark in "?#":
+        at = url.find(mark, start, end)
+        if at >= 0:
+            end = at
+    dot = url.rfind(".", start, end)
+    return dot > url.rfind("/", start, end) and url[dot:end].lower() in DOCUMENT_EXTENSIONS
 
 
 def _srcset_urls(value: str):
