@@ -103,7 +103,7 @@ def extract_html(
     return collector.found
 
 
-WHOLE_TREE_BYTES = 1 << 20  # a parsed tree costs ~10x the document: larger ones are streamed
+WHOLE_TREE_BYTES = 512 * 1024  # a parsed tree costs ~10x the document: larger ones are streamed
 # the tags that can hold a link (lxml's HTML parser gives tag and attribute names in lower case)
 _EMBEDDED = ("img", "source", "video", "audio", "track", "embed", "input", "script")
 _BACKGROUND = ("body", "table", "td", "th", "tr")
