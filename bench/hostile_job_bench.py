@@ -18,8 +18,8 @@ every crawl setting is its default (2 per host, 0.25 s apart, 30 s time-out,
 ``crawl.jsonl`` says about the two hostile URLs, and that every other URL of
 the legacy site was captured (nothing else lost).
 
-    .venv/bin/python bench/hostile_bench.py
-    .venv/bin/python bench/hostile_bench.py --compare-with /tmp/archiver-before   # + the job on older code
+    .venv/bin/python bench/hostile_job_bench.py
+    .venv/bin/python bench/hostile_job_bench.py --compare-with /tmp/archiver-before   # + the job on older code
 
 ``--compare-with DIR`` runs the same job on the code in DIR (a directory
 holding an ``archiver/`` package, e.g. ``git archive <commit> archiver | tar
@@ -192,12 +192,12 @@ def main(argv=None) -> int:
                     content_type=home.headers.get("Content-Type", "text/html; charset=utf-8"))
     legacy.site, new.site = pair.legacy, pair.new
     pages = sum(1 for r in pair.legacy.resources.values() if "html" in r.headers.get("Content-Type", ""))
-    print(f"hostile_bench: legacy site of {len(pair.legacy.resources)} URLs ({pages} pages) + 2 hostile, "
+    print(f"hostile_job_bench: legacy site of {len(pair.legacy.resources)} URLs ({pages} pages) + 2 hostile, "
           f"new site of {len(pair.new.resources)} URLs", flush=True)
     common.compile_package()
     if args.compare_with:
         common.compile_package(args.compare_with)
-    work = Path(tempfile.mkdtemp(prefix="hostile_bench-"))
+    work = Path(tempfile.mkdtemp(prefix="hostile_job_bench-"))
     runs = []
     try:
         runs.append(run_job("ours", work, legacy, new, args.timeout))
@@ -222,8 +222,8 @@ def main(argv=None) -> int:
     for run in runs[1:]:
         summary.append(common.row(f"{run['label']} ({args.compare_with}): whole job (s)", run["wall_s"]))
     print()
-    print(common.format_table(summary, "hostile_bench"))
-    path = common.write_results("hostile", summary, {"runs": runs, "compare_with": args.compare_with})
+    print(common.format_table(summary, "hostile_job_bench"))
+    path = common.write_results("hostile_job", summary, {"runs": runs, "compare_with": args.compare_with})
     print(f"\nresults: {path}")
     return 0 if summary[0]["ok"] and summary[2]["ok"] else 1
 
