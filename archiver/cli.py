@@ -22,6 +22,7 @@ COMMANDS = {
     "detect": "archiver.detect.cli",
     "map": "archiver.mapping.cli",
     "audit": "archiver.audit.cli",
+    "wacz": "archiver.wacz.cli",
     "review": "archiver.review.cli",
     "verify": "archiver.verify.cli",
     "run": "archiver.jobs.cli",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import sys
 import unicodedata
 from collections import Counter
 from datetime import date
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_PARSE_BYTES = 3_000_000  # larger bodies are cut before decoding and parsing
 MAX_TEXT_CHARS = 200_000  # main text kept per page
+MAX_LINK_TEXT = 200  # characters of a link's text kept
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
@@ -186,15 +188,29 @@ def base_url(tree, url: str) -> str:
     return url
 
 
-def absolute_links(tree, url: str) -> tuple[str, ...]:
-    """http(s) targets of <a>/<area> links, absolute, fragment removed, in order."""
+def _anchors(tree, url: str):
+    """(absolute URL, <a>/<area> element) of each link: fragment removed, in document order."""
     base = base_url(tree, url)
-    seen: dict[str, None] = {}
-    for href in tree.xpath("//a/@href | //area/@href"):
-        link = resolve_link(base, href)
+    for element in tree.iter("a", "area"):
+        link = resolve_link(base, element.get("href"))
         if link:
-            seen.setdefault(link, None)
-    return tuple(seen)
+            yield link, element
+
+
+def absolute_links(tree, url: str) -> tuple[str, ...]:
+    """http(s) targets of <a>/<area> links, absolute, fragment removed, in order, without repeats."""
+    return tuple(dict.fromkeys(link for link, _ in _anchors(tree, url)))
+
+
+def links_and_texts(tree, url: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``absolute_links`` and, in step, each link's text (an <a>'s words, an <area>'s alt; the first
+    non-empty one where a URL is linked twice): what a person clicked to get a document."""
+    texts: dict[str, str] = {}
+    for link, element in _anchors(tree, url):
+        if not texts.get(link):
+            text = (element.get("alt") or "") if element.tag == "area" else element_text(element)
+            texts[link] = sys.intern(text[:MAX_LINK_TEXT]) if text else ""
+    return tuple(texts), tuple(texts.values())
 
 
 _NON_TEXT = frozenset(("script", "style", "noscript", "template"))
@@ -453,7 +469,7 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
                              if capture.mime == "text/plain" else "")
         metas = _metas(tree)
         title, h1 = _title(tree, metas)
-        links = absolute_links(tree, capture.url)
+        links, link_texts = links_and_texts(tree, capture.url)
         published = _date(tree, capture.url, metas)
         body = None if fast else main_text(tree, capture.url)
         if not body:
@@ -468,6 +484,7 @@ def extract(capture: Capture, *, fast: bool = False) -> PageFacts:
             lang=_language(tree, capture, body, metas),
             text=body[:MAX_TEXT_CHARS],
             links=links,
+            link_texts=link_texts,
         )
     except Exception:  # never let one hostile page stop a 100,000-page run
         log.warning("could not extract %s", capture.url, exc_info=True)

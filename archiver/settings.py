@@ -21,6 +21,7 @@ from archiver.errors import UsageError
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*\*?)")
 
 EXPECTED = {
     "int": "an integer",
@@ -38,6 +39,7 @@ EXPECTED = {
     "origin": "an http(s) URL of the form scheme://host[:port]",
     "regexes": "a list of regular expressions",
     "hosts": "a list of host names",
+    "media_types": "a list of media types such as \"image/*\" or \"application/zip\"",
     "headers": "a table of header = \"value\" strings",
     "rules": "a list of {pattern = \"regex\", target = \"URL\"} tables",
     "redirect_status": "301 or 308",
@@ -90,7 +92,7 @@ def check_settings(obj: Any) -> None:
         value = getattr(obj, field.name)
         if value is None:
             continue
-        if isinstance(value, tuple) and field.metadata["kind"] in ("strings", "urls", "regexes", "hosts"):
+        if isinstance(value, tuple) and field.metadata["kind"] in ("strings", "urls", "regexes", "hosts", "media_types"):
             value = list(value)
         problem = check(field.metadata["kind"], value, field.metadata["choices"])
         if problem is not None:
@@ -203,6 +205,8 @@ def check(kind: str, value: Any, choices: tuple[str, ...] = ()) -> str | None:
         return next(filter(None, (_regex_problem(p, bad) for p in value)), None)
     if kind == "hosts":
         return None if all(isinstance(h, str) and HOST.fullmatch(h) for h in value) else bad
+    if kind == "media_types":
+        return None if all(isinstance(t, str) and MEDIA_TYPE.fullmatch(t.lower()) for t in value) else bad
     if kind == "rules":
         for index, rule in enumerate(value, 1):
             if not isinstance(rule, dict) or set(rule) != {"pattern", "target"}:

@@ -71,6 +71,7 @@ class PageFacts:
     lang: str | None = None  # ISO 639-1
     text: str = ""  # main text, boilerplate removed
     links: tuple[str, ...] = ()  # absolute URLs of outgoing links
+    link_texts: tuple[str, ...] = ()  # each link's text, in step with ``links`` ("" when it has none)
 
     def to_json(self) -> dict:
         return _jsonable(self)
@@ -135,12 +136,17 @@ class SectionRule:
             return None
 
 
+# what a redirect row does: see RedirectRow.kind
+REDIRECT_KINDS = ("page", "document", "fallback", "gone", "unmatched")
+
+
 @dataclass(frozen=True)
 class RedirectRow:
     """One row of the redirect manifest, the input of every export format.
 
-    kind: page (a page-level equivalent), fallback (the notice's own link or a
-    section rule), gone (410), unmatched (no equivalent found; flagged).
+    kind: page (a page-level equivalent), document (a legacy PDF, office or
+    text file's new URL), fallback (the notice's own link or a section rule),
+    gone (410), unmatched (no equivalent found; flagged).
     status: 301, 308, 410, or None for unmatched rows.
     """
 
@@ -148,7 +154,8 @@ class RedirectRow:
     new_url: str | None
     status: int | None
     kind: str
-    method: str  # http_redirect, meta_refresh, js_redirect, canonical, content, banner_link, rule, gone, none, reviewed
+    method: str  # http_redirect, meta_refresh, js_redirect, canonical, content, banner_link, rule, gone, none,
+    #              reviewed, digest, text, linked_from (documents), page_gone (a document removed with its page)
     confidence: float
     evidence: str = ""
     review: bool = False  # a person should look at this row

@@ -5,6 +5,8 @@ Apache), so test modules never import one another."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,3 +29,34 @@ def test_server():
     """A started :class:`TestServer` with the default routes."""
     with TestServer() as srv:
         yield srv
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs (needs root and mount; skipped elsewhere). Yields (path, resize)."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+    def resize(size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(mountpoint)], check=True)
+
+    try:
+        yield mountpoint, resize
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_memo_caches():
+    """Each test starts with the project's memo caches (functools.lru_cache) empty, so what a test
+    exercises does not depend on which tests ran before it in the same process. Mutation testing
+    (bench/mutation.py) relies on this: it learns which tests reach a function by running them."""
+    for name, module in list(sys.modules.items()):
+        if name == "archiver" or name.startswith("archiver."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                    value.cache_clear()
+    yield

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 from lxml import html as lxml_html
 
-from archiver.archive import iter_records
+from archiver.warc import iter_records
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
 
@@ -115,8 +115,9 @@ def test_wget_warc_outcomes_requisites_and_html(site, tmp_path):
     assert got[f"{site}/never-linked.html"].outcome == "not_captured"
     assert set(got[f"{site}/never-linked.html"].sources) == {"list", f"sitemap {site}/sitemap.xml"}
     assert got[f"{site}{HOSTILE}"].outcome == "captured"  # wget fetched it percent-encoded: the same URL
-    assert {m["url"] for m in report.missing} == {f"{site}/missing.html", f"{site}/never-linked.html",
-                                                 "https://127.0.0.1:1/elsewhere"}
+    # a 404 is held against completeness but is not "missing": the archive holds the site's answer
+    assert {m["url"] for m in report.missing} == {f"{site}/never-linked.html", "https://127.0.0.1:1/elsewhere"}
+    assert [m["url"] for m in report.not_found] == [f"{site}/missing.html"] and report.out_of_scope == []
     # 7 expected, none out of scope; captured or redirected: /, /a.html, /old, the hostile image
     assert report.completeness == pytest.approx(4 / 7)
 
@@ -136,6 +137,16 @@ def test_wget_warc_outcomes_requisites_and_html(site, tmp_path):
     tree = lxml_html.fromstring(page)
     assert len(tree.findall(".//script")) == 1 and not tree.xpath("//script/@src | //link/@href | //img/@src")
     assert tree.xpath("//svg") and tree.xpath("//table[@id='requisites']//td[contains(., 'nope.png')]")
+    # the headline adds up and gives the same ratio; each list in its own section; statuses never wrap
+    headline = " ".join(tree.xpath("//p[@class='headline']")[0].text_content().split())
+    assert headline.startswith("7 expected URLs: 0 out of scope (not counted), so 7 in scope: 3 captured + 1 "
+                               "redirected (complete), 1 captured as 404/410, 2 missing.")
+    assert "Completeness = (3 + 1) / 7 = 57.1%." in headline
+    assert tree.xpath("//p[contains(@class, 'verdict')]/strong/text()") == ["NO THRESHOLD"]
+    assert tree.xpath("//table[@id='missing']//td[1]/text()") == [m["url"] for m in report.missing]
+    assert tree.xpath("//table[@id='not-found']//td[1]/text()") == [f"{site}/missing.html"]
+    assert set(tree.xpath("//table[@id='outcomes']//td[3]/@class")) == {"short"}
+    assert set(tree.xpath("//table[@id='outcomes']//td[1]/@class")) == {"url"}
 
 
 @pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
@@ -273,6 +284,11 @@ def test_cli_exit_codes(tmp_path):
     assert json.loads((tmp_path / "o1" / "audit.json").read_text())["completeness"] == 0.5
     under = cli(warc, "--expected", expected, "--fail-under", "90%", "--out", tmp_path / "o2")
     assert under.returncode == 3 and (tmp_path / "o2" / "audit.html").exists()
+    # pass or fail in words, not only as a colour
+    for out, word in (("o1", "PASSED"), ("o2", "FAILED")):
+        tree = lxml_html.fromstring((tmp_path / out / "audit.html").read_text())
+        assert tree.xpath("//p[contains(@class, 'verdict')]/strong/text()") == [word]
+    assert "completeness 50.0% of 2 expected URLs in scope" in under.stdout
     for bad in ([tmp_path / "nope.warc", "--out", tmp_path / "o3"],
                 [warc, "--fail-under", "1.5", "--out", tmp_path / "o3"],
                 [warc, "--expected", tmp_path / "missing.txt", "--out", tmp_path / "o3"],
@@ -281,6 +297,37 @@ def test_cli_exit_codes(tmp_path):
         result = cli(*bad)
         assert result.returncode == 2, (bad, result.stderr)
         assert result.stderr.strip() and "Traceback" not in result.stderr
+
+
+def test_cli_fails_on_what_is_not_an_archive_or_is_damaged(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("http://example.com/a\n")
+    text = cli(notes, "--out", tmp_path / "o1")
+    assert text.returncode == 2 and "not a WARC" in text.stderr and len(text.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o1" / "audit.json").exists()
+
+    good = [response(f"http://example.com/{n}", b"<html>" + bytes([65 + n]) * 500 + b"</html>") for n in range(3)]
+    damaged = tmp_path / "damaged.warc"
+    offsets = write_warc(damaged, good)
+    data = bytearray(damaged.read_bytes())
+    data[offsets[1] + 600] ^= 0x20  # a flipped bit in the second page's body: digests no longer match
+    damaged.write_bytes(bytes(data))
+    failed = cli(damaged, "--out", tmp_path / "o2")
+    assert failed.returncode == 3 and "damaged" in failed.stdout, failed.stdout + failed.stderr
+    report = json.loads((tmp_path / "o2" / "audit.json").read_text())
+    assert report["passed"] is False and {e["kind"] for e in report["integrity_errors"]} >= {"block_digest"}
+    assert {e["offset"] for e in report["integrity_errors"]} == {offsets[1]}
+    ignored = cli(damaged, "--ignore-integrity", "--out", tmp_path / "o3")
+    assert ignored.returncode == 0, ignored.stdout + ignored.stderr
+    assert json.loads((tmp_path / "o3" / "audit.json").read_text())["passed"] is True
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "ok.warc").write_bytes(b"".join(good))
+    (tmp_path / "dir" / "broken.wacz").write_bytes(b"PK\x03\x04 cut short")  # named as an archive, unreadable
+    in_dir = cli(tmp_path / "dir", "--out", tmp_path / "o4")
+    assert in_dir.returncode == 3  # reported, not skipped
+    errors = json.loads((tmp_path / "o4" / "audit.json").read_text())["integrity_errors"]
+    assert [(Path(e["file"]).name, e["kind"]) for e in errors] == [("broken.wacz", "unreadable")]
 
 
 def test_crawl_log_reasons_duplicates_and_completeness_definition(tmp_path):
@@ -345,7 +392,7 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
 def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch, reader):
     monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
 
-    from archiver.archive import Source, read_source, split_points
+    from archiver.warc import Source, read_source, split_points
     from archiver.audit import inventory
 
     page = b'<html><link rel="stylesheet" href="/s.css"><img src="/i%d.png"></html>'
@@ -393,3 +440,52 @@ def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, mon
     # a split point that is not a record boundary is caught: the file is scanned again whole
     monkeypatch.setattr(inventory, "split_points", lambda source, parts: [0, offsets[50] + 7])
     assert report(2) == serial
+
+
+def test_completeness_ratio_from_counts():
+    from archiver.audit import completeness_ratio
+
+    assert completeness_ratio({"captured": 3, "redirected": 1, "not_found": 2, "out_of_scope": 4,
+                               "not_captured": 2}) == 0.5
+    assert completeness_ratio({"redirected": 1, "error": 1}) == 0.5  # no "captured" key at all
+    assert completeness_ratio({"captured": 2}) == 1.0
+    assert completeness_ratio({"not_captured": 3}) == 0.0
+    assert completeness_ratio({"out_of_scope": 3}) is None and completeness_ratio({}) is None
+
+
+def test_documents_linked_but_not_captured_and_captured_without_a_row(tmp_path):
+    page = ('<html><body><a href="/files/ok.pdf">ok</a> <a href="/files/Poro%C4%8Dilo.pdf">missing</a>'
+            '<a href="/files/removed.docx">404</a> <a href="/files/moved.pdf">moved</a>'
+            '<a href="/files/x&lt;script&gt;.pdf">hostile</a></body></html>').encode()
+    pdf_type = {"Content-Type": "application/pdf"}
+    warc = tmp_path / "d.warc.gz"
+    write_warc(warc, [
+        response("http://old.example/", page, headers={"Content-Type": "text/html"}),
+        response("http://old.example/files/ok.pdf", b"%PDF-1.4 ok", headers=pdf_type),
+        response("http://old.example/files/removed.docx", b"gone", 404, {"Content-Type": "text/html"}),
+        response("http://old.example/files/moved.pdf", b"", 301, {"Location": "/files/nowhere.pdf"}),
+        response("http://old.example/prenos/letno.docx", b"PK\x03\x04", headers={"Content-Type": "application/octet-stream"}),
+        response("http://old.example/robots.txt", b"User-agent: *", headers={"Content-Type": "text/plain"}),
+        response("http://old.example/logo.png", b"\x89PNG", headers={"Content-Type": "image/png"}),
+    ])
+    without_manifest = audit([warc]).documents
+    assert without_manifest["captured"] == 2 and without_manifest["captured_without_row"] is None
+    reasons = {d["url"]: d["reason"] for d in without_manifest["linked_not_captured"]}
+    assert reasons == {"http://old.example/files/Poro%C4%8Dilo.pdf": "never captured",
+                       "http://old.example/files/removed.docx": "HTTP 404",
+                       "http://old.example/files/moved.pdf": "redirects to http://old.example/files/nowhere.pdf: "
+                                                             "never captured",
+                       "http://old.example/files/x%3Cscript%3E.pdf": "never captured"}
+    assert all(d["linked_from"] == ["http://old.example/"] for d in without_manifest["linked_not_captured"])
+    manifest = tmp_path / "redirects.csv"
+    manifest.write_text("old_url,new_url,status,kind,method,confidence\n"
+                        "http://old.example/files/ok.pdf,https://new.example/ok.pdf,301,document,digest,1\n")
+    report = audit([warc], redirects=manifest)
+    assert report.documents["captured_without_row"] == ["http://old.example/prenos/letno.docx"]
+    assert report.summary["redirect_coverage"]["document"] == 1
+    paths = write_report(report, tmp_path / "out")
+    data = json.loads(paths["json"].read_text())
+    assert data["documents"]["captured_without_row_count"] == 1 and data["documents"]["linked_not_captured_count"] == 4
+    page_html = paths["html"].read_text()
+    assert "Documents linked from pages but not captured" in page_html and "prenos/letno.docx" in page_html
+    assert "x<script>" not in page_html and "x%3Cscript%3E.pdf" in page_html

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from archiver.archive import iter_captures, iter_records
+from archiver.warc import iter_captures, iter_records
 from archiver.audit import audit
 
 from warcs import chunk, http_response, record, sha1, write_warc

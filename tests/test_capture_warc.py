@@ -29,6 +29,8 @@ from archiver.capture.warcwriter import (
     WarcWriter,
 )
 
+from webservers import run_pywb
+
 TESTS = Path(__file__).parent
 NAME_RE = re.compile(r"^archiver-\d{20}-\d{5}-[A-Za-z0-9._]+\.warc\.gz$")
 DATE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -467,22 +469,6 @@ def test_index_cdxj_is_sorted_and_points_at_records(test_server, tmp_path):
     assert by_url[test_server.url("/same-b")]["mime"] == "warc/revisit"
 
 
-PYWB_CHILD = textwrap.dedent("""
-    import os, sys
-    from pywb.apps.frontendapp import FrontEndApp
-    from wsgiref.simple_server import make_server, WSGIRequestHandler
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    os.chdir(sys.argv[1])
-    server = make_server("127.0.0.1", 0, FrontEndApp(config_file="config.yaml"), handler_class=Quiet)
-    print(server.server_port, flush=True)
-    server.serve_forever()
-""")
-
-
 def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
     import requests
 
@@ -496,17 +482,11 @@ def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
     build_index(tmp_path)
     (tmp_path / "config.yaml").write_text(
         f"collections:\n  c:\n    index_paths: {tmp_path}/index.cdxj\n    archive_paths: {tmp_path}/\n")
-    pywb = subprocess.Popen([sys.executable, "-c", PYWB_CHILD, str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        port = int(pywb.stdout.readline())
+    with run_pywb(tmp_path) as port:
         replay = {}
         for path in pages:
             answer = requests.get(f"http://127.0.0.1:{port}/c/2100id_/{test_server.url(path)}", timeout=30)
             replay[path] = (answer.status_code, answer.content)
-    finally:
-        pywb.kill()
-        pywb.wait()
     routes = test_server.routes
     assert replay["/gzip"] == (200, gzip_decoded(routes["/gzip"].body))
     assert replay["/chunked"][0] == 200 and b"chunked page chunked page" in replay["/chunked"][1]
@@ -520,24 +500,6 @@ def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
 def gzip_decoded(data: bytes) -> bytes:
     import gzip
     return gzip.decompress(data)
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 1 MB tmpfs (needs root and mount; skipped elsewhere). Yields (path, resize)."""
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-
-    def resize(size: str) -> None:
-        subprocess.run(["mount", "-o", f"remount,size={size}", str(mountpoint)], check=True)
-
-    try:
-        yield mountpoint, resize
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
 
 
 def test_real_full_disk_then_space_returns(test_server, tiny_disk):

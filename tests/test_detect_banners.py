@@ -14,6 +14,8 @@ import pytest
 from archiver.detect import detect
 from archiver.types import Capture
 
+from warcs import record
+
 OLD = "https://www.mnz.gov.si"
 NEW = "https://www.gov.si"
 
@@ -232,4 +234,14 @@ def test_cli_inputs_without_captures_exit_2(tmp_path, capsys):
     junk.write_bytes(b"this is not a WARC file at all" * 10)
     assert main(["detect", str(junk), "--out", str(tmp_path / "n.jsonl")]) == 2
     assert not (tmp_path / "n.jsonl").exists()
+    assert "is not a WARC, ARC or WACZ file" in capsys.readouterr().err
+    info_only = tmp_path / "info.warc"  # an archive, but without one HTTP capture
+    info_only.write_bytes(record("", rec_type="warcinfo", http=b"software: x\r\n",
+                                 content_type="application/warc-fields"))
+    assert main(["detect", str(info_only), "--out", str(tmp_path / "n.jsonl")]) == 2
     assert "no HTTP captures" in capsys.readouterr().err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("http://example.com/\n")
+    assert main(["map", "--old", str(notes), "--new", str(info_only), "--out", str(tmp_path / "map")]) == 2
+    err = capsys.readouterr().err
+    assert "not a WARC" in err and len(err.strip().splitlines()) == 1

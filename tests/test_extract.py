@@ -84,6 +84,17 @@ def test_links_are_absolute_and_honour_base_href():
     facts = extract(capture(html))
     assert facts.links == ("https://static.example.org/dir/page.html", "https://static.example.org/root",
                            "https://www.gov.si/")
+    assert facts.link_texts == ("a", "b", "g")
+
+
+def test_link_texts_in_step_with_links():
+    html = ("<html><body><a href='/d/Poročilo_2018.pdf'><img src='i.png' alt=''></a>"
+            "<a href='/d/Poročilo_2018.pdf'> Letno   <b>poročilo</b> 2018 (PDF, 2 MB)</a>"
+            "<map><area href='/d/karta.pdf' alt='Karta upravnih enot'></map><a href='/x'></a></body></html>")
+    facts = extract(capture(html.encode("utf-8"), url="https://www.mnz.gov.si/sl/"))
+    assert facts.links == ("https://www.mnz.gov.si/d/Poro%C4%8Dilo_2018.pdf", "https://www.mnz.gov.si/d/karta.pdf",
+                           "https://www.mnz.gov.si/x")
+    assert facts.link_texts == ("Letno poročilo 2018 (PDF, 2 MB)", "Karta upravnih enot", "")
 
 
 def test_language_guess_without_markup():

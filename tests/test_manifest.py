@@ -32,6 +32,8 @@ phrases = ["has moved to GOV.SI"]
 rules = [{pattern = "^https://www\\\\.mnz\\\\.gov\\\\.si/en/news/", target = "https://www.gov.si/en/news/"}]
 min_confidence = 0.7
 status = 308
+assets = ["image/*", "application/zip"]
+documents_follow_gone = true
 [audit]
 fail_under = 0.95
 [verify]
@@ -60,6 +62,7 @@ def test_good_manifest_values(tmp_path):
     assert m.crawl["extra_headers"] == {"Authorization": "Bearer abc"}
     assert m.mapping.rules[0].target == "https://www.gov.si/en/news/"
     assert (m.mapping.status, m.mapping.min_confidence, m.audit.fail_under) == (308, 0.7, 0.95)
+    assert m.mapping.assets == ("image/*", "application/zip") and m.mapping.documents_follow_gone is True
     assert m.target_hosts == ("www.gov.si",)  # default: the new site's hosts
     assert (m.verify.against, m.verify.fail_under) == ("https://www.mnz.gov.si", 0.99)
 
@@ -87,6 +90,8 @@ def test_crawl_config_for_each_side(tmp_path):
     ('record_credentials = false', 'record_credentials = "no"', "[crawl] record_credentials: expected true or false"),
     ('status = 308', 'status = 302', "[mapping] status: expected 301 or 308"),
     ('min_confidence = 0.7', 'min_confidence = 7', "[mapping] min_confidence: expected a number from 0 to 1"),
+    ('assets = ["image/*", "application/zip"]', 'assets = ["images"]', "[mapping] assets: expected a list of media types"),
+    ('documents_follow_gone = true', 'documents_follow_gone = 1', "[mapping] documents_follow_gone: expected true or false"),
     ('exclude = ["\\\\?print=1"]', 'exclude = ["(unclosed"]', "[legacy] exclude: bad regular expression '(unclosed'"),
     ('target = "https://www.gov.si/en/news/"', 'target = "javascript:alert(1)"', "[mapping] rules: rule 1: target: not an http(s) URL"),
     ('keep_runs = 3', 'keep_runs = 0', "keep_runs: expected an integer > 0"),

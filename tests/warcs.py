@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import io
+import json
 import re
 import subprocess
 import sys
@@ -138,3 +139,59 @@ def warcio_check(paths) -> None:
             body = _dechunk(rec.raw_stream.read())
             digest = "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
             assert digest == rec.rec_headers.get_header("WARC-Payload-Digest"), (path, offset)
+
+
+def arc_record(url: str, body: bytes, *, ip: str = "192.0.2.1", date: str = "20240101000000",
+               mime: str = "text/html", length: int | str | None = None) -> bytes:
+    """One ARC 1.0 record (header line, content, newline); ``length`` overrides the content length field."""
+    line = f"{url} {ip} {date} {mime} {len(body) if length is None else length}\n".encode()
+    return line + body + b"\n"
+
+
+def arc_file(path: Path, records: list[bytes], *, name: str = "test.arc") -> list[int]:
+    """An ARC 1.0 file: the filedesc version block, then ``records`` (one gzip member each for .gz)."""
+    version = b"1 0 archiver-tests\nURL IP-address Archive-date Content-type Archive-length"
+    filedesc = f"filedesc://{name} 0.0.0.0 20240101000000 text/plain {len(version)}\n".encode() + version + b"\n\n"
+    return write_warc(path, [filedesc, *records])
+
+
+def with_content_length(rec: bytes, delta: int) -> bytes:
+    """The record with its Content-Length header off by ``delta`` (the block itself unchanged)."""
+    head, sep, rest = rec.partition(b"\r\n\r\n")
+    found = re.search(rb"Content-Length: (\d+)", head)
+    head = head.replace(found.group(0), b"Content-Length: %d" % (int(found.group(1)) + delta))
+    return head + sep + rest
+
+
+def write_multi_wacz(path: Path, inner: dict[str, dict[str, bytes]], pages: dict[str, list[str]] | None = None) -> None:
+    """A Browsertrix-style multi-WACZ: a zip of WACZs (each ``name -> {warc name: bytes}``, with the page
+    URLs ``pages[name]`` in its pages/pages.jsonl), profile ``multi-wacz-package``."""
+    with zipfile.ZipFile(path, "w") as z:
+        resources = []
+        for name, warcs in inner.items():
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as one:
+                for warc_name, data in warcs.items():
+                    one.writestr(f"archive/{warc_name}", data, compress_type=zipfile.ZIP_STORED)
+                if pages and pages.get(name):
+                    lines = [{"format": "json-pages-1.0", "id": "pages"}] + [{"url": u} for u in pages[name]]
+                    one.writestr("pages/pages.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n")
+                one.writestr("datapackage.json", '{"profile": "data-package", "resources": []}')
+            z.writestr(name, buffer.getvalue(), compress_type=zipfile.ZIP_STORED)
+            resources.append({"name": name, "path": name, "bytes": len(buffer.getvalue())})
+        z.writestr("datapackage.json", json.dumps({"profile": "multi-wacz-package", "resources": resources}))
+
+
+def warcio_check_problems(path: Path) -> list[tuple[int | None, str]]:
+    """What ``warcio check -v`` finds wrong in one file: (record offset or None, what)."""
+    proc = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", "-v", str(path)],
+                          capture_output=True, text=True)
+    found, offset = [], None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if m := re.match(r"\s+offset (\d+) ", line):
+            offset = int(m.group(1))
+        elif "failed" in line or "WARNING" in line:
+            found.append((offset, line.strip()))
+        elif "saw exception" in line:
+            found.append((None, line.strip()))
+    return found

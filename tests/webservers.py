@@ -1,15 +1,19 @@
-"""Real nginx and Apache on loopback, for tests that load the exports into them.
+"""Real nginx, Apache and pywb on loopback, for tests that load our output into them.
 
 ``nginx_conf``/``apache_conf`` write a minimal server config that includes the
 exported files; ``run_nginx``/``run_apache`` start the server and wait until it
 listens; ``raw_get`` sends a request target byte for byte (no client-side
-normalisation) and returns (status, Location).
+normalisation) and returns (status, Location). ``run_pywb`` replays a folder
+holding a pywb ``config.yaml`` (and ``collections/``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -77,12 +81,9 @@ def stop(proc: subprocess.Popen) -> None:
 PROBE_KEYS = ["default", "include", "hostnames", "volatile", "~x", "\\x", 'q"uote', "a;b{c}$d", "sp ace"]
 
 
-def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri", extra: str = "") -> Path:
-    """A server on ``port`` with the export in ``out``; ``extra``: more lines for its ``server {}``."""
-    # a probe map proves the key escaping for keys a request path cannot reach
-    probe = "".join(f"    {nginx.string_key(k)} {nginx.value('hit-' + str(i) + '-$x')};\n" for i, k in enumerate(PROBE_KEYS))
-    conf = tmp / "nginx.conf"
-    conf.write_text(f"""
+def nginx_main(tmp: Path) -> str:
+    """The start of an nginx config keeping every file of nginx's under ``tmp``, open at ``http {``."""
+    return f"""
 daemon off;
 worker_processes 1;
 pid {tmp}/nginx.pid;
@@ -95,7 +96,15 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    include {out}/redirects.nginx.http.conf;
+"""
+
+
+def nginx_conf(tmp: Path, out: Path, port: int, source: str = "$request_uri", extra: str = "") -> Path:
+    """A server on ``port`` with the export in ``out``; ``extra``: more lines for its ``server {}``."""
+    # a probe map proves the key escaping for keys a request path cannot reach
+    probe = "".join(f"    {nginx.string_key(k)} {nginx.value('hit-' + str(i) + '-$x')};\n" for i, k in enumerate(PROBE_KEYS))
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_main(tmp) + f"""    include {out}/redirects.nginx.http.conf;
     include {out}/redirects.nginx.conf;
     map $arg_probe $probe {{
         default "";
@@ -108,6 +117,16 @@ http {{
 {extra}
         location / {{ return 404; }}
     }}
+}}
+""")
+    return conf
+
+
+def nginx_static_conf(tmp: Path, root: Path, port: int) -> Path:
+    """nginx serving the files under ``root`` (with range requests, as nginx always does)."""
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_main(tmp) + f"""    types {{ text/html html; application/javascript js; application/zip wacz; }}
+    server {{ listen 127.0.0.1:{port}; root {root}; }}
 }}
 """)
     return conf
@@ -166,3 +185,32 @@ def run_apache(conf: Path, port: int) -> subprocess.Popen:
         stop(proc)
         raise
     return proc
+
+
+PYWB_CHILD = textwrap.dedent("""
+    import os, sys
+    from pywb.apps.frontendapp import FrontEndApp
+    from wsgiref.simple_server import make_server, WSGIRequestHandler
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    os.chdir(sys.argv[1])
+    server = make_server("127.0.0.1", 0, FrontEndApp(config_file="config.yaml"), handler_class=Quiet)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+""")
+
+
+@contextlib.contextmanager
+def run_pywb(root: Path):
+    """Yield the port of pywb serving ``root`` (its ``config.yaml`` and ``collections/``); it prints
+    the port once it listens, so there is no start-up time-out to guess."""
+    pywb = subprocess.Popen([sys.executable, "-c", PYWB_CHILD, str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield int(pywb.stdout.readline())
+    finally:
+        pywb.kill()
+        pywb.wait()

@@ -3,26 +3,29 @@
 Sources: a URL list, sitemaps (files or URLs; a URL is the audit's only live
 fetch), crawl logs (crawl.jsonl: their skipped/blocked outcomes become
 reasons), and the redirect manifest's old URLs. Sitemaps are parsed without
-DTDs or entities (a document declaring them is refused), gzip is inflated with
-a cap, and sitemap indexes are followed to a bounded depth.
+DTDs or entities (a document declaring them is refused) by the one sitemap
+parser capture uses too (``archiver/sitemaps.py``), gzip is inflated with a
+cap, and sitemap indexes are followed to a bounded depth.
 """
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from archiver.errors import UsageError
+from archiver.sitemaps import parse_sitemap
 from archiver.urls import lookup_key
 
 MAX_SITEMAP_BYTES = 100 * 1024 * 1024  # the sitemaps protocol allows 50 MB uncompressed
 MAX_SITEMAPS = 1000
 MAX_SITEMAP_DEPTH = 3
 FETCH_TIMEOUT = 30
+MAX_WACZ_NESTING = 2  # a multi-WACZ holds WACZs; deeper is not read (as the reader)
 
 
 @dataclass
@@ -90,28 +93,35 @@ def load_crawl_log(expected: Expected, path: str | Path) -> None:
 
 
 def load_wacz_pages(expected: Expected, path: str | Path) -> bool:
-    """A WACZ's pages/pages.jsonl (and extraPages.jsonl): the pages its crawler visited. False if it has none."""
-    import zipfile
-
-    found = False
+    """A WACZ's pages/pages.jsonl (and extraPages.jsonl), and those of the WACZs inside a multi-WACZ: the
+    pages its crawler visited. False if it has none."""
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in ("pages/pages.jsonl", "pages/extraPages.jsonl"):
-                if member not in archive.namelist():
-                    continue
-                found = True
-                with archive.open(member) as handle:
-                    for line in io.TextIOWrapper(handle, encoding="utf-8", errors="replace"):
-                        try:
-                            row = json.loads(line)
-                        except json.JSONDecodeError:
-                            continue
-                        if isinstance(row, dict) and row.get("url"):
-                            expected.add(str(row["url"]), "wacz pages")
+            found = _wacz_pages(expected, archive, depth=0)
     except (zipfile.BadZipFile, OSError):
         return False
     if found:
         expected.given.append(f"WACZ page list {path}")
+    return found
+
+
+def _wacz_pages(expected: Expected, archive: zipfile.ZipFile, depth: int) -> bool:
+    found = False
+    for member in ("pages/pages.jsonl", "pages/extraPages.jsonl"):
+        if member not in archive.namelist():
+            continue
+        found = True
+        with archive.open(member) as handle:
+            for line in io.TextIOWrapper(handle, encoding="utf-8", errors="replace"):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(row, dict) and row.get("url"):
+                    expected.add(str(row["url"]), "wacz pages")
+    for inner in (n for n in archive.namelist() if n.lower().endswith(".wacz") and depth < MAX_WACZ_NESTING):
+        with archive.open(inner) as handle, zipfile.ZipFile(handle) as nested:
+            found = _wacz_pages(expected, nested, depth + 1) or found
     return found
 
 
@@ -144,7 +154,7 @@ def load_sitemap(expected: Expected, ref: str) -> None:
         seen.add(current)
         try:
             data = _read_sitemap(current)
-            locs, children = parse_sitemap(data)
+            children, locs = parse_sitemap(data, max_bytes=MAX_SITEMAP_BYTES)
         except (OSError, ValueError) as exc:
             if current == ref:
                 raise UsageError(f"cannot read sitemap {ref}: {exc}") from exc
@@ -186,8 +196,6 @@ def _read_sitemap(ref: str) -> bytes:
                 if resp.status_code != 200:
                     raise ValueError(f"HTTP {resp.status_code}")
                 raw = resp.raw.read(MAX_SITEMAP_BYTES + 1, decode_content=False)
-                if resp.headers.get("Content-Encoding", "").lower() in ("gzip", "x-gzip") and raw[:2] == b"\x1f\x8b":
-                    raw = _gunzip(raw)
         except requests.RequestException as exc:
             raise ValueError(f"fetch failed: {type(exc).__name__}") from exc
     else:
@@ -198,40 +206,7 @@ def _read_sitemap(ref: str) -> bytes:
             raw = handle.read(MAX_SITEMAP_BYTES + 1)
     if len(raw) > MAX_SITEMAP_BYTES:
         raise ValueError(f"larger than {MAX_SITEMAP_BYTES} bytes")
-    return _gunzip(raw) if raw[:2] == b"\x1f\x8b" else raw
-
-
-def _gunzip(raw: bytes) -> bytes:
-    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
-        data = handle.read(MAX_SITEMAP_BYTES + 1)
-    if len(data) > MAX_SITEMAP_BYTES:
-        raise ValueError(f"inflates past {MAX_SITEMAP_BYTES} bytes")
-    return data
-
-
-def parse_sitemap(data: bytes) -> tuple[list[str], list[str]]:
-    """(page URLs, child sitemap URLs). Refuses DTDs: no entity expansion, no external fetch."""
-    from lxml import etree
-
-    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not stripped.startswith(b"<"):
-        return [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()], []
-    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-        raise ValueError("refused: sitemap declares a DTD or entities")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True)
-    try:
-        root = etree.fromstring(stripped, parser=parser)
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"not XML: {exc}") from exc
-    if root is None:
-        raise ValueError("empty sitemap")
-    locs, children = [], []
-    for el in root.iter():
-        if not isinstance(el.tag, str) or etree.QName(el).localname != "loc" or not el.text:
-            continue
-        parent = el.getparent()
-        (children if parent is not None and etree.QName(parent).localname == "sitemap" else locs).append(el.text.strip())
-    return locs, children
+    return raw  # gzip'd (by the server or as a .xml.gz file) is inflated by parse_sitemap
 
 
 def crawl_reason(row: dict) -> tuple[str, str]:
@@ -254,3 +229,16 @@ def crawl_reason(row: dict) -> tuple[str, str]:
         return "not_captured", f"skipped by the crawler: {skipped}"
     state = row.get("state")
     return "not_captured", f"crawl log: {state or 'no outcome recorded'}"
+
+
+def crawls_in(path) -> list[Path]:
+    """The crawl directories (holding a crawl.jsonl) an input names: a crawl, a folder inside one
+    (its ``warc/``), or a job run holding crawls (``legacy/``, ``new/``)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    if (path / "crawl.jsonl").is_file():
+        return [path]
+    if (path.parent / "crawl.jsonl").is_file():
+        return [path.parent]
+    return sorted(child for child in path.iterdir() if child.is_dir() and (child / "crawl.jsonl").is_file())

@@ -9,15 +9,10 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from archiver.archive import RecordInfo, RevisitIndex, Source, expand_inputs, read_source, split_points
+from archiver.warc import SEVERITY, RecordInfo, RevisitIndex, Source, expand_inputs, read_source, split_points
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
 from archiver.urls import lookup_key, resolve_link, url_host
 
-SEVERITY = {
-    "block_digest": "error", "payload_digest": "error", "cut_record": "error", "cut_gzip": "error",
-    "unreadable": "error", "revisit_original_missing": "error",
-    "truncated": "warning", "payload_digest_chunked": "note",
-}
 MAX_PAGES_PER_REFERENCE = 5
 PART_MIN = 16 * 1024 * 1024  # a file is split for parallel scanning only into parts at least this big
 MAX_URLS_PER_DIGEST = 10
@@ -136,7 +131,7 @@ def take_inventory(inputs, *, workers: int | None = None) -> Inventory:
                         f"revisit of {info.refers_to_uri or info.url} ({info.refers_to_date or info.payload_digest}); "
                         "original not in the collection")
         elif status is None or status == 304 or "server-not-modified" in (info.profile or ""):
-            status = where[2]  # the original's answer stands for it
+            status = where.status  # the original's answer stands for it
         _count(inv, info, status)
         _remember(inv, info, status, unresolved=where is None)
     return inv
@@ -147,7 +142,7 @@ def _plan(sources: list[Source], workers: int) -> list[tuple[int, Source, int, i
     ``.warc.gz`` files cut into parts of about a quarter of a worker's share of the collection."""
     if workers < 2:
         return [(number, source, 0, None) for number, source in enumerate(sources)]
-    sizes = [os.path.getsize(s.path) if s.member is None and os.path.isfile(s.path) else 0 for s in sources]
+    sizes = [os.path.getsize(s.path) if not s.members and os.path.isfile(s.path) else 0 for s in sources]
     part = max(PART_MIN, sum(sizes) // (workers * 4))
     tasks = []
     for number, (source, size) in enumerate(zip(sources, sizes)):
@@ -248,10 +243,7 @@ def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part
         del mine.pages[MAX_PAGES_PER_REFERENCE:]
     for key, where in other.damaged.items():
         inv.damaged.setdefault(key, where)
-    for table in ("by_id", "by_url_date", "by_url"):
-        getattr(index, table).update(getattr(other_index, table))
-    for digest, where in other_index.by_digest.items():
-        index.by_digest.setdefault(digest, where)
+    index.update(other_index)
     revisits.extend(other_revisits)
 
 

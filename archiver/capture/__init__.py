@@ -8,15 +8,36 @@ One-line happy path::
 The crawl directory then holds ``warc/*.warc.gz``, ``crawl.jsonl`` (one line
 per URL with its outcome), ``index.cdxj`` (for pywb) and ``state.sqlite3``
 (the frontier; running the same crawl again on the same directory resumes).
+With ``wacz=True`` a finished crawl is also packed as ``archive.wacz``
+(``archiver.wacz``), the file ReplayWeb.page opens.
 """
+import logging
+
 from archiver.capture.config import CrawlConfig
 from archiver.capture.engine import CrawlSummary
 
 __all__ = ["CrawlConfig", "CrawlSummary", "crawl"]
+
+log = logging.getLogger(__name__)
 
 
 def crawl(config: CrawlConfig) -> CrawlSummary:
     """Run (or resume) the crawl described by ``config`` and return its summary."""
     from archiver.capture.engine import Engine
 
-    return Engine(config).run()
+    summary = Engine(config).run()
+    if config.wacz and summary.ok:
+        packed = _pack(config)
+        log.log(logging.WARNING if packed.unresolved_revisits else logging.INFO, "%s", packed.text())
+    return summary
+
+
+def _pack(config: CrawlConfig):
+    """Write ``config.out_dir/archive.wacz``, with the originals of its revisits found in ``config.previous``."""
+    # imported here: archiver.wacz reads the crawl's files with capture's indexer (an import cycle at the
+    # top), and the job modules load every stage
+    from archiver.jobs.originals import original_files
+    from archiver.wacz import write_wacz
+
+    originals = original_files(config.out_dir, [config.previous]) if config.previous else []
+    return write_wacz(config.out_dir, originals=originals)

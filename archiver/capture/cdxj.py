@@ -10,11 +10,12 @@ Server-not-modified revisits (our 304 answers to conditional re-crawls) stay
 in the WARC but are left out of the index: pywb replays any 3xx revisit's own
 headers, so an indexed 304 would replay as an empty "304 Not Modified"
 (ukwa/ukwa-pywb#40) instead of falling back to the earlier capture holding the
-payload. Readers of the WARC itself (``archiver/archive.py``) resolve them.
+payload. Readers of the WARC itself (``archiver/warc/``) resolve them.
 
 Public API::
 
     build_index(crawl_dir, warc_dir=None, output=None) -> Path
+    index_files(paths, output) -> Path   # names are the files' own names (a WACZ's archive/)
 """
 from __future__ import annotations
 
@@ -56,4 +57,15 @@ def build_index(crawl_dir: str | os.PathLike, warc_dir: str | os.PathLike | None
     else:
         tmp.write_text("")
     os.replace(tmp, output)
+    return output
+
+
+def index_files(paths, output: str | os.PathLike) -> Path:
+    """Write the sorted CDXJ of the WARC files ``paths`` to ``output``; return its path.
+
+    Each line's ``filename`` is the file's own name, as a WACZ's index names
+    the files in its ``archive/`` folder.
+    """
+    output = Path(output)
+    _indexer_class()(str(output), [str(p) for p in paths], sort=True, post_append=True).process_all()
     return output

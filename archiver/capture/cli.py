@@ -52,8 +52,8 @@ def add_parser(sub) -> None:
         "crawl",
         help="capture a site to WARC files (resumable)",
         description="Crawl SEED_URLs (or the legacy site of a job manifest) politely into "
-        "DIR/warc/*.warc.gz, DIR/crawl.jsonl and DIR/index.cdxj. Run the same command again "
-        "on the same --out to resume an interrupted crawl.",
+        "DIR/warc/*.warc.gz, DIR/crawl.jsonl and DIR/index.cdxj (and DIR/archive.wacz with --wacz). "
+        "Run the same command again on the same --out to resume an interrupted crawl.",
     )
     p.add_argument("seeds", nargs="*", metavar="SEED_URL_OR_MANIFEST",
                    help="start URLs, or one job manifest (.toml) whose [legacy] site is crawled")
@@ -92,6 +92,8 @@ def add_parser(sub) -> None:
                    help="keep Authorization/Cookie values in WARC request records")
     p.add_argument("--previous", metavar="DIR",
                    help="an earlier crawl directory: send conditional requests, write revisits for unchanged pages")
+    p.add_argument("--wacz", action="store_true", default=None,
+                   help="also pack the finished crawl as DIR/archive.wacz (opens in ReplayWeb.page)")
     p.add_argument("--progress", choices=("auto", "plain", "none"), default="auto",
                    help="live display on a terminal (auto), periodic lines (plain) or nothing")
 

@@ -49,6 +49,7 @@ class CrawlConfig:
     requisites_any_host: bool = setting(True, kind="bool")  # images, CSS, JS, documents from other (public) hosts
     extra_headers: dict[str, str] = setting(kind="headers", key="headers", default_factory=dict)
     record_credentials: bool = setting(False, kind="bool")  # keep Authorization/Cookie in WARC request records
+    wacz: bool = setting(False, kind="bool")  # also pack the finished crawl as out_dir/archive.wacz
     previous: Path | str | None = None  # previous crawl dir: conditional requests, cross-run dedup
     progress: str = "auto"  # auto | plain | none
     # trap rules

@@ -96,10 +96,11 @@ import urllib3
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 
+from archiver.http_message import (BROTLI_BOUNDED, READ_SIZE, Headers, decode_body, is_chunked, iter_dechunked,
+                                   payload_digest_of, split_head, warc_digest)
 from archiver.urls import resolve_link
 
-from .wire import (BROTLI_BOUNDED, READ_SIZE, SPOOL_IN_MEMORY, Headers, Recording, decode_body, is_chunked,
-                   iter_dechunked, payload_digest_of, split_head, warc_digest)
+from .wire import SPOOL_IN_MEMORY, Recording
 
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 20 * 1024 * 1024

@@ -23,7 +23,7 @@ import lxml.etree
 from archiver.urls import parse_refresh, resolve_link
 
 DOCUMENT_EXTENSIONS = frozenset(
-    ".pdf .doc .docx .xls .xlsx .ppt .pptx .pps .odt .ods .odp .rtf .csv .zip .gz .tgz .7z .rar "
+    ".pdf .doc .dot .docx .docm .xls .xlsx .xlsm .ppt .pptx .pps .ppsx .odt .ods .odp .rtf .csv .zip .gz .tgz .7z .rar "
     ".epub .mp3 .mp4 .avi .mov .wmv .txt .xml .json .jpg .jpeg .png .gif .svg .webp".split()
 )
 REQUISITE_RELS = frozenset(

@@ -18,14 +18,14 @@ Public API::
 from __future__ import annotations
 
 import os
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from archiver import gzip_members
+
 from .warcwriter import OPEN_SUFFIX, fsync_dir
 
-CHUNK = 1 << 16
 HEAD_KEEP = 1 << 16  # decompressed bytes kept per member to read its WARC headers
 GROUP_ENDS = frozenset({"warcinfo", "response", "revisit", "resource", "conversion", "continuation"})
 
@@ -52,57 +52,29 @@ def _parse_head(head: bytes) -> tuple[dict[str, str], int] | None:
     return fields, end + 4
 
 
-def _member(head: bytes, total: int, tail: bytes, start: int, end: int | None) -> Member:
-    parsed = _parse_head(bytes(head))
+def _member(scanned: gzip_members.Member) -> Member:
+    parsed = _parse_head(scanned.head)
     if parsed is None:
-        return Member(start, end, None, None, False)
+        return Member(scanned.start, scanned.end, None, None, False)
     fields, head_len = parsed
     rtype, uri = fields.get("warc-type"), fields.get("warc-target-uri")
     try:
         length = int(fields.get("content-length", ""))
     except ValueError:
-        return Member(start, end, rtype, uri, False)
-    complete = end is not None and total == head_len + length + 4 and tail == b"\r\n\r\n"
-    return Member(start, end, rtype, uri, complete)
+        return Member(scanned.start, scanned.end, rtype, uri, False)
+    complete = (scanned.end is not None and scanned.size == head_len + length + 4
+                and scanned.tail == b"\r\n\r\n")
+    return Member(scanned.start, scanned.end, rtype, uri, complete)
 
 
 def scan(path: str | os.PathLike) -> Iterator[Member]:
     """Yield the gzip members of a ``.warc.gz`` file; stops after the first bad one."""
     with open(path, "rb") as fh:
-        offset, data = 0, fh.read(CHUNK)  # offset: file position of data[0]
-        while data:
-            d = zlib.decompressobj(31)
-            start, head, total, tail = offset, bytearray(), 0, b""
-            try:
-                while not d.eof:
-                    if not data:
-                        data = fh.read(CHUNK)
-                        if not data:
-                            break
-                    out = d.decompress(data, CHUNK)
-                    rest = d.unused_data if d.eof else d.unconsumed_tail
-                    offset += len(data) - len(rest)
-                    data = rest
-                    if len(head) < HEAD_KEEP:
-                        head += out[: HEAD_KEEP - len(head)]
-                    total += len(out)
-                    tail = (tail + out)[-4:]
-                    if not d.eof and not data:
-                        data = fh.read(CHUNK)
-                        if not data:
-                            break
-            except zlib.error:
-                yield _member(head, total, tail, start, None)
-                return
-            if not d.eof:
-                yield _member(head, total, tail, start, None)
-                return
-            member = _member(head, total, tail, start, offset)
+        for scanned in gzip_members.iter_members(fh, head_keep=HEAD_KEEP):
+            member = _member(scanned)
             yield member
             if not member.complete:
                 return
-            if not data:
-                data = fh.read(CHUNK)
 
 
 def _repair(path: Path) -> list[str]:

@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
 from zlib_ng import zlib_ng
 
-from .wire import READ_SIZE, warc_digest
+from archiver.http_message import READ_SIZE, warc_digest
 
 if TYPE_CHECKING:
     from .fetch import FetchResult

@@ -30,9 +30,9 @@ from archiver.capture.frontier import Task
 from archiver.capture.incremental import PreviousCrawl, read_payload
 from archiver.capture.retry import Attempts, RetryPolicy
 from archiver.capture.scope import is_private_host, origin
-from archiver.capture.sitemaps import parse_sitemap
 from archiver.capture.warcwriter import WarcWriter
-from archiver.capture.wire import header_value
+from archiver.http_message import header_value
+from archiver.sitemaps import SitemapError, parse_sitemap
 from archiver.urls import parse_refresh, resolve_link, surt_key
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,14 @@ def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: by
         return
     limit = config.max_parse_bytes
     if task.kind == "sitemap" or (mime in ("application/xml", "text/xml") and "sitemap" in task.url.lower()):
-        found = parse_sitemap(body, task.url, max_bytes=limit)
-        result.sitemap_children, result.sitemap_pages = found.sitemaps, found.pages
+        try:
+            found = parse_sitemap(body)
+        except SitemapError as exc:
+            log.warning("sitemap %s not read: %s", task.url, exc)
+            return
+        resolved = ([u for u in (resolve_link(task.url, ref) for ref in refs) if u]
+                    for refs in (found.sitemaps, found.pages))
+        result.sitemap_children, result.sitemap_pages = resolved
     elif mime in ("text/html", "application/xhtml+xml") or (not mime and body.lstrip()[:1] == b"<"):
         charset = None
         if "charset=" in ctype:

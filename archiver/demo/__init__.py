@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from pathlib import Path
 
 from archiver.demo.server import SiteServer
@@ -65,11 +66,9 @@ def score_mappings(rows: list[dict], truth: dict[str, str | None]) -> dict:
     page rows whose old URL is labelled; recall counts labelled pages that
     have a page-level equivalent; removed pages are scored separately.
     """
-    by_url = {row["old_url"]: row for row in rows}
-    page_rows = [r for r in rows if r.get("kind") == "page" and r["old_url"] in truth]
-    correct = sum(1 for r in page_rows if truth[r["old_url"]] == r.get("new_url"))
     expected_pages = [u for u, target in truth.items() if target not in (None, "gone")]
-    found = sum(1 for u in expected_pages if by_url.get(u, {}).get("kind") == "page" and by_url[u].get("new_url") == truth[u])
+    by_url, page_rows, correct, right = _scored(rows, truth, "page", expected_pages)
+    found = len(right)
     gone = [u for u, target in truth.items() if target == "gone"]
     gone_found = sum(1 for u in gone if by_url.get(u, {}).get("kind") == "gone")
     no_equivalent = [u for u, target in truth.items() if target is None]
@@ -87,5 +86,38 @@ def score_mappings(rows: list[dict], truth: dict[str, str | None]) -> dict:
         "no_equivalent": len(no_equivalent),
         "forced_onto_a_page": forced,
         "wrong": sorted(r["old_url"] for r in page_rows if truth[r["old_url"]] != r.get("new_url")),
-        "missed": sorted(u for u in expected_pages if not (by_url.get(u, {}).get("kind") == "page" and by_url[u].get("new_url") == truth[u])),
+        "missed": sorted(set(expected_pages) - set(right)),
+    }
+
+
+def _scored(rows: list[dict], truth: dict, kind: str, expected: list[str]):
+    """(rows by old URL, the ``kind`` rows of labelled URLs, how many of them are right, the ``expected``
+    URLs whose row is of ``kind`` and right)."""
+    by_url = {row["old_url"]: row for row in rows}
+    claimed = [r for r in rows if r.get("kind") == kind and r["old_url"] in truth]
+    correct = sum(1 for r in claimed if truth[r["old_url"]] == r.get("new_url"))
+    right = [u for u in expected if by_url.get(u, {}).get("kind") == kind and by_url[u].get("new_url") == truth[u]]
+    return by_url, claimed, correct, right
+
+
+def score_documents(rows: list[dict], truth: dict[str, str | None]) -> dict:
+    """Precision and recall of document rows against the generated documents' truth (scored apart
+    from pages): precision counts document rows of labelled documents, recall the labelled documents
+    that moved; a removed document given a document row was forced onto another."""
+    moved = [u for u, target in truth.items() if target]
+    by_url, document_rows, correct, right = _scored(rows, truth, "document", moved)
+    found = len(right)
+    removed = [u for u, target in truth.items() if target is None]
+    return {
+        "document_rows": len(document_rows),
+        "correct": correct,
+        "precision": correct / len(document_rows) if document_rows else None,
+        "expected": len(moved),
+        "found": found,
+        "recall": found / len(moved) if moved else None,
+        "with_a_row": sum(1 for u in truth if u in by_url),
+        "removed": len(removed),
+        "forced_onto_a_document": sum(1 for u in removed if by_url.get(u, {}).get("kind") == "document"),
+        "methods": dict(sorted(Counter(r.get("method", "") for r in document_rows).items())),
+        "wrong": sorted(r["old_url"] for r in document_rows if truth[r["old_url"]] != r.get("new_url")),
     }

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from archiver.demo import embedded_sites, score_mappings
+from archiver.demo import embedded_sites, score_documents, score_mappings
 from archiver.errors import UsageError
 from archiver.jobs import run_job
 from archiver.jobs.manifest import load_manifest
@@ -53,6 +53,7 @@ def run(args) -> int:
     with rows_file.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     score = score_mappings(rows, pair.truth)
+    score["documents"] = documents = score_documents(rows, pair.documents)
     (result.run_dir / "demo-score.json").write_text(json.dumps(score, indent=1), encoding="utf-8")
     latest = Path(args.out) / live.name / "latest"
 
@@ -64,6 +65,10 @@ def run(args) -> int:
           f"{score['expected_pages_with_a_row']} of them captured); "
           f"removed pages -> 410: {score['gone_found']}/{score['gone_expected']}; "
           f"pages without equivalent forced onto one: {score['forced_onto_a_page']}/{score['no_equivalent']}")
+    print(f"document mappings vs truth: precision {pct(documents['precision'])} "
+          f"({documents['correct']}/{documents['document_rows']}), recall {pct(documents['recall'])} "
+          f"({documents['found']}/{documents['expected']}, {documents['with_a_row']} of {len(pair.documents)} with a row); "
+          f"removed documents forced onto one: {documents['forced_onto_a_document']}/{documents['removed']}")
     if not args.quiet:
         print(f"everything is under {latest}/ : redirects.csv and redirects.nginx.conf (and the other formats), notices.jsonl,\n"
               f"  legacy/ and new/ (WARC crawls), audit/audit.html, diff.json, summary.json, demo-score.json\n"

@@ -6,7 +6,10 @@ numeric ids on the legacy side, dated title slugs on the new side, titles
 edited on the way, recurring titles on many dates, pages never migrated or
 removed, every kind of "moved" signal (banners in several languages and
 wordings, redirect chains, meta refresh, JavaScript, canonical), windows-1250
-pages, listings, sitemaps, robots.txt, assets and page furniture.
+pages, listings, sitemaps, robots.txt, assets and page furniture, and
+documents attached to releases (PDF and DOCX, some with non-ASCII names):
+most moved as they were under new names, some re-saved on the way, those of
+unmigrated releases removed.
 
 Everything is derived from ``random.Random(seed)``, so a seed is a fixture.
 """
@@ -18,7 +21,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from urllib.parse import quote
 
+from archiver.demo import documents
 from archiver.demo.site import Site
 
 GONE = "gone"
@@ -158,6 +163,19 @@ def _format_date(day: date, lang: str, style: int) -> str:
 
 
 @dataclass
+class Attachment:
+    """A document a release links, and what the portal did with it."""
+
+    legacy_path: str  # as linked (may hold non-ASCII)
+    new_path: str | None  # None: removed with its release
+    kind: str  # pdf | docx
+    resaved: bool  # the portal holds other bytes with the same text
+    title: str
+    paragraphs: list[str]
+    link_text: str
+
+
+@dataclass
 class Article:
     """One piece of content and its fate in the migration."""
 
@@ -179,6 +197,7 @@ class Article:
     cp1250: str = ""  # "", "meta" or "header"
     date_style: int = 0
     image: bool = False
+    attachment: Attachment | None = None
 
 
 @dataclass
@@ -187,7 +206,9 @@ class SitePair:
 
     ``truth`` maps every legacy page's absolute URL to its expected new
     absolute URL, ``"gone"`` for removed pages, or None where the page has
-    no page-level equivalent (never migrated, listings, the home page).
+    no page-level equivalent (never migrated, listings, the home page);
+    ``documents`` maps every legacy document's URL (as requested) to its new
+    URL, or None when it was removed.
     """
 
     legacy: Site
@@ -195,6 +216,7 @@ class SitePair:
     truth: dict[str, str | None]
     legacy_base: str = ""
     new_base: str = ""
+    documents: dict[str, str | None] = field(default_factory=dict)
 
 
 class _Writer:
@@ -375,10 +397,74 @@ def generate_pair(legacy_base: str, new_base: str, *, n_articles: int = 60, seed
     writer = _Writer(rng)
     articles = _plan_articles(rng, writer, n_articles, en_share, unmigrated, removed, cp1250_share)
     extras = _new_only_articles(rng, writer, articles, int(n_articles * new_only))
+    _plan_attachments(random.Random(seed * 7919 + 17), articles)  # its own stream: the pages stay as they were
     legacy, new, truth = Site(), Site(), {}
     _build_new(new, articles + extras, new_base, rng, writer)
     _build_legacy(legacy, articles, legacy_base, new_base, truth, rng)
-    return SitePair(legacy, new, truth, legacy_base, new_base)
+    pair = SitePair(legacy, new, truth, legacy_base, new_base)
+    _add_attachments(pair, articles)
+    return pair
+
+
+def _plan_attachments(rng: random.Random, articles: list[Article], share: float = 0.25) -> None:
+    """A document for about ``share`` of the dated releases that have a page of their own on the legacy site."""
+    writer = _Writer(rng)
+    eligible = [a for a in articles if a.day is not None and a.signal not in ("http", "home301")
+                and a.fate in ("migrated", "unmigrated")]
+    chosen = [a for a in eligible if rng.random() < share]
+    unmigrated = [a for a in eligible if a.fate == "unmigrated"]
+    if unmigrated and not any(a.fate == "unmigrated" for a in chosen):
+        chosen.append(unmigrated[0])  # at least one document is removed with its release
+    for art in chosen:
+        kind = "docx" if rng.random() < 0.25 else "pdf"
+        report = "Poročilo" if art.lang == "sl" else "Report"
+        title = f"{report}: {art.title}"
+        # a third carry the title's letters in their file name (never on windows-1250 pages, whose
+        # links a browser would send in another encoding)
+        if not art.cp1250 and rng.random() < 0.35:
+            name = "_".join([report, *art.title.split()[:3]]) + f"_{art.ident}.{kind}"
+        else:
+            name = f"{slugify(report, '_')}_{art.ident}.{kind}"
+        new_path = (f"/assets/dokumenti/{slugify(art.new_title or art.title)[:50]}-{art.day.year}-{art.ident}.{kind}"
+                    if art.fate == "migrated" else None)
+        art.attachment = Attachment(
+            legacy_path=f"/fileadmin/dokumenti/{name}", new_path=new_path, kind=kind,
+            resaved=new_path is not None and rng.random() < 0.35, title=title,
+            paragraphs=writer.paragraphs(art.lang, art.topic, rng.randint(6, 14)),
+            link_text=f"{title} ({kind.upper()})")
+
+
+def _add_attachments(pair: SitePair, articles: list[Article]) -> None:
+    """The documents themselves on both sites, and their truth."""
+    for art in articles:
+        att = art.attachment
+        if att is None:
+            continue
+        make = documents.pdf if att.kind == "pdf" else documents.docx
+        body = make(att.title, att.paragraphs)
+        media_type = ("application/pdf" if att.kind == "pdf" else
+                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        pair.legacy.add(_requested(att.legacy_path), body, content_type=media_type)
+        new_url = None
+        if att.new_path:
+            if att.resaved:
+                body = (documents.pdf(att.title, att.paragraphs, producer="GOV.SI", modified="D:20190701090000Z")
+                        if att.kind == "pdf" else
+                        documents.docx(att.title, att.paragraphs, author="GOV.SI", modified="2019-07-01T09:00:00Z"))
+            pair.new.add(_requested(att.new_path), body, content_type=media_type)
+            new_url = pair.new_base + _requested(att.new_path)
+        pair.documents[pair.legacy_base + _requested(att.legacy_path)] = new_url
+
+
+def _requested(path: str) -> str:
+    """A path as a client requests it (non-ASCII and spaces percent-encoded): the resource key."""
+    return quote(path, safe="/%:@!$&'()*+,;=-._~?")
+
+
+def _attachment_link(att: Attachment | None, path: str | None) -> str:
+    if att is None or path is None:
+        return ""
+    return f'<p class="priloga"><a href="{_esc(path)}">{_esc(att.link_text)}</a></p>'
 
 
 def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share) -> list[Article]:
@@ -495,6 +581,8 @@ def _build_new(site: Site, articles: list[Article], new_base: str, rng, writer) 
             shown = _format_date(art.new_day, art.lang, rng.randrange(1, 3))
             body.append(f'<p class="date"><time datetime="{art.new_day.isoformat()}">{shown}</time></p>')
         body.append(_paragraphs_html(art.new_paragraphs))
+        if art.attachment is not None:
+            body.append(_attachment_link(art.attachment, art.attachment.new_path))
         if rng.random() < 0.3:
             body.append(f'<figure><img src="/assets/images/news/{abs(art.ident)}.jpg" alt=""></figure>')
         body.append("</article>")
@@ -593,6 +681,8 @@ def _build_legacy(site: Site, articles: list[Article], legacy_base: str, new_bas
             site.add(f"/fileadmin/images/news/{art.ident}.jpg", _fake_jpeg(art.ident), content_type="image/jpeg")
         if art.print_alias:
             parts.append(f'<p class="print"><a href="{art.legacy_path}?type=98">Natisni</a></p>')
+        if art.attachment is not None:
+            parts.append(_attachment_link(art.attachment, art.attachment.legacy_path))
         parts.append(body_extra)
         charset = "windows-1250" if art.cp1250 == "meta" else "utf-8"
         page = _legacy_page(title=art.title, lang=art.lang if rng.random() < 0.85 else None, body="".join(parts),

@@ -26,6 +26,7 @@ from archiver.detect.signals import (
     canonical_signals, js_signals, location_target, refresh_signals,
 )
 from archiver.errors import UsageError
+from archiver.outputs import writable_file
 from archiver.extract import absolute_links, base_url, decode_html, element_text, parse_html
 from archiver.types import Capture, Notice, Signal
 from archiver.urls import lookup_key, site_host
@@ -315,7 +316,8 @@ def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
     for path in paths:
         if not os.path.exists(path):
             raise UsageError(f"no such file or directory: {path}")
-    from archiver.archive import expand_inputs, iter_captures
+    writable_file(out, "--out file")
+    from archiver.warc import expand_inputs, iter_captures
 
     if not expand_inputs(paths):
         raise UsageError(f"no WARC or WACZ files in {', '.join(paths)}")

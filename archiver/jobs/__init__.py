@@ -33,23 +33,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver import __version__
-from archiver.archive import iter_captures
+from archiver.warc import iter_captures
 from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
 from archiver.capture.crawllog import is_live_page
 from archiver.detect import detect, write_notices
-from archiver.export import export_all
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
+from archiver.export import describe_refusals, export_all
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
 from archiver.jobs.history import JobHistory
 from archiver.jobs.lock import JobLock
 from archiver.jobs.originals import original_files
 from archiver.jobs.manifest import Manifest
-from archiver.mapping import Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
+from archiver.mapping import KINDS, Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
 from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
 from archiver.mapping.decisions import decisions_report, report_lines
+from archiver.outputs import writable_dir, writable_file
 from archiver.verify import check_reachable, summary_line, verify_run
+from archiver.wacz import write_wacz
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -164,6 +166,7 @@ class _Run:
         previous = finished[-1] if finished else None
         config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
         config.seeds = list(dict.fromkeys([*config.seeds, *extra_seeds]))
+        config.wacz = False  # packed by the "wacz" stage, with the originals from every earlier run
         result = crawl(config)
         if not result.ok:
             raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
@@ -175,6 +178,14 @@ class _Run:
             "incremental_from": previous.parent.name if previous else None,
             "originals_in": sorted({p.relative_to(self.history.runs_dir).parts[0] for p in originals}),
         }
+
+    def wacz(self, side: str) -> None:
+        """Pack the crawl of ``side`` as ``<side>/archive.wacz``, with its revisits' originals."""
+        packed = write_wacz(self.run_dir / side, originals=self.captures[side].originals)
+        self.summary["crawl"][side]["wacz"] = {
+            "file": f"{side}/{packed.path.name}", "pages": packed.pages, "records": packed.records,
+            "bytes": packed.bytes, "original_files": packed.original_files,
+            "unresolved_revisits": packed.unresolved_revisits}
 
     def load_decisions(self) -> None:
         """Read the job's decisions file, when there is one: a bad file stops the run before any crawl."""
@@ -207,19 +218,30 @@ class _Run:
             rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
                                   allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
                                   thresholds=thresholds, status=settings.status, decisions=self.decisions,
-                                  candidates=candidates)
-        kinds = Counter(r.kind for r in rows)
-        self.summary["redirects"] = {"rows": len(rows), **{k: kinds.get(k, 0) for k in ("page", "fallback", "gone", "unmatched")},
-                                     "review": sum(1 for r in rows if r.review)}
+                                  candidates=candidates, assets=settings.assets,
+                                  documents_follow_gone=settings.documents_follow_gone)
+        self.summary["redirects"] = {"rows": len(rows)}
         return rows
 
     def export(self, rows: list) -> None:
+        """Write the exports; ``summary["redirects"]`` then counts what they hold, refusals by cause.
+
+        The Apache configuration names its map through ``OUT/<name>/latest``,
+        which retention never deletes.
+        """
         formats = self.manifest.export.formats
         formats = list(formats) if formats is not None else None
-        written = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts)
-        self.summary["exports"] = {name: str(Path(p).name) for name, p in written.items()}
+        exported = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts,
+                              deploy_dir=self.history.latest_link.absolute())
+        counts = exported.counts()
+        self.summary["redirects"] = {"rows": len(rows), **counts["exported"], "review": counts["review"],
+                                     "refused": counts["refused"], "skipped_by_format": counts["skipped"],
+                                     "exported": sum(counts["exported"][k] for k in KINDS)}
+        if exported.warnings:
+            self.summary["export_warnings"] = exported.warnings
+        self.summary["exports"] = {name: str(Path(p).name) for name, p in exported.paths.items()}
         path = self.manifest.decisions_file
-        report = decisions_report(self.decisions, path.absolute() if path else None, written.get("rejected"),
+        report = decisions_report(self.decisions, path.absolute() if path else None, exported.paths.get("rejected"),
                                   self.manifest.target_hosts)
         self.summary["decisions"] = report
         for line in report_lines(report)[1:]:
@@ -266,12 +288,11 @@ class _Run:
 def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool = False,
             json_summary: Path | str | None = None, progress: str | None = None) -> RunResult:
     """Run the whole job once; see the module docstring. Raises ``LockHeldError`` (exit 4)."""
-    job_dir = Path(out_root) / manifest.name
-    try:
-        job_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output directory {job_dir}: {exc.strerror}") from None
+    job_dir = writable_dir(Path(out_root) / manifest.name)
+    if json_summary:
+        writable_file(json_summary, "--json-summary file")
     history = JobHistory(job_dir)
+    history.check_latest()
     started = time.time()
     with JobLock(job_dir / ".lock") as lock:
         previous = history.latest()
@@ -290,8 +311,12 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         try:
             run.stage("decisions", run.load_decisions)
             run.stage("crawl legacy", run.crawl, "legacy")
+            if manifest.crawl.get("wacz"):
+                run.stage("wacz legacy", run.wacz, "legacy")
             notices = run.stage("detect", run.detect)
             run.stage("crawl new", run.crawl, "new", run.targets_on_new_site(notices))
+            if manifest.crawl.get("wacz"):
+                run.stage("wacz new", run.wacz, "new")
             rows = run.stage("map", run.map, notices)
             run.stage("export", run.export, rows)
             passed = run.stage("audit", run.audit)
@@ -349,9 +374,11 @@ def one_line(summary: dict) -> str:
         bytes_written = sum(c["warc_bytes"] for c in crawl.values())
         parts.append("; ".join(f"{side} {c['fetched']} fetched ({c['revisits']} as revisits)" for side, c in crawl.items())
                      + f"; {_mb(bytes_written)} WARC")
-    if "redirects" in summary:
+    if "exported" in summary.get("redirects", {}):
         r = summary["redirects"]
-        parts.append(f"{r['rows']} redirects ({r['page']} page, {r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched)")
+        refused = f", {sum(r['refused'].values())} refused" if r["refused"] else ""
+        parts.append(f"{r['exported']} redirect rows ({r['page']} page, {r.get('document', 0)} document, "
+                     f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched{refused})")
     audit = summary.get("audit")
     if audit and audit.get("completeness") is not None:
         bar = f" < {audit['fail_under']:.0%}" if not audit["passed"] else ""
@@ -373,14 +400,21 @@ def format_summary(summary: dict) -> str:
     for side, c in summary.get("crawl", {}).items():
         lines.append(f"  {side + ' site:':12} {c['fetched']} fetched ({c.get('pages', 0)} pages), {c['responses']} new/changed records, {c['revisits']} revisits, "
                      f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
+        if w := c.get("wacz"):
+            missing = f"; {w['unresolved_revisits']} revisits without original" if w["unresolved_revisits"] else ""
+            lines.append(f"  {'':12} {w['file']}: {w['pages']} pages, {_mb(w['bytes'])}{missing}  (open in ReplayWeb.page)")
     if "notices" in summary:
         lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
-    if "redirects" in summary:
+    if "exported" in summary.get("redirects", {}):
         r = summary["redirects"]
-        lines.append(f"  redirects: {r['rows']} rows: {r['page']} page, {r['fallback']} fallback, {r['gone']} gone, "
-                     f"{r['unmatched']} unmatched; {r['review']} to review")
+        lines.append(f"  redirects: {r['rows']} legacy URLs; exported {r['page']} page, {r.get('document', 0)} document, "
+                     f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review")
+        if r["refused"]:
+            lines.append(f"  refused:   {describe_refusals(r['refused'])} (redirects.rejected.json)")
     if "exports" in summary:
         lines.append("  exports:   " + ", ".join(summary["exports"].values()))
+    for warning in summary.get("export_warnings", []):
+        lines.append(f"  warning:   {warning}")
     if "decisions" in summary:
         lines.extend(f"  {line}" for line in report_lines(summary["decisions"])[:1])
     if audit := summary.get("audit"):

@@ -10,6 +10,7 @@ from archiver.jobs import JobHistory, diff_runs, run_job
 from archiver.jobs.diff import format_diff
 from archiver.jobs.manifest import load_manifest
 from archiver.jobs.schedule import schedule_text
+from archiver.outputs import writable_file
 
 EPILOG = """exit status: 0 ok, 1 failure (e.g. disk full), 2 bad manifest, options or
 unreachable seeds, 3 audit under [audit] fail_under, 4 another run of the job
@@ -46,6 +47,8 @@ def run(args) -> int:
 def _run(args) -> int:
     if args.json_summary and not Path(args.json_summary).absolute().parent.is_dir():
         raise UsageError(f"--json-summary: no such directory: {Path(args.json_summary).absolute().parent}")
+    if args.json_summary:
+        writable_file(args.json_summary, "--json-summary file")
     if args.quiet:  # cron: the one-line summary and real problems only
         logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)

@@ -14,8 +14,11 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Iterable
 
-from archiver.jobs.originals import original_files
+from archiver.audit.expected import crawls_in
+from archiver.errors import UsageError
+from archiver.jobs.originals import find_originals, original_files, revisit_refs
 
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
 
@@ -72,6 +75,13 @@ class JobHistory:
     def latest_link(self) -> Path:
         return self.job_dir / "latest"
 
+    def check_latest(self) -> None:
+        """Refuse to start a run whose end could not point ``latest`` at it (a real directory there)."""
+        link = self.latest_link
+        if link.is_dir() and not link.is_symlink():
+            raise UsageError(f"{link} is a real directory, not the link to the newest run that archiver keeps "
+                             "there; move it away (e.g. mv latest latest.old) and run again")
+
     def latest(self) -> Path | None:
         """The run ``latest`` points at, or None."""
         link = self.latest_link
@@ -109,3 +119,43 @@ class JobHistory:
         for run_dir in doomed:
             shutil.rmtree(run_dir)
         return doomed
+
+
+def earlier_crawls(crawl_dir: Path) -> list[Path]:
+    """The same site's crawls in the job's earlier runs (``OUT/<name>/runs/<run>/<side>``), oldest first."""
+    crawl_dir = Path(crawl_dir).resolve()
+    run_dir = crawl_dir.parent
+    if run_dir.parent.name != "runs":
+        return []
+    runs = [r.resolve() for r in JobHistory(run_dir.parent.parent).runs()]
+    if run_dir not in runs:
+        return []
+    return [r / crawl_dir.name for r in runs[: runs.index(run_dir)] if (r / crawl_dir.name).is_dir()]
+
+
+def originals_beside(inputs: Iterable) -> tuple[list[Path], list[str]]:
+    """Earlier runs' WARC files that the inputs' revisits need, and a note per crawl whose originals are
+    nowhere to be found, naming the earlier run to add.
+
+    This is what a job does for its own audit, for someone auditing
+    ``OUT/<name>/latest`` (or one of its crawls) by hand.
+    """
+    inputs = [Path(p) for p in inputs]
+    given = {p.resolve() for p in inputs}
+    crawls = list(dict.fromkeys(c.resolve() for p in inputs for c in crawls_in(p)))
+    files: list[Path] = []
+    notes: list[str] = []
+    for crawl_dir in crawls:
+        wanted = revisit_refs(crawl_dir)
+        if not wanted:
+            continue
+        # the other crawls given may hold originals too (searched first: they are read anyway)
+        found, missing = find_originals(wanted, [*earlier_crawls(crawl_dir), *(c for c in crawls if c != crawl_dir)])
+        files += [f for f in found if f not in files and not any(g == f or g in f.parents for g in given)]
+        if missing:
+            dates = sorted({ref[1].rsplit(" ", 1)[-1] for ref in missing if ref[0] == "capture"})
+            when = f" (recorded {dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''})" if dates else ""
+            notes.append(f"{crawl_dir}: {len(missing)} revisit records point at originals in an earlier crawl{when} "
+                         "that is not among the inputs; add that crawl's directory (the --previous of this crawl, "
+                         "or for a job OUT/<name>/runs/<earlier run>/" + crawl_dir.name + ")")
+    return files, notes

@@ -62,6 +62,8 @@ class MappingSettings:
     min_confidence: float | None = setting(None, kind="fraction")  # content matches below it stay unmatched
     status: int = setting(301, kind="redirect_status")
     allowed_hosts: tuple[str, ...] = setting((), kind="hosts")  # default: the [new] hosts
+    assets: tuple[str, ...] = setting((), kind="media_types")  # further types that get rows, e.g. "image/*"
+    documents_follow_gone: bool = setting(False, kind="bool")  # a document removed with its pages answers 410
     # a person's decisions (archiver review), relative to the manifest; default <name>.decisions.csv beside it
     decisions: Path | None = setting(None, kind="path")
 

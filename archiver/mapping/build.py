@@ -7,10 +7,14 @@ Order of trust for each old URL:
    verified to land 2xx on an allowed host of the new site's capture;
 3. a content match (see ``content.py``), one new page per old page unless
    both old pages clearly match;
-4. a fallback: a section rule from the job, then the notice's own link or a
-   site-level redirect (kind fallback);
-5. otherwise unmatched, flagged for review.
+4. a fallback: a section rule from the job whose target the new site's
+   capture shows answering 2xx, then the notice's own link or a site-level
+   redirect (kind fallback);
+5. otherwise unmatched, flagged for review (a rule's unverified target is
+   kept as the row's suggestion, which no server export deploys).
 Rejected targets and runner-up candidates are kept in the evidence.
+Captured legacy documents (PDF, office files, ...) get their own rows, kind
+document, from ``documents.py`` once the page rows are decided.
 """
 from __future__ import annotations
 
@@ -25,13 +29,14 @@ from archiver.detect.hosts import is_site_root
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
 from archiver.mapping.decisions import Decisions, decided_row
+from archiver.mapping.documents import DocumentMatcher
 from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed
-from archiver.types import Candidate, Capture, Notice, PageFacts, RedirectRow, SectionRule
+from archiver.types import REDIRECT_KINDS, Candidate, Capture, Notice, PageFacts, RedirectRow, SectionRule
 from archiver.urls import lookup_key, resolve_link, site_host
 
 log = logging.getLogger(__name__)
 
-KINDS = ("page", "fallback", "gone", "unmatched")
+KINDS = REDIRECT_KINDS
 EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "canonical": 0.9}
 BANNER_LINK_CONFIDENCE = 0.8  # a notice on the page naming its own new page
 SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
@@ -82,8 +87,8 @@ CandidatesHook = Callable[[PageFacts, list[Candidate]], None]
 
 class _Builder:
     def __init__(self, *, allowed: set[str], rules: list[SectionRule], thresholds: Thresholds, status: int,
-                 extract: Callable[[Capture], PageFacts], decisions: Decisions | None = None,
-                 candidates: CandidatesHook | None = None):
+                 extract: Callable[[Capture], PageFacts], documents: DocumentMatcher,
+                 decisions: Decisions | None = None, candidates: CandidatesHook | None = None):
         self.allowed = allowed
         self.decisions = decisions
         self.candidates = candidates
@@ -95,9 +100,11 @@ class _Builder:
         self.new_facts: list[PageFacts] = []
         self.new_index: dict[str, int] = {}
         self.new_hosts: set[str] = set()
+        self.page_hosts: dict[str, str] = {}  # host of the new site's pages -> one page's URL
         self.old: dict[str, _Old] = {}
         self.old_facts: list[PageFacts] = []
         self.old_assets: set[str] = set()  # captured URLs that need no row (images, robots.txt, ...)
+        self.documents = documents
 
     # reading ------------------------------------------------------------------------------
     def read_new(self, captures: Iterable[Capture]) -> None:
@@ -107,6 +114,7 @@ class _Builder:
             self.resolver.add(capture.url, capture.status, capture.header("location"))
             self.new_hosts.add(site_host(capture.url))
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
+                self.page_hosts.setdefault(site_host(capture.url), capture.url)
                 key = lookup_key(capture.url)
                 facts = self.extract(capture)
                 if key in self.new_index:
@@ -114,6 +122,8 @@ class _Builder:
                 else:
                     self.new_index[key] = len(self.new_facts)
                     self.new_facts.append(facts)
+            elif not _is_page(capture) and urlsplit(capture.url).path not in _SKIP_PATHS:
+                self.documents.add_new(capture)
 
     def read_old(self, captures: Iterable[Capture]) -> None:
         for capture in captures:
@@ -124,8 +134,12 @@ class _Builder:
                 continue  # the new site as the legacy crawl saw it: used to verify targets only
             key = lookup_key(capture.url)
             if not _is_page(capture):
-                self.old_assets.add(key)
+                if urlsplit(capture.url).path in _SKIP_PATHS or not self.documents.add_old(capture):
+                    self.old_assets.add(key)
+                else:
+                    self.old.pop(key, None)  # the latest capture decides what the URL is
                 continue
+            self.documents.discard_old(key)
             page = _Old(capture.url, capture.status, capture.is_html, capture.header("location"))
             previous = self.old.get(key)
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
@@ -141,7 +155,8 @@ class _Builder:
     def build(self, notices: Iterable[Notice]) -> list[RedirectRow]:
         by_url = {lookup_key(n.url): n for n in notices}
         for key, notice in by_url.items():
-            if key not in self.old and key not in self.old_assets and not host_allowed(notice.url, self.allowed):
+            if key not in self.old and key not in self.old_assets and not self.documents.has_old(key) \
+                    and not host_allowed(notice.url, self.allowed):
                 self.old[key] = _Old(notice.url, notice.status, True, None)
         matcher = ContentMatcher(self.new_facts, self.thresholds)
         matches = matcher.match(self.old_facts) if self.old_facts else []
@@ -154,12 +169,10 @@ class _Builder:
         rows: dict[str, RedirectRow] = {}
         content_claims: list[tuple[str, Match]] = []
         for key, page in self.old.items():
-            decision = self.decisions.take(page.url) if self.decisions is not None else None
-            if decision is not None:
-                landing = self.resolver.land(decision.new_url, self.allowed) if decision.new_url else None
-                decided = decided_row(decision, page.url, self.status, landing)
-                if decided is not None:  # None: the person said the URL needs no row
-                    rows[key] = decided
+            decided, row = self._decided(page.url)
+            if decided:
+                if row is not None:  # None: the person said the URL needs no row
+                    rows[key] = row
                 continue
             notice = by_url.get(key)
             row, rejected, weak_landing = self._explicit_row(page, notice, landings[key], arrivals, matcher)
@@ -185,6 +198,13 @@ class _Builder:
                 row = self._fallback(page, notice, weak_landing, rejected, match)
             rows[key] = row
         self._one_to_one(rows, content_claims, by_url, matcher)
+        documents = self.documents.rows(rows, status=self.status, old_pages=self.old_facts,
+                                        new_pages={k: self.new_facts[i] for k, i in self.new_index.items()},
+                                        allowed=lambda url: host_allowed(url, self.allowed))
+        for key, row in documents.items():
+            decided, decided_document = self._decided(row.old_url)
+            if not decided or decided_document is not None:
+                rows[key] = decided_document if decided else row
         kinds = Counter(r.kind for r in rows.values())
         log.info("mapped %d legacy URLs against %d new pages: %s", len(rows), len(self.new_facts),
                  ", ".join(f"{k} {kinds.get(k, 0)}" for k in KINDS))
@@ -196,6 +216,14 @@ class _Builder:
             self.candidates(facts, [Candidate(matcher.new_urls[j], score, reasons, self.new_facts[j].title
                                               or self.new_facts[j].h1, self.new_facts[j].date)
                                     for j, score, reasons in found])
+
+    def _decided(self, url: str) -> tuple[bool, RedirectRow | None]:
+        """(whether a person decided ``url``, the row they decided: None when it needs no row)."""
+        decision = self.decisions.take(url) if self.decisions is not None else None
+        if decision is None:
+            return False, None
+        landing = self.resolver.land(decision.new_url, self.allowed) if decision.new_url else None
+        return True, decided_row(decision, url, self.status, landing)
 
     def _explicit(self, page: _Old, notice: Notice | None) -> list[tuple[str, Landing]]:
         """(signal kind, landing) for every page-level target, strongest first.
@@ -269,6 +297,7 @@ class _Builder:
         content_note = match.evidence if match is not None else ""
         if match is not None and match.ambiguous:
             content_note = f"content {content_note}"
+        unverified: str | None = None  # a rule's target the new site's capture does not show answering 2xx
         for rule in self.rules:
             target = rule.apply(page.url)
             if target:
@@ -276,11 +305,13 @@ class _Builder:
                     rejected.append(f"rule {rule.pattern.pattern} gives off-site {target}")
                     continue
                 landing = self.resolver.land(target, self.allowed)
-                note = "" if landing.ok else f" (unverified: {landing.problem})"
-                return RedirectRow(page.url, landing.url if landing.ok else target, self.status, "fallback", "rule",
-                                   0.6 if landing.ok else 0.4, _join(rejected, f"rule {rule.pattern.pattern}{note}",
-                                                                     content_note),
-                                   review=not landing.ok or bool(match and match.ambiguous))
+                if not landing.ok:
+                    rejected.append(f"rule {rule.pattern.pattern} gives {target}, unverified: {landing.problem}")
+                    unverified = unverified or target
+                    continue
+                return RedirectRow(page.url, landing.url, self.status, "fallback", "rule", 0.6,
+                                   _join(rejected, f"rule {rule.pattern.pattern}", content_note),
+                                   review=bool(match and match.ambiguous))
         link = _banner_link(notice)
         if link:
             landing = self.resolver.land(link, self.allowed)
@@ -295,7 +326,8 @@ class _Builder:
                                _join(rejected, content_note), review=True)
         if page.status is not None and page.status >= 500:
             rejected.append(f"legacy answers {page.status}")
-        return RedirectRow(page.url, None, None, "unmatched", "none", 0.0,
+        # an unverified rule target stays a suggestion for the reviewer, never a live redirect
+        return RedirectRow(page.url, unverified, None, "unmatched", "rule" if unverified else "none", 0.0,
                            _join(rejected, content_note or "no content captured"), review=True)
 
     def _one_to_one(self, rows, claims, by_url, matcher) -> None:
@@ -366,22 +398,31 @@ def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], n
                    allowed_hosts: Iterable[str] | None = None, rules: Iterable[SectionRule | str] = (),
                    thresholds: Thresholds | None = None, status: int = 301,
                    extract: Callable[[Capture], PageFacts] | None = None, decisions: Decisions | None = None,
-                   candidates: CandidatesHook | None = None) -> list[RedirectRow]:
-    """Redirect rows for every legacy page: page-level, fallback, gone or unmatched.
+                   candidates: CandidatesHook | None = None, assets: Iterable[str] = (),
+                   documents_follow_gone: bool = False) -> list[RedirectRow]:
+    """Redirect rows for every legacy page and document: page-level, document, fallback, gone or unmatched.
 
     ``allowed_hosts`` (hosts or host:port) defaults to the new capture's hosts;
-    ``status`` (301 or 308) is used for page and fallback rows. ``decisions``
+    ``status`` (301 or 308) is used for page, document and fallback rows. ``decisions``
     (a person's, see ``decisions.py``) come before every automatic method and
     record which ones were applied; ``candidates`` is called with each old
     page's facts and its best new pages (``archiver review`` shows them).
+    ``assets`` (media-type patterns such as ``image/*``) opts further types into
+    document rows; ``documents_follow_gone`` lets a document removed with its
+    pages answer their 410.
     """
     if status not in (301, 308):
         raise UsageError(f"redirect status must be 301 or 308, not {status}")
     builder = _Builder(allowed={allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()},
                        rules=_as_rules(rules), thresholds=thresholds or Thresholds(), status=status,
-                       extract=extract or _default_extract, decisions=decisions, candidates=candidates)
+                       extract=extract or _default_extract, decisions=decisions, candidates=candidates,
+                       documents=DocumentMatcher(assets=assets, follow_gone=documents_follow_gone))
     builder.read_new(new_captures)
     if not builder.allowed:
         builder.allowed = set(builder.new_hosts)
+    elif builder.page_hosts and not any(host_allowed(url, builder.allowed) for url in builder.page_hosts.values()):
+        raise UsageError(f"the allowed target hosts ({', '.join(sorted(builder.allowed))}) include none of the hosts "
+                         f"the new site's capture has pages on ({', '.join(sorted(builder.page_hosts))}): no redirect "
+                         "could be exported; check --allowed-host or [mapping] allowed_hosts")
     builder.read_old(old_captures)
     return builder.build(notices)

@@ -7,7 +7,7 @@ templates) are dropped before hashing, so boilerplate is removed by
 statistics whatever the extractor left in.
 
 Candidates come from blocking, never from all pairs: LSH banding of the
-signatures (bands and rows chosen by datasketch for the Jaccard threshold),
+signatures (``minhash.py``, shared with document matching),
 the same publication date +-1 day, and rare title words for undated pages.
 All candidate pairs are then scored at once, vectorized: rapidfuzz for titles
 and slugs, signature agreement for text (a Jaccard estimate), date agreement.
@@ -16,7 +16,6 @@ beats its runner-up by a margin, so a page with no equivalent stays unmatched.
 """
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from archiver.extract import date_in_url, fold
+from archiver.mapping.minhash import LshIndex, Shingler, Signer, agreement, drop_common, expand
 from archiver.types import PageFacts
 
-NUM_PERM = 128
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"^\d+$")
 _SLUG_NOISE = re.compile(r"(?:(?:19|20)\d\d-\d\d-\d\d-?)|(?:[_-]\d{2,}$)|\.(?:html?|php|aspx?)$")
@@ -95,44 +94,6 @@ def _day(value: str | None) -> int:
         return -1
 
 
-class _Vocabulary:
-    """Folded word -> integer id, shared by both sites (deterministic, unlike hash())."""
-
-    def __init__(self) -> None:
-        self.ids: defaultdict[str, int] = defaultdict(itertools.count(1).__next__)
-        self._mix = np.random.default_rng(20190701).integers(1, 1 << 63, size=3, dtype=np.uint64) | np.uint64(1)
-
-    def shingles(self, text: str) -> np.ndarray:
-        """Distinct 32-bit hashes of the word 3-grams (the words themselves for very short texts)."""
-        ids = self.ids
-        words = np.fromiter([ids[w] for w in _WORD.findall(fold(text))], dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            if len(words) < 3:
-                grams = words * self._mix[0]
-            else:
-                grams = words[:-2] * self._mix[0] + words[1:-1] * self._mix[1] + words[2:] * self._mix[2]
-        return np.unique((grams >> np.uint64(32)).astype(np.uint32))
-
-
-class _Signer:
-    """MinHash signatures: multiply-shift hashing, one random odd multiplier per permutation."""
-
-    def __init__(self, num_perm: int = NUM_PERM, seed: int = 1) -> None:
-        rng = np.random.default_rng(seed)
-        self.a = rng.integers(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)
-        self.b = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
-        self.num_perm = num_perm
-
-    def sign(self, shingles: np.ndarray) -> np.ndarray:
-        out = np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
-        for start in range(0, len(shingles), 1024):  # bounded temporary memory for long pages
-            hv = shingles[start:start + 1024].astype(np.uint64)[:, None]
-            with np.errstate(over="ignore"):
-                phv = ((hv * self.a + self.b) >> np.uint64(32)).astype(np.uint32)
-            np.minimum(out, phv.min(axis=0), out=out)
-        return out
-
-
 @dataclass
 class _Side:
     """The records of one site, column-wise so scoring is vectorized."""
@@ -144,14 +105,14 @@ class _Side:
     days: np.ndarray | None = None  # (n,) int64 ordinal, -1 unknown
     langs: np.ndarray | None = None  # (n,) int32 code, 0 unknown
     shingles: list[np.ndarray] = field(default_factory=list)
-    signatures: np.ndarray | None = None  # (n, NUM_PERM) uint32
+    signatures: np.ndarray | None = None  # (n, NUM_PERM) uint32 MinHash signatures
     has_text: np.ndarray | None = None  # enough shingles to compare
     rich_text: np.ndarray | None = None  # enough that disagreement means a different page
     has_title: np.ndarray | None = None
     has_slug: np.ndarray | None = None
 
 
-def _build_side(facts: Iterable[PageFacts], vocab: _Vocabulary, lang_codes: dict[str, int]) -> _Side:
+def _build_side(facts: Iterable[PageFacts], vocab: Shingler, lang_codes: dict[str, int]) -> _Side:
     side = _Side()
     days, langs = [], []
     for page in facts:
@@ -171,33 +132,14 @@ def _build_side(facts: Iterable[PageFacts], vocab: _Vocabulary, lang_codes: dict
     return side
 
 
-def _drop_boilerplate(side: _Side, share: float) -> None:
-    """Remove shingles found on more than ``share`` of the site's pages (and on more than 5)."""
-    if not side.shingles:
-        return
-    values, counts = np.unique(np.concatenate(side.shingles), return_counts=True)
-    common = values[counts > max(5, share * len(side.shingles))]
-    if len(common):
-        side.shingles = [s[~np.isin(s, common, assume_unique=True)] if len(s) else s for s in side.shingles]
-
-
-def _sign_side(side: _Side, signer: _Signer) -> None:
-    sizes = np.array([len(s) for s in side.shingles], dtype=np.int64)
-    side.signatures = np.vstack([signer.sign(s) for s in side.shingles]) if side.shingles \
-        else np.empty((0, signer.num_perm), np.uint32)
+def _sign_side(side: _Side, signer: Signer, boilerplate_df: float) -> None:
+    """Signatures of the side's texts without its furniture; the shingles are freed."""
+    shingles = drop_common(side.shingles, boilerplate_df)
+    sizes = np.array([len(s) for s in shingles], dtype=np.int64)
+    side.signatures = signer.sign_all(shingles)
     side.has_text = sizes >= 3
     side.rich_text = sizes >= 30
     side.shingles = []  # signatures are all scoring needs; free the memory
-
-
-def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ranges [lo[i], hi[i]): (owner i, position) of every element, vectorized."""
-    counts = hi - lo
-    owners = np.repeat(np.arange(len(lo)), counts)
-    if not len(owners):
-        return owners, owners
-    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    return owners, starts + np.arange(len(owners))
 
 
 @dataclass(frozen=True)
@@ -224,26 +166,29 @@ class _Parts:
         return ", ".join(parts)
 
 
+ACCEPTED, AMBIGUOUS, UNDER = "accepted", "ambiguous", "under the threshold"
+
+
+def verdict(best: float, runner_up: float, thresholds: Thresholds) -> str:
+    """Whether the best candidate is the page's equivalent: it must clear the absolute threshold and
+    lead the runner-up (0 when there is none) by the margin; clearing only the first is ambiguous."""
+    if best < thresholds.accept:
+        return UNDER
+    return ACCEPTED if best - runner_up >= thresholds.margin else AMBIGUOUS
+
+
 class ContentMatcher:
     """Match old pages to new pages by content; build once per new site."""
 
     def __init__(self, new_pages: Sequence[PageFacts], thresholds: Thresholds | None = None) -> None:
-        from datasketch import MinHashLSH
-
         self.thresholds = thresholds or Thresholds()
-        self.vocab = _Vocabulary()
-        self.signer = _Signer()
+        self.vocab = Shingler()
+        self.signer = Signer()
         self.lang_codes: dict[str, int] = {"": 0}
         self.new = _build_side(new_pages, self.vocab, self.lang_codes)
-        _drop_boilerplate(self.new, self.thresholds.boilerplate_df)
-        _sign_side(self.new, self.signer)
-        tuned = MinHashLSH(threshold=self.thresholds.lsh, num_perm=NUM_PERM)
-        self.bands, self.rows = tuned.b, tuned.r
-        self._band_mix = np.random.default_rng(7).integers(1, 1 << 63, size=self.rows, dtype=np.uint64) | np.uint64(1)
-        keys = self._band_keys(self.new.signatures)
-        keys[~self.new.has_text] = 0  # pages without text join no bucket
-        self._band_order = np.argsort(keys, axis=0, kind="stable")
-        self._band_sorted = np.take_along_axis(keys, self._band_order, axis=0)
+        _sign_side(self.new, self.signer, self.thresholds.boilerplate_df)
+        self.lsh = LshIndex(self.new.signatures, self.new.has_text, threshold=self.thresholds.lsh,
+                            bucket_cap=self.thresholds.bucket_cap)
         self._day_order = np.argsort(self.new.days, kind="stable")
         self._day_sorted = self.new.days[self._day_order]
         self.by_title_word: dict[str, list[int]] = defaultdict(list)
@@ -261,44 +206,16 @@ class ContentMatcher:
         return self.new.urls
 
     # blocking -------------------------------------------------------------------------------
-    def _band_keys(self, signatures: np.ndarray) -> np.ndarray:
-        """(n, bands) uint64: one key per LSH band (never 0 for a real band)."""
-        n = len(signatures)
-        used = signatures[:, : self.bands * self.rows].astype(np.uint64).reshape(n, self.bands, self.rows)
-        with np.errstate(over="ignore"):
-            keys = (used * self._band_mix).sum(axis=2, dtype=np.uint64)
-        return keys | np.uint64(1)
-
     def _lsh_pairs(self, old: _Side) -> tuple[np.ndarray, np.ndarray]:
-        keys = self._band_keys(old.signatures)
-        owners_all, found_all = [], []
-        cap = self.thresholds.bucket_cap
-        for band in range(self.bands):
-            column, order = self._band_sorted[:, band], self._band_order[:, band]
-            lo = np.searchsorted(column, keys[:, band], "left")
-            hi = np.searchsorted(column, keys[:, band], "right")
-            hi = np.where(((hi - lo) > cap) | ~old.has_text, lo, hi)  # giant buckets are furniture
-            owners, positions = _expand(lo, hi)
-            owners_all.append(owners)
-            found_all.append(order[positions])
-        if not owners_all:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        pair = np.concatenate(owners_all) * len(self.new.urls) + np.concatenate(found_all)
-        pair, shared = np.unique(pair, return_counts=True)
-        owners, found = pair // len(self.new.urls), pair % len(self.new.urls)
-        # keep the new pages sharing the most bands with each old page
-        order = np.lexsort((-shared, owners))
-        owners, found = owners[order], found[order]
-        first = np.searchsorted(owners, owners, "left")
-        keep = (np.arange(len(owners)) - first) < self.thresholds.lsh_candidates
-        return owners[keep], found[keep]
+        """The new pages sharing the most LSH bands with each old page."""
+        return self.lsh.candidates(old.signatures, old.has_text, per_item=self.thresholds.lsh_candidates)
 
     def _date_pairs(self, old: _Side) -> tuple[np.ndarray, np.ndarray]:
         known = old.days >= 0
         lo = np.searchsorted(self._day_sorted, np.where(known, old.days - 1, -10), "left")
         hi = np.searchsorted(self._day_sorted, np.where(known, old.days + 1, -10), "right")
         hi = np.where((hi - lo) > 3 * self.thresholds.bucket_cap, lo, hi)
-        owners, positions = _expand(lo, hi)
+        owners, positions = expand(lo, hi)
         return owners, self._day_order[positions]
 
     def _title_pairs(self, old: _Side, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +264,7 @@ class ContentMatcher:
         usable = old.has_text[owners] & new.has_text[found]
         text = np.full(n, np.nan)
         if usable.any():
-            text[usable] = (old.signatures[owners[usable]] == new.signatures[found[usable]]).mean(axis=1)
+            text[usable] = agreement(old.signatures[owners[usable]], new.signatures[found[usable]])
         total += np.where(usable, W_TEXT * np.nan_to_num(text), 0.0)
         weights += np.where(usable, W_TEXT, 0.0)
 
@@ -409,8 +326,7 @@ class ContentMatcher:
         ``top_candidates``.
         """
         old = _build_side(old_pages, self.vocab, self.lang_codes)
-        _drop_boilerplate(old, self.thresholds.boilerplate_df)
-        _sign_side(old, self.signer)
+        _sign_side(old, self.signer, self.thresholds.boilerplate_df)
         if keep:
             self.old = old
         n = len(old.urls)
@@ -443,9 +359,10 @@ class ContentMatcher:
                 continue
             j = int(found[best[i]])
             conf, rival = round(float(top[i]), 3), round(float(second[i]), 3)
-            if top[i] >= t.accept and top[i] - second[i] >= t.margin:
+            decision = verdict(float(top[i]), float(second[i]), t)
+            if decision == ACCEPTED:
                 out.append(Match(j, conf, rival, f"{notes[i]}; runner-up {rival:.2f}", best_index=j))
-            elif top[i] >= t.accept:
+            elif decision == AMBIGUOUS:
                 other = self.new.urls[int(found[runner[i]])]
                 out.append(Match(None, conf, rival, f"ambiguous: {self.new.urls[j]} ({notes[i]}) vs {other} "
                                                     f"({rival:.2f})", ambiguous=True, best_index=j))

@@ -21,7 +21,7 @@ from typing import Iterable
 
 import lxml.html
 
-from archiver.archive import expand_inputs, iter_captures, read_capture_at
+from archiver.warc import expand_inputs, iter_captures, read_capture_at
 from archiver.extract import decode_html, extract, parse_html
 from archiver.types import Capture, PageFacts
 from archiver.urls import lookup_key

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from archiver.archive import iter_captures
+from archiver.warc import iter_captures
 from archiver.errors import UsageError
 from archiver.jobs.manifest import load_manifest
 from archiver.jobs.originals import original_files

@@ -20,10 +20,10 @@ from typing import Iterable
 from rapidfuzz import fuzz
 
 from archiver.capture.fetch import FetchResult
-from archiver.capture.wire import decode_body
 from archiver.detect.phrases import PhraseBook
 from archiver.export.urls import InvalidURL, parse_url
 from archiver.extract import decode_html, element_text, fold, main_text, parse_html
+from archiver.http_message import decode_body
 from archiver.types import Capture
 
 MAX_DECODED_BYTES = 5 * 1024 * 1024  # a page decoding past this is not read further

@@ -1,4 +1,4 @@
-"""archiver.archive: every kind of WARC input read back into Captures, damage reported not fatal."""
+"""archiver.warc: every kind of WARC, ARC and WACZ input read back into Captures, damage reported not fatal."""
 from __future__ import annotations
 
 import gzip
@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from archiver.archive import digests_equal, iter_captures, iter_records
+from archiver.warc import digests_equal, iter_captures, iter_records
 
 from warcs import chunk, http_response, record, response, revisit, sha1, write_wacz, write_warc
 
@@ -133,7 +133,7 @@ def test_garbage_file_is_a_problem_not_a_crash(tmp_path):
     junk = tmp_path / "junk.warc.gz"
     junk.write_bytes(b"\x1f\x8b\x08\x00" + b"garbage" * 100)
     notzip = tmp_path / "x.wacz"
-    notzip.write_bytes(b"not a zip")
+    notzip.write_bytes(b"PK\x03\x04" + b"a zip cut short" * 10)
     infos = list(iter_records([junk, notzip]))
     assert {r.rec_type for r in infos} == {"problem"}
     assert {r.file for r in infos} == {str(junk), str(notzip)}
