@@ -75,7 +75,6 @@ from typing import TYPE_CHECKING, Iterable
 
 from fastwarc.warc import ArchiveIterator as FastArchiveIterator
 from fastwarc.warc import WarcRecordType
-from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.incremental import readonly_uri
 from archiver.capture.warcwriter import SERVER_NOT_MODIFIED, RecordRef, WarcWriter, new_record_id, warc_date
@@ -257,6 +256,10 @@ class DedupIndex:
 
     def import_warcs(self, paths: Iterable[str | Path]) -> int:
         """Rebuild both tables from WARC files (response and revisit records)."""
+        # imported here: warcio (and the fsspec and asyncio it loads) is ~80 ms of CPU at the start of
+        # every crawl, and only a re-crawl of an archive written by another tool reads it
+        from warcio.archiveiterator import ArchiveIterator
+
         n = 0
         for path in paths:
             with open(path, "rb") as fh:
