@@ -9,6 +9,7 @@ time, with its default budget, in a few real seconds.
 """
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -23,12 +24,12 @@ PAGES = {f"/page{i}.html": Resource(200, {"Content-Type": "text/html"}, html(f"p
          for i in range(18)}
 
 
-def crawl_on(clock: SiteTime, seeds, out: Path, **settings):
+def crawl_on(clock: SiteTime, seeds, out: Path, rng: random.Random | None = None, **settings):
     """Crawl with the engine on ``clock``; (crawl.jsonl by URL, the clock's time when it began
     and when it ended)."""
     config = CrawlConfig(seeds=seeds, out_dir=out, progress="none", **settings)
     began = clock()
-    Engine(config, clock=clock, sleep=clock.skip).run()
+    Engine(config, clock=clock, sleep=clock.skip, rng=rng).run()
     return {row["url"]: row for row in read_crawl_log(out / "crawl.jsonl")}, began, clock()
 
 
@@ -101,3 +102,26 @@ def test_a_url_waiting_for_its_retry_holds_no_connection_nor_slot(tmp_path):
     assert all(t >= first + 30 for t in a_times)  # the busy host rested as it asked
     assert log[a.url("/busy")]["status"] == 200 and log[a.url("/busy")]["attempts"] == 2
     assert ended - began < 60  # one wait of 30 s, not one per URL queued behind it
+
+
+def test_a_url_backing_off_leaves_its_hosts_slot_to_the_next_url(tmp_path):
+    """One connection to the host: while /flaky waits out its back-off after a 500, the host's
+    other pages are fetched.  Each of them takes a virtual second, longer than that back-off
+    (0.84 s, the seeded jitter), so the retry comes after the first of them."""
+    clock = SiteTime()
+
+    def slow_page(req):
+        clock.skip(1.0)
+        req.send_resource(Resource(200, {"Content-Type": "text/html"}, html(req.path_only)))
+
+    flaky_route = flaky([Resource(500, {"Content-Type": "text/plain"}, b"oops")],
+                        Resource(200, {"Content-Type": "text/plain"}, b"fine"))
+    pages = {f"/p{i}": slow_page for i in range(4)}
+    with TestServer({"/flaky": flaky_route, **pages}, defaults=False, clock=clock) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=("/flaky", *pages))))
+        log, _, _ = crawl_on(clock, [srv.url("/")], tmp_path, rng=random.Random(0), concurrency=1,
+                             per_host_concurrency=1, delay=0, timeout=5)
+        first, again = (hit.time for hit in srv.hits("/flaky"))
+        between = [hit.path for hit in srv.log if first < hit.time < again]
+    assert between and between[0] == "/p0"  # the slot went to the next URL, not held for the retry
+    assert log[srv.url("/flaky")]["status"] == 200 and log[srv.url("/flaky")]["attempts"] == 2

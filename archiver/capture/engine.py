@@ -34,6 +34,7 @@ import fcntl
 import logging
 import os
 import queue
+import random
 import sqlite3
 import threading
 import time
@@ -147,14 +148,15 @@ class Engine:
     """One crawl (see the module docstring).  ``clock`` (seconds, ``time.monotonic`` by
     default) times every politeness decision, retry and URL budget, so a test can check
     them through it; ``sleep`` is how the coordinator waits when nothing but retries is
-    pending (a test's clock may skip the wait instead)."""
+    pending (a test's clock may skip the wait instead); ``rng`` draws the retries'
+    jittered back-off (a seeded ``random.Random`` makes it repeatable)."""
 
     def __init__(self, config: CrawlConfig, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
         self.config = config.validate()
         self.clock = clock
         self.sleep = sleep
-        self.policy = RetryPolicy(max_retries=config.max_retries, url_budget=config.url_budget)
+        self.policy = RetryPolicy(max_retries=config.max_retries, url_budget=config.url_budget, rng=rng)
         self.retries = RetryQueue()  # tasks waiting for their next attempt (in flight for the frontier)
         self.out_dir = Path(config.out_dir)
         self.warc_dir = self.out_dir / "warc"
