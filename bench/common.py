@@ -7,6 +7,7 @@ of rows ``{"metric", "value", "goal", "ok"}``; ``run.py`` prints those rows.
 from __future__ import annotations
 
 import collections
+import compileall
 import json
 import os
 import platform
@@ -33,6 +34,13 @@ def venv_bin(name: str) -> str:
     """Path of a console script installed beside the running interpreter."""
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
+
+
+def compile_package(directory: str | Path = REPO_DIR) -> None:
+    """Byte-compile the ``archiver`` package under ``directory`` as pip does when it
+    installs one: an editable checkout run with PYTHONDONTWRITEBYTECODE would compile
+    every module from source at each start, which no installed crawler pays."""
+    compileall.compile_dir(str(Path(directory) / "archiver"), quiet=1)
 
 
 def free_port() -> int:

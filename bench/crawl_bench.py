@@ -6,18 +6,26 @@ every answer takes ``--latency`` seconds, as a distant server would. Each
 round crawls it with wget (one connection) and with ``archiver crawl``
 (concurrency 8, 8 per host, no delay), alternating which goes first; the
 report gives medians of wall clock, the speed ratio, CPU per fetch (user+sys
-of the child / requests the server answered during that run), and the URLs
-each WARC holds, read back with warcio, including every URL wget captured
-that ours did not.
+of the child / requests the server answered during that run) and its ratio
+to wget's, the load average before each run, and the URLs each WARC holds,
+read back with warcio, including every URL wget captured that ours did not.
+
+With ``--burner`` each round also runs every tool while another process
+spins on a CPU (started just before the tool, stopped just after), quiet and
+loaded runs interleaved in one bench run. With ``--compare-with DIR`` the
+code in DIR (a directory holding an ``archiver/`` package, first on
+``PYTHONPATH``) is measured too, as "before", in the same rounds.
 
     .venv/bin/python bench/crawl_bench.py            # 400 pages, 3 rounds
     .venv/bin/python bench/crawl_bench.py --quick    # 60 pages, 1 round
+    .venv/bin/python bench/crawl_bench.py --burner --compare-with /tmp/before
     .venv/bin/python bench/crawl_bench.py --profile  # + py-spy profile of ours
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import random
 import re
@@ -30,7 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-GOAL_RATIO = 6.0
+GOAL_RATIO = 7.0  # wget's wall clock / ours, quiet and with a CPU burner
+GOAL_CPU_RATIO = 2.0  # our CPU per fetch / wget's
 CONCURRENCY = 8
 
 WORDS = (
@@ -133,11 +142,11 @@ def wget_command(url: str, warc_prefix: Path) -> list[str]:
     ]
 
 
-def ours_command(url: str, out_dir: Path) -> list[str]:
+def ours_command(url: str, out_dir: Path, archiver: list[str] | None = None) -> list[str]:
     """Ours with every politeness limit set to match the comparison: 8
     connections, 8 per host (default 2), no delay (default 0.25 s), robots.txt
     off as with wget's ``-e robots=off``."""
-    return [common.venv_bin("archiver"), "crawl", url, "--out", str(out_dir),
+    return [*(archiver or [common.venv_bin("archiver")]), "crawl", url, "--out", str(out_dir),
             "--concurrency", str(CONCURRENCY), "--per-host-concurrency", str(CONCURRENCY),
             "--delay", "0", "--ignore-robots"]
 
@@ -154,24 +163,42 @@ def ours_usable() -> bool:
     return proc.returncode == 0 and all(flag in proc.stdout for flag in needed)
 
 
-def run_tool(tool: str, server: common.SlowSite, work: Path, round_no: int,
-             timeout: float, wrap: list[str] | None = None) -> dict:
-    run_dir = work / f"{tool}-{round_no}"
+class Burner:
+    """Another CPU-bound process for the length of one run (a busy machine)."""
+
+    def __enter__(self) -> "Burner":
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run_tool(tool: str, server: common.SlowSite, work: Path, round_no: int, timeout: float,
+             wrap: list[str] | None = None, condition: str = "quiet", compare_with: str | None = None) -> dict:
+    name = f"{tool}-{condition}-{round_no}"
+    run_dir = work / name
     run_dir.mkdir()
+    env = None
     if tool == "wget":
         cmd = wget_command(server.base_url + "/", run_dir / "wget")
+    elif tool == "before":
+        cmd = ours_command(server.base_url + "/", run_dir / "crawl", [sys.executable, "-m", "archiver"])
+        env = dict(os.environ, PYTHONPATH=compare_with)
     else:
         cmd = ours_command(server.base_url + "/", run_dir / "crawl")
     server.reset()
-    child = common.run_child((wrap or []) + cmd, cwd=run_dir,
-                             log_prefix=work / f"{tool}-{round_no}", timeout=timeout)
+    load = round(os.getloadavg()[0], 2)
+    with Burner() if condition == "burner" else contextlib.nullcontext():
+        child = common.run_child((wrap or []) + cmd, cwd=run_dir, log_prefix=work / name, timeout=timeout, env=env)
     stats = server.stats()
     warcs = sorted(p for p in run_dir.rglob("*.warc.gz"))
     urls = captured_urls(warcs) if warcs else set()
     fetches = stats["requests"] or 1
     result = {
-        "tool": tool, "round": round_no, "child": child, "server": stats,
-        "warc_files": [str(p) for p in warcs], "urls": urls,
+        "tool": tool, "condition": condition, "round": round_no, "load_before": load, "child": child,
+        "server": stats, "warc_files": [str(p) for p in warcs], "urls": urls,
         "cpu_ms_per_fetch": 1000.0 * child.cpu_s / fetches,
     }
     ok = child.returncode == 0 and not child.timed_out
@@ -179,10 +206,10 @@ def run_tool(tool: str, server: common.SlowSite, work: Path, round_no: int,
     if tool == "wget" and child.returncode == 8:
         ok = True
     result["ok"] = ok
-    print(f"  {tool:5s} round {round_no}: {child.wall_s:6.2f} s wall, "
-          f"{child.cpu_s:6.2f} s cpu, {stats['requests']} requests "
+    print(f"  {tool:6s} {condition:6s} round {round_no}: {child.wall_s:6.2f} s wall, "
+          f"{child.cpu_s:6.2f} s cpu ({result['cpu_ms_per_fetch']:.2f} ms/fetch), {stats['requests']} requests "
           f"(max {stats['max_inflight']}, mean {stats['mean_inflight']:.1f} at once over "
-          f"{stats['active_s']:.2f} s), {len(urls)} URLs in WARC, "
+          f"{stats['active_s']:.2f} s), {len(urls)} URLs in WARC, load {load}, "
           f"rc={child.returncode}{' TIMEOUT' if child.timed_out else ''}", flush=True)
     if not ok:
         print("    stderr tail:\n      " + child.tail().replace("\n", "\n      "), flush=True)
@@ -277,6 +304,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per tool")
     parser.add_argument("--latency", type=float, default=0.040, help="seconds per answer")
     parser.add_argument("--quick", action="store_true", help="smoke run: 60 pages, 1 round")
+    parser.add_argument("--burner", action="store_true", help="also run every tool beside a CPU-bound process")
+    parser.add_argument("--compare-with", metavar="DIR", help="also measure the archiver package in DIR")
     parser.add_argument("--profile", action="store_true", help="also profile ours with py-spy")
     parser.add_argument("--timeout", type=float, default=600, help="per crawl, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -295,16 +324,22 @@ def main(argv=None) -> int:
     if not usable:
         print("  ours: `archiver crawl` is missing or lacks --per-host-concurrency/--delay/"
               "--ignore-robots; measuring wget only", flush=True)
-    tools = ["wget"] + (["ours"] if usable else [])
+    tools = ["wget"] + (["ours"] if usable else []) + (["before"] if args.compare_with else [])
+    common.compile_package()
+    if args.compare_with:
+        common.compile_package(args.compare_with)
+    conditions = ["quiet", "burner"] if args.burner else ["quiet"]
 
     work = Path(tempfile.mkdtemp(prefix="crawl_bench-"))
-    runs: dict[str, list[dict]] = {t: [] for t in tools}
+    runs: dict[tuple[str, str], list[dict]] = {(t, c): [] for t in tools for c in conditions}
     profile = None
     try:
         for round_no in range(args.rounds):
-            order = tools if round_no % 2 == 0 else tools[::-1]
-            for tool in order:
-                runs[tool].append(run_tool(tool, server, work, round_no, args.timeout))
+            for condition in conditions if round_no % 2 == 0 else conditions[::-1]:
+                shift = round_no % len(tools)
+                for tool in tools[shift:] + tools[:shift]:  # each tool goes first in turn
+                    runs[tool, condition].append(run_tool(tool, server, work, round_no, args.timeout,
+                                                          condition=condition, compare_with=args.compare_with))
         if args.profile and usable:
             profile = profile_ours(server, work, args.timeout)
     finally:
@@ -328,11 +363,11 @@ def main(argv=None) -> int:
 def summarise(runs: dict, site_urls: set[str], args) -> tuple[list[dict], dict]:
     summary = [common.row("site URLs (pages + requisites)", len(site_urls))]
     details: dict = {"pages": args.pages, "rounds": args.rounds, "latency_s": args.latency,
-                     "concurrency": CONCURRENCY, "site_urls": len(site_urls)}
+                     "concurrency": CONCURRENCY, "site_urls": len(site_urls), "compare_with": args.compare_with}
     med = {}
-    for tool, tool_runs in runs.items():
+    for (tool, condition), tool_runs in runs.items():
         good = [r for r in tool_runs if r["ok"]] or tool_runs
-        med[tool] = {
+        m = med[tool, condition] = {
             "wall_s": common.median(r["child"].wall_s for r in good),
             "cpu_ms_per_fetch": common.median(r["cpu_ms_per_fetch"] for r in good),
             "peak_rss_mb": common.median(r["child"].peak_rss_mb for r in good),
@@ -342,49 +377,54 @@ def summarise(runs: dict, site_urls: set[str], args) -> tuple[list[dict], dict]:
             "mean_inflight": common.median(r["server"]["mean_inflight"] for r in good),
             "active_s": common.median(r["server"]["active_s"] for r in good),
             "gap_ms": common.median(r["server"]["connection_gap_ms_median"] for r in good),
+            "load_before": [r["load_before"] for r in tool_runs],
         }
-        m = med[tool]
+        label = f"{tool} ({condition})"
         summary += [
-            common.row(f"{tool}: wall clock (median s)", m["wall_s"]),
-            common.row(f"{tool}: CPU per fetch (ms)", m["cpu_ms_per_fetch"]),
-            common.row(f"{tool}: fetches / URLs in WARC", f"{m['fetches']:.0f} / {m['urls']:.0f}"),
-            common.row(f"{tool}: requests in flight (max / mean)",
-                       f"{m['max_inflight']} / {m['mean_inflight']:.1f}"),
-            common.row(f"{tool}: first request to last answer (s)", m["active_s"]),
-            common.row(f"{tool}: answer -> next request on a connection (median ms)", m["gap_ms"]),
-            common.row(f"{tool}: peak RSS (MB)", m["peak_rss_mb"]),
+            common.row(f"{label}: wall clock (median s)", m["wall_s"]),
+            common.row(f"{label}: CPU per fetch (ms)", m["cpu_ms_per_fetch"]),
+            common.row(f"{label}: fetches / URLs in WARC", f"{m['fetches']:.0f} / {m['urls']:.0f}"),
+            common.row(f"{label}: requests in flight (max / mean)", f"{m['max_inflight']} / {m['mean_inflight']:.1f}"),
+            common.row(f"{label}: first request to last answer (s)", m["active_s"]),
+            common.row(f"{label}: answer -> next request on a connection (median ms)", m["gap_ms"]),
+            common.row(f"{label}: peak RSS (MB)", m["peak_rss_mb"]),
+            common.row(f"{label}: load average before each run", " ".join(f"{x:.1f}" for x in m["load_before"])),
         ]
-        details[tool] = {
+        details[label] = {
             "median": m,
             "runs": [{k: v for k, v in r.items() if k != "urls"} for r in tool_runs],
             "missing_from_site": sorted(site_urls - tool_runs[-1]["urls"])[:50],
             "not_on_site": sorted(tool_runs[-1]["urls"] - site_urls)[:50],
         }
-    if "ours" in med:
-        ratios = [w["child"].wall_s / o["child"].wall_s
-                  for w, o in zip(runs["wget"], runs["ours"]) if o["child"].wall_s > 0]
-        ratio = med["wget"]["wall_s"] / med["ours"]["wall_s"]
-        details["speed_ratio_per_round"] = ratios
-        summary.insert(1, common.row(f"speed ratio wget/ours (c={CONCURRENCY}, limit 8x)",
-                                     round(ratio, 2), f">= {GOAL_RATIO}x", ratio >= GOAL_RATIO))
-        wget_urls = set().union(*(r["urls"] for r in runs["wget"]))
-        ours_urls = set().union(*(r["urls"] for r in runs["ours"]))
-        # every round must hold every URL wget captured, not just their union
-        missing = set().union(*(wget_urls - r["urls"] for r in runs["ours"]))
-        extra = ours_urls - wget_urls
-        details["wget_only_urls"] = sorted(missing)
-        details["ours_only_urls"] = sorted(extra)
-        summary.insert(2, common.row("URLs wget captured that ours missed", len(missing),
-                                     "0", not missing))
-        summary.insert(3, common.row("URLs ours captured that wget did not", len(extra)))
-        if missing:
-            print("\nURLs wget captured that ours did not:")
+    head = []
+    wget_urls = set().union(*(r["urls"] for (tool, _), rs in runs.items() if tool == "wget" for r in rs))
+    for (tool, condition) in runs:
+        if tool == "wget" or ("wget", condition) not in runs:
+            continue
+        pairs = zip(runs["wget", condition], runs[tool, condition])
+        per_round = [w["child"].wall_s / o["child"].wall_s for w, o in pairs if o["child"].wall_s > 0]
+        ratio = med["wget", condition]["wall_s"] / med[tool, condition]["wall_s"]
+        cpu_ratio = med[tool, condition]["cpu_ms_per_fetch"] / med["wget", condition]["cpu_ms_per_fetch"]
+        details[f"speed_ratio_per_round {tool} ({condition})"] = per_round
+        mine = tool == "ours"
+        head += [
+            common.row(f"speed ratio wget/{tool} ({condition}; c={CONCURRENCY}, limit 8x; rounds "
+                       f"{', '.join(f'{x:.1f}' for x in per_round)})", round(ratio, 2),
+                       f">= {GOAL_RATIO}x" if mine else "", ratio >= GOAL_RATIO if mine else None),
+            common.row(f"CPU per fetch {tool}/wget ({condition})", round(cpu_ratio, 2),
+                       f"<= {GOAL_CPU_RATIO}x" if mine else "", cpu_ratio <= GOAL_CPU_RATIO if mine else None),
+        ]
+        if mine:
+            # every run of ours must hold every URL wget captured, not just their union
+            missing = set().union(*(wget_urls - r["urls"] for r in runs[tool, condition]))
+            extra = set().union(*(r["urls"] for r in runs[tool, condition])) - wget_urls
+            details[f"wget_only_urls ({condition})"] = sorted(missing)
+            details[f"ours_only_urls ({condition})"] = sorted(extra)
+            head += [common.row(f"URLs wget captured that ours missed ({condition})", len(missing), "0", not missing),
+                     common.row(f"URLs ours captured that wget did not ({condition})", len(extra))]
             for url in sorted(missing)[:100]:
-                print(f"  {url}")
-        if extra:
-            print("\nURLs ours captured that wget did not:")
-            for url in sorted(extra)[:20]:
-                print(f"  {url}")
+                print(f"  wget only ({condition}): {url}")
+    summary[1:1] = head
     return summary, details
 
 

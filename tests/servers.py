@@ -15,7 +15,7 @@ Usage::
         assert srv.count("/never-linked") == 0 # and "never fetched"
 
 or the ``test_server`` pytest fixture (in ``conftest.py``). ``srv.log`` holds :class:`Hit` entries
-(method, path with query, headers, monotonic time) in arrival order.
+(method, path with query, headers, time on the server's ``clock``) in arrival order.
 
 Handlers receive ``req``: a ``BaseHTTPRequestHandler`` with ``req.server.app``
 (the :class:`TestServer`), ``req.query`` (dict of first values) and helpers
@@ -133,6 +133,45 @@ def drip(interval: float = 1.0, size: int = 50) -> Handler:
             if req.server.app.stopping.wait(step):
                 return
             req.send_raw(b"x")
+    return handle
+
+
+class SiteTime:
+    """A clock for the crawler under test: real time, plus the time that misbehaving routes
+    and the crawler's own waits let pass without waiting (``skip``, also usable as the
+    engine's ``sleep``).  A site that drips a byte every 2 s then costs the test
+    milliseconds, while the crawler sees the seconds go by."""
+
+    def __init__(self):
+        self.skipped = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        with self._lock:
+            self.skipped += seconds
+
+
+def drip_then_silence(drops: int = 40, interval: float = 2.0, announced: int = 10_000,
+                      site_time: SiteTime | None = None) -> Handler:
+    """Announce ``announced`` bytes, send one every ``interval`` seconds ``drops`` times, then
+    say nothing more on the open keep-alive connection.  With ``site_time`` the intervals
+    pass on that clock (a few milliseconds of real time each) instead of being waited."""
+    def handle(req):
+        req.send_raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % announced)
+        for _ in range(drops):
+            if site_time is None:
+                if req.server.app.stopping.wait(interval):
+                    return
+            else:
+                time.sleep(0.005)
+                site_time.skip(interval)
+            req.send_raw(b"x")  # raises once the client has hung up
+        req.server.app.stopping.wait(600)
+        req.close_connection = True
     return handle
 
 
@@ -394,8 +433,9 @@ class TestServer:
     __test__ = False  # not a pytest test class
 
     def __init__(self, routes: dict[str, Resource | Handler] | None = None, *, defaults: bool = True,
-                 tls: bool = False):
+                 tls: bool = False, clock: Callable[[], float] = time.monotonic):
         self.tls = tls  # serve HTTPS with a throw-away self-signed certificate (needs openssl)
+        self.clock = clock  # stamps the request log (a test's SiteTime, to compare with the crawler's)
         self.routes: dict[str, Resource | Handler] = default_routes() if defaults else {}
         self.routes.update(routes or {})
         self.log: list[Hit] = []
@@ -409,7 +449,7 @@ class TestServer:
     # request log ------------------------------------------------------------
     def _record(self, req: _RequestHandler) -> None:
         with self._log_lock:
-            self.log.append(Hit(req.command, req.path, dict(req.headers.items()), time.monotonic()))
+            self.log.append(Hit(req.command, req.path, dict(req.headers.items()), self.clock()))
 
     def count(self, path: str) -> int:
         """Requests so far for ``path`` (with query: exact match; without: any query)."""

@@ -166,13 +166,15 @@ def test_every_option_reaches_the_config(tmp_path):
     args = build_parser().parse_args([
         "crawl", "http://h.test/", "--out", str(tmp_path), "--sitemap", "http://h.test/s.xml", "--include", "a",
         "--exclude", "b", "--max-pages", "5", "--max-depth", "3", "--concurrency", "6",
-        "--per-host-concurrency", "3", "--delay", "1.5", "--timeout", "9", "--max-retries", "0", "--ignore-robots",
+        "--per-host-concurrency", "3", "--delay", "1.5", "--timeout", "9", "--max-retries", "0", "--url-budget", "45",
+        "--ignore-robots",
         "--user-agent", "UA/1", "--header", "X-Test: 1", "--warc-max-size", "1000", "--max-response-bytes", "99",
         "--no-offsite-requisites", "--record-credentials", "--previous", str(tmp_path), "--progress", "plain"])
     c = build_config(args)
     assert (c.seeds, c.sitemaps, c.include, c.exclude) == (["http://h.test/"], ["http://h.test/s.xml"], ["a"], ["b"])
     assert (c.max_pages, c.max_depth, c.concurrency, c.per_host_concurrency) == (5, 3, 6, 3)
     assert (c.delay, c.timeout, c.max_retries, c.ignore_robots, c.user_agent) == (1.5, 9, 0, True, "UA/1")
+    assert c.url_budget == 45
     assert (c.extra_headers, c.warc_max_size, c.max_response_bytes) == ({"X-Test": "1"}, 1000, 99)
     assert (c.requisites_any_host, c.record_credentials, c.progress) == (False, True, "plain")
     assert c.previous == tmp_path

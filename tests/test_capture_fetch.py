@@ -1,4 +1,5 @@
-"""Fetcher against real misbehaving loopback servers: raw bytes, retries, caps, time-outs."""
+"""Fetcher against real misbehaving loopback servers: raw bytes, caps, time-outs, and the
+retry policy's decisions on the answers they give."""
 from __future__ import annotations
 
 import base64
@@ -13,6 +14,7 @@ import brotli
 import pytest
 
 from archiver.capture.fetch import Fetcher, parse_retry_after
+from archiver.capture.retry import MAX_RETRY_AFTER, Attempts, RetryPolicy
 from archiver.http_message import decode_body, iter_dechunked, split_head
 
 from servers import (
@@ -30,26 +32,24 @@ def sha1_b32(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
 
 
-class SleepLog:
-    """Injected instead of time.sleep: records the waits and returns at once."""
-
-    def __init__(self):
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture
-def sleeps():
-    return SleepLog()
-
-
-@pytest.fixture
-def fetcher(sleeps):
-    with Fetcher(user_agent="archiver-test/1", timeout=2, total_timeout=5, max_retries=2,
-                 retry_base_delay=0.01, max_backoff=0.05, sleep=sleeps) as f:
+def fetcher():
+    with Fetcher(user_agent="archiver-test/1", timeout=2, total_timeout=5) as f:
         yield f
+
+
+def attempts_of(fetcher, url, policy, now=0.0):
+    """Fetch ``url`` as the crawl's workers do, attempt after attempt, on a clock that stands
+    still but for the waits: (the final answer, the Attempts, the waits between attempts)."""
+    tries, waits = Attempts(started=now), []
+    while True:
+        result = fetcher.fetch(url, time_limit=policy.time_left(tries, now))
+        wait = policy.after(result, tries, now)
+        if wait is None:
+            return tries.final(result), tries, waits
+        tries.keep(result)
+        waits.append(wait)
+        now += wait
 
 
 def raw(result) -> bytes:
@@ -73,7 +73,7 @@ def test_plain_page_recorded_as_sent_and_received(test_server, fetcher):
     assert result.ip == "127.0.0.1"
     assert result.block_digest == sha1_b32(data)
     assert result.payload_digest == sha1_b32(expected)
-    assert result.attempts == 1 and result.truncated is None
+    assert result.truncated is None
 
 
 def test_gzip_body_stays_gzip_and_decodes_for_parsing(test_server, fetcher):
@@ -120,33 +120,38 @@ def test_windows_1250_bytes_untouched(test_server, fetcher):
     assert CP1250_TEXT.encode("cp1250") in result.content()
 
 
-def test_429_retry_after_is_honoured(test_server, fetcher, sleeps):
-    result = fetcher.fetch(test_server.url("/retry-after"))
-    assert result.status == 200 and result.content() == b"finally"
-    assert result.attempts == 2 and test_server.count("/retry-after") == 2
-    assert sleeps.waits == [1.0]
+def test_429_retry_after_is_honoured(test_server, fetcher):
+    answer, tries, waits = attempts_of(fetcher, test_server.url("/retry-after"), RetryPolicy(max_retries=2, url_budget=120))
+    assert answer.status == 200 and answer.content() == b"finally"
+    assert answer.attempts == 2 and test_server.count("/retry-after") == 2
+    assert waits == [1.0]
 
 
-def test_retry_after_http_date_is_capped(test_server, sleeps):
+def test_retry_after_is_capped_and_must_fit_the_budget(test_server, fetcher):
     later = formatdate(2_000_000_000, usegmt=True)
     test_server.add("/later", flaky([Resource(503, {"Retry-After": later}, b"")], Resource(200, body=b"ok")))
-    with Fetcher(max_retries=1, max_retry_after=3, sleep=sleeps) as f:
-        assert f.fetch(test_server.url("/later")).status == 200
-    assert sleeps.waits == [3]
+    answer, _, waits = attempts_of(fetcher, test_server.url("/later"), RetryPolicy(max_retries=1, url_budget=1000))
+    assert answer.status == 200 and waits == [MAX_RETRY_AFTER]
+    # a wait that would end past the URL's budget is not made: the 503 is the answer, and why is said
+    test_server.add("/later2", flaky([Resource(503, {"Retry-After": "200"}, b"")], Resource(200, body=b"ok")))
+    answer, tries, waits = attempts_of(fetcher, test_server.url("/later2"), RetryPolicy(max_retries=3, url_budget=120))
+    assert answer.status == 503 and waits == [] and test_server.count("/later2") == 1
+    assert tries.outcome(answer) == "the URL's time budget of 120 s ran out after 1 attempt"
     assert 29 < parse_retry_after(formatdate(1_000_030, usegmt=True), now=1_000_000) <= 30
     assert parse_retry_after("120") == 120 and parse_retry_after("soon") is None
 
 
-def test_503_flapping_then_ok(test_server, fetcher, sleeps):
-    result = fetcher.fetch(test_server.url("/flap"))
-    assert result.status == 200 and result.attempts == 2
-    assert len(sleeps.waits) == 1 and 0 <= sleeps.waits[0] <= 0.05  # jittered back-off
+def test_503_flapping_then_ok(test_server, fetcher):
+    answer, _, waits = attempts_of(fetcher, test_server.url("/flap"), RetryPolicy(max_retries=2, url_budget=120))
+    assert answer.status == 200 and answer.attempts == 2
+    assert len(waits) == 1 and 0 <= waits[0] <= 1.0  # jittered back-off, up to 1 s after the first attempt
 
 
 def test_500_forever_gives_up_with_the_final_answer(test_server, fetcher):
-    result = fetcher.fetch(test_server.url("/error500"))
-    assert result.status == 500 and result.recorded
-    assert result.attempts == 3 and test_server.count("/error500") == 3
+    answer, tries, waits = attempts_of(fetcher, test_server.url("/error500"), RetryPolicy(max_retries=2, url_budget=120))
+    assert answer.status == 500 and answer.recorded and tries.outcome(answer) is None
+    assert answer.attempts == 3 and test_server.count("/error500") == 3
+    assert waits[0] <= 1.0 and waits[1] <= 2.0  # the back-off doubles
 
 
 def test_redirect_not_followed(test_server, fetcher):
@@ -155,35 +160,54 @@ def test_redirect_not_followed(test_server, fetcher):
     assert test_server.count("/redirect/2") == 0
 
 
-def test_reset_mid_body_retried_then_recorded_as_disconnect(test_server, fetcher):
-    result = fetcher.fetch(test_server.url("/reset"))
-    assert result.attempts == 3 and test_server.count("/reset") == 3
-    assert result.error and result.truncated == "disconnect"
-    assert result.status == 200 and 0 < result.body_length <= 20_000
+def test_a_cut_answer_is_tried_once_more_and_the_longest_is_kept(test_server, fetcher):
+    answer, tries, waits = attempts_of(fetcher, test_server.url("/reset"), RetryPolicy(max_retries=3, url_budget=120))
+    assert answer.attempts == 2 and test_server.count("/reset") == 2 and len(waits) == 1
+    assert answer.truncated == "disconnect" and answer.status == 200 and 0 < answer.body_length <= 20_000
+    assert tries.outcome(answer).startswith("truncated (disconnect): ")
+    assert tries.outcome(answer).endswith("not tried again: 2 answers stalled or were cut off")
+
+    def shorter_each_time(req):  # 900 of the 1000 bytes announced, then only 100
+        sent = 900 if req.server.app.count(req.path_only) == 1 else 100
+        req.send_raw(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * sent)
+        req.close_connection = True
+
+    test_server.add("/shorter", shorter_each_time)
+    answer, tries, _ = attempts_of(fetcher, test_server.url("/shorter"), RetryPolicy(max_retries=3, url_budget=120))
+    assert answer.attempts == 2 and body_of(answer) == b"x" * 900  # the first, longer answer
+    assert tries.outcome(answer) == ("truncated (disconnect): the answer was cut off after 900 of 1000 bytes; "
+                                     "not tried again: 2 answers stalled or were cut off; "
+                                     "the answer of attempt 1 of 2 is kept (the most complete)")
 
 
 def test_body_shorter_than_content_length(test_server, fetcher):
     result = fetcher.fetch(test_server.url("/short"))
     assert result.error == "the answer was cut off after 100 of 1000 bytes" and result.truncated == "disconnect"
-    assert body_of(result) == b"s" * 100 and result.attempts == 3
+    assert body_of(result) == b"s" * 100 and result.partial and result.retryable
 
 
-def test_server_that_never_answers_times_out(test_server, sleeps):
-    with Fetcher(timeout=0.3, total_timeout=5, max_retries=1, retry_base_delay=0.01, sleep=sleeps) as f:
+def test_server_that_never_answers_times_out(test_server):
+    with Fetcher(timeout=0.3, total_timeout=5) as f:
         result = f.fetch(test_server.url("/hang"))
-    assert not result.recorded and result.status is None
-    assert "timed out" in result.error.lower() and result.attempts == 2
+    assert not result.recorded and result.status is None and not result.partial
+    assert result.error == "timed out after 0.3 s waiting for the server" and result.retryable
 
 
-def test_slow_drip_hits_the_total_deadline(test_server, sleeps):
-    with Fetcher(timeout=5, total_timeout=0.8, max_retries=2, sleep=sleeps) as f:
+def test_slow_drip_hits_the_total_deadline(test_server):
+    with Fetcher(timeout=5, total_timeout=0.8) as f:
         result = f.fetch(test_server.url("/drip?interval=0.2&size=100"))
-    assert result.truncated == "time" and "total" in result.error
-    assert 0 < result.body_length < 100 and result.attempts == 1  # partial body kept, not retried
+    assert result.truncated == "time" and result.error == "timed out after 0.8 s in total (the answer came too slowly)"
+    assert 0 < result.body_length < 100 and not result.retryable  # partial body kept, not tried again
 
 
-def test_size_cap_truncates_and_drops_the_connection(test_server, sleeps):
-    with Fetcher(max_response_bytes=1 << 20, sleep=sleeps) as f:
+def test_an_attempt_ends_with_the_urls_budget(test_server):
+    with Fetcher(timeout=5, total_timeout=60) as f:
+        result = f.fetch(test_server.url("/drip?interval=0.2&size=100"), time_limit=0.5)
+    assert result.truncated == "time" and result.error == "timed out after 0.5 s in total (the answer came too slowly)"
+
+
+def test_size_cap_truncates_and_drops_the_connection(test_server):
+    with Fetcher(max_response_bytes=1 << 20) as f:
         result = f.fetch(test_server.url("/huge"))
         assert result.truncated == "length" and result.error is None
         assert (1 << 20) < result.response_length < (1 << 20) + 256 * 1024
@@ -226,7 +250,7 @@ def test_url_fetched_exactly_as_written(test_server, fetcher):
 def test_threads_never_mix_their_recordings(test_server):
     pages = {p: test_server.routes[p].body for p in ("/a.html", "/b.html", "/img.png", "/same-a")}
     failures = []
-    with Fetcher(max_retries=0) as f:
+    with Fetcher() as f:
         def work(path):
             for _ in range(15):
                 r = f.fetch(test_server.url(path))
@@ -296,21 +320,22 @@ def test_not_http_at_all_is_an_error_not_a_record(test_server, fetcher):
     from servers import raw as raw_route
     test_server.add("/not-http", raw_route(b"SSH-2.0-OpenSSH_9.6\r\n"))
     result = fetcher.fetch(test_server.url("/not-http"))
-    assert not result.recorded and result.error and result.attempts == 3
+    assert not result.recorded and result.error and result.retryable
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/file", "http://127.0.0.1:99999/", "http:///nohost",
                                  "http://exa\u0000mple/"])
 def test_invalid_urls_fail_at_once(fetcher, url):
     result = fetcher.fetch(url)
-    assert not result.recorded and result.error.startswith("invalid URL") and result.attempts == 1
+    assert not result.recorded and result.error.startswith("invalid URL") and result.permanent
+    assert RetryPolicy(max_retries=3, url_budget=120).after(result, Attempts(started=0), 0) is None
 
 
-def test_errors_are_in_plain_words(test_server, sleeps):
+def test_errors_are_in_plain_words(test_server):
     """crawl.jsonl and the console say what happened, not how urllib3's pools wrapped it."""
     with TestServer(defaults=False) as gone:
         dead = gone.url("/")
-    with Fetcher(timeout=0.3, max_retries=0, sleep=sleeps) as f:
+    with Fetcher(timeout=0.3) as f:
         assert f.fetch(dead).error == "connection refused"
         assert f.fetch("http://no-such-host.invalid/").error == "cannot resolve host no-such-host.invalid"
         assert f.fetch(test_server.url("/hang")).error == "timed out after 0.3 s waiting for the server"
@@ -330,7 +355,11 @@ def test_urllib3_hooks_are_where_the_fetcher_expects_them():
     make_request = list(inspect.signature(HTTPConnectionPool._make_request).parameters)
     assert make_request[:4] == ["self", "conn", "method", "url"], f"_make_request is now {make_request}"
     assert list(inspect.signature(HTTPSConnectionPool._validate_conn).parameters) == ["self", "conn"]
-    assert set(urllib3.PoolManager().pool_classes_by_scheme) == {"http", "https"}
+    for pool_class in (HTTPConnectionPool, HTTPSConnectionPool):
+        parameters = inspect.signature(pool_class.__init__).parameters
+        assert list(parameters)[1:3] == ["host", "port"] and {"maxsize", "retries"} <= set(parameters)
+    assert "cert_reqs" in inspect.signature(HTTPSConnectionPool.__init__).parameters
+    assert "retries" in inspect.signature(HTTPConnectionPool.urlopen).parameters
     assert issubclass(urllib3.connection.HTTPConnection.response_class, http.client.HTTPResponse)
     assert list(inspect.signature(http.client.HTTPResponse.__init__).parameters) == [
         "self", "sock", "debuglevel", "method", "url"]

@@ -3,6 +3,7 @@ import gzip
 
 import pytest
 
+from archiver.capture import links as linkmod
 from archiver.capture.links import extract_css, extract_html
 from archiver.gzip_members import inflate
 from archiver.sitemaps import SitemapError, parse_sitemap
@@ -35,6 +36,24 @@ def test_page_links_and_requisites():
         "http://h.test/dir/i0.jpg", "http://h.test/dir/i1.jpg", "http://h.test/dir/i2.jpg",
         "http://h.test/dir/p.webp", "http://h.test/dir/v.jpg", "http://h.test/dir/v.mp4",
         "http://h.test/dir/d.png", "http://h.test/frame.html"}
+
+
+def test_a_whole_tree_and_a_stream_find_the_same_links(monkeypatch):
+    """Small documents are parsed whole, large ones streamed: the same links in the same order,
+    <base> applying from where it stands, styles, frames and documents alike."""
+    doc = b"""<html><head><link rel="stylesheet" href="/s.css"><style>p { background: url(p.png) }</style>
+    <meta http-equiv="refresh" content="0; url=/r.html"></head><body background="b.gif">
+    <a href="before.html">x</a><base href="http://h.test/based/"><a href="after.html">y</a><a href="r.PDF">d</a>
+    <div style="background:url('d.png')"><img src="i.jpg" srcset="i2.jpg 2x"><a href="after.html">again</a></div>
+    <table><tr><td background="td.gif"><iframe src="f.html"></iframe><object data="o.swf"></object></td></tr></table>
+    <video poster="v.jpg"><source src="v.mp4"></video><area href="/map"></body></html>"""
+    whole = extract_html(doc, BASE)
+    monkeypatch.setattr(linkmod, "WHOLE_TREE_BYTES", 0)
+    streamed = extract_html(doc, BASE)
+    assert streamed == whole and len(whole) == 16
+    assert whole[0] == linkmod.Link("http://h.test/s.css", True, "link")
+    assert urls(whole)[4:7] == ["http://h.test/dir/before.html", "http://h.test/based/after.html",
+                                "http://h.test/based/r.PDF"]
 
 
 def test_base_href_and_schemes_ignored():

@@ -79,7 +79,7 @@ def warcs(directory) -> list[Path]:
 def capture(server, out: Path, paths, *, dedup=None, writer_kw=None, fetch_kw=None, metadata=None):
     """Fetch each path and write it; returns {path: RecordRef}."""
     refs = {}
-    fetch_kw = {"max_retries": 0, "timeout": 3, **(fetch_kw or {})}
+    fetch_kw = {"timeout": 3, **(fetch_kw or {})}
     with Fetcher(**fetch_kw) as fetcher, WarcWriter(out, **(writer_kw or {})) as writer:
         for path in paths:
             result = fetcher.fetch(server.url(path))
@@ -207,7 +207,7 @@ def test_dedup_and_conditional_revalidation_across_runs(test_server, tmp_path):
     previous = second.previous(test_server.url("/etag"))
     assert previous.conditional_headers() == {"If-None-Match": '"v1"',
                                               "If-Modified-Since": "Fri, 14 Jul 2017 02:40:00 GMT"}
-    with Fetcher(max_retries=0) as fetcher, WarcWriter(tmp_path / "run2" / "warc") as writer:
+    with Fetcher() as fetcher, WarcWriter(tmp_path / "run2" / "warc") as writer:
         unchanged = fetcher.fetch(test_server.url("/etag"), headers=previous.conditional_headers())
         assert unchanged.status == 304
         ref = Deduplicator(second, writer).write(unchanged, previous=previous)
@@ -344,7 +344,7 @@ WRITER_CHILD = textwrap.dedent("""
             return os.write(fd, data)
 
 
-    with TestServer() as srv, Fetcher(max_retries=0) as fetcher:
+    with TestServer() as srv, Fetcher() as fetcher:
         writer = StoppingWriter(sys.argv[1], max_size=400_000)
         dedup = Deduplicator(DedupIndex(sys.argv[5]), writer)
         n = 0
@@ -419,7 +419,7 @@ class FullDisk(WarcWriter):
 
 
 def test_disk_full_leaves_no_half_record_and_writing_resumes(test_server, tmp_path):
-    with Fetcher(max_retries=0) as fetcher:
+    with Fetcher() as fetcher:
         writer = FullDisk(tmp_path)
         for path in ("/a.html", "/b.html"):
             writer.write_response(fetcher.fetch(test_server.url(path)))
@@ -447,7 +447,7 @@ def test_disk_full_leaves_no_half_record_and_writing_resumes(test_server, tmp_pa
 def test_unwritable_directory_is_a_clear_error(test_server, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    with Fetcher(max_retries=0) as fetcher:
+    with Fetcher() as fetcher:
         result = fetcher.fetch(test_server.url("/a.html"))
     with pytest.raises(WarcWriteError, match="cannot create a WARC file in"):
         WarcWriter(blocker / "warc").write_response(result)
@@ -476,7 +476,7 @@ def test_pywb_replays_gzip_chunked_cp1250_and_revisits(test_server, tmp_path):
     pages = ["/gzip", "/chunked", "/chunked-gzip", "/cp1250-meta", "/http10", "/same-a", "/same-b", "/etag"]
     capture(test_server, tmp_path / "warc", pages, dedup=dedup)
     previous = dedup.previous(test_server.url("/etag"))
-    with Fetcher(max_retries=0) as fetcher, WarcWriter(tmp_path / "warc") as writer:  # a later re-crawl: 304
+    with Fetcher() as fetcher, WarcWriter(tmp_path / "warc") as writer:  # a later re-crawl: 304
         answer = fetcher.fetch(test_server.url("/etag"), previous.conditional_headers())
         assert Deduplicator(dedup, writer).write(answer, previous=previous).record_type == "revisit"
     build_index(tmp_path)
@@ -506,7 +506,7 @@ def test_real_full_disk_then_space_returns(test_server, tiny_disk):
     mountpoint, resize = tiny_disk
     out = mountpoint / "warc"
     written = []
-    with Fetcher(max_retries=0) as fetcher:
+    with Fetcher() as fetcher:
         writer = WarcWriter(out)
         with pytest.raises(WarcWriteError) as err:
             for n in range(20):  # 20 x 150 KB of incompressible bodies cannot fit in 1 MB
@@ -533,7 +533,7 @@ def test_threads_share_one_writer_without_interleaving(test_server, tmp_path):
     writer = WarcWriter(tmp_path / "warc", max_size=20_000)
     deduplicator = Deduplicator(dedup, writer)
     refs, errors = [], []
-    with Fetcher(max_retries=0) as fetcher:
+    with Fetcher() as fetcher:
         def work(k):
             try:
                 for n in range(25):
@@ -582,7 +582,7 @@ def test_identical_payloads_written_at_once_give_one_response_and_one_revisit(te
             return found
 
     dedup = GatedLookup(tmp_path / "dedup.sqlite3")
-    with Fetcher(max_retries=0) as fetcher:
+    with Fetcher() as fetcher:
         results = [fetcher.fetch(test_server.url(p)) for p in ("/same-a", "/same-b")]
     types = []
     with WarcWriter(tmp_path / "warc") as writer:

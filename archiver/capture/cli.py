@@ -73,7 +73,11 @@ def add_parser(sub) -> None:
     p.add_argument("--delay", type=_seconds, metavar="SECONDS",
                    help="pause between requests to one host (default 0.25; robots.txt Crawl-delay may raise it)")
     p.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="network time-out (default 30)")
-    p.add_argument("--max-retries", type=_count, metavar="N", help="retries after a failed attempt (default 3)")
+    p.add_argument("--max-retries", type=_count, metavar="N",
+                   help="retries after a failed attempt (default 3; an answer that stalls or is cut off: 1)")
+    p.add_argument("--url-budget", type=_seconds, metavar="SECONDS",
+                   help="time for every attempt at one URL together, back-off included (default 120); when it "
+                        "runs out the best answer so far is archived, marked WARC-Truncated if it was cut")
     p.add_argument("--ignore-robots", action="store_true", default=None, help="do not obey robots.txt (logged)")
     p.add_argument("--user-agent", metavar="UA", help="User-Agent header")
     p.add_argument("--header", action="append", default=[], type=_header, metavar="'NAME: VALUE'",

@@ -42,7 +42,8 @@ class CrawlConfig:
     user_agent: str = setting(DEFAULT_USER_AGENT, kind="line")
     timeout: float = setting(30.0, kind="positive_seconds")  # connect and per-read time-out
     total_timeout: float = setting(120.0, kind="positive_seconds")  # a whole answer (a server dripping a byte at a time)
-    max_retries: int = setting(3, kind="count")  # attempts after the first one
+    max_retries: int = setting(3, kind="count")  # attempts after the first one (a stalled or cut answer: one)
+    url_budget: float = setting(120.0, kind="positive_seconds")  # every attempt at one URL together, waits included
     warc_max_size: int = setting(1_000_000_000, kind="positive_int")  # bytes per WARC file before rotation
     max_response_bytes: int = setting(100_000_000, kind="positive_int")  # a longer body is cut, WARC-Truncated: length
     requisites_any_host: bool = setting(True, kind="bool")  # images, CSS, JS, documents from other (public) hosts

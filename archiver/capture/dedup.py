@@ -36,7 +36,8 @@ left a response nobody knew about, and its URL was stored in full twice.
 
 Public API::
 
-    index = DedupIndex(path_or_connection)       # creates the tables if needed
+    index = DedupIndex(path_or_connection, deferred=False)  # creates the tables if needed
+    index.commit()                                 # deferred: end the open transaction
     index.lookup(digest) -> Original | None
     index.remember(digest, url, date, record_id)  # first writer wins
     index.previous(url) -> Previous | None         # .conditional_headers() -> dict
@@ -51,7 +52,13 @@ Public API::
 
 Every method is thread-safe (one connection behind a lock); writes are
 committed at once (WAL, no fsync per commit), so the tables survive kill -9
-with the rest of the state.
+with the rest of the state.  A crawl opens its index ``deferred``: the
+bookkeeping after a write (``written``, ``remember_capture``) then joins one
+transaction that ``commit()`` ends, which the crawl calls once a second after
+its WARC fsync, before it commits the frontier (one commit per new payload, its
+announcement, instead of three).  A kill before that commit loses only
+bookkeeping the next start redoes: ``settle`` finds the written originals
+still pending, and the frontier, committed later, fetches those URLs again.
 """
 from __future__ import annotations
 
@@ -68,7 +75,6 @@ from typing import TYPE_CHECKING, Iterable
 
 from fastwarc.warc import ArchiveIterator as FastArchiveIterator
 from fastwarc.warc import WarcRecordType
-from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.incremental import readonly_uri
 from archiver.capture.warcwriter import SERVER_NOT_MODIFIED, RecordRef, WarcWriter, new_record_id, warc_date
@@ -123,7 +129,8 @@ class Previous:
 class DedupIndex:
     """The dedup tables behind one lock (see the module docstring)."""
 
-    def __init__(self, db: str | Path | sqlite3.Connection):
+    def __init__(self, db: str | Path | sqlite3.Connection, *, deferred: bool = False):
+        self._deferred = deferred
         if isinstance(db, sqlite3.Connection):
             self.db, self._owned = db, False
         else:
@@ -161,6 +168,7 @@ class DedupIndex:
     def written(self, record_id: str) -> None:
         """The announced record is on disk."""
         with self._lock:
+            self._defer()
             self.db.execute("DELETE FROM dedup_pending WHERE record_id=?", (record_id,))
 
     def withdraw(self, record_ids: Iterable[str]) -> None:
@@ -207,6 +215,7 @@ class DedupIndex:
         last_modified = result.header("last-modified") or getattr(original, "last_modified", None)
         status = getattr(original, "status", None) if result.status == 304 else result.status
         with self._lock:
+            self._defer()
             self.db.execute("INSERT OR REPLACE INTO dedup_previous VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (result.url, status, etag, last_modified, digest or result.payload_digest,
                              holder.url, holder.date, holder.record_id))
@@ -227,6 +236,7 @@ class DedupIndex:
         read-only: nothing is written in the previous crawl's folder.  Originals that crawl
         announced but never settled (it was killed and not resumed) are left out."""
         with self._lock, tempfile.TemporaryDirectory(prefix="archiver-previous-") as scratch:
+            self._end_deferred()  # no ATTACH inside a transaction
             self.db.execute("ATTACH DATABASE ? AS prev", (readonly_uri(Path(previous_db), Path(scratch)),))
             try:
                 tables = {r[0] for r in self.db.execute("SELECT name FROM prev.sqlite_master WHERE type='table'")}
@@ -246,6 +256,10 @@ class DedupIndex:
 
     def import_warcs(self, paths: Iterable[str | Path]) -> int:
         """Rebuild both tables from WARC files (response and revisit records)."""
+        # imported here: warcio (and the fsspec and asyncio it loads) is ~80 ms of CPU at the start of
+        # every crawl, and only a re-crawl of an archive written by another tool reads it
+        from warcio.archiveiterator import ArchiveIterator
+
         n = 0
         for path in paths:
             with open(path, "rb") as fh:
@@ -276,10 +290,32 @@ class DedupIndex:
                     n += 1
         return n
 
+    def _defer(self) -> None:
+        """In deferred mode, open the transaction the next ``commit()`` ends (the caller
+        holds the lock); otherwise the statement commits by itself."""
+        if self._deferred and not self.db.in_transaction:
+            self.db.execute("BEGIN")
+
+    def commit(self) -> None:
+        """End the deferred transaction (nothing to do when none is open)."""
+        with self._lock:
+            self._end_deferred()
+
+    def _end_deferred(self) -> None:
+        if self.db.in_transaction:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error:
+                with suppress(sqlite3.Error):  # a full disk: what was deferred is redone on resume
+                    self.db.execute("ROLLBACK")
+                raise
+
     @contextmanager
     def _transaction(self):
-        """One transaction on the (autocommit) connection; the caller holds the lock."""
-        self.db.execute("BEGIN")
+        """One transaction on the (autocommit) connection, which also commits what was
+        deferred; the caller holds the lock."""
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN")
         try:
             yield
         except BaseException:
@@ -288,6 +324,7 @@ class DedupIndex:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
+        self.commit()
         if self._owned:
             self.db.close()
 

@@ -14,11 +14,14 @@ robots.txt's Crawl-delay, capped), however many workers there are.  robots.txt
 is fetched (and archived) before the first URL of an origin is dispatched.
 ``max_pages`` counts every URL dispatched, robots.txt and sitemaps included.
 
-Workers (``worker.py``) are a pipeline: ``concurrency`` fetching threads (one
-HTTP session each: at most ``concurrency`` requests at once) hand each answer
-to a few recording threads that write the WARC records and parse the body for
-links, and tell the coordinator at once that their slot is free, so the next
-request starts while the last answer is still being written.  Results go back
+Workers (``worker.py``) are a pipeline: ``concurrency`` fetching threads (their
+own connections each: at most ``concurrency`` requests at once) make one
+attempt per task, hand each final answer to a few recording threads that write
+the WARC records and parse the body for links, and tell the coordinator at once
+that their slot is free, so the next request starts while the last answer is
+still being written.  A URL to be tried again (``retry.py``: its time budget,
+back-off, Retry-After) comes back as a retry time and waits in ``self.retries``
+until due, holding no thread, connection or slot meanwhile.  Results go back
 on a queue; the coordinator marks a URL done only after its record is written
 (``os.write`` returned: kill -9 loses nothing), and commits that state only
 after an fsync of the WARC file (a power cut loses at most the last
@@ -31,9 +34,11 @@ import fcntl
 import logging
 import os
 import queue
+import random
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -42,6 +47,7 @@ from archiver.capture import robots as robotsmod
 from archiver.capture.cdxj import build_index
 from archiver.capture.config import CrawlConfig
 from archiver.capture.crawllog import write_cdxj, write_crawl_log
+from archiver.capture.fetch import Fetcher
 from archiver.capture.frontier import (
     PRIORITY_PAGE,
     PRIORITY_REQUISITE,
@@ -53,9 +59,10 @@ from archiver.capture.frontier import (
 from archiver.capture.politeness import HostSlots
 from archiver.capture.progress import Progress, Stats
 from archiver.capture.recovery import recover
+from archiver.capture.retry import RetryPolicy, RetryQueue
 from archiver.capture.scope import Scope, is_private_host, origin
 from archiver.capture.warcwriter import WarcWriteError
-from archiver.capture.worker import STATE_DB, Fetched, Recorder, Result, Sink, Worker
+from archiver.capture.worker import STATE_DB, Fetched, Recorder, Result, Retry, Sink, Worker
 from archiver.errors import ArchiverError, LockHeldError, UsageError
 from archiver.urls import site_host
 
@@ -66,6 +73,7 @@ BACKOFF_WITHOUT_RETRY_AFTER = 10.0  # seconds a host rests after a final 429/503
 MAX_HOST_REST = 300.0
 RECORDING_THREADS = 3  # write and parse answers; more only contend for the GIL
 LINK_BUDGET = 60_000  # parsed links waiting for the coordinator (~430 bytes each) before recorders wait
+SEEN_LINKS = 50_000  # links (as written) already queued or skipped: navigation repeated on every page costs nothing
 COMMIT_INTERVAL = 1.0  # seconds: batch frontier commits and WARC fsyncs (kill -9 loses neither; a power cut at most this)
 LOCK_FILE = "crawl.lock"
 
@@ -78,6 +86,7 @@ class _SlotFree:
     task: Task
     http_status: int | None = None
     retry_after: float | None = None
+    retry_at: float | None = None  # the task is to be tried again, not before this clock time
 
 
 @dataclass
@@ -137,11 +146,18 @@ class _DirLock:
 
 class Engine:
     """One crawl (see the module docstring).  ``clock`` (seconds, ``time.monotonic`` by
-    default) times every politeness decision, so a test can check them through it."""
+    default) times every politeness decision, retry and URL budget, so a test can check
+    them through it; ``sleep`` is how the coordinator waits when nothing but retries is
+    pending (a test's clock may skip the wait instead); ``rng`` draws the retries'
+    jittered back-off (a seeded ``random.Random`` makes it repeatable)."""
 
-    def __init__(self, config: CrawlConfig, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, config: CrawlConfig, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
         self.config = config.validate()
         self.clock = clock
+        self.sleep = sleep
+        self.policy = RetryPolicy(max_retries=config.max_retries, url_budget=config.url_budget, rng=rng)
+        self.retries = RetryQueue()  # tasks waiting for their next attempt (in flight for the frontier)
         self.out_dir = Path(config.out_dir)
         self.warc_dir = self.out_dir / "warc"
         self.stats = Stats()
@@ -161,6 +177,7 @@ class Engine:
         self.held_links = 0
         self.held_changed = threading.Condition()
         self._let_in = False  # a recorder that had to wait is recording: the others wait for its count
+        self.seen_links: OrderedDict[tuple[str, bool], None] = OrderedDict()  # bounded, most recent last
         self.fatal: str | None = None
         self._stats_at = 0.0
         self._skipped_robots = 0
@@ -205,6 +222,7 @@ class Engine:
         if o and o not in self.scope.origins:
             self.scope.origins.add(o)
             self.frontier.add_extra_origin(url)
+            self.seen_links.clear()  # links to that origin were out of scope until now
 
     # ------------------------------------------------------------------- run
     def run(self) -> CrawlSummary:
@@ -230,11 +248,13 @@ class Engine:
             progress = Progress(self.config.progress)
             interrupted = False
             trusted_hosts = frozenset(o[1] for o in self.scope.origins)
-            fetchers = [
-                threading.Thread(target=self._fetch_loop, args=(Worker(self.config, sink, trusted_hosts),),
-                                 name=f"crawl-fetch-{i}", daemon=True)
-                for i in range(self.config.concurrency)
-            ]
+            cfg = self.config
+            fetcher = Fetcher(user_agent=cfg.user_agent, timeout=cfg.timeout, total_timeout=cfg.total_timeout,
+                              max_response_bytes=cfg.max_response_bytes, extra_headers=cfg.extra_headers,
+                              clock=self.clock)
+            worker = Worker(cfg, sink, fetcher, self.policy, self.clock, trusted_hosts)
+            fetchers = [threading.Thread(target=self._fetch_loop, args=(worker,), name=f"crawl-fetch-{i}", daemon=True)
+                        for i in range(cfg.concurrency)]
             recorder = Recorder(self.config, sink)
             recorders = [
                 threading.Thread(target=self._record_loop, args=(recorder,), name=f"crawl-record-{i}", daemon=True)
@@ -266,7 +286,9 @@ class Engine:
                 if not interrupted:
                     for t in recorders:
                         t.join(timeout=5)
+                self._drop_retries()
                 self._commit()
+                fetcher.close()
                 sink.close()
                 summary = self._finish(sink, interrupted)
                 self.frontier.close()
@@ -323,6 +345,9 @@ class Engine:
             if self.inflight == 0 and (wait is None or self._budget_spent() or self.stopping.is_set()):
                 self._commit()
                 return
+            if wait and self.fetching == 0 and self.inflight == len(self.retries):
+                self.sleep(min(wait, 0.5))  # only retries are waiting: no result can come meanwhile
+                continue
             try:
                 if wait == 0:
                     result = self.results.get_nowait()
@@ -342,8 +367,20 @@ class Engine:
                 last_commit = time.monotonic()
 
     def _commit(self) -> None:
-        self.sink.flush()  # the records on disk before the state that points at them
-        self.frontier.commit()
+        try:
+            self.sink.flush()  # the records on disk before the state that points at them
+            self.frontier.commit()
+        except Exception as exc:  # a full disk: what came since the last commit is fetched again on resume
+            if not _is_write_error(exc):
+                raise
+            self._stop_for(_describe_write_error(exc))
+
+    def _stop_for(self, reason: str) -> None:
+        """The crawl's own files cannot be written: stop (the first reason is the one told)."""
+        if self.fatal is None:
+            log.error("stopping: %s", reason)
+            self.fatal = reason
+            self.stopping.set()
 
     def _refresh_stats(self) -> None:
         self.stats.inflight = self.inflight
@@ -355,7 +392,7 @@ class Engine:
 
     def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while self.inflight and time.monotonic() < deadline:
+        while self.inflight > len(self.retries) and time.monotonic() < deadline:
             try:
                 self._apply(self.results.get(timeout=0.2))
             except queue.Empty:
@@ -363,14 +400,20 @@ class Engine:
         self.frontier.commit()
 
     def _dispatch(self) -> float | None:
-        """Hand eligible URLs to workers; returns seconds until a blocked host frees up,
-        0 when more may be dispatched at once, or None when nothing is queued at all."""
+        """Hand eligible URLs to workers (due retries first); returns seconds until a blocked
+        host or a retry is due, 0 when more may be dispatched at once, or None when nothing
+        is queued or waiting for a retry."""
         cfg = self.config
+        if self.stopping.is_set():
+            self._drop_retries()
+            return None
         if self.fetching >= cfg.concurrency:
             return 0.5  # wait for a result
-        if self._budget_spent() or self.stopping.is_set():
-            return None
         now = self.clock()
+        if self.retries:
+            self.retries.start_due(now, lambda task: self._start_again(task, now))
+        if self._budget_spent():
+            return self._next_wait(now) if self.retries else None
         lost = self.slots.robots_pending()
         if lost and self.inflight == 0:  # a robots.txt fetch vanished: never wait forever
             log.warning("robots.txt of %s never arrived; asking again", ", ".join(lost))
@@ -381,7 +424,7 @@ class Engine:
         limit = max((cfg.concurrency - self.fetching) * 4, 16)
         batch = self.frontier.next_batch(limit, skip_hosts=blocked)
         if not batch and not self.frontier.has_queued():
-            return None
+            return self._next_wait(now) if self.retries else None
         for task in batch:
             if self.fetching >= cfg.concurrency or self._budget_spent():
                 break
@@ -393,8 +436,20 @@ class Engine:
                 blocked.add(task.host)
         if self.fetching < cfg.concurrency and len(batch) == limit:
             return 0  # more queued rows may be eligible right now
-        wait = self.slots.next_free(now)
-        return max(0.005, wait) if wait is not None else 0.5  # else: wait for a result
+        return self._next_wait(now)
+
+    def _next_wait(self, now: float) -> float:
+        """Seconds until a host waiting for its delay or rest is free or the next retry is
+        due, whichever is first; 0.5 when only answers are awaited (a due retry whose host
+        is busy waits for one)."""
+        waits = []
+        host_free = self.slots.next_free(now)
+        if host_free is not None:
+            waits.append(host_free)
+        retry_at = self.retries.next_at()
+        if retry_at is not None and retry_at > now:
+            waits.append(retry_at - now)
+        return max(0.005, min(waits)) if waits else 0.5
 
     def _start(self, task: Task, now: float) -> None:
         """Send ``task`` to a fetching thread.  Every URL fetched counts against max_pages
@@ -404,9 +459,31 @@ class Engine:
             self.budget_used += 1
         self.frontier.mark_inflight(task)
         self.inflight += 1
+        self._send(task, now)
+
+    def _start_again(self, task: Task, now: float) -> bool:
+        """Send a task whose retry is due, if its host's slot allows (robots.txt is what its
+        host is waiting for, so only the slot's limits apply to it); True when sent."""
+        slot = self.slots[task.host]
+        allowed = slot.free(now) if task.kind == "robots" else slot.ready(now)
+        if self.fetching >= self.config.concurrency or not allowed:
+            return False
+        self._send(task, now)
+        return True
+
+    def _send(self, task: Task, now: float) -> None:
         self.fetching += 1
         self.slots[task.host].start(now)
         self.work.put(task)
+
+    def _drop_retries(self) -> None:
+        """The crawl stops: tasks waiting for a retry go back to the queue (fetched again on
+        resume) and the answers they kept are freed."""
+        for task in self.retries.drain():
+            self.inflight -= 1
+            self.frontier.requeue(task)
+            if task.tries is not None:
+                task.tries.close()
 
     def _robots_allow(self, task: Task, now: float) -> bool:
         """True to fetch now; False when the URL was skipped or must wait for robots.txt
@@ -445,12 +522,19 @@ class Engine:
             self.fetching -= 1
             slot = self.slots[task.host]
             slot.finish()
-            if r.http_status in (429, 503):  # still overloaded after our retries: give the host a rest
+            final = r.retry_at is None
+            if r.http_status in (429, 503) and (final or r.retry_after is not None):
+                # overloaded: the host rests for the time it asked, or a while after our last retry
                 rest = min(r.retry_after or BACKOFF_WITHOUT_RETRY_AFTER, MAX_HOST_REST)
                 slot.rest(self.clock() + rest)
-                log.warning("%s answers %s: pausing the host for %.0f s", task.host, r.http_status, rest)
+                (log.warning if final else log.info)("%s answers %s: pausing the host for %.0f s",
+                                                      task.host, r.http_status, rest)
+            if not final:
+                self.retries.push(task, r.retry_at)
             return
         self.inflight -= 1
+        if task.tries is not None:
+            task.tries.close()  # whatever a failed step left open
         if r.skipped_reason:
             self.frontier.skip(task, r.skipped_reason)
             if task.kind == "robots":
@@ -458,10 +542,7 @@ class Engine:
             return
         if r.fatal:
             self.frontier.requeue(task)
-            if self.fatal is None:
-                log.error("stopping: %s", r.fatal)
-                self.fatal = r.fatal
-                self.stopping.set()
+            self._stop_for(r.fatal)
             return
         body = r.body or self._original_body(r.refers_to)
         self.frontier.finish(
@@ -520,7 +601,7 @@ class Engine:
                 discovered_from=task.url, via="redirect", redirects=hops, skipped_reason=reason))
         followable = scope.in_origin(task.url)  # off-origin requisites are fetched, never followed
         for link in r.links:
-            if not link.requisite and not followable:
+            if (not link.requisite and not followable) or not self._first_sight(link.url, link.requisite):
                 continue
             depth = task.depth + 1
             candidates.append(Candidate(
@@ -537,22 +618,35 @@ class Engine:
         if candidates:
             self.frontier.add(candidates)
 
+    def _first_sight(self, url: str, requisite: bool) -> bool:
+        """False for a link queued or skipped recently: the frontier would ignore it again
+        (a URL keeps its first decision, unless it was out of scope and the scope grew,
+        which clears this memory), so it skips the scope check and the URL keys."""
+        seen = self.seen_links
+        key = (url, requisite)
+        if key in seen:
+            seen.move_to_end(key)
+            return False
+        seen[key] = None
+        if len(seen) > SEEN_LINKS:
+            seen.popitem(last=False)
+        return True
+
     # --------------------------------------------------------------- workers
     def _fetch_loop(self, worker: Worker) -> None:
-        try:
-            while True:
-                task = self.work.get()
-                if task is None:
-                    return
-                item = self._guarded(task, worker.fetch, task)
-                if isinstance(item, Fetched):
-                    self.results.put(_SlotFree(task, item.fetched.status, item.fetched.retry_after))
-                    self.recording.put(item)  # blocks while the recorders are behind: fetch no further ahead
-                else:
-                    self.results.put(_SlotFree(task, item.http_status, item.retry_after))
-                    self.results.put(item)
-        finally:
-            worker.close()
+        while True:
+            task = self.work.get()
+            if task is None:
+                return
+            item = self._guarded(task, worker.fetch, task)
+            if isinstance(item, Fetched):
+                self.results.put(_SlotFree(task, item.fetched.status, item.fetched.retry_after))
+                self.recording.put(item)  # blocks while the recorders are behind: fetch no further ahead
+            elif isinstance(item, Retry):
+                self.results.put(_SlotFree(task, item.http_status, item.retry_after, item.not_before))
+            else:
+                self.results.put(_SlotFree(task, item.http_status, item.retry_after))
+                self.results.put(item)
 
     def _record_loop(self, recorder: Recorder) -> None:
         while True:

@@ -1,21 +1,29 @@
-"""Fetch one URL with retries and record the exchange byte for byte.
+"""Fetch one URL once and record the exchange byte for byte.
 
-``requests`` is the HTTP client, but WARC needs the message *as it crossed the
-wire* (status line, headers, chunk framing, gzip), which ``requests`` and
-``http.client`` have already taken apart. So the session's urllib3 pool uses
+urllib3 is the HTTP client (one pool per origin per thread), but WARC needs the
+message *as it crossed the wire* (status line, headers, chunk framing, gzip),
+which urllib3 and ``http.client`` have already taken apart. So the pools use
 connection subclasses that tee every byte: ``send()`` records the request as
 sent, and the ``http.client`` response reads from a socket reader that copies
 everything it receives into a :class:`~.wire.Recording` (spooled to disk
-above 1 MB). The recording for the current attempt is found through a
-thread-local, so each worker thread needs its own session (the fetcher keeps
-one per thread) and requests are synchronous per thread.
+above 1 MB). The recording for the current request is found through a
+thread-local, so each thread has its own pools and its requests are
+synchronous.
+
+``requests`` is not used here: its per-request machinery (preparing,
+merging settings, hooks, its Response) cost as much CPU as urllib3 itself and
+none of it is needed, since the crawler reads the recording, not the response.
+Cookies the site sets are kept in one ``http.cookiejar`` jar for the whole
+fetcher (all threads), as a browser or wget would send them back.
 
 urllib3 versions: these hooks are tested with urllib3 2.0.2 to 2.8.0 (the
 upper bound is pinned in pyproject.toml; ``test_capture_fetch`` checks each
 hook and fails by name when urllib3 moves one).  They rely on:
 
-- ``PoolManager.pool_classes_by_scheme``: the adapter's pool manager builds
-  our pool classes, whose ``ConnectionCls`` are the teeing connections;
+- ``HTTPConnectionPool(host, port, maxsize=, retries=)`` and
+  ``HTTPSConnectionPool(..., cert_reqs=)``: each thread keeps one pool per
+  origin (our subclasses, whose ``ConnectionCls`` are the teeing
+  connections) and calls ``urlopen`` on it;
 - ``HTTPConnectionPool._make_request(conn, method, url, ...)`` (private): our
   pools swap in the request target exactly as written, found through the
   thread-local (urllib3 would re-encode it), passing every other argument on;
@@ -32,60 +40,64 @@ hook and fails by name when urllib3 moves one).  They rely on:
 Public API::
 
     fetcher = Fetcher(user_agent="archiver/0.1", timeout=30, total_timeout=120,
-                      max_response_bytes=100 * 2**20, extra_headers={}, max_retries=3,
-                      retry_base_delay=1.0, max_retry_after=300, verify_tls=False)
-    result = fetcher.fetch(url, headers=None)   # one URL, retries included, no redirects followed
-    result.status, result.reason, result.headers          # final answer (headers: list of pairs)
+                      max_response_bytes=100 * 2**20, extra_headers={}, verify_tls=False,
+                      clock=time.monotonic)
+    result = fetcher.fetch(url, headers=None, time_limit=None)  # one attempt, no redirects followed
+    result.status, result.reason, result.headers          # the answer (headers: list of pairs)
     result.request                                        # raw request bytes as sent
     result.response, result.response_length, result.head_length  # raw spool, rewound by readers
     result.payload_digest, result.block_digest, result.ip, result.date
     result.truncated      # None | "length" | "time" | "disconnect"  (WARC-Truncated)
-    result.attempts, result.error, result.elapsed
+    result.error, result.retry_after, result.attempts (set by whoever retries)
     result.permanent      # the error is one no retry fixes (invalid URL, unsupported scheme)
+    result.retryable      # a connection error, a time-out, a cut answer, 429 or 5xx
+    result.partial        # an answer arrived, then stalled, dripped past the deadline or was cut
     result.recorded       # True if there is an HTTP answer to write to the WARC
     result.location       # absolute Location of a redirect, else None
     result.content(max_bytes=20 * 2**20) -> bytes   # de-chunked, content-decoded, capped
     result.close()        # free the spool once written
     fetcher.close()
 
-Behaviour: ``allow_redirects=False`` (the crawl engine decides about scope);
-the body is read until EOF or ``max_response_bytes`` (then the connection is
-dropped and ``truncated="length"``); ``total_timeout`` bounds the whole answer
-(a server dripping a byte every few seconds), giving ``truncated="time"`` when
-some body arrived. Connection errors, time-outs, cut bodies, 429 and 5xx are
-retried with exponential back-off and full jitter (tenacity), honouring
-``Retry-After`` (seconds or HTTP date, capped by ``max_retry_after``) on 429
-and 503. Only the final attempt is returned; earlier spools are freed.
+Behaviour: redirects are not followed (the crawl engine decides about
+scope); the body is read until EOF or ``max_response_bytes`` (then the
+connection is dropped and ``truncated="length"``); the attempt ends at
+``min(total_timeout, time_limit)`` seconds of ``clock`` (a server dripping a
+byte every few seconds), giving ``truncated="time"`` when some body arrived.
+Nothing is retried here: which attempts are repeated, and when, is
+``retry.py``'s decision, so that a URL waiting to be tried again holds no
+connection and no politeness slot.
 
 The URL is sent exactly as given (quotes, braces, ``%2f``-style escapes are
 neither re-quoted nor normalised); only URLs with characters that cannot
-appear in a request line (spaces, controls, non-ASCII) go through
-``requests``' quoting.
+appear in a request line (spaces, controls, non-ASCII) go through urllib3's
+encoding.
 """
 from __future__ import annotations
 
 import hashlib
 import http.client
+import http.cookiejar
 import io
+import re
 import socket
 import ssl
 import tempfile
 import threading
 import time
+import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO, Callable
 from urllib.parse import urlsplit
 
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import parse_url
 
-from archiver.http_message import (BROTLI_BOUNDED, READ_SIZE, Headers, decode_body, header_value, is_chunked,
-                                   iter_dechunked, payload_digest_of, split_head, warc_digest)
+from archiver.http_message import (BROTLI_BOUNDED, READ_SIZE, Headers, decode_body, is_chunked, iter_dechunked,
+                                   payload_digest_of, split_head, warc_digest)
 from archiver.urls import resolve_link
 
 from .wire import SPOOL_IN_MEMORY, Recording
@@ -93,8 +105,9 @@ from .wire import SPOOL_IN_MEMORY, Recording
 DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 20 * 1024 * 1024
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+POOLS_PER_THREAD = 16  # origins a fetching thread keeps a connection open to
 
-_current = threading.local()  # .recording: the Recording of this thread's in-flight attempt
+_current = threading.local()  # .recording: the Recording of this thread's in-flight request
 
 
 # ------------------------------------------------------------------ recording transport
@@ -118,7 +131,7 @@ class _TeeSocketIO(socket.SocketIO):
         try:
             n = super().readinto(b)
         except TimeoutError:
-            if rec.deadline is not None and time.monotonic() >= rec.deadline:
+            if rec.deadline is not None and rec.clock() >= rec.deadline:
                 rec.deadline_hit = True
             raise
         if n:
@@ -185,17 +198,11 @@ class _HTTPSPool(_ExactTargetMixin, HTTPSConnectionPool):
             conn.connect()
 
 
-class _RecordingAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
 # ------------------------------------------------------------------ results
 
 @dataclass
 class FetchResult:
-    """The final answer for one URL (see the module docstring)."""
+    """The answer to one attempt (see the module docstring)."""
 
     url: str
     status: int | None = None
@@ -210,12 +217,12 @@ class FetchResult:
     ip: str | None = None
     date: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     truncated: str | None = None
-    attempts: int = 1
+    attempts: int = 1  # set by whoever tries again (``retry.Attempts``)
     error: str | None = None
-    elapsed: float = 0.0
     retry_after: float | None = None
     deadline_hit: bool = False
     permanent: bool = False  # an error no retry can fix (invalid URL, unsupported scheme)
+    _first: tuple | None = field(default=None, repr=False, compare=False)  # (headers, {name: first value})
 
     @property
     def recorded(self) -> bool:
@@ -231,11 +238,17 @@ class FetchResult:
         """The absolute redirect target of a 3xx answer, else None."""
         if self.status is None or not 300 <= self.status < 400:
             return None
-        loc = header_value(self.headers, "location")
+        loc = self.header("location")
         return resolve_link(self.url, loc) if loc else None
 
     def header(self, name: str) -> str | None:
-        return header_value(self.headers, name)
+        """The first value of header ``name`` (any case), or None."""
+        if self._first is None or self._first[0] is not self.headers:
+            first: dict[str, str] = {}
+            for key, value in self.headers:
+                first.setdefault(key.lower(), value)
+            self._first = (self.headers, first)
+        return self._first[1].get(name.lower())
 
     def iter_raw(self, start: int = 0, end: int | None = None):
         """Yield the recorded bytes ``[start, end)`` (default: the whole message)."""
@@ -260,7 +273,14 @@ class FetchResult:
         return data
 
     @property
+    def partial(self) -> bool:
+        """An answer arrived, then stalled, dripped past the deadline or was cut off."""
+        return self.status is not None and self.truncated in ("time", "disconnect")
+
+    @property
     def retryable(self) -> bool:
+        """Another attempt may get a better answer: a connection error, a time-out, a cut
+        answer, 429 or 5xx (not an answer cut at the total deadline: it came too slowly)."""
         if self.permanent:
             return False
         if self.error is not None:
@@ -289,18 +309,19 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _message_end(result: FetchResult, method: str = "GET") -> int:
-    """Where the HTTP message ends inside the recording (bytes after it are not ours)."""
+def _message_end(result: FetchResult, payload, method: str = "GET") -> int:
+    """Where the HTTP message ends inside the recording (bytes after it are not ours); a
+    chunked body's data, read on the way, goes into the ``payload`` hash."""
     length = result.response_length
     if method == "HEAD" or result.status in (204, 304) or (result.status or 0) < 200:
         return result.head_length
     if is_chunked(result.headers):
         stats: dict = {}
         result.response.seek(result.head_length)
-        for _ in iter_dechunked(result.response, stats):
-            pass
+        for data in iter_dechunked(result.response, stats):
+            payload.update(data)
         return length if stats["end"] is None else min(length, result.head_length + stats["end"])
-    cl = header_value(result.headers, "content-length")
+    cl = result.header("content-length")
     if cl and cl.strip().isdigit():
         return min(length, result.head_length + int(cl.strip()))
     return length
@@ -338,29 +359,36 @@ def _finish(result: FetchResult, rec: Recording) -> FetchResult:
         return result
     result.status, result.reason, result.headers = status, reason, headers
     result.response, result.response_length, result.head_length = spool, rec.received_length, len(head)
+    chunked = is_chunked(headers)
+    payload = hashlib.sha1()  # over the entity body: chunk framing removed, content coding kept
     if result.truncated is None:
-        end = _message_end(result)
+        end = _message_end(result, payload)
         if end < result.response_length:
             spool.seek(end)
             spool.truncate()
             result.response_length = end
-    block = hashlib.sha1()
-    for data in result.iter_raw():
+    block = hashlib.sha1(head)
+    for data in result.iter_raw(result.head_length):  # one pass for both digests, unless chunked
         block.update(data)
+        if not chunked:
+            payload.update(data)
     result.block_digest = warc_digest(block)
-    spool.seek(result.head_length)
-    result.payload_digest = payload_digest_of(spool, headers)
-    result.retry_after = parse_retry_after(header_value(headers, "retry-after"))
+    if chunked and result.truncated is None:
+        result.payload_digest = warc_digest(payload)
+    elif chunked:  # cut: the framing was never read through
+        spool.seek(result.head_length)
+        result.payload_digest = payload_digest_of(spool, headers)
+    else:
+        result.payload_digest = warc_digest(payload)
+    result.retry_after = parse_retry_after(result.header("retry-after"))
     return result
 
 
 # ------------------------------------------------------------------ the fetcher
 
-_INVALID_REQUEST = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                    requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
-                    urllib3.exceptions.LocationValueError, UnicodeError)
-_NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
-                   http.client.HTTPException)
+_INVALID_REQUEST = (urllib3.exceptions.LocationValueError, urllib3.exceptions.URLSchemeUnknown, UnicodeError)
+_NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException)
+_TIMEOUTS = (TimeoutError, urllib3.exceptions.TimeoutError)
 
 
 class Fetcher:
@@ -368,152 +396,169 @@ class Fetcher:
 
     def __init__(self, user_agent: str = "archiver", timeout: float = 30.0, total_timeout: float = 120.0,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, extra_headers: dict | None = None,
-                 max_retries: int = 3, retry_base_delay: float = 1.0, max_retry_after: float = 300.0,
-                 max_backoff: float = 60.0, verify_tls: bool = False,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.user_agent = user_agent
+                 verify_tls: bool = False, clock: Callable[[], float] = time.monotonic):
         self.timeout = timeout
         self.total_timeout = total_timeout
         self.max_response_bytes = max_response_bytes
-        self.extra_headers = dict(extra_headers or {})
-        self.max_retries = max_retries
-        self.retry_base_delay = retry_base_delay
-        self.max_retry_after = max_retry_after
-        self.max_backoff = max_backoff
         self.verify_tls = verify_tls  # archive what the site serves, even behind a bad certificate
-        self.sleep = sleep
+        self.clock = clock
+        self.headers = _merge_headers({
+            "User-Agent": user_agent,
+            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            # br only where its decoding can be capped
+            "Accept-Encoding": "gzip, deflate, br" if BROTLI_BOUNDED else "gzip, deflate",
+        }, extra_headers)
+        self.cookies = http.cookiejar.CookieJar()  # thread-safe: one jar for every thread
+        self._no_retries = urllib3.Retry(total=False, redirect=False)
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._pools: list[OrderedDict] = []  # every thread's pools, closed by close()
         self._lock = threading.Lock()
-        self._backoff = wait_random_exponential(multiplier=retry_base_delay, max=max_backoff)
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # never send ~/.netrc credentials or use env proxies on a crawl
-            adapter = _RecordingAdapter(pool_connections=16, pool_maxsize=4, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers.update({
-                "User-Agent": self.user_agent,
-                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-                # br only where its decoding can be capped
-                "Accept-Encoding": "gzip, deflate, br" if BROTLI_BOUNDED else "gzip, deflate",
-            })
-            session.headers.update(self.extra_headers)
-            self._local.session = session
+    def _pool(self, scheme: str, host: str, port: int | None) -> HTTPConnectionPool:
+        """This thread's pool for the origin: one connection, kept alive; the pools of the
+        least recently used origins beyond ``POOLS_PER_THREAD`` are closed."""
+        pools = getattr(self._local, "pools", None)
+        if pools is None:
+            pools = self._local.pools = OrderedDict()
             with self._lock:
-                self._sessions.append(session)
-        return session
+                self._pools.append(pools)
+        key = (scheme, host, port)
+        pool = pools.get(key)
+        if pool is not None:
+            pools.move_to_end(key)
+            return pool
+        if scheme == "https":
+            pool = _HTTPSPool(host, port, maxsize=1, retries=self._no_retries,
+                              cert_reqs="CERT_REQUIRED" if self.verify_tls else "CERT_NONE")
+        else:
+            pool = _HTTPPool(host, port, maxsize=1, retries=self._no_retries)
+        pools[key] = pool
+        if len(pools) > POOLS_PER_THREAD:
+            pools.popitem(last=False)[1].close()
+        return pool
 
-    def _wait(self, state) -> float:
-        result: FetchResult = state.outcome.result()
-        if result.retry_after is not None and result.status in (429, 503):
-            return min(result.retry_after, self.max_retry_after)
-        return self._backoff(state)
-
-    def fetch(self, url: str, headers: dict | None = None) -> FetchResult:
-        """Fetch ``url`` (GET, no redirects followed), retrying transient failures."""
-        started = time.monotonic()
-        attempts = 0
-
-        def attempt() -> FetchResult:
-            nonlocal attempts
-            attempts += 1
-            return self._attempt(url, headers)
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=self._wait,
-            retry=retry_if_result(lambda r: r.retryable),
-            before_sleep=lambda state: state.outcome.result().close(),
-            retry_error_callback=lambda state: state.outcome.result(),
-            sleep=self.sleep,
-        )
-        result = retrying(attempt)
-        result.attempts = attempts
-        result.elapsed = time.monotonic() - started
-        return result
-
-    def _attempt(self, url: str, headers: dict | None) -> FetchResult:
-        session = self._session()
-        rec = Recording(deadline=time.monotonic() + self.total_timeout if self.total_timeout else None)
+    def fetch(self, url: str, headers: dict | None = None, time_limit: float | None = None) -> FetchResult:
+        """One GET of ``url`` (no redirects followed, nothing retried), cut after
+        ``total_timeout`` seconds or ``time_limit``, whichever is shorter."""
+        limit = self.total_timeout if time_limit is None else max(0.0, min(self.total_timeout, time_limit))
+        waits = min(self.timeout, limit)  # for a connection or the next bytes: never past the deadline
         result = FetchResult(url=url)
-        _current.recording = rec
         try:
-            if _unusable_host(url):  # urllib3 before 2.8 would look it up in DNS, again and again
-                raise requests.exceptions.InvalidURL(f"no such host name can exist: {urlsplit(url).hostname!r}")
-            prepared = session.prepare_request(requests.Request("GET", url, headers=headers or {}))
-            session.get_adapter(prepared.url)
+            target = parse_url(url)
+            if target.scheme not in ("http", "https") or not target.host:
+                raise urllib3.exceptions.LocationValueError(f"not an http(s) URL with a host: {url!r}")
+            if _unusable_host(target.host):  # urllib3 before 2.8 would look it up in DNS, again and again
+                raise urllib3.exceptions.LocationValueError(f"no such host name can exist: {target.host!r}")
+            pool = self._pool(target.scheme, target.host, target.port)
         except _INVALID_REQUEST as exc:  # a URL no retry can fix
-            _current.recording = None
-            rec.close()
             result.error, result.permanent = f"invalid URL: {exc}"[:500], True
             return result
+        if _sendable_as_written(url):
+            _current.target = _request_target(url)  # urllib3 would re-quote; fetch exactly what the site wrote
+        else:
+            result.url = target.url
+        request_headers = self._request_headers(result.url, headers)
+        rec = Recording(deadline=self.clock() + limit, clock=self.clock, limit=limit)
+        _current.recording = rec
         try:
-            if _sendable_as_written(url):
-                prepared.url = url  # requests would re-quote; fetch exactly what the site wrote
-                _current.target = _request_target(url)
-            result.url = prepared.url
             result.date = datetime.now(timezone.utc)
-            response = session.send(prepared, stream=True, allow_redirects=False,
-                                    timeout=(self.timeout, self.timeout), verify=self.verify_tls)
+            response = pool.urlopen("GET", target.request_uri, headers=request_headers, retries=self._no_retries,
+                                    redirect=False, assert_same_host=False,
+                                    timeout=urllib3.Timeout(connect=waits, read=waits),
+                                    preload_content=False, decode_content=False, release_conn=False)
         except _INVALID_REQUEST as exc:
             _current.recording = None
             result.error, result.permanent = f"invalid URL: {exc}"[:500], True
             return _finish(result, rec)
         except _NETWORK_ERRORS as exc:
             _current.recording = None
-            result.error = self._describe(exc, rec, url)
+            result.error = self._describe(exc, rec, url, waits)
             return _finish(result, rec)
         finally:
             _current.target = None
         try:
-            self._read_body(response, rec, result)
+            self._read_body(response, rec, result, waits)
         finally:
             _current.recording = None
-        return _finish(result, rec)
+        _finish(result, rec)
+        if result.recorded and result.header("set-cookie") is not None:
+            self.cookies.extract_cookies(_CookieSource(result.headers), urllib.request.Request(result.url))
+        return result
 
-    def _describe(self, exc: BaseException, rec: Recording, url: str) -> str:
+    def _request_headers(self, url: str, extra: dict | None) -> dict[str, str]:
+        """The fetcher's headers, the caller's, and the cookies the site set (when it set any)."""
+        headers = _merge_headers(self.headers, extra) if extra else dict(self.headers)
+        if len(self.cookies) and not any(name.lower() == "cookie" for name in headers):
+            probe = urllib.request.Request(url)
+            self.cookies.add_cookie_header(probe)
+            cookie = probe.get_header("Cookie")
+            if cookie:
+                headers["Cookie"] = cookie
+        return headers
+
+    @staticmethod
+    def _describe(exc: BaseException, rec: Recording, url: str, waits: float) -> str:
         if rec.deadline_hit:
-            return f"timed out after {self.total_timeout:g} s in total (the answer came too slowly)"
-        return describe_error(exc, url, self.timeout)
+            return f"timed out after {rec.limit:.3g} s in total (the answer came too slowly)"
+        return describe_error(exc, url, waits)
 
-    def _read_body(self, response: requests.Response, rec: Recording, result: FetchResult) -> None:
-        raw = response.raw
+    def _read_body(self, response: urllib3.BaseHTTPResponse, rec: Recording, result: FetchResult,
+                   waits: float) -> None:
         clean = False
         try:
             while True:
                 if rec.received_length > self.max_response_bytes:
                     result.truncated = "length"
                     break
-                if not raw.read(READ_SIZE, decode_content=False):
+                if not response.read(READ_SIZE, decode_content=False):
                     clean = True
                     break
         except _NETWORK_ERRORS as exc:
-            result.error = self._describe(exc, rec, result.url)
-            timed_out = isinstance(exc, (TimeoutError, socket.timeout, urllib3.exceptions.TimeoutError,
-                                         requests.Timeout))
-            result.truncated = "time" if timed_out else "disconnect"
+            result.error = self._describe(exc, rec, result.url, waits)
+            result.truncated = "time" if isinstance(exc, _TIMEOUTS) else "disconnect"
         finally:
-            if clean:
-                raw.release_conn()
-            else:
-                raw.close()  # a cut or capped answer leaves the connection unusable
-                raw.release_conn()
+            if not clean:
+                response.close()  # a cut or capped answer leaves the connection unusable
+            response.release_conn()
 
     def close(self) -> None:
         with self._lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
+            for pools in self._pools:
+                for pool in pools.values():
+                    pool.close()
+                pools.clear()
+            self._pools.clear()
 
     def __enter__(self) -> "Fetcher":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _merge_headers(headers: dict[str, str], extra: dict[str, str] | None) -> dict[str, str]:
+    """``headers`` with ``extra`` added, an extra header replacing one of the same name in
+    any case."""
+    merged = dict(headers)
+    for name, value in (extra or {}).items():
+        for same in [key for key in merged if key.lower() == name.lower()]:
+            del merged[same]
+        merged[name] = value
+    return merged
+
+
+class _CookieSource:
+    """What ``http.cookiejar`` reads Set-Cookie from: ``info().get_all(name)``."""
+
+    def __init__(self, headers: Headers):
+        self.headers = headers
+
+    def info(self) -> "_CookieSource":
+        return self
+
+    def get_all(self, name: str, default=None):
+        values = [value for key, value in self.headers if key.lower() == name.lower()]
+        return values or default
 
 
 def _request_target(url: str) -> str:
@@ -524,21 +569,20 @@ def _request_target(url: str) -> str:
     return target if target.startswith("/") else "/" + target
 
 
-def _unusable_host(url: str) -> bool:
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _unusable_host(host: str) -> bool:
     """A host with characters no DNS name or address literal has (controls, spaces)."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False  # requests names what is wrong
-    return any(ord(c) <= 0x20 or c == "\x7f" for c in host)
+    return _CONTROL_OR_SPACE.search(host) is not None
 
 
 def _sendable_as_written(url: str) -> bool:
-    return url.isascii() and not any(ord(c) <= 0x20 or c == "\x7f" for c in url)
+    return url.isascii() and _CONTROL_OR_SPACE.search(url) is None
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
-    """``exc`` and everything it wraps (requests -> urllib3 -> socket), outermost first."""
+    """``exc`` and everything it wraps (urllib3 -> socket), outermost first."""
     found, todo, seen = [], [exc], set()
     while todo:
         e = todo.pop(0)
@@ -565,7 +609,7 @@ def describe_error(exc: BaseException, url: str, timeout: float) -> str:
         return "connection refused"
     if first(TimeoutError):  # socket.timeout too
         connecting = first(urllib3.exceptions.ConnectTimeoutError) and not first(urllib3.exceptions.NewConnectionError)
-        return f"timed out after {timeout:g} s " + ("connecting" if connecting else "waiting for the server")
+        return f"timed out after {timeout:.3g} s " + ("connecting" if connecting else "waiting for the server")
     if tls := first(ssl.SSLError):
         return f"TLS failed: {tls.reason or tls}".lower()
     if cut := first(http.client.IncompleteRead):

@@ -16,10 +16,13 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from archiver.capture.scope import host_key, path_key
 from archiver.urls import dedup_key
+
+if TYPE_CHECKING:
+    from archiver.capture.retry import Attempts
 
 # lower runs first: robots.txt, then seeds and sitemaps, page requisites early
 # (so pages replay with their images and styles), then pages breadth-first
@@ -32,6 +35,9 @@ OUTCOME_COLUMNS = frozenset({
     "http_status", "error", "bytes", "warc_file", "warc_offset", "record_type", "content_type",
     "body_file", "body_offset", "warc_length", "warc_date", "payload_digest", "index_key",
 })
+_OUTCOME_ORDER = sorted(OUTCOME_COLUMNS)
+_FINISH = (f"UPDATE urls SET status=?, attempts=attempts+?, {', '.join(f'{c}=?' for c in _OUTCOME_ORDER)}, "
+           "skipped_reason=NULL, updated_at=? WHERE id=?")
 RECENT_KEYS = 50_000  # a bounded cache of keys already queued, never the whole frontier
 
 SCHEMA = """
@@ -124,7 +130,8 @@ class Task:
     kind: str
     depth: int
     redirects: int
-    attempts: int
+    attempts: int  # made in earlier runs (the state's count)
+    tries: "Attempts | None" = None  # this run's attempts, carried between them (``retry.py``)
 
 
 class Frontier:
@@ -278,16 +285,10 @@ class Frontier:
 
     def finish(self, task: Task, *, ok: bool, attempts: int, **outcome) -> None:
         """Record a fetch's outcome; ``outcome`` keys are columns (http_status, error, bytes, warc_file...)."""
-        unknown = set(outcome) - OUTCOME_COLUMNS
-        if unknown:
-            raise TypeError(f"unknown outcome columns: {sorted(unknown)}")
-        columns = {column: outcome.get(column) for column in sorted(OUTCOME_COLUMNS)}
-        assignments = ", ".join(f"{column}=?" for column in columns)
-        self.db.execute(
-            f"UPDATE urls SET status=?, attempts=attempts+?, {assignments}, skipped_reason=NULL, updated_at=? "
-            "WHERE id=?",
-            ("done" if ok else "failed", attempts, *columns.values(), time.time(), task.id),
-        )
+        if not outcome.keys() <= OUTCOME_COLUMNS:
+            raise TypeError(f"unknown outcome columns: {sorted(outcome.keys() - OUTCOME_COLUMNS)}")
+        self.db.execute(_FINISH, ("done" if ok else "failed", attempts,
+                                  *[outcome.get(column) for column in _OUTCOME_ORDER], time.time(), task.id))
 
     def body_location(self, url: str) -> tuple[str, int] | None:
         row = self.db.execute("SELECT body_file, body_offset FROM urls WHERE key=?", (dedup_key(url),)).fetchone()

@@ -30,8 +30,12 @@ class Slot:
         after_last = self.last_start + self.delay if self.last_start is not None else float("-inf")
         return max(after_last, self.rest_until)
 
+    def free(self, now: float) -> bool:
+        """Under its limits at ``now`` (robots.txt aside)."""
+        return self.active < self.concurrency and now >= self.free_at()
+
     def ready(self, now: float) -> bool:
-        return not self.robots_pending and self.active < self.concurrency and now >= self.free_at()
+        return not self.robots_pending and self.free(now)
 
     def start(self, now: float) -> None:
         self.active += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 SPOOL_IN_MEMORY = 1 << 20  # bytes kept in RAM before a recording spills to disk
 
@@ -24,16 +24,20 @@ class Recording:
     """Raw bytes of one HTTP attempt: request as sent, response as received.
 
     ``received`` is a spooled temporary file (RAM up to 1 MB, then disk), so a
-    100 MB answer does not sit in memory. ``deadline`` (a ``time.monotonic()``
-    value or None) is checked on every socket read by the tee'ing reader.
+    100 MB answer does not sit in memory. ``deadline`` (a ``clock()`` value or
+    None) is checked on every socket read by the tee'ing reader; ``limit`` is
+    the time the attempt was given, for the message when it runs out.
     """
 
-    def __init__(self, deadline: float | None = None):
+    def __init__(self, deadline: float | None = None, clock: Callable[[], float] = time.monotonic,
+                 limit: float | None = None):
         self.sent = bytearray()
         self.received: BinaryIO = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         self.received_length = 0
         self.ip: str | None = None
         self.deadline = deadline
+        self.clock = clock
+        self.limit = limit
         self.deadline_hit = False
 
     def on_send(self, data: bytes) -> None:
@@ -47,7 +51,7 @@ class Recording:
         """Seconds left before the total deadline; raises :class:`TotalTimeout` past it."""
         if self.deadline is None:
             return None
-        left = self.deadline - time.monotonic()
+        left = self.deadline - self.clock()
         if left <= 0:
             self.deadline_hit = True
             raise TotalTimeout("total deadline for the answer exceeded")

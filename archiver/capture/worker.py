@@ -2,7 +2,9 @@
 
 Two steps in two kinds of thread, so a connection never idles while an answer
 is compressed and parsed: ``Worker.fetch(task) -> Fetched`` runs in a fetching
-thread with its own HTTP session (retries in ``fetch.py``);
+thread with its own HTTP connections and makes one attempt (``retry.py``
+decides whether the URL is tried again: then it is a ``Retry`` for the
+coordinator to dispatch later);
 ``Recorder.record(fetched) -> Result`` runs in a recording thread: it writes
 the records through the shared ``Sink`` (WARC writer, payload dedup, previous
 crawl), then parses the body, capped, for links, sitemap entries or robots.txt
@@ -11,20 +13,25 @@ touches the frontier.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from archiver.capture import links as linkmod
 from archiver.capture import robots as robotsmod
 from archiver.capture.config import CrawlConfig
 from archiver.capture.dedup import DedupIndex, Deduplicator
-from archiver.capture.fetch import Fetcher
+from archiver.capture.fetch import Fetcher, FetchResult
 from archiver.capture.frontier import Task
 from archiver.capture.incremental import PreviousCrawl, read_payload
+from archiver.capture.retry import Attempts, RetryPolicy
 from archiver.capture.scope import is_private_host, origin
 from archiver.capture.warcwriter import WarcWriter
+from archiver.http_message import header_value
 from archiver.sitemaps import SitemapError, parse_sitemap
 from archiver.urls import parse_refresh, resolve_link, surt_key
 
@@ -71,9 +78,6 @@ class Result:
 def resolves_to_private(url: str, trusted_hosts) -> bool:
     """True when a host other than the seeds' is a name for a private, loopback or link-local
     address, so a hostile page cannot reach an intranet through a public-looking name."""
-    import ipaddress
-    import socket
-
     o = origin(url)
     if o is None or o[1] in trusted_hosts or is_private_host(o[1]):
         return False  # literal private addresses were already refused by the scope
@@ -92,8 +96,6 @@ def resolves_to_private(url: str, trusted_hosts) -> bool:
 def parse_result_links(config: CrawlConfig, task: Task, result: Result, body: bytes, headers,
                        status: int | None = None) -> None:
     """Fill ``result``'s links (or robots rules, or sitemap entries) from a decoded body."""
-    from archiver.http_message import header_value
-
     ctype = (header_value(headers, "content-type") or "").lower()
     mime = ctype.split(";", 1)[0].strip()
     status = status or result.http_status or 0
@@ -142,49 +144,69 @@ class Fetched:
     """A task's final answer, fetched and waiting to be written and parsed."""
 
     task: Task
-    fetched: object  # fetch.FetchResult
+    fetched: FetchResult
     previous: tuple | None = None  # (headers, body) of the previous crawl's record, for a 304
+    outcome: str | None = None  # what went wrong, for crawl.jsonl (``Attempts.outcome``)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The task is to be tried again, not before ``not_before`` (engine clock)."""
+
+    task: Task
+    not_before: float
+    http_status: int | None = None
+    retry_after: float | None = None
 
 
 class Worker:
-    """One fetching thread's tools: its own HTTP session, fetch with retries.  What it
-    fetched goes to a ``Recorder`` (another thread), so the connection is busy again
-    while the answer is written and parsed."""
+    """One fetching thread's tools: its own HTTP connections, one attempt per call.  What
+    it fetched goes to a ``Recorder`` (another thread), so the connection is busy again
+    while the answer is written and parsed; a URL to be tried again goes back to the
+    coordinator (``Retry``), which dispatches it when its wait is over."""
 
-    def __init__(self, config: CrawlConfig, sink: "Sink", trusted_hosts=()):
+    def __init__(self, config: CrawlConfig, sink: "Sink", fetcher: Fetcher, policy: RetryPolicy,
+                 clock: Callable[[], float], trusted_hosts=()):
         self.config = config
         self.sink = sink
+        self.fetcher = fetcher
+        self.policy = policy
+        self.clock = clock
         self.trusted_hosts = trusted_hosts  # the seeds' hosts: private addresses allowed there
-        self.fetcher = Fetcher(
-            user_agent=config.user_agent, timeout=config.timeout, total_timeout=config.total_timeout,
-            max_response_bytes=config.max_response_bytes, extra_headers=config.extra_headers,
-            max_retries=config.max_retries,
-        )
 
-    def fetch(self, task: Task) -> Fetched | Result:
-        """The task's answer, or its final Result when there is nothing to write."""
+    def fetch(self, task: Task) -> Fetched | Result | Retry:
+        """One attempt at the task: its final answer, its final Result when there is nothing
+        to write, or a Retry."""
         if resolves_to_private(task.url, self.trusted_hosts):
             return Result(task, skipped_reason="out_of_scope")
+        tries = task.tries = task.tries or Attempts(started=self.clock())
         conditional = self.sink.conditional_headers(task.url)
-        fetched = self.fetcher.fetch(task.url, headers=conditional)
+        fetched = self._attempt(task.url, conditional, tries)
         previous = None
         if conditional and fetched.status == 304:
             # unchanged since the previous crawl: its record holds the body whose links we follow
             previous = self.sink.previous_payload(task.url, self.config.max_parse_bytes)
             if previous is None:  # that record is gone: fetch the page itself
                 fetched.close()
-                fetched = self.fetcher.fetch(task.url)
-        if not fetched.recorded:
-            fetched.close()
-            result = Result(task, attempts=fetched.attempts, http_status=fetched.status,
-                            error=fetched.error or "no answer", retry_after=fetched.retry_after)
+                fetched = self._attempt(task.url, None, tries)
+        now = self.clock()
+        wait = self.policy.after(fetched, tries, now)
+        if wait is not None:
+            tries.keep(fetched)
+            return Retry(task, now + wait, fetched.status, fetched.retry_after)
+        answer = tries.final(fetched)
+        outcome = tries.outcome(answer)
+        if not answer.recorded:
+            answer.close()
+            result = Result(task, attempts=answer.attempts, http_status=answer.status,
+                            error=outcome or "no answer", retry_after=answer.retry_after)
             if task.kind == "robots":
                 result.robots = robotsmod.parse(None, b"")
             return result
-        return Fetched(task, fetched, previous)
+        return Fetched(task, answer, previous if answer is fetched else None, outcome)
 
-    def close(self) -> None:
-        self.fetcher.close()
+    def _attempt(self, url: str, headers: dict | None, tries: Attempts) -> FetchResult:
+        return self.fetcher.fetch(url, headers=headers, time_limit=self.policy.time_left(tries, self.clock()))
 
 
 class Recorder:
@@ -198,7 +220,7 @@ class Recorder:
     def record(self, item: Fetched) -> Result:
         task, fetched, previous = item.task, item.fetched, item.previous
         try:
-            result = Result(task, attempts=fetched.attempts, http_status=fetched.status, error=fetched.error,
+            result = Result(task, attempts=fetched.attempts, http_status=fetched.status, error=item.outcome,
                             content_type=fetched.header("content-type"), retry_after=fetched.retry_after)
             ref = self.sink.write(fetched)
             result.ok = True
@@ -207,8 +229,6 @@ class Recorder:
             result.warc_length, result.warc_date = ref.length, ref.date
             result.payload_digest = fetched.payload_digest
             result.index_key = surt_key(task.url)
-            if fetched.truncated:
-                result.error = f"truncated: {fetched.truncated}"
             if previous is not None:
                 result.body = self.sink.previous_body(task.url)
                 result.payload_digest = self.sink.previous_digest(task.url)
@@ -253,7 +273,7 @@ class Sink:
                   "http-header-user-agent": config.user_agent},
         )
         # its own file: recorders write it while the coordinator holds the frontier's transaction
-        self.index = DedupIndex(out_dir / DEDUP_DB)
+        self.index = DedupIndex(out_dir / DEDUP_DB, deferred=True)  # committed by flush()
         self.dedup = Deduplicator(self.index, self.writer)
         self.incremental = config.previous is not None
         self.previous = None
@@ -298,7 +318,9 @@ class Sink:
         return self.dedup.write(fetched, previous=self._previous(fetched.url))
 
     def flush(self) -> None:
+        """fsync the WARC files, then commit the dedup bookkeeping of what they hold."""
         self.writer.flush()
+        self.index.commit()
 
     def close(self) -> None:
         self.writer.close()

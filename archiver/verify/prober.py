@@ -91,7 +91,7 @@ class Prober:
         self.max_retries = max_retries
         self.rng = rng or random.Random()
         common = dict(user_agent=user_agent, timeout=timeout, total_timeout=total_timeout,
-                      extra_headers=extra_headers, max_retries=0)
+                      extra_headers=extra_headers)
         # a staging server is often addressed by IP, so its certificate cannot match; the new
         # site's must, as a browser would refuse it
         self.old_fetcher = Fetcher(max_response_bytes=min(OLD_SIDE_MAX_BYTES, max_response_bytes), verify_tls=False,
