@@ -17,6 +17,7 @@ import pytest
 from archiver import scan
 from archiver.audit import audit
 from archiver.cluster import InlineExecutor, map_in_order, open_executor
+from archiver.detect import detect_sources
 from archiver.errors import ArchiverError, UsageError
 from archiver.warc import expand_inputs
 from warcs import response, revisit, sha1, write_warc
@@ -152,6 +153,8 @@ def test_audit_and_detect_on_the_cluster_match_a_local_run(dask_cluster, collect
         notices[where] = out.read_text()
     assert f"read on dask scheduler {dask_cluster.address}" in done.stdout
     assert notices["cluster"] == notices["local"]
+    whole, _ = detect_sources(["warcs"], executor=InlineExecutor(), new_hosts=["www.gov.si"], part=1 << 40)
+    assert "".join(json.dumps(n.to_json(), ensure_ascii=False) + "\n" for n in whole) == notices["local"]
     kinds = [json.loads(line)["classification"] for line in notices["local"].splitlines()]
     assert {"moved", "moved_site", "gone", "live"} <= set(kinds)
     by_url = {n["url"]: n for n in map(json.loads, notices["local"].splitlines())}
