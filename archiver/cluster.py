@@ -94,7 +94,8 @@ def open_executor(*, workers: int | None = None, scheduler: str | None = None, l
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
-    from distributed import Client, LocalCluster  # only when a cluster is asked for: it costs a second to import
+    import dask  # only when a cluster is asked for: it costs a second to import
+    from distributed import Client, LocalCluster
 
     if not log.isEnabledFor(logging.DEBUG):  # Dask's own INFO lines (every connection) only with --verbose
         logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -110,7 +111,10 @@ def open_executor(*, workers: int | None = None, scheduler: str | None = None, l
             description = (f"dask scheduler {address} ({len(info)} worker{'s' if len(info) != 1 else ''}, "
                            f"{sum(info.values())} threads)")
         else:
-            # the scheduler's HTTP server always starts: on a free loopback port, not 8787 (another run's)
+            # the scheduler's HTTP server always starts: on a free loopback port, not 8787 (another run's); no
+            # dashboard shows the workers' statistical profiler here, which would sample every task's stack
+            # every 10 ms (the nanny hands this setting to each worker process)
+            stack.enter_context(dask.config.set({"distributed.worker.profile.enabled": False}))
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                        host="127.0.0.1", dashboard_address="127.0.0.1:0"))
             client = stack.enter_context(Client(cluster))

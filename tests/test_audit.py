@@ -421,8 +421,9 @@ def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, mon
     assert (error["kind"], error["file"], error["offset"]) == ("unreadable", str(damaged), damaged_offsets[20])
     assert f"resumed at offset {damaged_offsets[21]}" in error["detail"]
     assert serial["outcomes"][1]["outcome"] == "captured" and len(serial["requisites_missing"]) == 1  # /s.css
-    assert len(scan.plan(expand_inputs([big, damaged]))) == 2  # small files are read whole by default
-    assert len(scan.plan(expand_inputs([big, damaged]), 1024)) > 2 + 2
+    (together,) = scan.plan(expand_inputs([big, damaged]))  # small files are read whole, in one task
+    assert [r.end for r in together.ranges] == [None, None]
+    assert sum(task.is_part for task in scan.plan(expand_inputs([big, damaged]), 1024)) > 4
     assert report(1024) == serial  # split even these small files
     # a split point that is not a record boundary is caught: the file is scanned again whole
     monkeypatch.setattr(scan, "split_points", lambda source, parts: [0, offsets[50] + 7])

@@ -97,6 +97,21 @@ class Inventory:
         return state, chain
 
 
+@dataclass
+class InventoryPart:
+    """What one task read: its inventory, its originals, its revisits (resolved once the whole collection's
+    originals are known). ``merge`` takes in the next part, as if read after this one."""
+
+    inv: Inventory = field(default_factory=Inventory)
+    originals: RevisitIndex = field(default_factory=RevisitIndex)
+    revisits: list[RecordInfo] = field(default_factory=list)
+
+    def merge(self, other: "InventoryPart") -> None:
+        _merge(self.inv, other.inv)
+        self.originals.update(other.originals)
+        self.revisits.extend(other.revisits)
+
+
 def _wants_body(info: RecordInfo) -> bool:
     return (info.status is not None and 200 <= info.status < 300
             and (info.mime in ("text/html", "application/xhtml+xml", "text/css") or not info.mime))
@@ -116,14 +131,13 @@ def take_inventory(inputs, *, executor: Executor | None = None, part: int | None
         with open_executor(local_processes=True) as (local, _):
             return take_inventory(inputs, executor=local, part=part)
     sources = expand_inputs(inputs)
-    inv = Inventory()
-    inv.files = [s.name for s in sources]
-    index = RevisitIndex()
-    revisits: list[RecordInfo] = []
+    whole = InventoryPart()
     for partial in scan_in_order(executor, scan_range, plan(sources, part), what="audit"):
-        _merge(inv, index, revisits, partial)
-    for info in revisits:
-        where = index.find(info)
+        whole.merge(partial)
+    inv = whole.inv
+    inv.files = [s.name for s in sources]
+    for info in whole.revisits:
+        where = whole.originals.find(info)
         status = info.status
         if where is None:
             inv.problem("revisit_original_missing", info.file, info.offset, info.url,
@@ -136,12 +150,11 @@ def take_inventory(inputs, *, executor: Executor | None = None, part: int | None
     return inv
 
 
-def scan_range(part: ScanRange) -> tuple[tuple[Inventory, RevisitIndex, list[RecordInfo]], int | None]:
-    """One file's (or file part's) inventory, its originals and its revisits (resolved later, collection-wide),
-    and where its last record ended (``archiver.scan``)."""
-    inv = Inventory()
-    index = RevisitIndex()
-    revisits: list[RecordInfo] = []
+def scan_range(part: ScanRange) -> tuple[InventoryPart, int | None]:
+    """One file's (or file part's) inventory, originals and revisits, and where its last record ended
+    (``archiver.scan``)."""
+    scanned = InventoryPart()
+    inv = scanned.inv
     reach = part.start
     for entry in read_source(part.source, max_body=MAX_PARSE, want_body=_wants_body, start=part.start,
                              end=part.end):
@@ -161,21 +174,22 @@ def scan_range(part: ScanRange) -> tuple[tuple[Inventory, RevisitIndex, list[Rec
             continue
         if info.rec_type == "revisit":
             info.problems = []
-            revisits.append(info)
+            scanned.revisits.append(info)
             continue
         if not damaged:
-            index.add(info, part.number)
+            scanned.originals.add(info, part.number)
         _count(inv, info, info.status)
         if damaged:  # a damaged record is not evidence of a capture
             continue
         _remember(inv, info, info.status)
         if entry.capture is not None and entry.capture.body:
             _collect_references(inv, entry.capture)
-    return (inv, index, revisits), reach
+    return scanned, reach
 
 
-def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part) -> None:
-    other, other_index, other_revisits = part
+def _merge(inv: Inventory, other: Inventory) -> None:
+    """Take in ``other`` as if its records were read after ``inv``'s: the same inventory however the
+    collection was cut into parts."""
     inv.records += other.records
     inv.bytes += other.bytes
     inv.record_types.update(other.record_types)
@@ -213,8 +227,6 @@ def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part
         del mine.pages[MAX_PAGES_PER_REFERENCE:]
     for key, where in other.damaged.items():
         inv.damaged.setdefault(key, where)
-    index.update(other_index)
-    revisits.extend(other_revisits)
 
 
 def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
