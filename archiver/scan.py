@@ -16,6 +16,7 @@ whole.
 from __future__ import annotations
 
 import os
+import zipfile
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
@@ -89,8 +90,14 @@ def plan(sources: list[Source], part: int | None = None) -> list[ScanTask]:
 
 
 def _size(source: Source) -> int:
-    """On-disk size of a plain file (WACZ members are read whole: 0)."""
-    return os.path.getsize(source.path) if not source.members and os.path.isfile(source.path) else 0
+    """The bytes a task reads: a file's size, a WACZ member's uncompressed size (0 when unreadable)."""
+    if not source.members:
+        return os.path.getsize(source.path) if os.path.isfile(source.path) else 0
+    try:
+        with replace(source, members=source.members[:-1]).open() as outer, zipfile.ZipFile(outer) as package:
+            return package.getinfo(source.members[-1]).file_size
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return 0  # read anyway: the reader reports why it cannot be
 
 
 def record_end(info: RecordInfo) -> int | None:

@@ -10,9 +10,10 @@ run must write the same audit.json numbers.
 
 Then, in this process, what the plan for a big cluster needs: the pickled
 size of each file's partial inventory and detection summary (what travels
-from a worker to the client), of the merged inventory (what the client
-holds), and each worker's peak memory (asked of the workers of a local Dask
-cluster after an audit).
+from a worker to the client), the client's CPU per record to take them in
+and its memory per distinct URL once merged (tracemalloc), and each
+worker's peak memory (asked of the workers of a local Dask cluster after an
+audit).
 
     .venv/bin/python bench/cluster_bench.py              # 200 files x 5 MB, 3 rounds
     .venv/bin/python bench/cluster_bench.py --quick      # 200 files x 1 MB, 1 round
@@ -20,6 +21,7 @@ cluster after an audit).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import pickle
@@ -28,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,46 +54,59 @@ def _peak_rss_mb() -> float:
 
 
 def measure_sizes(data_dir: Path, files: list[Path]) -> dict:
-    """Pickled partials per file (a sample), the merged inventory, and peak RSS of two local Dask workers."""
+    """Pickled partials per file (a sample); the client's CPU and memory to merge them (two local processes
+    scanning); the workers' peak memory (a local Dask cluster of two)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from distributed import Client, LocalCluster
 
     from archiver import scan
-    from archiver.audit.inventory import scan_range, take_inventory
-    from archiver.detect.pages import read_collection, scan_pages
+    from archiver.audit.inventory import InventoryPart, scan_range, take_inventory
+    from archiver.detect.pages import scan_pages
     from archiver.warc import expand_inputs
 
     sample = files[:: max(1, len(files) // SAMPLE_FILES)][:SAMPLE_FILES]
     per_file = []
     for path in sample:
-        (part,) = scan.plan(expand_inputs([path]), part=1 << 40)
-        inventory, _ = scan_range(part)
-        pages, _ = scan_pages(part, ())
-        per_file.append({"file_mb": path.stat().st_size / 1e6, "records": inventory[0].records,
-                         "urls": len(inventory[0].urls), "audit_partial_kb": len(pickle.dumps(inventory)) / 1e3,
+        ((whole,),) = (task.ranges for task in scan.plan(expand_inputs([path]), part=1 << 40))
+        inventory, _ = scan_range(whole)
+        pages, _ = scan_pages(whole, ())
+        per_file.append({"file_mb": path.stat().st_size / 1e6, "records": inventory.inv.records,
+                         "urls": len(inventory.inv.urls), "audit_partial_kb": len(pickle.dumps(inventory)) / 1e3,
                          "detect_partial_kb": len(pickle.dumps(pages)) / 1e3})
+    sources = expand_inputs([data_dir])
+    with ProcessPoolExecutor(2) as pool:
+        started = time.process_time()
+        merged = InventoryPart()
+        for partial in scan.scan_in_order(pool, scan_range, scan.plan(sources)):
+            merged.merge(partial)
+        client_cpu = time.process_time() - started
+        del partial
+        gc.collect()
+        tracemalloc.start()  # again, to see what the merged inventory holds in memory
+        merged = InventoryPart()
+        for partial in scan.scan_in_order(pool, scan_range, scan.plan(sources)):
+            merged.merge(partial)
+        del partial
+        gc.collect()
+        client_bytes = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
-        executor = client.get_executor(pure=False)
-        started = time.perf_counter()
-        inventory = take_inventory([data_dir], executor=executor)
-        audit_s = time.perf_counter() - started
-        audit_rss = client.run(_peak_rss_mb)
-        started = time.perf_counter()
-        pages = read_collection(expand_inputs([data_dir]), executor)
-        detect_s = time.perf_counter() - started
-        detect_rss = client.run(_peak_rss_mb)
+        inventory = take_inventory([data_dir], executor=client.get_executor(pure=False))
+        worker_rss = client.run(_peak_rss_mb)
     return {
         "sample": per_file,
         "audit_partial_kb_per_file": statistics.median(f["audit_partial_kb"] for f in per_file),
         "audit_partial_bytes_per_record": statistics.median(f["audit_partial_kb"] * 1e3 / f["records"]
                                                             for f in per_file),
         "detect_partial_kb_per_file": statistics.median(f["detect_partial_kb"] for f in per_file),
-        "records": inventory.records, "urls": len(inventory.urls),
-        "merged_inventory_mb": len(pickle.dumps(inventory)) / 1e6,
-        "merged_detect_summary_mb": len(pickle.dumps(pages)) / 1e6,
-        "library_audit_s": audit_s, "library_detect_s": detect_s,
-        "worker_peak_rss_mb_audit": max(audit_rss.values()),
-        "worker_peak_rss_mb_after_detect": max(detect_rss.values()),
+        "records": merged.inv.records, "urls": len(merged.inv.urls),
+        "originals_indexed": len(merged.originals.by_url_date),
+        "client_merge_us_per_record": client_cpu / merged.inv.records * 1e6,
+        "client_bytes_per_url": client_bytes / len(merged.inv.urls),
+        "merged_inventory_mb_pickled": len(pickle.dumps(inventory)) / 1e6,
+        "worker_peak_rss_mb": max(worker_rss.values()),
     }
 
 
@@ -128,8 +144,10 @@ def main() -> int:
                   flush=True)
     same = all(reports[name] == reports[names[0]] for name in names)
     wall = {name: statistics.median(r["wall_s"] for r in runs[name]) for name in names}
+    fastest = {name: min(r["wall_s"] for r in runs[name]) for name in names}
     per_round = [runs["--workers 1"][i]["wall_s"] / runs["--workers 2"][i]["wall_s"] for i in range(rounds)]
     speedup = wall["--workers 1"] / wall["--workers 2"]
+    write_results("cluster", [], {"machine": machine(), "runs": runs, "files": len(files), "bytes": total})
     sizes = measure_sizes(data_dir, files)
     records = reports[names[0]]["summary"]["records"]
     rows = [row("files / MB / records", f"{len(files)} / {total / 1e6:.0f} / {records}"),
@@ -142,16 +160,18 @@ def main() -> int:
                         f"{min(loads):.1f}-{max(loads):.1f})"))
     rows += [
         row("speed-up, 2 workers over 1 (median wall)", round(speedup, 2), ">= 1.7", speedup >= 1.7),
+        row("speed-up, 2 workers over 1 (fastest runs)", round(fastest["--workers 1"] / fastest["--workers 2"], 2)),
         row("speed-up per round", ", ".join(f"{r:.2f}" for r in per_round)),
         row("no flag (local processes) over --workers 2", round(wall["--workers 2"] / wall["no flag"], 2)),
         row("audit partial per file, KB (median of a sample)", round(sizes["audit_partial_kb_per_file"], 1)),
         row("audit partial, bytes per record", round(sizes["audit_partial_bytes_per_record"], 1)),
         row("detect partial per file, KB", round(sizes["detect_partial_kb_per_file"], 1)),
         row("merged inventory on the client, MB pickled (URLs)",
-            f"{sizes['merged_inventory_mb']:.1f} ({sizes['urls']})"),
-        row("merged detection summary, MB pickled", round(sizes["merged_detect_summary_mb"], 1)),
-        row("worker peak RSS MB (audit; after detect)",
-            f"{sizes['worker_peak_rss_mb_audit']:.0f}; {sizes['worker_peak_rss_mb_after_detect']:.0f}"),
+            f"{sizes['merged_inventory_mb_pickled']:.1f} ({sizes['urls']})"),
+        row("client: merge CPU us per record (unpickling included)", round(sizes["client_merge_us_per_record"], 1)),
+        row("client: memory per distinct URL, bytes (inventory and revisit index)",
+            round(sizes["client_bytes_per_url"])),
+        row("worker peak RSS MB", round(sizes["worker_peak_rss_mb"])),
     ]
     print(format_table(rows, title=f"cluster bench: {len(files)} files, {total / 1e6:.0f} MB, {rounds} rounds"))
     write_results("cluster", rows, {"machine": machine(), "runs": runs, "sizes": sizes, "files": len(files),
