@@ -141,6 +141,21 @@ def ratio_argument(value: str) -> float:
     return ratio
 
 
+SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def size_argument(value: str) -> int:
+    """An argparse ``type`` for a size in bytes: ``65536``, ``64k``, ``64M``, ``1G`` (binary units)."""
+    text = value.strip().lower().removesuffix("b").removesuffix("i")
+    unit = text[-1:] if text[-1:] in SIZE_UNITS else ""
+    try:
+        size = int(float(text[:len(text) - len(unit)]) * SIZE_UNITS[unit])
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"not a size: {value!r} (use e.g. 64M or 1G)") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"expected a size > 0, got {value!r}")
+    return size
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

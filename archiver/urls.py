@@ -36,6 +36,7 @@ one regular expression (see ``bench/urls_bench.py``).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -79,6 +80,12 @@ def lookup_key(url: str) -> str:
     query = _PERCENT.sub(_upper, quote(parts.query, safe=_SAFE_QUERY))
     return urlunsplit((scheme, netloc, path, query, ""))
 
+
+
+def key_hash(key: str) -> int:
+    """A 64-bit number for a lookup key, the same in every process (``hash()`` of a str is salted per
+    process): sets of these stand for URL sets compactly in summaries that travel between machines."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
 
 def _upper(match: re.Match) -> str:
     return match.group(0).upper()

@@ -80,9 +80,9 @@ def _html(rng: random.Random, base: str, n: int, pages: int) -> bytes:
             f"<body><h1>Page {n}</h1>{imgs}<p>{words}</p>{links}</body></html>").encode()
 
 
-def generate(out: Path, size_mb: int, seed: int = 7) -> list[Path]:
-    """Write the collection (reused when already there at this size)."""
-    marker = out / f".complete-{size_mb}"
+def generate(out: Path, size_mb: int, seed: int = 7, file_mb: int = 100) -> list[Path]:
+    """Write the collection in files of about ``file_mb`` MB (reused when already there at this size)."""
+    marker = out / (f".complete-{size_mb}" if file_mb == 100 else f".complete-{size_mb}-{file_mb}")
     if marker.exists():
         return sorted(out.glob("*.warc.gz"))
     out.mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ def generate(out: Path, size_mb: int, seed: int = 7) -> list[Path]:
     fh = None
     file_size = 0
     while written < target:
-        if fh is None or file_size > 100 * 1024 * 1024:
+        if fh is None or file_size > file_mb * 1024 * 1024:
             if fh:
                 fh.close()
             serial += 1

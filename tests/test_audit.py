@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
@@ -17,6 +18,7 @@ from lxml import html as lxml_html
 
 from archiver.warc import iter_records
 from archiver.audit import audit, write_report
+from archiver.cluster import InlineExecutor
 from archiver.capture import CrawlConfig, crawl
 
 from warcs import response, revisit, sha1, write_warc
@@ -179,8 +181,9 @@ def test_altered_byte_and_cut_file_are_reported_precisely_rest_still_audited(sit
     assert got[f"{site}/"].outcome == "captured"
 
     # scanning the files in parallel gives the same report as one pass
-    serial = audit([plain, packed], sitemaps=[f"{site}/sitemap.xml"], workers=1).to_json()
-    parallel = audit([plain, packed], sitemaps=[f"{site}/sitemap.xml"], workers=2).to_json()
+    serial = audit([plain, packed], sitemaps=[f"{site}/sitemap.xml"], executor=InlineExecutor()).to_json()
+    with ProcessPoolExecutor(2) as pool:
+        parallel = audit([plain, packed], sitemaps=[f"{site}/sitemap.xml"], executor=pool).to_json()
     assert {k: v for k, v in serial.items() if k != "generated"} == {k: v for k, v in parallel.items() if k != "generated"}
 
     only_cut = audit([packed], sitemaps=[f"{site}/sitemap.xml"])
@@ -392,8 +395,8 @@ def test_requisite_extraction_covers_embeds_srcset_css_and_documents():
 def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, monkeypatch, reader):
     monkeypatch.setenv("ARCHIVER_WARC_READER", reader)
 
-    from archiver.warc import Source, read_source, split_points
-    from archiver.audit import inventory
+    from archiver import scan
+    from archiver.warc import Source, expand_inputs, read_source, split_points
 
     page = b'<html><link rel="stylesheet" href="/s.css"><img src="/i%d.png"></html>'
     records = []
@@ -422,24 +425,25 @@ def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, mon
     expected = tmp_path / "expected.txt"
     expected.write_text("\n".join(f"http://example.com/p{i}" for i in range(61)) + "\nhttp://example.com/again\n")
 
-    def report(workers: int) -> dict:
-        data = audit([big, damaged], expected_file=expected, workers=workers).to_json()
+    def report(part: int | None = None) -> dict:
+        with ProcessPoolExecutor(2) as pool:
+            data = audit([big, damaged], expected_file=expected, executor=pool, part=part).to_json()
         data.pop("generated")
         return data
 
-    serial = report(1)
+    serial = report()
     assert serial["summary"]["records"] == 121 + 39  # the damaged file is read on past its bad member
     (error,) = serial["integrity_errors"]
     assert (error["kind"], error["file"], error["offset"]) == ("unreadable", str(damaged), damaged_offsets[20])
     assert f"resumed at offset {damaged_offsets[21]}" in error["detail"]
     assert serial["outcomes"][1]["outcome"] == "captured" and len(serial["requisites_missing"]) == 1  # /s.css
-    monkeypatch.setattr(inventory, "PART_MIN", 1024)  # split even these small files
-    sources = inventory.expand_inputs([big, damaged])
-    assert len(inventory._plan(sources, 2)) > len(sources) + 2
-    assert report(2) == serial
+    (together,) = scan.plan(expand_inputs([big, damaged]))  # small files are read whole, in one task
+    assert [r.end for r in together.ranges] == [None, None]
+    assert sum(task.is_part for task in scan.plan(expand_inputs([big, damaged]), 1024)) > 4
+    assert report(1024) == serial  # split even these small files
     # a split point that is not a record boundary is caught: the file is scanned again whole
-    monkeypatch.setattr(inventory, "split_points", lambda source, parts: [0, offsets[50] + 7])
-    assert report(2) == serial
+    monkeypatch.setattr(scan, "split_points", lambda source, parts: [0, offsets[50] + 7])
+    assert report(1024) == serial
 
 
 def test_completeness_ratio_from_counts():

@@ -16,9 +16,11 @@ blocked by robots.txt, an error, a 404 or a URL never captured is.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +39,7 @@ from archiver.audit.expected import (
     crawls_in,
 )
 from archiver.audit.inventory import Inventory, take_inventory
+from archiver.cluster import open_executor
 from archiver.errors import UsageError
 from archiver.outputs import writable_dir
 from archiver.types import REDIRECT_KINDS, AuditOutcome
@@ -269,10 +272,13 @@ def discover_crawl_logs(inputs) -> list[Path]:
 
 
 def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=None, fail_under=None,
-          workers: int | None = None, ignore_integrity: bool = False) -> AuditReport:
+          executor: Executor | None = None, cluster: str | None = None, part: int | None = None,
+          ignore_integrity: bool = False) -> AuditReport:
     """Audit a WARC collection (files, directories, WACZ) against what was expected.
 
-    ``workers``: processes scanning files in parallel (default: one per CPU).
+    ``executor`` reads files and parts of files side by side (default: a
+    process per CPU; see ``archiver.cluster``), ``cluster`` names it in the
+    summary (``summary.cluster``), ``part`` is the size big files are cut at (``archiver.scan``).
     The report fails on integrity errors unless ``ignore_integrity``, and under
     ``fail_under``. A file that is not an archive is a UsageError.
     """
@@ -304,7 +310,10 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     if redirects:
         load_redirects(expected, redirects)
 
-    inv = take_inventory(inputs, workers=workers)
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor, cluster = stack.enter_context(open_executor(local_processes=True))
+        inv = take_inventory(inputs, executor=executor, part=part)
     outcomes = [_outcome(key, url, expected.sources[key], inv, expected) for key, url in expected.urls.items()]
     listed = {name: [_listing(o) for o in outcomes if o.outcome in group] for name, group in LISTS.items()}
     completeness = completeness_ratio(Counter(o.outcome for o in outcomes))
@@ -324,7 +333,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         out_of_scope=listed["out_of_scope"],
         requisites_missing=_requisites_missing(inv, expected),
         integrity_errors=integrity,
-        summary=_summary(inv, outcomes, expected),
+        summary={**_summary(inv, outcomes, expected), "cluster": cluster},
         completeness=completeness,
         fail_under=fail_under,
         warnings=warnings,

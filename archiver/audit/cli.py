@@ -2,10 +2,13 @@
 damaged (unless --ignore-integrity) or under --fail-under."""
 from __future__ import annotations
 
+import os
+
+from archiver.cluster import add_cluster_arguments, open_executor
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 from archiver.jobs.history import originals_beside
 from archiver.outputs import writable_dir
-from archiver.settings import ratio_argument
+from archiver.settings import ratio_argument, size_argument
 
 
 def add_parser(sub) -> None:
@@ -24,25 +27,28 @@ def add_parser(sub) -> None:
     p.add_argument("--fail-under", type=ratio_argument, metavar="RATIO", help="exit 3 when completeness is under this (0.95 or 95%%)")
     p.add_argument("--ignore-integrity", action="store_true",
                    help="pass or fail on completeness alone: integrity errors are reported but do not fail the audit")
-    p.add_argument("--workers", type=int, metavar="N", help="processes reading files in parallel (default: CPU count)")
+    add_cluster_arguments(p, default="a process per CPU")
+    p.add_argument("--part-size", type=size_argument, metavar="SIZE",
+                   help="cut .warc.gz files of twice this size or more into parts read side by side (64M, 1G; "
+                        "default: the collection's size / 64, from 16M to 256M)")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for audit.json and audit.html")
 
 
 def run(args) -> int:
     from archiver.audit import audit, discover_crawl_logs, write_report
 
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     writable_dir(args.out, "--out directory")
     if args.fail_under is not None and not (args.expected or args.sitemap or args.crawl_log or args.redirects):
         if not discover_crawl_logs(args.inputs):
             raise UsageError("--fail-under needs an expected set: give --expected, --sitemap, --crawl-log or --redirects")
     # an incremental crawl's revisits point at earlier runs: read those files too, as the job's own audit does
     originals, notes = originals_beside(args.inputs)
-    report = audit([*args.inputs, *map(str, originals)], expected_file=args.expected, sitemaps=args.sitemap,
-                   crawl_logs=args.crawl_log, redirects=args.redirects,
-                   fail_under=args.fail_under, workers=args.workers,
-                   ignore_integrity=args.ignore_integrity)
+    inputs = [*args.inputs, *map(str, originals)]
+    with open_executor(workers=args.workers, scheduler=args.scheduler, local_processes=True,
+                       shared_paths=map(os.path.abspath, inputs)) as (executor, cluster):
+        report = audit(inputs, expected_file=args.expected, sitemaps=args.sitemap, crawl_logs=args.crawl_log,
+                       redirects=args.redirects, fail_under=args.fail_under, executor=executor, cluster=cluster,
+                       part=args.part_size, ignore_integrity=args.ignore_integrity)
     report.warnings += notes
     if originals:
         report.warnings.append(f"read {len(originals)} WARC file(s) of earlier runs that hold the originals of "

@@ -5,16 +5,17 @@ bodies are parsed for requisites as they stream past and dropped.
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
-from archiver.warc import SEVERITY, RecordInfo, RevisitIndex, Source, expand_inputs, read_source, split_points
 from archiver.audit.requisites import MAX_PARSE, css_references, html_references
-from archiver.urls import lookup_key, resolve_link, url_host
+from archiver.cluster import open_executor
+from archiver.scan import ScanRange, plan, record_end, scan_in_order
+from archiver.urls import key_hash, lookup_key, resolve_link, url_host
+from archiver.warc import SEVERITY, RecordInfo, RevisitIndex, expand_inputs, read_source
 
 MAX_PAGES_PER_REFERENCE = 5
-PART_MIN = 16 * 1024 * 1024  # a file is split for parallel scanning only into parts at least this big
 MAX_URLS_PER_DIGEST = 10
 
 
@@ -65,8 +66,9 @@ class Inventory:
     hosts: dict[str, Counter] = field(default_factory=dict)
     urls: dict[str, UrlState] = field(default_factory=dict)
     integrity: list[dict] = field(default_factory=list)
-    digest_urls: dict[str, list[str]] = field(default_factory=dict)
-    digest_counts: Counter = field(default_factory=Counter)
+    digest_urls: dict[str, list[str]] = field(default_factory=dict)  # the first URL keys of a 2xx payload
+    digest_counts: Counter = field(default_factory=Counter)  # how many distinct URL keys have that payload
+    digest_all: dict[str, set[int]] = field(default_factory=dict)  # key_hash of every one, past the first few
     references: dict[str, Reference] = field(default_factory=dict)
     damaged: dict[str, str] = field(default_factory=dict)  # URL key -> where its damaged record is
 
@@ -95,36 +97,47 @@ class Inventory:
         return state, chain
 
 
+@dataclass
+class InventoryPart:
+    """What one task read: its inventory, its originals, its revisits (resolved once the whole collection's
+    originals are known). ``merge`` takes in the next part, as if read after this one."""
+
+    inv: Inventory = field(default_factory=Inventory)
+    originals: RevisitIndex = field(default_factory=RevisitIndex)
+    revisits: list[RecordInfo] = field(default_factory=list)
+
+    def merge(self, other: "InventoryPart") -> None:
+        _merge(self.inv, other.inv)
+        self.originals.update(other.originals)
+        self.revisits.extend(other.revisits)
+
+
 def _wants_body(info: RecordInfo) -> bool:
     return (info.status is not None and 200 <= info.status < 300
             and (info.mime in ("text/html", "application/xhtml+xml", "text/css") or not info.mime))
 
 
-def take_inventory(inputs, *, workers: int | None = None) -> Inventory:
+def take_inventory(inputs, *, executor: Executor | None = None, part: int | None = None) -> Inventory:
     """Read every record once; revisits are resolved at the end against an index of originals.
 
-    Files are scanned in parallel (``workers`` processes, default one per
-    CPU), and a large ``.warc.gz`` is cut at record boundaries so that one
-    big file keeps every worker busy too; the partial inventories are merged
-    in file order, so the result does not depend on the number of workers.
+    Files, and parts of big ``.warc.gz`` files (``archiver.scan``), are read
+    as tasks of ``executor`` (default: a process per CPU); the partial
+    inventories are merged in collection order by rules that give the same
+    inventory whatever the parts, so the result does not depend on where
+    the tasks ran. ``part``: the size to cut big files at (default: from the
+    collection's size).
     """
+    if executor is None:
+        with open_executor(local_processes=True) as (local, _):
+            return take_inventory(inputs, executor=local, part=part)
     sources = expand_inputs(inputs)
-    workers = max(1, workers or os.cpu_count() or 1)
-    tasks = _plan(sources, workers)
-    workers = min(workers, len(tasks))
-    inv = Inventory()
+    whole = InventoryPart()
+    for partial in scan_in_order(executor, scan_range, plan(sources, part), what="audit"):
+        whole.merge(partial)
+    inv = whole.inv
     inv.files = [s.name for s in sources]
-    index = RevisitIndex()
-    revisits: list[RecordInfo] = []
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            _merge_in_order(inv, index, revisits, tasks, pool.map(_scan, *zip(*tasks)))
-    else:
-        _merge_in_order(inv, index, revisits, tasks, (_scan(*task) for task in tasks))
-    for info in revisits:
-        where = index.find(info)
+    for info in whole.revisits:
+        where = whole.originals.find(info)
         status = info.status
         if where is None:
             inv.problem("revisit_original_missing", info.file, info.offset, info.url,
@@ -137,48 +150,16 @@ def take_inventory(inputs, *, workers: int | None = None) -> Inventory:
     return inv
 
 
-def _plan(sources: list[Source], workers: int) -> list[tuple[int, Source, int, int | None]]:
-    """Scan tasks (source number, source, start, end): whole files, and with several workers the big
-    ``.warc.gz`` files cut into parts of about a quarter of a worker's share of the collection."""
-    if workers < 2:
-        return [(number, source, 0, None) for number, source in enumerate(sources)]
-    sizes = [os.path.getsize(s.path) if not s.members and os.path.isfile(s.path) else 0 for s in sources]
-    part = max(PART_MIN, sum(sizes) // (workers * 4))
-    tasks = []
-    for number, (source, size) in enumerate(zip(sources, sizes)):
-        points = split_points(source, size // part) if size >= 2 * part else [0]
-        tasks.extend((number, source, start, end) for start, end in zip(points, [*points[1:], None]))
-    return tasks
-
-
-def _merge_in_order(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], tasks, parts) -> None:
-    """Merge the parts in task order; a file whose parts do not meet end to end (a split point that was not
-    a record boundary after all) is scanned again whole, so no record is lost or counted twice."""
-    group: list = []
-    for task, part in zip(tasks, parts):
-        group.append((task, part))
-        number, source, _, end = task
-        if end is not None:
-            continue  # more parts of this file follow
-        ends = [(part_task[3], part[3]) for part_task, part in group[:-1]]  # (where it should end, where it did)
-        if not all(reach is None or reach == part_end for part_end, reach in ends):
-            group = [(task, _scan(number, source, 0, None))]
-        for _, part in group:
-            _merge(inv, index, revisits, part[:3])
-        group = []
-
-
-def _scan(number: int, source: Source, start: int = 0, end: int | None = None):
-    """One file's (or file part's) inventory, its originals, its revisits (resolved later, collection-wide),
-    and where its last record ended (None after damage: the next part goes on from its own start)."""
-    inv = Inventory()
-    index = RevisitIndex()
-    revisits: list[RecordInfo] = []
-    parsed: set[tuple[str, str | None]] = set()
-    reach = start
-    for entry in read_source(source, max_body=MAX_PARSE, want_body=_wants_body, start=start, end=end):
+def scan_range(part: ScanRange) -> tuple[InventoryPart, int | None]:
+    """One file's (or file part's) inventory, originals and revisits, and where its last record ended
+    (``archiver.scan``)."""
+    scanned = InventoryPart()
+    inv = scanned.inv
+    reach = part.start
+    for entry in read_source(part.source, max_body=MAX_PARSE, want_body=_wants_body, start=part.start,
+                             end=part.end):
         info = entry.info
-        reach = None if info.rec_type == "problem" or info.length is None else info.offset + info.length
+        reach = record_end(info)
         for kind, detail in info.problems:
             inv.problem(kind, info.file, info.offset, info.url, detail)
         damaged = any(SEVERITY.get(k) == "error" for k, _ in info.problems)
@@ -193,24 +174,22 @@ def _scan(number: int, source: Source, start: int = 0, end: int | None = None):
             continue
         if info.rec_type == "revisit":
             info.problems = []
-            revisits.append(info)
+            scanned.revisits.append(info)
             continue
         if not damaged:
-            index.add(info, number)
+            scanned.originals.add(info, part.number)
         _count(inv, info, info.status)
         if damaged:  # a damaged record is not evidence of a capture
             continue
         _remember(inv, info, info.status)
         if entry.capture is not None and entry.capture.body:
-            seen = (lookup_key(info.url), info.payload_digest or info.computed_payload_digest)
-            if seen not in parsed:  # the same body at the same URL embeds the same things
-                parsed.add(seen)
-                _collect_references(inv, entry.capture)
-    return inv, index, revisits, reach
+            _collect_references(inv, entry.capture)
+    return scanned, reach
 
 
-def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part) -> None:
-    other, other_index, other_revisits = part
+def _merge(inv: Inventory, other: Inventory) -> None:
+    """Take in ``other`` as if its records were read after ``inv``'s: the same inventory however the
+    collection was cut into parts."""
     inv.records += other.records
     inv.bytes += other.bytes
     inv.record_types.update(other.record_types)
@@ -228,11 +207,16 @@ def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part
             inv.urls[key] = state
         inv.urls[key].count = total
     inv.integrity.extend(other.integrity)
-    for digest, urls in other.digest_urls.items():
-        mine = inv.digest_urls.setdefault(digest, [])
-        new = [u for u in urls if u not in mine]
-        inv.digest_counts[digest] += other.digest_counts[digest] - (len(urls) - len(new))
-        mine.extend(new[:max(0, MAX_URLS_PER_DIGEST - len(mine))])
+    for digest, keys in other.digest_urls.items():
+        for key in keys:
+            _share_payload(inv, digest, key)
+        every = other.digest_all.get(digest)
+        if every is not None:  # the part had more than the examples: so has the whole
+            mine = inv.digest_all.get(digest)
+            if mine is None:
+                mine = inv.digest_all[digest] = {key_hash(k) for k in inv.digest_urls[digest]}
+            mine |= every
+            inv.digest_counts[digest] = len(mine)
     for key, ref in other.references.items():
         mine = inv.references.get(key)
         if mine is None:
@@ -243,8 +227,6 @@ def _merge(inv: Inventory, index: RevisitIndex, revisits: list[RecordInfo], part
         del mine.pages[MAX_PAGES_PER_REFERENCE:]
     for key, where in other.damaged.items():
         inv.damaged.setdefault(key, where)
-    index.update(other_index)
-    revisits.extend(other_revisits)
 
 
 def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
@@ -257,12 +239,24 @@ def _count(inv: Inventory, info: RecordInfo, status: int | None) -> None:
         counts[f"{status // 100}xx"] += 1
     digest = info.payload_digest or info.computed_payload_digest
     if digest and status is not None and 200 <= status < 300 and info.rec_type != "revisit":
-        key = lookup_key(info.url)
-        urls = inv.digest_urls.setdefault(digest, [])
-        if key not in urls:
-            inv.digest_counts[digest] += 1
-            if len(urls) < MAX_URLS_PER_DIGEST:
-                urls.append(key)
+        _share_payload(inv, digest, lookup_key(info.url))
+
+
+def _share_payload(inv: Inventory, digest: str, key: str) -> None:
+    """Count ``key`` among the URLs with this payload: the first few kept as examples, and past them a set
+    of every key's hash, so that merged parts count each URL once however the collection was cut."""
+    keys = inv.digest_urls.setdefault(digest, [])
+    if key in keys:
+        return
+    if len(keys) < MAX_URLS_PER_DIGEST:
+        keys.append(key)
+        inv.digest_counts[digest] = len(keys)
+        return
+    every = inv.digest_all.get(digest)
+    if every is None:
+        every = inv.digest_all[digest] = {key_hash(k) for k in keys}
+    every.add(key_hash(key))
+    inv.digest_counts[digest] = len(every)
 
 
 def _remember(inv: Inventory, info: RecordInfo, status: int | None, *, unresolved: bool = False) -> None:

@@ -1,91 +1,49 @@
 """Detect moved and gone pages in the capture of a legacy site.
 
-``detect(captures)`` reads every Capture once (pass 1: statuses, Location,
-refresh/JS/canonical targets, candidate banner blocks as fingerprints), then
-decides per URL (pass 2) with the whole site in view: redirect chains are
-followed hop by hop across the captured records to their final URL (loops and
-over-long chains are reported, not followed forever), and a banner counts when
-its block repeats across the site and names or links the new site.
+Pass 1 (``pages.py``) reads every capture once and keeps a few hundred
+bytes per URL (statuses, Location, refresh/JS/canonical targets, candidate
+banner blocks as fingerprints); pass 2 (:func:`decide`) decides per URL with
+the whole site in view: redirect chains are followed hop by hop across the
+captured records to their final URL (loops and over-long chains are
+reported, not followed forever), and a banner counts when its block repeats
+across the site and names or links the new site.
+
+``detect_sources`` splits pass 1 over an Executor (files and byte ranges of
+big files, see ``archiver.scan``; a Dask cluster through
+``archiver.cluster``) and merges the parts' summaries before deciding once,
+so the notices are the same wherever pass 1 ran. ``detect`` does both passes
+over Captures already read:
 
     notices = detect(iter_captures(["legacy.warc.gz"]), new_hosts=["www.gov.si"])
     write_notices(notices, "notices.jsonl")
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Iterable
 
-from archiver.detect.banners import BANNER_THRESHOLD, BannerScorer, BlockCollector, PageBlock
+from archiver.cluster import open_executor
+from archiver.detect.banners import BANNER_THRESHOLD, BannerScorer, BlockCollector, count_pages
 from archiver.detect.hosts import bare, host_matches, is_furniture, is_site_root, same_site
-from archiver.detect.phrases import PhraseBook
-from archiver.detect.signals import (
-    canonical_signals, js_signals, location_target, refresh_signals,
-)
+from archiver.detect.pages import CAPTURE_TYPES, Page, PagesSummary, phrase_book, read_collection
 from archiver.errors import UsageError
 from archiver.outputs import writable_file
-from archiver.extract import absolute_links, base_url, decode_html, element_text, parse_html
 from archiver.types import Capture, Notice, Signal
-from archiver.urls import lookup_key, site_host
+from archiver.urls import key_hash, lookup_key, site_host
+from archiver.warc import expand_inputs
 
-__all__ = ["detect", "detect_paths", "write_notices", "summarize", "CLASSIFICATIONS"]
+__all__ = ["detect", "detect_sources", "detect_paths", "decide", "write_notices", "summarize", "CLASSIFICATIONS"]
 
 CLASSIFICATIONS = ("moved", "moved_site", "gone", "live", "resource", "error")
 MAX_HOPS = 20
 PAGE_LEVEL_MIN = 0.6  # weaker refresh/JS/canonical signals are reported, not followed
 SITE_TARGET_SHARERS = 5  # this many old URLs landing on one URL: that URL is a home/section
 _HOP_ORDER = {"meta_refresh": 0, "js_redirect": 1, "canonical": 2}
-
-
-@dataclass
-class _Page:
-    """What pass 2 needs about one captured URL (no body kept)."""
-
-    url: str
-    status: int | None
-    date: str
-    is_html: bool
-    location: str | None = None
-    signals: list[Signal] = field(default_factory=list)
-    blocks: list[PageBlock] = field(default_factory=list)
-
-
-def _read(capture: Capture, collector: BlockCollector, linked: set[int]) -> _Page:
-    page = _Page(capture.url, capture.status, capture.date, capture.is_html)
-    status = capture.status
-    if status is not None and 300 <= status < 400:
-        page.location = location_target(capture)
-        return page
-    if status is not None and not 200 <= status < 300:
-        return page
-    tree = None
-    base = capture.url
-    if capture.is_html and capture.body:
-        tree = parse_html(decode_html(capture))
-        if tree is not None:
-            base = base_url(tree, capture.url)
-            for link in absolute_links(tree, capture.url):
-                linked.add(hash(lookup_key(link)))
-    page.signals = refresh_signals(capture, tree, base) + js_signals(tree, base)
-    page.signals += canonical_signals(capture, tree, base)
-    if tree is not None:
-        page.blocks = collector.collect(tree, capture.url, base)
-        page.signals += _soft404(tree, collector.phrases)
-    return page
-
-
-def _soft404(tree, phrases: PhraseBook) -> list[Signal]:
-    """A "page not found" page served with 200: its title or first heading says so."""
-    for xpath in ("//title", "//h1"):
-        for el in tree.xpath(xpath)[:1]:
-            heading = element_text(el)
-            phrase = phrases.soft404(heading)
-            if phrase:
-                return [Signal("not_found", None, f'soft 404 (status 200): {xpath[2:]} "{heading[:120]}"', 0.6)]
-    return []
 
 
 def _host_set(values: Iterable[str]) -> set[str]:
@@ -103,7 +61,7 @@ def _host_set(values: Iterable[str]) -> set[str]:
 class _Site:
     """The whole capture in view: hosts, hops between URLs, chain resolution."""
 
-    def __init__(self, pages: dict[str, _Page], explicit_new: set[str]):
+    def __init__(self, pages: dict[str, Page], explicit_new: set[str]):
         self.pages = pages
         site_hosts = {site_host(p.url) for p in pages.values()}
         site_hosts = {h for h in site_hosts if h and not host_matches(h, explicit_new)}
@@ -123,7 +81,7 @@ class _Site:
         self.legacy_hosts = {h for h in site_hosts if not host_matches(h, self.new_hosts)} or site_hosts
         self.arrivals = Counter()  # final URL -> old URLs landing there
 
-    def _hop(self, page: _Page) -> tuple[str, str, Signal | None] | None:
+    def _hop(self, page: Page) -> tuple[str, str, Signal | None] | None:
         if page.location:
             return page.location, "http_redirect", None
         own = lookup_key(page.url)
@@ -172,7 +130,7 @@ def _chain_text(chain: list[str], limit: int = 6) -> str:
     return " -> ".join(shown)
 
 
-def _follow_signal(site: _Site, page: _Page, kind: str, first: Signal | None) -> tuple[Signal, list[str], str]:
+def _follow_signal(site: _Site, page: Page, kind: str, first: Signal | None) -> tuple[Signal, list[str], str]:
     chain, end = site.follow(page.url)
     final = chain[-1]
     landing = site.pages.get(lookup_key(final))
@@ -194,13 +152,13 @@ def _follow_signal(site: _Site, page: _Page, kind: str, first: Signal | None) ->
     return Signal(kind, target, evidence, strength), chain, end
 
 
-def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -> Notice:
+def _verdict(site: _Site, page: Page, scorer: BannerScorer, linked: set[int]) -> Notice:
     status = page.status
     signals: list[Signal] = []
     if status == 410:
         return Notice(page.url, status, "gone", None, (Signal("gone", None, "410 Gone", 1.0),))
     if status == 404:
-        was_linked = hash(lookup_key(page.url)) in linked
+        was_linked = key_hash(lookup_key(page.url)) in linked
         evidence = "404 Not Found" + (", linked from captured pages" if was_linked else ", captured (expected)")
         return Notice(page.url, status, "gone", None, (Signal("not_found", None, evidence, 0.9 if was_linked else 0.7),))
     if status == 304:  # "not modified" to a conditional re-crawl: the page is there, unchanged
@@ -248,33 +206,45 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
 
 def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
            phrases: Iterable[str] = ()) -> list[Notice]:
-    """One Notice per captured URL of the legacy site (latest capture wins).
+    """One Notice per captured URL of the legacy site (latest capture wins), from Captures already read.
 
     ``new_hosts`` are the new site's hosts (also inferred from off-site
     redirects, for scoring banners); ``phrases`` are extra notice wordings from
     the job manifest. Captures on the given ``new_hosts`` get no notice: they
     are not legacy pages.
     """
-    collector = BlockCollector(PhraseBook(tuple(phrases)))
-    linked: set[int] = set()
-    pages: dict[str, _Page] = {}
-    for capture in captures:
-        if capture.record_type not in ("response", "revisit", "resource"):
-            continue
-        key = lookup_key(capture.url)
-        previous = pages.get(key)
-        if previous is not None and (previous.date >= capture.date or (
-                capture.record_type == "revisit" and not capture.body)):
-            continue  # the latest full capture of a URL speaks for it
-        pages[key] = _read(capture, collector, linked)
+    phrases = tuple(phrases)
+    collector = BlockCollector(phrase_book(phrases))
+    summary = PagesSummary()
+    for number, capture in enumerate(captures):
+        if capture.record_type in CAPTURE_TYPES:
+            summary.add(capture, (number,), collector)
+    return decide(summary, new_hosts=new_hosts)
+
+
+def detect_sources(inputs, *, executor: Executor, new_hosts: Iterable[str] = (), phrases: Iterable[str] = (),
+                   part: int | None = None) -> tuple[list[Notice], int]:
+    """Notices for WARC/WACZ files or directories, pass 1 run on ``executor``; and how many captures were read.
+
+    ``part``: the size big ``.warc.gz`` files are cut at (``archiver.scan``).
+    """
+    summary = read_collection(expand_inputs(inputs), executor, tuple(phrases), part)
+    return decide(summary, new_hosts=new_hosts), summary.captures
+
+
+def decide(summary: PagesSummary, *, new_hosts: Iterable[str] = ()) -> list[Notice]:
+    """Pass 2: the whole site in view, one Notice per URL (the new site's given hosts left out), by URL."""
+    kept = sorted(summary.pages.items(), key=lambda item: item[1].position)  # collection order
+    pages = {key: entry.page for key, entry in kept}
     site = _Site(pages, _host_set(new_hosts))
     for key in site.hops:
         chain, end = site.follow(pages[key].url)
         if end == "final" and len(chain) > 1:
             site.arrivals[lookup_key(chain[-1])] += 1
-    scorer = BannerScorer(collector.stats, html_pages=sum(p.is_html for p in pages.values()),
+    stats = count_pages({fp: stats for fp, (_, stats) in summary.blocks.items()}, (p.blocks for p in pages.values()))
+    scorer = BannerScorer(stats, html_pages=sum(p.is_html for p in pages.values()),
                           legacy_hosts=site.legacy_hosts, new_hosts=site.new_hosts)
-    notices = [_verdict(site, page, scorer, linked) for page in pages.values() if site.gets_notice(page.url)]
+    notices = [_verdict(site, page, scorer, summary.linked) for page in pages.values() if site.gets_notice(page.url)]
     notices.sort(key=lambda n: n.url)
     return notices
 
@@ -309,9 +279,12 @@ def summarize(notices: Iterable[Notice]) -> dict[str, int]:
     return {c: counts.get(c, 0) for c in CLASSIFICATIONS}
 
 
-def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
-                 phrases: Iterable[str] = ()) -> list[Notice]:
-    """Read WARC/WACZ files or directories, detect, write ``out``; the CLI's one call."""
+def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (), phrases: Iterable[str] = (), *,
+                 executor: Executor | None = None, part: int | None = None) -> list[Notice]:
+    """Read WARC/WACZ files or directories, detect, write ``out``; the CLI's one call.
+
+    ``executor``: where pass 1 runs (default: a process per CPU).
+    """
     paths = [str(p) for p in paths]
     if not paths:
         raise UsageError("no WARC file or directory given")
@@ -319,19 +292,12 @@ def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
         if not os.path.exists(path):
             raise UsageError(f"no such file or directory: {path}")
     writable_file(out, "--out file")
-    from archiver.warc import expand_inputs, iter_captures
-
     if not expand_inputs(paths):
         raise UsageError(f"no WARC or WACZ files in {', '.join(paths)}")
-    read = 0
-
-    def counted():
-        nonlocal read
-        for capture in iter_captures(paths):
-            read += 1
-            yield capture
-
-    notices = detect(counted(), new_hosts=new_hosts, phrases=phrases)
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor, _ = stack.enter_context(open_executor(local_processes=True))
+        notices, read = detect_sources(paths, executor=executor, new_hosts=new_hosts, phrases=phrases, part=part)
     if not read:
         raise UsageError(f"no HTTP captures could be read from {', '.join(paths)}")
     write_notices(notices, out)

@@ -10,14 +10,18 @@ penalising footers, link-heavy and long blocks, and (when the new site's hosts
 are known or inferred from redirects) by counting only links to those hosts.
 
 Per page only a few *candidate* blocks are kept, as fingerprints plus their
-outgoing links, so a 100,000-page site fits in memory.
+outgoing links, so a 100,000-page site fits in memory. What a block's text
+says (``BlockStats``) comes with it from the page it was read on; how many
+pages carry it is counted once the latest capture of every URL is known
+(``count_pages``), so parts of a collection read apart give the same counts.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Iterable
 
 from archiver.detect.hosts import bare, host_matches, hosts_named, is_furniture, is_site_root, related, same_site
 from archiver.detect.phrases import PhraseBook, PhraseHit
@@ -125,13 +129,12 @@ def fingerprint(text: str) -> bytes:
 
 
 class BlockCollector:
-    """Pass 1: candidate blocks of each page; keeps per-text statistics site-wide."""
+    """Pass 1: candidate blocks of each page, each with what its text says (counts left at zero)."""
 
     def __init__(self, phrases: PhraseBook):
         self.phrases = phrases
-        self.stats: dict[bytes, BlockStats] = {}
 
-    def collect(self, tree, url: str, base: str) -> list[PageBlock]:
+    def collect(self, tree, url: str, base: str) -> list[tuple[PageBlock, BlockStats]]:
         body = tree.find("body") if tree is not None else None
         if body is None:
             return []
@@ -161,7 +164,7 @@ class BlockCollector:
             if len(anchors) >= MAX_ANCHORS:
                 break
         total = max(offset, 1)
-        blocks: dict[bytes, PageBlock] = {}
+        blocks: dict[bytes, tuple[PageBlock, BlockStats]] = {}
         seen_nodes = set()
         for el, at in anchors:
             node, text = _block_for(el, body)
@@ -189,17 +192,24 @@ class BlockCollector:
             hits = self.phrases.find(fold(text))
             if not (links or named) and all(h.kind == "furniture" for h in hits):
                 continue  # nothing points elsewhere and no wording says "moved"
-            stats = self.stats.get(fp)
-            if stats is None:
-                link_text = sum(len(t) for t in anchors_text)
-                foreign = {bare(site_host(u)) for u in links} | {bare(h) for h in named}
-                stats = self.stats[fp] = BlockStats(text[:400], frozenset(named), hits, len(all_links),
-                                                    min(link_text / max(len(text), 1), 1.0), len(foreign))
-            stats.pages += 1
-            for target in dict.fromkeys(links):
-                stats.targets[target] += 1
-            blocks[fp] = PageBlock(fp, tuple(dict.fromkeys(links)), min(at / total, 1.0), in_footer)
+            link_text = sum(len(t) for t in anchors_text)
+            foreign = {bare(site_host(u)) for u in links} | {bare(h) for h in named}
+            stats = BlockStats(text[:400], frozenset(named), hits, len(all_links),
+                               min(link_text / max(len(text), 1), 1.0), len(foreign))
+            blocks[fp] = PageBlock(fp, tuple(dict.fromkeys(links)), min(at / total, 1.0), in_footer), stats
         return list(blocks.values())
+
+
+def count_pages(stats: dict[bytes, BlockStats], pages: Iterable[list[PageBlock]]) -> dict[bytes, BlockStats]:
+    """``stats`` with site-wide counts from each page's blocks: pages carrying a block, and per link target
+    the pages whose copy of the block links it."""
+    counted = {fp: replace(s, pages=0, targets=Counter()) for fp, s in stats.items()}
+    for blocks in pages:
+        for block in blocks:
+            entry = counted[block.fingerprint]
+            entry.pages += 1
+            entry.targets.update(block.links)
+    return counted
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from archiver.http_message import digests_equal
 from archiver.warc.inputs import Source, expand_inputs, is_archive_name
 from archiver.warc.reader import iter_records, read_source, split_points
 from archiver.warc.records import MAX_BODY, SEVERITY, Entry, RecordInfo
-from archiver.warc.revisits import Original, RevisitIndex, iter_captures, read_capture_at
+from archiver.warc.revisits import Original, RevisitIndex, iter_captures, read_capture_at, read_originals, resolve
 
 __all__ = [
     "MAX_BODY", "SEVERITY", "Entry", "Original", "RecordInfo", "RevisitIndex", "Source", "digests_equal",
-    "expand_inputs", "is_archive_name", "iter_captures", "iter_records", "read_capture_at", "read_source",
-    "split_points",
+    "expand_inputs", "is_archive_name", "iter_captures", "iter_records", "read_capture_at", "read_originals",
+    "read_source", "resolve", "split_points",
 ]

@@ -142,7 +142,7 @@ def read_capture_at(source: Source, offset: int, index: int = 0, *, max_body: in
     return None
 
 
-def _read_originals(source: Source, wanted: set[tuple[int, int]], max_body: int) -> Iterator[Entry]:
+def read_originals(source: Source, wanted: set[tuple[int, int]], max_body: int = MAX_BODY) -> Iterator[Entry]:
     """The records of ``source`` at the wanted (offset, index) places, each read once, offsets ascending.
     Seeks between them where the source can seek cheaply (a file, a stored member); else one forward pass."""
     if source.members and not _cheap_seek(source):
@@ -218,7 +218,7 @@ def _resolve_waiting(waiting: list[tuple[Capture, RecordInfo]], index: RevisitIn
     for source_no, offset, member_index in needs:
         by_source[source_no].add((offset, member_index))
     for source_no in sorted(by_source):
-        for entry in _read_originals(sources[source_no], by_source[source_no], max_body):
+        for entry in read_originals(sources[source_no], by_source[source_no], max_body):
             key = (source_no, entry.info.offset, entry.info.index)
             for capture, info in needs.pop(key, ()):
                 yield resolve(capture, info, entry.capture) if entry.capture is not None else capture
