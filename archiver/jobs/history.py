@@ -61,12 +61,12 @@ class JobHistory:
             return candidate
         raise RuntimeError(f"cannot create a run directory under {self.runs_dir}")
 
-    def crawl_inputs(self, run_dir: Path, side: str) -> tuple[list[Path], Path]:
+    def crawl_inputs(self, run_dir: Path, side: str | Path) -> tuple[list[Path], Path]:
         """(earlier runs' WARC files holding the originals of this crawl's revisits, the crawl
-        directory): what a reader needs to see ``run_dir/side`` whole."""
+        directory): what a reader needs to see ``run_dir/side`` whole (``side``: ``legacy``,
+        ``new`` or a programme site's ``sites/<name>/legacy``)."""
         crawl_dir = run_dir / side
-        earlier = [run / side for run in self.runs() if run != run_dir and (run / side).is_dir()]
-        return original_files(crawl_dir, earlier), crawl_dir
+        return original_files(crawl_dir, earlier_crawls(crawl_dir)), crawl_dir
 
     @property
     def latest_link(self) -> Path:
@@ -109,3 +109,27 @@ class JobHistory:
         for run_dir in doomed:
             shutil.rmtree(run_dir)
         return doomed
+
+
+def run_of(crawl_dir: Path | str) -> tuple[Path, Path] | None:
+    """(run directory, the crawl's path inside it) for a crawl of a job's run
+    (``OUT/<name>/runs/<run>/legacy``, ``.../sites/<name>/legacy``, ``.../new``), else None."""
+    crawl_dir = Path(crawl_dir).resolve()
+    for parent in crawl_dir.parents:
+        if parent.parent.name == "runs" and _RUN_ID.fullmatch(parent.name):
+            return parent, crawl_dir.relative_to(parent)
+    return None
+
+
+def earlier_crawls(crawl_dir: Path | str) -> list[Path]:
+    """The same crawl (the same side, or the same site of a programme) in the job's earlier runs,
+    oldest first: where the originals of its revisits may be."""
+    found = run_of(crawl_dir)
+    if found is None:
+        return []
+    run, relative = found
+    runs = JobHistory(run.parent.parent).runs()
+    names = [r.name for r in runs]
+    if run.name not in names:
+        return []
+    return [r / relative for r in runs[: names.index(run.name)] if (r / relative).is_dir()]

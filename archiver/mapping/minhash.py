@@ -11,9 +11,8 @@ with numpy; nothing here knows about pages or documents.
 """
 from __future__ import annotations
 
-import itertools
+import hashlib
 import re
-from collections import defaultdict
 
 import numpy as np
 
@@ -29,11 +28,25 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+class WordIds(dict):
+    """Folded word -> 64-bit id taken from the word's bytes (BLAKE2b), computed once per word.
+
+    An id depends on the word alone, not on when it was first seen (unlike
+    ``hash()``, it is also the same in every process), so signatures do not
+    depend on the order pages are read in, which follows the crawl's timing.
+    """
+
+    def __missing__(self, word: str) -> int:
+        value = int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+        self[word] = value
+        return value
+
+
 class Shingler:
-    """Folded word -> integer id, shared by both sides (deterministic, unlike hash())."""
+    """Word 3-gram shingles of folded text, with one word vocabulary for both sides."""
 
     def __init__(self) -> None:
-        self.ids: defaultdict[str, int] = defaultdict(itertools.count(1).__next__)
+        self.ids = WordIds()
         self._mix = np.random.default_rng(20190701).integers(1, 1 << 63, size=3, dtype=np.uint64) | np.uint64(1)
 
     def shingles(self, text: str) -> np.ndarray:
