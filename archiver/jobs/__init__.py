@@ -276,6 +276,8 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
     """Run the whole job once; see the module docstring. ``workers``: a local Dask cluster of that
     many processes; ``scheduler``: an existing cluster's address; neither: in this process.
     Raises ``LockHeldError`` (exit 4)."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: expected a number > 0, got {workers}")
     job_dir = Path(out_root) / manifest.name
     try:
         job_dir.mkdir(parents=True, exist_ok=True)
