@@ -1,7 +1,8 @@
 """Shared fixtures. Helpers that are not fixtures live in plain modules beside
 this file (``servers.py``: misbehaving HTTP servers; ``warcs.py``: WARC files
 built byte by byte and the warcio checks; ``webservers.py``: real nginx and
-Apache), so test modules never import one another."""
+Apache; ``daskcluster.py``: a real Dask scheduler and workers), so test
+modules never import one another."""
 from __future__ import annotations
 
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from daskcluster import DaskCluster
 from servers import TestServer
 
 
@@ -46,3 +48,11 @@ def tiny_disk(tmp_path):
         yield mountpoint, resize
     finally:
         subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """A running :class:`DaskCluster` (a scheduler and two one-thread workers on 127.0.0.1), shared by the
+    tests of one module (starting one costs seconds); stopped, children included, however the tests end."""
+    with DaskCluster(tmp_path_factory.mktemp("dask")) as cluster:
+        yield cluster

@@ -11,7 +11,6 @@ with numpy; nothing here knows about pages or documents.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 
 import numpy as np
@@ -28,31 +27,18 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-class WordIds(dict):
-    """Folded word -> 64-bit id taken from the word's bytes (BLAKE2b), computed once per word.
-
-    An id depends on the word alone, not on when it was first seen (unlike
-    ``hash()``, it is also the same in every process), so signatures do not
-    depend on the order pages are read in, which follows the crawl's timing.
-    """
-
-    def __missing__(self, word: str) -> int:
-        value = int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
-        self[word] = value
-        return value
-
-
 class Shingler:
-    """Word 3-gram shingles of folded text, with one word vocabulary for both sides."""
+    """Folded word -> integer id in order of first sight, shared by both sides (deterministic, unlike
+    hash(); a plain dict, so a saved portal index pickles on every Python version)."""
 
     def __init__(self) -> None:
-        self.ids = WordIds()
+        self.ids: dict[str, int] = {}
         self._mix = np.random.default_rng(20190701).integers(1, 1 << 63, size=3, dtype=np.uint64) | np.uint64(1)
 
     def shingles(self, text: str) -> np.ndarray:
         """Distinct 32-bit hashes of the word 3-grams (the words themselves for very short texts)."""
         ids = self.ids
-        found = np.fromiter([ids[w] for w in words(text)], dtype=np.uint64)
+        found = np.fromiter([ids.setdefault(w, len(ids) + 1) for w in words(text)], dtype=np.uint64)
         with np.errstate(over="ignore"):
             if len(found) < 3:
                 grams = found * self._mix[0]
