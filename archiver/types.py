@@ -100,7 +100,9 @@ class Notice:
     """Detection's verdict on one captured URL (one line of notices.jsonl).
 
     ``classification``: moved (a page-level target is known), moved_site
-    (a banner or link names only the new site), gone (410 or 404), live (no
+    (a banner or link names only the new site), gone (410 or 404), live (an
+    HTML page with no signal), resource (a file that is not a page, such as
+    robots.txt, a sitemap, an image, a style sheet or a document, with no
     signal), error (5xx or not captured).
     """
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -48,6 +49,19 @@ def tiny_disk(tmp_path):
         yield mountpoint, resize
     finally:
         subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_memo_caches():
+    """Each test starts with the project's memo caches (functools.lru_cache) empty, so what a test
+    exercises does not depend on which tests ran before it in the same process. Mutation testing
+    (bench/mutation.py) relies on this: it learns which tests reach a function by running them."""
+    for name, module in list(sys.modules.items()):
+        if name == "archiver" or name.startswith("archiver."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                    value.cache_clear()
+    yield
 
 
 @pytest.fixture(scope="module")

@@ -115,8 +115,9 @@ def test_wget_warc_outcomes_requisites_and_html(site, tmp_path):
     assert got[f"{site}/never-linked.html"].outcome == "not_captured"
     assert set(got[f"{site}/never-linked.html"].sources) == {"list", f"sitemap {site}/sitemap.xml"}
     assert got[f"{site}{HOSTILE}"].outcome == "captured"  # wget fetched it percent-encoded: the same URL
-    assert {m["url"] for m in report.missing} == {f"{site}/missing.html", f"{site}/never-linked.html",
-                                                 "https://127.0.0.1:1/elsewhere"}
+    # a 404 is held against completeness but is not "missing": the archive holds the site's answer
+    assert {m["url"] for m in report.missing} == {f"{site}/never-linked.html", "https://127.0.0.1:1/elsewhere"}
+    assert [m["url"] for m in report.not_found] == [f"{site}/missing.html"] and report.out_of_scope == []
     # 7 expected, none out of scope; captured or redirected: /, /a.html, /old, the hostile image
     assert report.completeness == pytest.approx(4 / 7)
 
@@ -136,6 +137,16 @@ def test_wget_warc_outcomes_requisites_and_html(site, tmp_path):
     tree = lxml_html.fromstring(page)
     assert len(tree.findall(".//script")) == 1 and not tree.xpath("//script/@src | //link/@href | //img/@src")
     assert tree.xpath("//svg") and tree.xpath("//table[@id='requisites']//td[contains(., 'nope.png')]")
+    # the headline adds up and gives the same ratio; each list in its own section; statuses never wrap
+    headline = " ".join(tree.xpath("//p[@class='headline']")[0].text_content().split())
+    assert headline.startswith("7 expected URLs: 0 out of scope (not counted), so 7 in scope: 3 captured + 1 "
+                               "redirected (complete), 1 captured as 404/410, 2 missing.")
+    assert "Completeness = (3 + 1) / 7 = 57.1%." in headline
+    assert tree.xpath("//p[contains(@class, 'verdict')]/strong/text()") == ["NO THRESHOLD"]
+    assert tree.xpath("//table[@id='missing']//td[1]/text()") == [m["url"] for m in report.missing]
+    assert tree.xpath("//table[@id='not-found']//td[1]/text()") == [f"{site}/missing.html"]
+    assert set(tree.xpath("//table[@id='outcomes']//td[3]/@class")) == {"short"}
+    assert set(tree.xpath("//table[@id='outcomes']//td[1]/@class")) == {"url"}
 
 
 @pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
@@ -273,6 +284,11 @@ def test_cli_exit_codes(tmp_path):
     assert json.loads((tmp_path / "o1" / "audit.json").read_text())["completeness"] == 0.5
     under = cli(warc, "--expected", expected, "--fail-under", "90%", "--out", tmp_path / "o2")
     assert under.returncode == 3 and (tmp_path / "o2" / "audit.html").exists()
+    # pass or fail in words, not only as a colour
+    for out, word in (("o1", "PASSED"), ("o2", "FAILED")):
+        tree = lxml_html.fromstring((tmp_path / out / "audit.html").read_text())
+        assert tree.xpath("//p[contains(@class, 'verdict')]/strong/text()") == [word]
+    assert "completeness 50.0% of 2 expected URLs in scope" in under.stdout
     for bad in ([tmp_path / "nope.warc", "--out", tmp_path / "o3"],
                 [warc, "--fail-under", "1.5", "--out", tmp_path / "o3"],
                 [warc, "--expected", tmp_path / "missing.txt", "--out", tmp_path / "o3"],
@@ -424,6 +440,17 @@ def test_one_big_file_is_split_across_workers_with_the_same_report(tmp_path, mon
     # a split point that is not a record boundary is caught: the file is scanned again whole
     monkeypatch.setattr(inventory, "split_points", lambda source, parts: [0, offsets[50] + 7])
     assert report(2) == serial
+
+
+def test_completeness_ratio_from_counts():
+    from archiver.audit import completeness_ratio
+
+    assert completeness_ratio({"captured": 3, "redirected": 1, "not_found": 2, "out_of_scope": 4,
+                               "not_captured": 2}) == 0.5
+    assert completeness_ratio({"redirected": 1, "error": 1}) == 0.5  # no "captured" key at all
+    assert completeness_ratio({"captured": 2}) == 1.0
+    assert completeness_ratio({"not_captured": 3}) == 0.0
+    assert completeness_ratio({"out_of_scope": 3}) is None and completeness_ratio({}) is None
 
 
 def test_documents_linked_but_not_captured_and_captured_without_a_row(tmp_path):

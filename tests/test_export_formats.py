@@ -91,7 +91,7 @@ def test_csv_and_json_carry_every_row_and_guard_spreadsheets(tmp_path):
     rows = [row("http://old.example/a", NEW + "/a", evidence="=HYPERLINK(\"http://x\")"),
             row("http://old.example/u", None, None, "unmatched", 0.0, method="none"),
             row("http://old.example/e", "https://evil.example/")]
-    paths = export_all(rows, tmp_path, allowed_hosts=["new.example"], formats=["csv", "json"])
+    paths = export_all(rows, tmp_path, allowed_hosts=["new.example"], formats=["csv", "json"]).paths
     assert set(paths) == {"csv", "json", "rejected"}
     records = list(csv.DictReader(paths["csv"].open(newline="")))
     assert list(records[0]) == ["old_url", "new_url", "status", "kind", "method", "confidence", "evidence", "review"]
@@ -107,7 +107,7 @@ def test_csv_and_json_carry_every_row_and_guard_spreadsheets(tmp_path):
     ("netlify", {"netlify"}), ("cloudflare", {"cloudflare"}),
 ])
 def test_each_format_can_be_written_alone(tmp_path, fmt, files):
-    paths = export_all([row("http://old.example/a", NEW + "/a")], tmp_path, allowed_hosts=["new.example"], formats=[fmt])
+    paths = export_all([row("http://old.example/a", NEW + "/a")], tmp_path, allowed_hosts=["new.example"], formats=[fmt]).paths
     assert set(paths) == files | {"rejected"}
     assert all(p.exists() for p in paths.values())
 

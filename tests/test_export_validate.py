@@ -135,3 +135,106 @@ def test_targets_that_redirect_or_fail_on_the_new_site_are_refused():
     assert reasons[old + "/moved"] == "target is itself a redirect (301) on the new site"
     assert reasons[old + "/http"] == "target is itself a redirect (301) on the new site"
     assert reasons[old + "/missing"] == reasons[old + "/chain"] == "target answers 404 on the new site"
+
+
+def test_defang_touches_only_the_scheme_colon_and_the_dots():
+    assert defang("https://evil.example:8443/a:b") == "hxxps[:]//evil[.]example:8443/a:b"
+    assert defang("HTTP://x.example/") == "hxxp[:]//x[.]example/"
+
+
+def test_apache_substitution_escapes_what_mod_rewrite_expands():
+    from archiver.export.apache import substitution
+
+    # $N and %N are back-references and \ escapes in a RewriteRule substitution: each is written escaped
+    assert substitution("https://new.example/a$1%25b\\c?d=$&e=%1") == \
+        "https://new.example/a\\$1\\%25b\\\\c?d=\\$&e=\\%1"
+    assert substitution("https://new.example/Plain-XX_1.html") == "https://new.example/Plain-XX_1.html"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("http://Example.COM./x", "http://example.com/x"),  # the root's trailing dot dropped, case folded
+    ("http://[FE80::1]:8080/", "http://[fe80::1]:8080/"),  # IPv6 literals lower-cased too
+    ("http://BÜCHER.example/", "http://xn--bcher-kva.example/"),
+])
+def test_hosts_are_folded_to_one_spelling(raw, expected):
+    assert str(parse_url(raw)) == expected
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("http://[::1]./", "invalid host name"),  # no trailing-dot folding inside an IPv6 literal
+    ("http://a\x80b.example/", "internationalised"),
+    ("http://a\x7fb.example/", "invalid host name"),
+])
+def test_odd_hosts_are_refused_with_their_reason(raw, reason):
+    with pytest.raises(InvalidURL, match=reason):
+        parse_url(raw)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(tmp_path):
+    import csv
+
+    starts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "\nx", "plain", "a=b", ""]
+    rows = [RedirectRow(f"http://old.example/{i}", f"{NEW}/{i}", 301, "page", text, 0.9, text, False)
+            for i, text in enumerate(starts)]
+    paths = export_all(rows, tmp_path, allowed_hosts=["new.example"], formats=["csv"]).paths
+    with open(paths["csv"], newline="", encoding="utf-8") as fh:
+        written = {r["old_url"]: (r["method"], r["evidence"]) for r in csv.DictReader(fh)}
+    for i, text in enumerate(starts):
+        quoted = "'" + text if i < 7 else text
+        assert written[f"http://old.example/{i}"] == (quoted, quoted), text
+
+
+def test_netlify_parameters_only_when_netlify_can_say_them():
+    from archiver.export.netlify import query_params
+
+    assert query_params("a=1&b=2") == ["a=1", "b=2"] and query_params(None) == [] and query_params("") == []
+    assert query_params("a=b=c&a=d") is None  # the key is "a" both times: a repeated key
+    assert query_params("a=b=c&b=1") == ["a=b=c", "b=1"]
+    for bad in ("#x=1", "a", "=1", "a=:b", "a=1&a=2"):
+        assert query_params(bad) is None, bad
+
+
+@pytest.mark.parametrize("raw, expected", [
+    # a character to encode sends the URL down the slow path: escapes at the very end are judged right there
+    ("http://old.example/a b%41", "http://old.example/a%20b%41"),
+    ("http://old.example/a b%4", "http://old.example/a%20b%254"),
+    ("http://old.example/a b%", "http://old.example/a%20b%25"),
+    ("http://old.example/a b%zA", "http://old.example/a%20b%25zA"),
+    ("http://old.example/a b%z1", "http://old.example/a%20b%25z1"),
+    ("http://old.example/\ud800?q=\udfff", "http://old.example/%ED%A0%80?q=%ED%BF%BF"),  # lone surrogates too
+])
+def test_percent_encoding_at_the_edges(raw, expected):
+    assert str(parse_url(raw)) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("http://old.example?a=1?b=2", "http://old.example/?a=1?b=2"),  # the authority ends at the first ?
+    ("http://old.example#a#b", "http://old.example/#a%23b"),  # ... or the first #
+    ("http://old.example/p?a=?b#c?d", "http://old.example/p?a=?b#c?d"),  # the query starts at the first ?
+    ("http://old.example/aX\x00 ", "http://old.example/aX"),  # only whitespace and NUL are trimmed
+    ("http://old.example/" + "x" * (32 * 1024 - len("http://old.example/")), None),  # exactly the limit
+])
+def test_where_each_part_of_a_url_ends(raw, expected):
+    assert str(parse_url(raw)) == (expected or raw)
+
+
+@pytest.mark.parametrize("raw, message", [
+    (None, "empty or missing URL"), ("   ", "empty or missing URL"),
+    ("/relative", "not an absolute URL"),
+    ("http:evil.example", "no host (expected scheme://host/...)"),
+    ("http:///path", "no host"),
+    ("http://exa mple.example/", "invalid host name"),
+    ("http://old.example/" + "x" * (32 * 1024), "URL longer than 32768 characters"),
+])
+def test_refusal_reasons_are_exact(raw, message):
+    with pytest.raises(InvalidURL) as refused:
+        parse_url(raw)
+    assert str(refused.value) == message
+
+
+def test_the_length_limit_applies_to_the_url_as_written_out():
+    at_limit = "http://old.example/" + " " * 10_000 + "x" * (32 * 1024 - 19 - 30_000)
+    assert len(str(parse_url(at_limit))) == 32 * 1024  # encoded to exactly the limit: kept
+    with pytest.raises(InvalidURL) as refused:
+        parse_url("http://old.example/" + "\u00e9" * 6_000)  # 6,019 characters, 36,019 once encoded
+    assert str(refused.value) == "URL longer than 32768 characters once percent-encoded"

@@ -5,17 +5,22 @@ and 3) feeds the tests: incremental revisits and byte ratio, a changed page
 captured in full and listed by diff, history kept untouched, ``latest``,
 retention that keeps the holders of revisited originals, summaries.
 """
+import csv
 import dataclasses
 import hashlib
 import json
 import random
+import re
 import string
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.warc import iter_captures
 from archiver.cli import main
+from archiver.jobs.originals import original_files
 from archiver.demo.server import SiteServer
 from archiver.demo.sitegen import generate_pair
 
@@ -102,8 +107,9 @@ def scenario(tmp_path_factory):
             seen.append({"legacy": warc_records(latest / "legacy"), "bytes": warc_bytes(latest),
                          "diff": json.loads((latest / "diff.json").read_text()), "requests": legacy.requests})
         edited_url = legacy.base_url + edited
+        served = {legacy.base_url + path: r.body for path, r in legacy.site.resources.items()}
     return {"out": out, "runs": runs, "codes": codes, "snapshots": snapshots, "edited": edited_url,
-            "seen": seen, "tmp": tmp}
+            "seen": seen, "tmp": tmp, "served": served}
 
 
 def test_runs_complete_in_their_own_directories(scenario):
@@ -161,8 +167,70 @@ def test_history_untouched_and_retention_keeps_originals(scenario):
     summary = json.loads((third / "summary.json").read_text())
     assert summary["pruned"] == [second.name]
     assert first.name in summary["crawl"]["legacy"]["originals_in"]
-    notices = (third / "notices.jsonl").read_text()
-    assert "moved" in notices  # revisits resolved through the first run's WARCs
+
+
+def test_revisits_read_their_bodies_from_the_earlier_runs_files(scenario):
+    """The third run's revisits resolve, through the first run's WARC files, to the very bytes served."""
+    first, _, third = scenario["runs"]
+    originals = original_files(third / "legacy", [first / "legacy"])
+    assert originals and all(first in p.parents for p in originals)
+    own = str(third / "legacy")
+    revisits = [c for c in iter_captures([*map(str, originals), own]) if c.file.startswith(own)
+                and c.record_type == "revisit" and c.status == 200 and c.url in scenario["served"]]
+    assert len(revisits) >= 20
+    for capture in revisits:
+        assert capture.revisit_of is not None and capture.body == scenario["served"][capture.url], capture.url
+    # without the earlier files the same records have no body: the assertion above can fail
+    served = {c.url: c.body for c in revisits}
+    alone = [c for c in iter_captures([own]) if c.url in served and c.record_type == "revisit"]
+    assert {c.url for c in alone} == set(served) and not any(c.body == served[c.url] for c in alone)
+
+
+def test_audit_of_latest_by_hand_finds_the_originals_as_the_job_did(scenario, tmp_path, capsys):
+    latest = scenario["out"] / "ministry" / "latest"
+    job = json.loads((latest / "audit" / "audit.json").read_text())
+    assert main(["audit", str(latest / "legacy"), "--out", str(tmp_path / "audit")]) == 0
+    by_hand = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert by_hand["summary"]["integrity"] == job["summary"]["integrity"] == {}
+    assert [o["outcome"] for o in by_hand["outcomes"]] == [o["outcome"] for o in job["outcomes"]
+                                                            if o["url"] in {x["url"] for x in by_hand["outcomes"]}]
+    assert any("earlier runs" in w for w in by_hand["warnings"])
+    assert "warning: read 1 WARC file(s) of earlier runs" in capsys.readouterr().out
+
+
+def test_summary_counts_what_the_exports_hold_and_apache_reads_the_map_through_latest(scenario):
+    latest = scenario["out"] / "ministry" / "latest"
+    summary = json.loads((latest / "summary.json").read_text())
+    with open(latest / "redirects.csv", newline="", encoding="utf-8") as fh:
+        kinds = Counter(row["kind"] for row in csv.DictReader(fh))
+    assert {k: summary["redirects"][k] for k in ("page", "document", "fallback", "gone", "unmatched")} == \
+        {k: kinds.get(k, 0) for k in ("page", "document", "fallback", "gone", "unmatched")}
+    assert summary["redirects"]["exported"] == sum(kinds.values()) and summary["redirects"]["refused"] == {}
+    conf = (latest / "redirects.apache.conf").read_text()
+    map_path = Path(re.search(r'RewriteMap archiver_redirects "txt:([^"]+)"', conf).group(1))
+    # retention (keep_runs = 1) already deleted a run; the path names latest, which it never deletes
+    assert map_path == (latest / "redirects.apache.map.txt").absolute() and map_path.is_file()
+
+
+def test_allowed_hosts_that_refuse_every_redirect_are_a_configuration_error(tmp_path, capsys):
+    from archiver.demo.site import Site
+
+    legacy_site, new_site = Site(), Site()
+    new_site.add("/", "<html><body><p>New</p></body></html>")
+    new_site.add("/a", "<html><head><title>A</title></head><body><p>Page A on the new site</p></body></html>")
+    with SiteServer(legacy_site) as legacy, SiteServer(new_site, host="127.0.0.2") as new:
+        legacy_site.add("/", '<html><body><a href="/a">a</a></body></html>')
+        legacy_site.add("/a", "", status=301, Location=f"{new.base_url}/a")
+        manifest = tmp_path / "narrow.toml"
+        manifest.write_text(f'name = "narrow"\n[legacy]\nseeds = ["{legacy.base_url}/"]\n[new]\nseeds = ["{new.base_url}/"]\n'
+                            '[crawl]\ndelay = 0\n[mapping]\nallowed_hosts = ["elsewhere.example"]\n')
+        code = main(["run", str(manifest), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "include none of the hosts the new site's capture has pages on" in err and "elsewhere.example" in err
+    run = next((tmp_path / "out" / "narrow" / "runs").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["exit_code"] == 2 and "redirects" not in summary
 
 
 def test_audit_under_threshold_exits_3_and_still_keeps_the_run(tmp_path, capsys):

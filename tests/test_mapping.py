@@ -250,3 +250,131 @@ def test_a_largely_rewritten_release_with_its_unique_title_and_date_still_matche
            _page(f"{NEW}/en/news/2019-02-07-road-safety", "Road safety report", _OTHER + " Also.")]
     [row] = build_manifest([], old, new)
     assert (row.kind, row.new_url) == ("page", new[0].url), row
+
+
+# --- threshold and margin, pinned ------------------------------------------------------------------
+
+def _matcher_and_match(old_pages, new_pages, thresholds):
+    from archiver.mapping import ContentMatcher
+
+    matcher = ContentMatcher([_facts(p) for p in new_pages], thresholds)
+    return matcher.match([_facts(p) for p in old_pages])
+
+
+def _facts(capture):
+    from archiver.extract import extract
+
+    return extract(capture, fast=True)
+
+
+def test_two_near_identical_candidates_leave_the_page_unmatched_never_forced():
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT)]
+    twins = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT),
+             _page(f"{NEW}/en/archive/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    [row] = build_manifest([], old, twins)
+    assert row.kind == "unmatched" and row.new_url is None and row.review and "ambiguous" in row.evidence
+    # what the margin alone prevents: with no margin the same page is forced onto one twin
+    [forced] = build_manifest([], old, twins, thresholds=Thresholds(margin=0.0))
+    assert forced.kind == "page" and forced.new_url in {p.url for p in twins}
+
+
+def test_acceptance_threshold_and_margin_are_exact_bounds():
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{NEW}/en/news/2019-02-07-road-safety", "Road safety in Bucharest", _OTHER)]
+    [probe] = _matcher_and_match(old, new, Thresholds(accept=0.0, margin=0.0))
+    top, second = probe.confidence, probe.runner_up
+    assert probe.new_index == 0 and 0.55 < top <= 1.0 and 0.0 < second < top - 0.08
+    lead = top - second
+    # accepted at exactly the threshold and the margin, refused just above either
+    [at] = _matcher_and_match(old, new, Thresholds(accept=top, margin=lead - 1e-9))
+    assert at.new_index == 0 and not at.ambiguous
+    [above] = _matcher_and_match(old, new, Thresholds(accept=top + 0.002, margin=0.0))
+    assert above.new_index is None and not above.ambiguous and f"under {top + 0.002}" in above.evidence
+    [narrow] = _matcher_and_match(old, new, Thresholds(accept=0.0, margin=lead + 0.002))
+    assert narrow.new_index is None and narrow.ambiguous and narrow.best_index == 0
+    # the rows follow the matcher: no content row below the bar
+    [row] = build_manifest([], old, new, thresholds=Thresholds(accept=top + 0.002))
+    assert row.kind == "unmatched" and row.new_url is None
+
+
+def test_default_thresholds_are_the_documented_ones():
+    """README and ``archiver map --help`` promise these defaults."""
+    assert (Thresholds().accept, Thresholds().margin, Thresholds().strong) == (0.55, 0.08, 0.80)
+
+
+def test_verdict_needs_the_threshold_and_the_margin_both_inclusive():
+    from archiver.mapping.content import ACCEPTED, AMBIGUOUS, UNDER, verdict
+
+    bar = Thresholds(accept=0.5, margin=0.25)
+    assert verdict(0.5, 0.25, bar) == ACCEPTED  # exactly at both bounds
+    assert verdict(0.75, 0.0, bar) == ACCEPTED
+    assert verdict(0.4999, 0.0, bar) == UNDER
+    assert verdict(0.5, 0.2501, bar) == AMBIGUOUS
+    assert verdict(1.0, 0.7501, bar) == AMBIGUOUS
+    assert verdict(0.25, 0.5, bar) == UNDER
+
+
+def test_the_surer_content_claim_keeps_the_page_whatever_the_order_of_the_urls():
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest again", shorter),
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest", _TEXT)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    rows = {r.old_url: r for r in build_manifest([], old, new, thresholds=Thresholds(strong=0.99))}
+    assert rows[f"{OLD}/a/2/"].kind == "page" and rows[f"{OLD}/a/2/"].new_url == new[0].url
+    assert rows[f"{OLD}/a/1/"].kind != "page" and "already claimed by" in rows[f"{OLD}/a/1/"].evidence
+
+
+def test_an_explicit_redirect_holds_its_target_against_a_content_claim():
+    target = f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest"
+    old = [_redirect(f"{OLD}/z/moved/", target),
+           _page(f"{OLD}/a/copy/", "Ministers meet in Bucharest, a copy", _TEXT)]
+    new = [_page(target, "Ministers meet in Bucharest", _TEXT)]
+    rows = {r.old_url: r for r in build_manifest([], old, new, thresholds=Thresholds(strong=0.99))}
+    assert (rows[f"{OLD}/z/moved/"].kind, rows[f"{OLD}/z/moved/"].method) == ("page", "http_redirect")
+    claimer = rows[f"{OLD}/a/copy/"]
+    assert claimer.kind != "page" and claimer.review
+    assert f"already claimed by {OLD}/z/moved/" in claimer.evidence
+
+
+def test_a_demoted_claim_becomes_the_fallback_its_notice_gives_and_aliases_all_keep_the_page():
+    shorter = _TEXT.split(". ")[0] + ". A short note on the meeting."  # its content, far from the section's
+    target = f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest"
+    section = f"{NEW}/en/news/"
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/1/print/", "Ministers meet in Bucharest", _TEXT),  # the same page again: an alias
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest again", shorter)]
+    new = [_page(target, "Ministers meet in Bucharest", _TEXT), _page(section, "News", _OTHER + " Index.")]
+    notices = [Notice(f"{OLD}/a/2/", 200, "moved_site", section, (Signal("banner", section, "moved to the portal"),))]
+    rows = {r.old_url: r for r in build_manifest(notices, old, new, thresholds=Thresholds(strong=0.99))}
+    assert rows[f"{OLD}/a/1/"].new_url == rows[f"{OLD}/a/1/print/"].new_url == target
+    demoted = rows[f"{OLD}/a/2/"]
+    assert (demoted.kind, demoted.method, demoted.new_url, demoted.status, demoted.confidence) == (
+        "fallback", "banner_link", section, 301, 0.4)
+    assert demoted.review and demoted.evidence.startswith(f"content match {target} (")
+    assert f"is already claimed by {OLD}/a/1/" in demoted.evidence and f"notice links {section}" in demoted.evidence
+
+
+def test_two_strong_claims_on_one_new_page_both_keep_it():
+    """Both clear the strong bar (a page and its near copy): neither is forced off the new page."""
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest again", shorter)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    weaker = next(r for r in build_manifest([], old, new, thresholds=Thresholds(strong=0.0)) if r.old_url.endswith("/2/"))
+    assert weaker.kind == "page" and weaker.confidence < 0.99
+    rows = build_manifest([], old, new, thresholds=Thresholds(strong=weaker.confidence))
+    assert [(r.kind, r.new_url) for r in rows] == [("page", new[0].url)] * 2
+
+
+def test_a_demoted_claim_keeps_the_reasons_its_fallbacks_were_refused():
+    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{OLD}/a/2/", "Ministers meet in Bucharest again", shorter)]
+    new = [_page(f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest", "Ministers meet in Bucharest", _TEXT)]
+    notices = [Notice(f"{OLD}/a/2/", 200, "moved_site", "https://evil.example/x",
+                      (Signal("banner", "https://evil.example/x", "moved"),))]
+    rows = {r.old_url: r for r in build_manifest(notices, old, new, thresholds=Thresholds(strong=0.99))}
+    demoted = rows[f"{OLD}/a/2/"]
+    assert demoted.kind == "unmatched" and demoted.new_url is None and demoted.review
+    assert "notice link https://evil.example/x rejected: off-site" in demoted.evidence

@@ -83,7 +83,7 @@ def test_a_decided_row_the_export_refuses_is_reported(tmp_path):
     assert decisions.take("HTTP://old.example:80/a") is not None
     rows = [RedirectRow("https://old.example/a", "https://new.example/c", 301, "page", "content", 0.99),
             RedirectRow("http://old.example/a", "https://new.example/b", 301, "page", "reviewed", 0.5)]
-    files = export_all(rows, tmp_path, formats=["csv"], allowed_hosts=["new.example"])
+    files = export_all(rows, tmp_path, formats=["csv"], allowed_hosts=["new.example"]).paths
     report = decisions_report(decisions, tmp_path / "d.csv", files["rejected"])
     assert report["applied"] == 1 and report["refused"] == [
         {"old_url": "http://old.example/a", "reason": "duplicate source; kept the stronger row -> https://new.example/c"}]

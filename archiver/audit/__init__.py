@@ -2,7 +2,11 @@
 
 ``audit(inputs, ...)`` reads any WARC collection once (``inventory``), builds
 the expected set (``expected``), gives each expected URL an ``AuditOutcome``,
-lists missing pages, missing requisites and integrity errors, and sums it up.
+lists missing pages (apart from pages captured as 404/410 and out-of-scope
+URLs, which are not missing), missing requisites and integrity errors, and
+sums it up. (``archiver audit`` adds to crawls of a job, or a run holding
+them, the earlier runs' WARC files holding their revisits' originals: see
+``jobs/originals.py``.)
 ``write_report(report, out_dir)`` writes ``audit.json`` and a self-contained
 ``audit.html``.
 
@@ -30,9 +34,11 @@ from archiver.audit.expected import (
     load_sitemap,
     load_url_file,
     load_wacz_pages,
+    crawls_in,
 )
 from archiver.audit.inventory import Inventory, take_inventory
 from archiver.errors import UsageError
+from archiver.outputs import writable_dir
 from archiver.types import REDIRECT_KINDS, AuditOutcome
 from archiver.urls import lookup_key, url_host
 
@@ -40,6 +46,9 @@ COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope);
                            "revisit resolving to one; redirected = a 3xx capture (final target followed inside "
                            "the archive); http/https and www. variants are reported, not counted")
 OUTCOMES = ("captured", "redirected", "not_found", "error", "blocked_by_robots", "out_of_scope", "not_captured")
+# the lists of expected URLs that are not in the archive as pages, each in its own section of the report
+LISTS = {"missing": ("not_captured", "error", "blocked_by_robots"), "not_found": ("not_found",),
+         "out_of_scope": ("out_of_scope",)}
 TOP = 100
 
 
@@ -51,7 +60,9 @@ class AuditReport:
     inputs: list[str]
     expected_from: list[str]
     outcomes: list[AuditOutcome]
-    missing: list[dict]
+    missing: list[dict]  # not captured, blocked by robots.txt, or captured as an error other than 404/410
+    not_found: list[dict]  # captured, answering 404 or 410: held against completeness, but not missing
+    out_of_scope: list[dict]  # the crawl was told not to fetch them: not counted at all
     requisites_missing: list[dict]
     integrity_errors: list[dict]
     summary: dict
@@ -88,12 +99,25 @@ class AuditReport:
             "passed": self.passed,
             "summary": self.summary,
             "missing": self.missing,
+            "not_found": self.not_found,
+            "out_of_scope": self.out_of_scope,
             "requisites_missing": self.requisites_missing,
             "integrity_errors": self.integrity_errors,
             "documents": self.documents,
             "outcomes": [o.to_json() for o in self.outcomes],
             "warnings": self.warnings,
         }
+
+
+def _listing(o: AuditOutcome) -> dict:
+    return {"url": o.url, "outcome": o.outcome, "status": o.status, "reason": o.reason, "sources": list(o.sources),
+            "file": o.file, "offset": o.offset}
+
+
+def completeness_ratio(counts: Counter | dict) -> float | None:
+    """(captured + redirected) / (expected - out_of_scope) from outcome counts; None with nothing in scope."""
+    in_scope = sum(counts.values()) - counts.get("out_of_scope", 0)
+    return (counts.get("captured", 0) + counts.get("redirected", 0)) / in_scope if in_scope else None
 
 
 def _variants(url: str) -> list[str]:
@@ -193,8 +217,9 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
         host = url_host(o.url)
         entry = hosts.setdefault(host, {})
         entry["expected"] = entry.get("expected", 0) + 1
-        if o.outcome not in ("captured", "redirected"):
+        if o.outcome in LISTS["missing"]:
             entry["missing"] = entry.get("missing", 0) + 1
+        if o.outcome not in ("captured", "redirected"):
             entry[o.outcome] = entry.get(o.outcome, 0) + 1
     repeated = sorted(((s.count, s.url) for s in inv.urls.values() if s.count > 1), reverse=True)
     shared = sorted(((inv.digest_counts[d], d, urls) for d, urls in inv.digest_urls.items() if inv.digest_counts[d] > 1),
@@ -232,14 +257,14 @@ def _summary(inv: Inventory, outcomes: list[AuditOutcome], expected: Expected) -
     return summary
 
 
-def _discover_crawl_logs(inputs) -> list[Path]:
-    """crawl.jsonl in or beside a directory the user gave (a crawl directory, or its warc/ folder)."""
+def discover_crawl_logs(inputs) -> list[Path]:
+    """crawl.jsonl of the crawls a directory the user gave names: a crawl directory, its warc/ folder,
+    or a job run holding crawls (``OUT/<name>/latest``)."""
     found = []
     for raw in inputs:
-        path = Path(raw)
-        for candidate in (path / "crawl.jsonl", path.parent / "crawl.jsonl"):
-            if path.is_dir() and candidate.is_file() and candidate not in found:
-                found.append(candidate)
+        for crawl_dir in crawls_in(Path(raw)):
+            if crawl_dir / "crawl.jsonl" not in found:
+                found.append(crawl_dir / "crawl.jsonl")
     return found
 
 
@@ -262,6 +287,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     sources = expand_inputs(inputs)
     if not sources:
         raise UsageError(f"no WARC or WACZ files in {', '.join(inputs)}")
+
     if fail_under is not None and not 0 <= fail_under <= 1:
         raise UsageError(f"--fail-under must be a ratio between 0 and 1, got {fail_under}")
     expected = Expected()
@@ -270,7 +296,7 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
     for ref in sitemaps or ():
         load_sitemap(expected, str(ref))
     explicit = bool(expected_file or sitemaps or redirects or crawl_logs)
-    for log_path in list(crawl_logs or ()) or ([] if explicit else _discover_crawl_logs(inputs)):
+    for log_path in list(crawl_logs or ()) or ([] if explicit else discover_crawl_logs(inputs)):
         load_crawl_log(expected, log_path)
     if not explicit:  # a Browsertrix WACZ lists the pages its crawler visited (given, or found in a directory)
         for path in dict.fromkeys(s.path for s in sources if s.path.lower().endswith(".wacz")):
@@ -280,14 +306,8 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
 
     inv = take_inventory(inputs, workers=workers)
     outcomes = [_outcome(key, url, expected.sources[key], inv, expected) for key, url in expected.urls.items()]
-    missing = [
-        {"url": o.url, "outcome": o.outcome, "status": o.status, "reason": o.reason, "sources": list(o.sources),
-         "file": o.file, "offset": o.offset}
-        for o in outcomes if o.outcome not in ("captured", "redirected")
-    ]
-    counts = Counter(o.outcome for o in outcomes)
-    denominator = len(outcomes) - counts["out_of_scope"]
-    completeness = (counts["captured"] + counts["redirected"]) / denominator if denominator else None
+    listed = {name: [_listing(o) for o in outcomes if o.outcome in group] for name, group in LISTS.items()}
+    completeness = completeness_ratio(Counter(o.outcome for o in outcomes))
     warnings = list(expected.warnings)
     if not expected.urls:
         warnings.append("no expected URLs given (--expected, --sitemap, --crawl-log, --redirects): "
@@ -299,7 +319,9 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
         inputs=inputs,
         expected_from=expected.given,
         outcomes=outcomes,
-        missing=missing,
+        missing=listed["missing"],
+        not_found=listed["not_found"],
+        out_of_scope=listed["out_of_scope"],
         requisites_missing=_requisites_missing(inv, expected),
         integrity_errors=integrity,
         summary=_summary(inv, outcomes, expected),
@@ -315,11 +337,7 @@ def write_report(report: AuditReport, out_dir) -> dict[str, Path]:
     """Write audit.json and audit.html into ``out_dir``; return their paths."""
     from archiver.audit.report import render_html
 
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output directory {out}: {exc.strerror}") from exc
+    out = writable_dir(out_dir)
     data = report.to_json()
     paths = {"json": out / "audit.json", "html": out / "audit.html"}
     tmp = paths["json"].with_suffix(".json.tmp")

@@ -3,6 +3,8 @@ damaged (unless --ignore-integrity) or under --fail-under."""
 from __future__ import annotations
 
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
+from archiver.jobs.history import originals_beside
+from archiver.outputs import writable_dir
 from archiver.settings import ratio_argument
 
 
@@ -27,23 +29,34 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from archiver.audit import audit, write_report
+    from archiver.audit import audit, discover_crawl_logs, write_report
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    writable_dir(args.out, "--out directory")
     if args.fail_under is not None and not (args.expected or args.sitemap or args.crawl_log or args.redirects):
-        from archiver.audit import _discover_crawl_logs
-
-        if not _discover_crawl_logs(args.inputs):
+        if not discover_crawl_logs(args.inputs):
             raise UsageError("--fail-under needs an expected set: give --expected, --sitemap, --crawl-log or --redirects")
-    report = audit(args.inputs, expected_file=args.expected, sitemaps=args.sitemap, crawl_logs=args.crawl_log,
-                   redirects=args.redirects, fail_under=args.fail_under, workers=args.workers,
+    # an incremental crawl's revisits point at earlier runs: read those files too, as the job's own audit does
+    originals, notes = originals_beside(args.inputs)
+    report = audit([*args.inputs, *map(str, originals)], expected_file=args.expected, sitemaps=args.sitemap,
+                   crawl_logs=args.crawl_log, redirects=args.redirects,
+                   fail_under=args.fail_under, workers=args.workers,
                    ignore_integrity=args.ignore_integrity)
+    report.warnings += notes
+    if originals:
+        report.warnings.append(f"read {len(originals)} WARC file(s) of earlier runs that hold the originals of "
+                               f"these crawls' revisit records: {', '.join(map(str, originals))}")
     paths = write_report(report, args.out)
     summary = report.summary
+    counts = summary["outcomes"]
     ratio = "n/a" if report.completeness is None else f"{report.completeness:.1%}"
-    print(f"completeness {ratio} of {summary['expected']} expected; {len(report.missing)} missing, "
-          f"{len(report.requisites_missing)} requisites missing, "
+    in_scope = summary["expected"] - counts["out_of_scope"]
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    print(f"completeness {ratio} of {in_scope} expected URLs in scope ({counts['out_of_scope']} out of scope): "
+          f"{counts['captured'] + counts['redirected']} captured or redirected, {len(report.not_found)} captured as "
+          f"404/410, {len(report.missing)} missing; {len(report.requisites_missing)} requisites missing, "
           f"{summary['integrity'].get('error', 0)} integrity errors; report: {paths['html']}")
     if report.integrity_failed and not report.ignore_integrity:
         print("audit failed: the archive is damaged (integrity errors above; --ignore-integrity judges completeness "

@@ -26,13 +26,14 @@ from archiver.detect.signals import (
     canonical_signals, js_signals, location_target, refresh_signals,
 )
 from archiver.errors import UsageError
+from archiver.outputs import writable_file
 from archiver.extract import absolute_links, base_url, decode_html, element_text, parse_html
 from archiver.types import Capture, Notice, Signal
 from archiver.urls import lookup_key, site_host
 
 __all__ = ["detect", "detect_paths", "write_notices", "summarize", "CLASSIFICATIONS"]
 
-CLASSIFICATIONS = ("moved", "moved_site", "gone", "live", "error")
+CLASSIFICATIONS = ("moved", "moved_site", "gone", "live", "resource", "error")
 MAX_HOPS = 20
 PAGE_LEVEL_MIN = 0.6  # weaker refresh/JS/canonical signals are reported, not followed
 SITE_TARGET_SHARERS = 5  # this many old URLs landing on one URL: that URL is a home/section
@@ -240,6 +241,8 @@ def _verdict(site: _Site, page: _Page, scorer: BannerScorer, linked: set[int]) -
             classification = "moved" if banner.page_level and banner.target else "moved_site"
     if classification in ("live", "moved_site") and any(s.kind == "not_found" for s in page.signals):
         classification, target = "gone", None  # the site's banner does not bring a missing page back
+    if classification == "live" and not page.is_html:
+        classification = "resource"  # robots.txt, a sitemap, an image, a style sheet, a document: not a live page
     return Notice(page.url, status, classification, target, tuple(signals))
 
 
@@ -315,6 +318,7 @@ def detect_paths(paths: Iterable[str], out, new_hosts: Iterable[str] = (),
     for path in paths:
         if not os.path.exists(path):
             raise UsageError(f"no such file or directory: {path}")
+    writable_file(out, "--out file")
     from archiver.warc import expand_inputs, iter_captures
 
     if not expand_inputs(paths):

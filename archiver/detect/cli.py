@@ -10,7 +10,7 @@ def add_parser(sub) -> None:
         help="find moved/gone pages (redirects, 410/404, refresh, JS, canonical, banners) in WARCs",
         description="Read WARC/WACZ files or directories of one legacy site and write one JSON "
         "notice per captured URL: status, signals with evidence, classification "
-        "(moved, moved_site, gone, live, error) and the best target.",
+        "(moved, moved_site, gone, live, resource, error) and the best target.",
     )
     parser.add_argument("inputs", nargs="+", metavar="WARC_OR_DIR", help="WARC, WACZ or directory")
     parser.add_argument("--out", default="notices.jsonl", help="output JSONL (default: %(default)s)")

@@ -22,6 +22,15 @@ keeps the request's query from being appended to the target.
 CVE-2024-38474 fix) lets a target hold a ``?``: it is safe here because the
 target comes from the validated map, never from the client's request.
 
+The ``RewriteMap`` line names the map by its absolute path in ``map_dir``:
+the directory the server reads the files from. A scheduled job passes
+``OUT/<name>/latest``, which retention never deletes, rather than the run
+directory, which it eventually does (mod_rewrite re-reads a text map when it
+changes; reload Apache after a run so the rules in the conf match too).
+
+Rows flagged for review get a ``# review`` comment line just above them
+(mod_rewrite skips lines starting with ``#``).
+
 mod_rewrite reads text maps in lines of at most 1024 bytes, so a longer
 row would be cut into a wrong key/value pair: such rows are written as their
 own rule in the conf instead (``RewriteCond %1 =key``, literal comparison).
@@ -30,7 +39,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .validate import Redirect
+from .validate import REVIEW_COMMENT, Redirect
 
 MAP_FILE = "redirects.apache.map.txt"
 CONF_FILE = "redirects.apache.conf"
@@ -53,8 +62,9 @@ def _map_value(item: Redirect) -> str:
     return "410" if item.is_gone else f"{item.row.status}:{item.new}"
 
 
-def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], list[dict], list[str]]:
+def write(redirects: list[Redirect], out_dir: Path, map_dir: Path | None = None) -> tuple[dict[str, Path], list[dict], list[str]]:
     out_dir = Path(out_dir).resolve()
+    map_path = (Path(map_dir).absolute() if map_dir is not None else out_dir) / MAP_FILE
     actions = [r for r in redirects if r.is_redirect or r.is_gone]
     multi_host = len({r.old.host for r in actions}) > 1
     skipped: list[dict] = []
@@ -71,21 +81,24 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     map_lines, long_rules, long_count = [], [], 0
     for key in sorted(by_key):
         item = by_key[key]
+        marker = [REVIEW_COMMENT] if item.row.review else []
         line = f"{key} {_map_value(item)}\n"
         if len(line.encode()) <= MAX_MAP_LINE:
-            map_lines.append(line)
+            map_lines += [m + "\n" for m in marker] + [line]
             continue
         action = "- [G,L]" if item.is_gone else f"{substitution(str(item.new))} [R={item.row.status},NE,QSD,L,UnsafeAllow3F]"
         long_count += 1
-        long_rules += [*request, f"RewriteCond {lookup_key} ={key}", f"RewriteRule ^ {action}", ""]
+        long_rules += [*marker, *request, f"RewriteCond {lookup_key} ={key}", f"RewriteRule ^ {action}", ""]
+    review = sum(1 for item in by_key.values() if item.row.review)
 
     encoded_slash = any("%2F" in key for key in by_key)
     conf = [
-        f"# archiver redirects: {len(by_key)} old URLs ({len(map_lines)} in {MAP_FILE}, {long_count} as own rules).",
+        f"# archiver redirects: {len(by_key)} old URLs ({len(by_key) - long_count} in {MAP_FILE}, {long_count} as own rules); "
+        f"{review} flagged for review, marked '{REVIEW_COMMENT}'.",
         "# Server config or <VirtualHost> context only: RewriteMap is not allowed in .htaccess.",
         "# Keys are the request target from THE_REQUEST, exactly as sent (REQUEST_URI is decoded).",
         "RewriteEngine On",
-        f'RewriteMap {MAP_NAME} "txt:{out_dir / MAP_FILE}"',
+        f'RewriteMap {MAP_NAME} "txt:{map_path}"',
     ]
     if multi_host:
         conf.append("RewriteMap archiver_lc int:tolower")

@@ -19,6 +19,7 @@ One ``from [query params] to status`` rule per line, ``#`` comments. Choices:
 - Netlify has no 410 status. Gone rows are written as Netlify's documented
   custom-404 rewrite, ``/old /404.html 404!``: the page answers 404 rather
   than 410 (the legacy page is hidden either way).
+- A rule flagged for review has a ``# review`` comment line above it.
 - Cloudflare Pages reads the same file but allows 2,000 static rules of at
   most 1,000 characters, 301-308 only (no 404 rewrites): exceeding that is a
   warning in the export report.
@@ -28,7 +29,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .validate import Redirect
+from .validate import REVIEW_COMMENT, Redirect
 
 FILE = "_redirects"
 PAGES_MAX_RULES = 2000
@@ -75,7 +76,8 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
         line = " ".join([source, *params, target])
         rules[identity] = ((identity[0], identity[1], -len(params), line), line, item)
 
-    lines = [line for _, line, _ in sorted(rules.values(), key=lambda r: r[0])]
+    ordered = sorted(rules.values(), key=lambda r: r[0])
+    lines = [line for _, line, _ in ordered]
     warnings = []
     if len(lines) > PAGES_MAX_RULES:
         warnings.append(f"_redirects: {len(lines)} rules; Cloudflare Pages reads only {PAGES_MAX_RULES} (Netlify has no such limit)")
@@ -87,11 +89,18 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     if unsupported:
         warnings.append(f"_redirects: {unsupported} rules use what Cloudflare Pages lacks (query parameters, "
                         "domain-level sources, 404 rewrites); for Cloudflare use redirects.cloudflare.csv")
+    review = sum(1 for _, _, item in ordered if item.row.review)
     header = [
-        f"# archiver redirects for Netlify: {len(lines) - gone} redirects, {gone} gone pages (404 rewrites: Netlify has no 410).",
+        f"# archiver redirects for Netlify: {len(lines) - gone} redirects, {gone} gone pages (404 rewrites: Netlify has no 410); "
+        f"{review} flagged for review (marked '{REVIEW_COMMENT}').",
         "# Netlify ignores trailing slashes when matching; rules with query parameters come first.",
     ]
+    body = []
+    for _, line, item in ordered:
+        if item.row.review:
+            body.append(REVIEW_COMMENT)
+        body.append(line)
     path = Path(out_dir) / FILE
     with path.open("w", encoding="ascii") as fh:
-        fh.writelines(line + "\n" for line in header + lines)
+        fh.writelines(line + "\n" for line in header + body)
     return {"netlify": path}, skipped, warnings

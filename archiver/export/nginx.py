@@ -30,6 +30,8 @@ regard to case, so an old URL also answers in other letter cases, except
 where two old URLs differ only in case: those are written as case-sensitive
 exact regexes (``~^...$``) so each keeps its own target.
 
+Rows flagged for review end in a ``# review`` comment.
+
 Escaping: every key and value is double-quoted with ``\\`` and ``"``
 escaped; ``$`` in a value (nginx variable interpolation) is written ``%24``;
 a key starting with ``~`` or ``\\``, or equal to ``default``, ``hostnames``,
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .validate import Redirect
+from .validate import REVIEW_COMMENT, Redirect
 
 MAP_FILE = "redirects.nginx.conf"
 SERVER_FILE = "redirects.nginx.server.conf"
@@ -132,7 +134,8 @@ def _long_maps(long_items: list[tuple[str, Redirect]], source: str) -> tuple[lis
             parent = node
         transitions[len(chunks)][f"{parent}|"] = f"={number}"
         hashed.append(f"={number}")
-        finals[item.row.status].append(f"    {quote(f'={number}')} {value(str(item.new)) if item.new else quote('1')};\n")
+        marker = f"  {REVIEW_COMMENT}" if item.row.review else ""
+        finals[item.row.status].append(f"    {quote(f'={number}')} {value(str(item.new)) if item.new else quote('1')};{marker}\n")
     for i in range(steps):
         previous = "0" if i == 0 else f"$archiver_state_{i - 1}"
         lines.append(f"\nmap \"{previous}|$archiver_slice_{i}\" $archiver_state_{i} {{\n    default \"\";\n")
@@ -188,7 +191,8 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
         else:
             written_key = string_key(key)
             string_keys.append(key)
-        blocks[item.row.status].append(f"    {written_key} {value(str(item.new)) if item.new else quote('1')};\n")
+        marker = f"  {REVIEW_COMMENT}" if item.row.review else ""
+        blocks[item.row.status].append(f"    {written_key} {value(str(item.new)) if item.new else quote('1')};{marker}\n")
 
     long_lines, defaults = [], {status: '""' for status in VARIABLES}
     if long_items:
@@ -208,7 +212,8 @@ def write(redirects: list[Redirect], out_dir: Path) -> tuple[dict[str, Path], li
     counts = {s: len(b) for s, b in blocks.items()}
     header = [
         f"# archiver redirect map: {counts[301]} x 301, {counts[308]} x 308, {counts[410]} x 410"
-        f"{f', {len(long_items)} long URLs matched slice by slice' if long_items else ''}.\n",
+        f"{f', {len(long_items)} long URLs matched slice by slice' if long_items else ''}; "
+        f"{sum(1 for item in by_key.values() if item.row.review)} flagged for review (marked '{REVIEW_COMMENT}').\n",
         "# Inside http {}:\n",
         f"#     include {HTTP_FILE};   # map_hash_max_size {max_size}; map_hash_bucket_size {bucket_size};\n",
         f"#     include {MAP_FILE};\n",

@@ -18,7 +18,8 @@ rows every format can write without further checks:
 - given the new site's statuses (``target_status``), **no target that is
   itself a redirect or an error** there.
 
-Refusals are ``Rejection`` records with a reason; rewrites are listed in
+Refusals are ``Rejection`` records with a reason a person reads and a
+``cause`` (one of ``CAUSES``) that reports count by; rewrites are listed in
 ``Validated.changes``. Nothing is dropped silently.
 """
 from __future__ import annotations
@@ -34,7 +35,20 @@ from .urls import URL, InvalidURL, defang, parse_url
 KINDS = REDIRECT_KINDS
 REDIRECT_STATUSES = (301, 308)
 GONE = 410
+REVIEW_COMMENT = "# review: flagged for a person, see redirects.csv"  # the marker in formats with comments
 _KIND_RANK = {"page": 3, "document": 3, "fallback": 2, "gone": 1, "unmatched": 0}
+# why a row was refused, in words for the console and summaries
+CAUSES = {
+    "target_host_not_allowed": "target host not allowed",
+    "invalid_target": "target URL unusable",
+    "invalid_old_url": "old URL unusable",
+    "bad_status": "status not 301/308/410",
+    "unknown_kind": "unknown kind",
+    "duplicate_source": "duplicate old URL",
+    "loop": "redirect loop",
+    "target_redirects": "target redirects on the new site",
+    "target_error": "target answers an error on the new site",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +79,7 @@ class Rejection:
     old_url: str
     new_url: str | None
     reason: str
+    cause: str  # a key of CAUSES
     kind: str = ""
     method: str = ""
     confidence: float = 0.0
@@ -109,13 +124,15 @@ class AllowedHosts:
 
 
 class _Refused(Exception):
-    def __init__(self, reason: str, refused_target: str | None = None):
+    def __init__(self, cause: str, reason: str, refused_target: str | None = None):
         super().__init__(reason)
+        self.cause = cause
         self.reason = reason
         self.refused_target = refused_target
 
 
-def _reject(row: RedirectRow, reason: str, *, refused_target: str | None = None, old_url: str | None = None) -> Rejection:
+def _reject(row: RedirectRow, cause: str, reason: str, *, refused_target: str | None = None,
+            old_url: str | None = None) -> Rejection:
     evidence = row.evidence or ""
     new_url = row.new_url
     if refused_target is not None:
@@ -123,7 +140,7 @@ def _reject(row: RedirectRow, reason: str, *, refused_target: str | None = None,
             evidence = evidence.replace(row.new_url, refused_target)
         new_url = None
     return Rejection(
-        old_url=old_url or str(row.old_url), new_url=new_url, reason=reason, kind=str(row.kind),
+        old_url=old_url or str(row.old_url), new_url=new_url, reason=reason, cause=cause, kind=str(row.kind),
         method=str(row.method), confidence=float(row.confidence or 0.0), evidence=evidence,
         refused_target=refused_target,
     )
@@ -133,24 +150,24 @@ def _check_target(raw: object, allowed: AllowedHosts) -> URL:
     try:
         url = parse_url(raw)
     except InvalidURL as exc:
-        raise _Refused(f"target refused: {exc}", defang(str(raw))) from None
+        raise _Refused("invalid_target", f"target refused: {exc}", defang(str(raw))) from None
     if url not in allowed:
-        raise _Refused(f"target host {defang(url.netloc)} is not an allowed new host (open redirect)", defang(str(raw)))
+        raise _Refused("target_host_not_allowed", f"target host {defang(url.netloc)} is not an allowed new host (open redirect)", defang(str(raw)))
     return url
 
 
 def _check_row(row: RedirectRow, allowed: AllowedHosts, status_default: int) -> tuple[Redirect, str | None]:
     """One row on its own; returns the checked row and an optional change note."""
     if row.kind not in KINDS:
-        raise _Refused(f"unknown kind {row.kind!r}")
+        raise _Refused("unknown_kind", f"unknown kind {row.kind!r}")
     try:
         old = parse_url(row.old_url, keep_fragment=False)
     except InvalidURL as exc:
-        raise _Refused(f"old URL refused: {exc}") from None
+        raise _Refused("invalid_old_url", f"old URL refused: {exc}") from None
     note = None
     if row.kind == "gone":
         if row.status not in (None, GONE):
-            raise _Refused(f"kind gone with status {row.status}")
+            raise _Refused("bad_status", f"kind gone with status {row.status}")
         fixed = replace(row, old_url=str(old), new_url=None, status=GONE)
         return Redirect(fixed, old, None), note
     if row.kind == "unmatched":
@@ -164,7 +181,7 @@ def _check_row(row: RedirectRow, allowed: AllowedHosts, status_default: int) -> 
         return Redirect(fixed, old, new), note
     status = status_default if row.status is None else row.status
     if status not in REDIRECT_STATUSES:
-        raise _Refused(f"status {status} is not a permanent redirect (301 or 308)")
+        raise _Refused("bad_status", f"status {status} is not a permanent redirect (301 or 308)")
     new = _check_target(row.new_url, allowed)
     fixed = replace(row, old_url=str(old), new_url=str(new), status=status)
     return Redirect(fixed, old, new), note
@@ -189,7 +206,7 @@ def _dedupe(items: list[Redirect], result: Validated) -> list[Redirect]:
         else:
             same = winner.row.new_url == item.row.new_url and winner.row.status == item.row.status
             reason = "duplicate source" + (" (same target)" if same else f"; kept the stronger row -> {winner.row.new_url or winner.row.kind}")
-            result.rejected.append(_reject(item.row, reason, old_url=item.row.old_url))
+            result.rejected.append(_reject(item.row, "duplicate_source", reason, old_url=item.row.old_url))
     return kept
 
 
@@ -222,7 +239,7 @@ def _resolve_chains(items: list[Redirect], result: Validated) -> list[Redirect]:
         if len(trail) > 2000:
             trail = trail[:2000] + "..."
         if verdict == "loop":
-            result.rejected.append(_reject(item.row, f"redirect loop: {trail}"))
+            result.rejected.append(_reject(item.row, "loop", f"redirect loop: {trail}"))
             continue
         if verdict == "gone":
             row = replace(item.row, new_url=None, status=GONE, kind="gone", method=item.row.method, review=True,
@@ -257,9 +274,9 @@ def _check_targets_answer(items: list[Redirect], target_status: Mapping[str, int
         if status is None or 200 <= status < 300:
             kept.append(item)
         elif 300 <= status < 400:
-            result.rejected.append(_reject(item.row, f"target is itself a redirect ({status}) on the new site"))
+            result.rejected.append(_reject(item.row, "target_redirects", f"target is itself a redirect ({status}) on the new site"))
         else:
-            result.rejected.append(_reject(item.row, f"target answers {status} on the new site"))
+            result.rejected.append(_reject(item.row, "target_error", f"target answers {status} on the new site"))
     return kept
 
 
@@ -280,7 +297,7 @@ def validate(rows: Iterable[RedirectRow], *, allowed_hosts: Iterable[str], statu
         try:
             item, note = _check_row(row, allowed, status_default)
         except _Refused as exc:
-            result.rejected.append(_reject(row, exc.reason, refused_target=exc.refused_target))
+            result.rejected.append(_reject(row, exc.cause, exc.reason, refused_target=exc.refused_target))
             continue
         if note:
             result.changes.append({"old_url": item.row.old_url, "change": note})

@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from archiver import __version__
 from archiver.cluster import InlineExecutor, open_executor
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
+from archiver.export import describe_refusals
 from archiver.jobs import tasks
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
@@ -59,6 +60,7 @@ from archiver.jobs.manifest import LegacySite, Manifest
 from archiver.jobs.originals import original_files
 from archiver.mapping import KINDS, Decisions, Thresholds, load_decisions
 from archiver.mapping.decisions import decisions_report, report_lines
+from archiver.outputs import writable_dir, writable_file
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -158,12 +160,19 @@ class _Run:
         return tasks.run_map, tasks.MapTask(
             self.layout.portal_index, self.layout.site_dir(site.name), self.layout.legacy_crawl(site.name),
             tuple(results[f"crawl:{site.name}"]["originals"]), self.manifest.target_hosts, settings.rules,
-            settings.status, self.decisions, formats, keep_rows=self.layout.programme)
+            settings.status, self.decisions, formats, keep_rows=self.layout.programme,
+            deploy_dir=self.deployed(self.layout.site_dir(site.name)))
 
     def _combine(self, results) -> tuple:
         return tasks.run_combine, tasks.CombineTask(
             self.layout.run_dir, tuple(self.layout.site_dir(s.name) for s in self.manifest.sites),
-            self.manifest.target_hosts, self.manifest.export.formats)
+            self.manifest.target_hosts, self.manifest.export.formats, deploy_dir=self.deployed(self.layout.run_dir))
+
+    def deployed(self, directory: Path) -> Path:
+        """Where a web server reads ``directory``'s exports: through ``OUT/<name>/latest``, which
+        retention never deletes (the Apache configuration names its map there)."""
+        run_dir = self.layout.run_dir
+        return (run_dir.parent.parent / "latest").absolute() / Path(directory).relative_to(run_dir)
 
     def _audit(self, site: LegacySite, results) -> tuple:
         return tasks.run_audit, tasks.AuditTask(
@@ -196,6 +205,8 @@ class _Run:
                 one["notices"] = detect["notices"]
             if mapped := results.get(f"map:{site.name}"):
                 one["redirects"], one["exports"] = mapped["redirects"], mapped["exports"]
+                if "export_warnings" in mapped:
+                    one["export_warnings"] = mapped["export_warnings"]
                 if self.decisions is not None:
                     self.decisions.applied.update(mapped["applied"])
             if audit := results.get(f"audit:{site.name}"):
@@ -216,6 +227,8 @@ class _Run:
             summary["sites"] = sites
             if combined := results.get("combine"):
                 summary["redirects"], summary["exports"] = combined["redirects"], combined["exports"]
+                if "export_warnings" in combined:
+                    summary["export_warnings"] = combined["export_warnings"]
             audits = {name: s["audit"] for name, s in sites.items() if "audit" in s}
             if audits:
                 summary["audit"] = {"passed": all(a["passed"] for a in audits.values()),
@@ -278,12 +291,11 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
     Raises ``LockHeldError`` (exit 4)."""
     if workers is not None and workers < 1:
         raise UsageError(f"--workers: expected a number > 0, got {workers}")
-    job_dir = Path(out_root) / manifest.name
-    try:
-        job_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output directory {job_dir}: {exc.strerror}") from None
+    job_dir = writable_dir(Path(out_root) / manifest.name)
+    if json_summary:
+        writable_file(json_summary, "--json-summary file")
     history = JobHistory(job_dir)
+    history.check_latest()
     started = time.time()
     with JobLock(job_dir / ".lock") as lock, \
             open_executor(workers=workers, scheduler=scheduler) as (executor, cluster):
@@ -403,10 +415,11 @@ def one_line(summary: dict) -> str:
         bytes_written = sum(c["warc_bytes"] for c in crawl.values())
         parts.append("; ".join(f"{side} {c['fetched']} fetched ({c['revisits']} as revisits)" for side, c in crawl.items())
                      + f"; {_mb(bytes_written)} WARC")
-    if "redirects" in summary:
+    if "exported" in summary.get("redirects", {}):
         r = summary["redirects"]
-        parts.append(f"{r['rows']} redirects ({r['page']} page, {r.get('document', 0)} document, {r['fallback']} fallback, "
-                     f"{r['gone']} gone, {r['unmatched']} unmatched)")
+        refused = f", {sum(r['refused'].values())} refused" if r["refused"] else ""
+        parts.append(f"{r['exported']} redirect rows ({r['page']} page, {r.get('document', 0)} document, "
+                     f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched{refused})")
     audit = summary.get("audit")
     if audit and _completeness(audit) != "n/a":
         bar = f" < {audit['fail_under']:.0%}" if not audit["passed"] else ""
@@ -432,8 +445,9 @@ def _crawl_lines(label: str, c: dict) -> list[str]:
 
 
 def _redirects_line(r: dict) -> str:
-    return (f"{r['rows']} rows: {r['page']} page, {r.get('document', 0)} document, {r['fallback']} fallback, "
-            f"{r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review")
+    refused = f"; {describe_refusals(r['refused'])} (redirects.rejected.json)" if r["refused"] else ""
+    return (f"{r['rows']} legacy URLs; exported {r['page']} page, {r.get('document', 0)} document, "
+            f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review{refused}")
 
 
 def format_summary(summary: dict) -> str:
@@ -464,8 +478,13 @@ def format_summary(summary: dict) -> str:
     if "redirects" in summary:
         every = "every site: " if "sites" in summary else ""
         lines.append(f"  redirects: {every}{_redirects_line(summary['redirects'])}")
+    for name, site in summary.get("sites", {}).items():
+        for warning in site.get("export_warnings", []):
+            lines.append(f"  warning:   site {name}: {warning}")
     if "exports" in summary:
         lines.append("  exports:   " + ", ".join(summary["exports"].values()))
+    for warning in summary.get("export_warnings", []):
+        lines.append(f"  warning:   {warning}")
     if "decisions" in summary:
         lines.extend(f"  {line}" for line in report_lines(summary["decisions"])[:1])
     if audit := summary.get("audit"):

@@ -10,6 +10,7 @@ from archiver.jobs import JobHistory, diff_runs, run_job
 from archiver.jobs.diff import format_diff
 from archiver.jobs.manifest import load_manifest
 from archiver.jobs.schedule import schedule_text
+from archiver.outputs import writable_file
 
 def add_cluster_arguments(parser) -> None:
     """``--workers N`` / ``--scheduler ADDRESS``: where the job's tasks run (default: in this process)."""
@@ -57,6 +58,8 @@ def run(args) -> int:
 def _run(args) -> int:
     if args.json_summary and not Path(args.json_summary).absolute().parent.is_dir():
         raise UsageError(f"--json-summary: no such directory: {Path(args.json_summary).absolute().parent}")
+    if args.json_summary:
+        writable_file(args.json_summary, "--json-summary file")
     if args.quiet:  # cron: the one-line summary and real problems only
         logging.getLogger().setLevel(logging.WARNING)
     manifest = load_manifest(args.manifest)

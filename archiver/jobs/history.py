@@ -14,8 +14,11 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Iterable
 
-from archiver.jobs.originals import original_files
+from archiver.audit.expected import crawls_in
+from archiver.errors import UsageError
+from archiver.jobs.originals import find_originals, original_files, revisit_refs
 
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)(?:-(\d+))?")
 
@@ -71,6 +74,13 @@ class JobHistory:
     @property
     def latest_link(self) -> Path:
         return self.job_dir / "latest"
+
+    def check_latest(self) -> None:
+        """Refuse to start a run whose end could not point ``latest`` at it (a real directory there)."""
+        link = self.latest_link
+        if link.is_dir() and not link.is_symlink():
+            raise UsageError(f"{link} is a real directory, not the link to the newest run that archiver keeps "
+                             "there; move it away (e.g. mv latest latest.old) and run again")
 
     def latest(self) -> Path | None:
         """The run ``latest`` points at, or None."""
@@ -133,3 +143,36 @@ def earlier_crawls(crawl_dir: Path | str) -> list[Path]:
     if run.name not in names:
         return []
     return [r / relative for r in runs[: names.index(run.name)] if (r / relative).is_dir()]
+
+
+def originals_beside(inputs: Iterable) -> tuple[list[Path], list[str]]:
+    """Earlier runs' WARC files that the inputs' revisits need, and a note per crawl whose originals are
+    nowhere to be found, naming the earlier run to add.
+
+    This is what a job does for its own audit, for someone auditing
+    ``OUT/<name>/latest`` (or one of its crawls) by hand.
+    """
+    inputs = [Path(p) for p in inputs]
+    given = {p.resolve() for p in inputs}
+    crawls = list(dict.fromkeys(c.resolve() for p in inputs for c in crawls_in(p)))
+    files: list[Path] = []
+    notes: list[str] = []
+    for crawl_dir in crawls:
+        wanted = revisit_refs(crawl_dir)
+        if not wanted:
+            continue
+        # the other crawls given may hold originals too (searched first: they are read anyway)
+        found, missing = find_originals(wanted, [*earlier_crawls(crawl_dir), *(c for c in crawls if c != crawl_dir)])
+        files += [f for f in found if f not in files and not any(g == f or g in f.parents for g in given)]
+        if missing:
+            dates = sorted({ref[1].rsplit(" ", 1)[-1] for ref in missing if ref[0] == "capture"})
+            when = f" (recorded {dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''})" if dates else ""
+            notes.append(f"{crawl_dir}: {len(missing)} revisit records point at originals in an earlier crawl{when} "
+                         "that is not among the inputs; add that crawl's directory (the --previous of this crawl, "
+                         "or for a job OUT/<name>/runs/<earlier run>/" + _in_run(crawl_dir) + ")")
+    return files, notes
+
+
+def _in_run(crawl_dir: Path) -> str:
+    found = run_of(crawl_dir)
+    return str(found[1]) if found else crawl_dir.name

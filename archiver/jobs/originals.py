@@ -7,7 +7,8 @@ still holds originals. A crawl's revisits are listed by its ``crawl.jsonl``
 (record type, WARC file, offset); each revisit's header names its payload
 digest and the original's URI and date. Earlier crawls' full records are
 found in their ``index.cdxj`` (digest, URL, timestamp, file) without reading
-their WARC files.
+their WARC files. (``history.originals_beside`` does the same for inputs
+given by hand, ``archiver audit OUT/<name>/latest``.)
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import json
 import re
 from pathlib import Path
 from typing import Iterable, Iterator
+
 
 Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
 
@@ -97,9 +99,9 @@ def revisit_refs(crawl_dir: Path) -> set[Ref]:
     return needed - own
 
 
-def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
-    """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
-    wanted = set(revisit_refs(crawl_dir) if needed is None else needed)
+def find_originals(wanted: set[Ref], earlier: Iterable[Path]) -> tuple[list[Path], set[Ref]]:
+    """(WARC files of ``earlier`` crawls holding ``wanted``, oldest first; what none of them holds)."""
+    wanted = set(wanted)
     found: list[Path] = []
     for previous in reversed(list(earlier)):  # the newest original wins
         if not wanted:
@@ -112,4 +114,9 @@ def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref]
                 files.add(previous / fields["filename"])
         wanted -= hits
         found[:0] = sorted(files)
-    return found
+    return found, wanted
+
+
+def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
+    """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
+    return find_originals(revisit_refs(crawl_dir) if needed is None else needed, earlier)[0]

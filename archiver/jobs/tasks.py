@@ -219,6 +219,7 @@ class MapTask:
     decisions: Any = None  # mapping.Decisions: a person's, applied first
     formats: tuple[str, ...] | None = None
     keep_rows: bool = False  # write ROWS_FILE for the combined export
+    deploy_dir: Path | None = None  # where the web server reads site_dir's exports (through OUT/<name>/latest)
 
 
 def run_map(task: MapTask) -> dict:
@@ -236,7 +237,7 @@ def run_map(task: MapTask) -> dict:
                              rules=task.rules, status=task.status, decisions=decisions, candidates=candidates)
     if task.keep_rows:
         write_rows(rows, task.site_dir / ROWS_FILE)
-    summary = export_rows(rows, task.site_dir, task.formats, task.allowed_hosts)
+    summary = export_rows(rows, task.site_dir, task.formats, task.allowed_hosts, task.deploy_dir)
     summary["applied"] = sorted(decisions.applied) if decisions is not None else []
     summary["seconds"] = round(time.monotonic() - started, 2)
     return summary
@@ -255,17 +256,22 @@ def read_rows(path: Path) -> list[RedirectRow]:
         return [RedirectRow(**json.loads(line)) for line in lines if line.strip()]
 
 
-def export_rows(rows: list[RedirectRow], out_dir: Path, formats, allowed_hosts) -> dict:
-    """Export ``rows`` into ``out_dir``; the counts and file names for the summary."""
+def export_rows(rows: list[RedirectRow], out_dir: Path, formats, allowed_hosts, deploy_dir: Path | None) -> dict:
+    """Export ``rows`` into ``out_dir``; for the summary, what the exports hold (refusals by cause)
+    and the file names. ``deploy_dir`` is where the web server reads them (the Apache map's path)."""
     from archiver.export import export_all
     from archiver.mapping import KINDS
 
-    written = export_all(rows, out_dir, formats=list(formats) if formats is not None else None,
-                         allowed_hosts=allowed_hosts)
-    kinds = Counter(r.kind for r in rows)
-    return {"redirects": {"rows": len(rows), **{k: kinds.get(k, 0) for k in KINDS},
-                          "review": sum(1 for r in rows if r.review)},
-            "exports": {name: Path(p).name for name, p in written.items()}}
+    exported = export_all(rows, out_dir, formats=list(formats) if formats is not None else None,
+                          allowed_hosts=allowed_hosts, deploy_dir=deploy_dir)
+    counts = exported.counts()
+    summary = {"redirects": {"rows": len(rows), **counts["exported"], "review": counts["review"],
+                             "refused": counts["refused"], "skipped_by_format": counts["skipped"],
+                             "exported": sum(counts["exported"][k] for k in KINDS)},
+               "exports": {name: Path(p).name for name, p in exported.paths.items()}}
+    if exported.warnings:
+        summary["export_warnings"] = exported.warnings
+    return summary
 
 
 @dataclass(frozen=True)
@@ -276,6 +282,7 @@ class CombineTask:
     site_dirs: tuple[Path, ...]
     allowed_hosts: tuple[str, ...]
     formats: tuple[str, ...] | None = None
+    deploy_dir: Path | None = None  # where the web server reads run_dir's exports (through OUT/<name>/latest)
 
 
 def run_combine(task: CombineTask) -> dict:
@@ -283,7 +290,7 @@ def run_combine(task: CombineTask) -> dict:
 
     started = time.monotonic()
     rows = sorted((row for site in task.site_dirs for row in read_rows(site / ROWS_FILE)), key=lambda r: r.old_url)
-    summary = export_rows(rows, task.run_dir, task.formats, task.allowed_hosts)
+    summary = export_rows(rows, task.run_dir, task.formats, task.allowed_hosts, task.deploy_dir)
     combined = task.run_dir / CANDIDATES_FILE
     tmp = combined.with_name(combined.name + ".tmp")
     with tmp.open("wb") as out:

@@ -7,9 +7,11 @@ Order of trust for each old URL:
    verified to land 2xx on an allowed host of the new site's capture;
 3. a content match (see ``content.py``), one new page per old page unless
    both old pages clearly match;
-4. a fallback: a section rule from the job, then the notice's own link or a
-   site-level redirect (kind fallback);
-5. otherwise unmatched, flagged for review.
+4. a fallback: a section rule from the job whose target the new site's
+   capture shows answering 2xx, then the notice's own link or a site-level
+   redirect (kind fallback);
+5. otherwise unmatched, flagged for review (a rule's unverified target is
+   kept as the row's suggestion, which no server export deploys).
 Rejected targets and runner-up candidates are kept in the evidence.
 Captured legacy documents (PDF, office files, ...) get their own rows, kind
 document, from ``documents.py`` once the page rows are decided.
@@ -276,6 +278,7 @@ class _Builder:
         content_note = match.evidence if match is not None else ""
         if match is not None and match.ambiguous:
             content_note = f"content {content_note}"
+        unverified: str | None = None  # a rule's target the new site's capture does not show answering 2xx
         for rule in self.rules:
             target = rule.apply(page.url)
             if target:
@@ -283,11 +286,13 @@ class _Builder:
                     rejected.append(f"rule {rule.pattern.pattern} gives off-site {target}")
                     continue
                 landing = self.resolver.land(target, self.allowed)
-                note = "" if landing.ok else f" (unverified: {landing.problem})"
-                return RedirectRow(page.url, landing.url if landing.ok else target, self.status, "fallback", "rule",
-                                   0.6 if landing.ok else 0.4, _join(rejected, f"rule {rule.pattern.pattern}{note}",
-                                                                     content_note),
-                                   review=not landing.ok or bool(match and match.ambiguous))
+                if not landing.ok:
+                    rejected.append(f"rule {rule.pattern.pattern} gives {target}, unverified: {landing.problem}")
+                    unverified = unverified or target
+                    continue
+                return RedirectRow(page.url, landing.url, self.status, "fallback", "rule", 0.6,
+                                   _join(rejected, f"rule {rule.pattern.pattern}", content_note),
+                                   review=bool(match and match.ambiguous))
         link = _banner_link(notice)
         if link:
             landing = self.resolver.land(link, self.allowed)
@@ -302,7 +307,8 @@ class _Builder:
                                _join(rejected, content_note), review=True)
         if page.status is not None and page.status >= 500:
             rejected.append(f"legacy answers {page.status}")
-        return RedirectRow(page.url, None, None, "unmatched", "none", 0.0,
+        # an unverified rule target stays a suggestion for the reviewer, never a live redirect
+        return RedirectRow(page.url, unverified, None, "unmatched", "rule" if unverified else "none", 0.0,
                            _join(rejected, content_note or "no content captured"), review=True)
 
     def _one_to_one(self, rows, claims, by_url, matcher) -> None:
@@ -404,7 +410,13 @@ def map_to_portal(portal: PortalIndex, notices: Iterable[Notice], old_captures: 
     page's facts and its best new pages (``archiver review`` shows them).
     """
     _check_status(status)
-    allowed = {allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()} or set(portal.hosts)
+    allowed = {allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()}
+    if not allowed:
+        allowed = set(portal.hosts)
+    elif portal.page_hosts and not any(host_allowed(url, allowed) for url in portal.page_hosts.values()):
+        raise UsageError(f"the allowed target hosts ({', '.join(sorted(allowed))}) include none of the hosts "
+                         f"the new site's capture has pages on ({', '.join(sorted(portal.page_hosts))}): no redirect "
+                         "could be exported; check --allowed-host or [mapping] allowed_hosts")
     builder = _Builder(portal, allowed=allowed, rules=_as_rules(rules), status=status,
                        extract=extract or default_extract, decisions=decisions, candidates=candidates)
     builder.read_old(old_captures)

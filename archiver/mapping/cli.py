@@ -1,6 +1,8 @@
 """``archiver map``: legacy and new captures in, redirect manifest out."""
 from __future__ import annotations
 
+from archiver.export import FORMATS, describe_refusals
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("map", help="map legacy URLs to new pages (redirect manifest)",
@@ -16,8 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("--status", type=int, choices=(301, 308), default=301, help="status of redirects (default 301)")
     p.add_argument("--notices", metavar="FILE", help="use this notices.jsonl instead of detecting again")
     p.add_argument("--phrase", action="append", default=[], help="extra notice wording for detection")
-    p.add_argument("--format", action="append", dest="formats", metavar="FORMAT",
-                   help="export format (csv, json, nginx, apache, netlify, cloudflare; default all)")
+    p.add_argument("--format", action="append", dest="formats", metavar="FORMAT", choices=FORMATS,
+                   help=f"export format ({', '.join(FORMATS)}; default all)")
     p.add_argument("--accept", type=float, help="minimum confidence of a content match (default 0.55)")
     p.add_argument("--decisions", metavar="FILE",
                    help="a person's decisions (CSV: old_url,decision,new_url,note,decided_at; see archiver review), "
@@ -53,8 +55,12 @@ def run(args) -> int:
                        assets=args.assets, documents_follow_gone=args.documents_follow_gone)
     summary = result.summary
     kinds = ", ".join(f"{k} {n}" for k, n in summary["kinds"].items())
-    print(f"{summary['rows']} legacy URLs: {kinds}; {summary['review']} flagged for review")
+    refused = describe_refusals(summary["refused"])
+    print(f"{summary['rows']} legacy URLs; exported: {kinds}; {summary['review']} flagged for review"
+          + (f"; {refused} (redirects.rejected.json)" if refused else ""))
     print("methods: " + ", ".join(f"{k} {n}" for k, n in summary["methods"].items()))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}")
     for line in report_lines(result.decisions) if result.decisions else ():
         print(line)
     for name, path in sorted(result.files.items()):

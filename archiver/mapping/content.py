@@ -166,6 +166,17 @@ class _Parts:
         return ", ".join(parts)
 
 
+ACCEPTED, AMBIGUOUS, UNDER = "accepted", "ambiguous", "under the threshold"
+
+
+def verdict(best: float, runner_up: float, thresholds: Thresholds) -> str:
+    """Whether the best candidate is the page's equivalent: it must clear the absolute threshold and
+    lead the runner-up (0 when there is none) by the margin; clearing only the first is ambiguous."""
+    if best < thresholds.accept:
+        return UNDER
+    return ACCEPTED if best - runner_up >= thresholds.margin else AMBIGUOUS
+
+
 class ContentMatcher:
     """Match old pages to new pages by content; build once per new site."""
 
@@ -348,9 +359,10 @@ class ContentMatcher:
                 continue
             j = int(found[best[i]])
             conf, rival = round(float(top[i]), 3), round(float(second[i]), 3)
-            if top[i] >= t.accept and top[i] - second[i] >= t.margin:
+            decision = verdict(float(top[i]), float(second[i]), t)
+            if decision == ACCEPTED:
                 out.append(Match(j, conf, rival, f"{notes[i]}; runner-up {rival:.2f}", best_index=j))
-            elif top[i] >= t.accept:
+            elif decision == AMBIGUOUS:
                 other = self.new.urls[int(found[runner[i]])]
                 out.append(Match(None, conf, rival, f"ambiguous: {self.new.urls[j]} ({notes[i]}) vs {other} "
                                                     f"({rival:.2f})", ambiguous=True, best_index=j))

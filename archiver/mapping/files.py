@@ -8,29 +8,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from archiver.warc import expand_inputs, iter_captures
+from archiver.detect import detect, read_notices, write_notices
 from archiver.errors import UsageError
+from archiver.export import Exported, check_formats, export_all
 from archiver.mapping.build import KINDS, build_manifest, parse_rule
 from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
 from archiver.mapping.content import Thresholds
 from archiver.mapping.decisions import decisions_report, load_decisions
+from archiver.outputs import writable_dir
 from archiver.types import RedirectRow, SectionRule
 from archiver.urls import site_host
 
 
 @dataclass
 class MapResult:
+    """The rows mapping decided and what the export made of them.
+
+    ``summary`` counts what was exported (rows by kind after validation),
+    not what mapping proposed: a row the export refused is counted as
+    refused, by cause.
+    """
+
     rows: list[RedirectRow]
+    exported: Exported | None = None
     files: dict[str, Path] = field(default_factory=dict)
     decisions: dict = field(default_factory=dict)  # decisions_report(), when a decisions file was given
 
     @property
     def summary(self) -> dict:
-        kinds = Counter(r.kind for r in self.rows)
+        proposed = Counter(r.kind for r in self.rows)
+        counts = self.exported.counts() if self.exported else {
+            "exported": {k: 0 for k in KINDS}, "review": 0, "refused": {}, "skipped": {}}
         summary = {
             "rows": len(self.rows),
-            "kinds": {k: kinds.get(k, 0) for k in KINDS},
+            "proposed": {k: proposed.get(k, 0) for k in KINDS},
+            "kinds": counts["exported"],
             "methods": dict(sorted(Counter(r.method for r in self.rows).items())),
-            "review": sum(r.review for r in self.rows),
+            "review": counts["review"],
+            "refused": counts["refused"],
+            "skipped_by_format": counts["skipped"],
+            "warnings": self.exported.warnings if self.exported else [],
         }
         if self.decisions:
             summary["decisions"] = self.decisions
@@ -38,12 +56,18 @@ class MapResult:
 
 
 def _check_inputs(paths: Iterable, what: str) -> list[str]:
+    """Paths that exist and hold at least one readable capture (read lazily: stops at the first)."""
     paths = [str(p) for p in paths]
     if not paths:
         raise UsageError(f"no {what} WARC file or directory given")
     for path in paths:
         if not os.path.exists(path):
             raise UsageError(f"{what} input does not exist: {path}")
+    if not expand_inputs(paths):
+        raise UsageError(f"{what}: no WARC or WACZ files in {', '.join(paths)}")
+    if next(iter(iter_captures(paths, max_body=0)), None) is None:
+        raise UsageError(f"{what}: no HTTP captures could be read from {', '.join(paths)} "
+                         "(not a WARC, ARC or WACZ file, or an empty one)")
     return paths
 
 
@@ -54,41 +78,29 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
     """Detect (or read ``notices_file``), map and export into ``out_dir``.
 
     Writes notices.jsonl (when detecting), the export formats,
-    candidates.jsonl and map-summary.json. The archives are read twice
+    candidates.jsonl and map-summary.json. The inputs, formats and output
+    directory are checked before any work; the archives are then read twice
     (detect, then mapping) rather than held in memory. ``decisions_file``: a
     person's decisions (``decisions.py``), applied before every automatic method.
     """
-    from archiver.warc import iter_captures
-    from archiver.detect import detect, read_notices, write_notices
-    from archiver.export import export_all
-
-    old_paths = _check_inputs(old_paths, "--old")
-    new_paths = _check_inputs(new_paths, "--new")
+    formats = check_formats(formats)
     rules = [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]  # parsed before any work
     allowed_hosts = [h for h in allowed_hosts if h.strip()]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if notices_file and not os.path.isfile(notices_file):
+        raise UsageError(f"notices file does not exist: {notices_file}")
+    out = writable_dir(out_dir)
+    old_paths = _check_inputs(old_paths, "--old")
+    new_paths = _check_inputs(new_paths, "--new")
     result = MapResult([])
-    new_netlocs: set[str] | None = None
-
-    def captured_new_hosts() -> set[str]:
-        nonlocal new_netlocs  # one header-only pass over the new archives, however often it is asked
-        if new_netlocs is None:
-            new_netlocs = {site_host(c.url) for c in iter_captures(new_paths, max_body=0)}
-        return new_netlocs
-
+    new_netlocs = {site_host(c.url) for c in iter_captures(new_paths, max_body=0)}  # one header-only pass
     # Never derive the allow-list from the rows themselves: that would let any
     # target a hostile page named through the exporter's open-redirect check.
-    export_hosts = allowed_hosts or sorted(
-        captured_new_hosts() | {site_host(rule.target) for rule in rules})
+    export_hosts = allowed_hosts or sorted(new_netlocs | {site_host(rule.target) for rule in rules})
     decisions = load_decisions(decisions_file, allowed_hosts=export_hosts) if decisions_file else None
     if notices_file:
-        if not os.path.exists(notices_file):
-            raise UsageError(f"notices file does not exist: {notices_file}")
         notices = read_notices(notices_file)
     else:
-        new_hosts = allowed_hosts or sorted(captured_new_hosts())
-        notices = detect(iter_captures(old_paths), new_hosts=new_hosts, phrases=phrases)
+        notices = detect(iter_captures(old_paths), new_hosts=allowed_hosts or sorted(new_netlocs), phrases=phrases)
         result.files["notices"] = write_notices(notices, out / "notices.jsonl")
     with CandidatesWriter(out / CANDIDATES_FILE) as candidates:
         result.rows = build_manifest(notices, iter_captures(old_paths), iter_captures(new_paths),
@@ -96,8 +108,8 @@ def map_paths(old_paths: Iterable, new_paths: Iterable, out_dir, *, allowed_host
                                      decisions=decisions, candidates=candidates, assets=assets,
                                      documents_follow_gone=documents_follow_gone)
     result.files["candidates"] = out / CANDIDATES_FILE
-    result.files.update(export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts,
-                                   status_default=status))
+    result.exported = export_all(result.rows, out, formats=formats, allowed_hosts=export_hosts, status_default=status)
+    result.files.update(result.exported.paths)
     if decisions_file:
         result.decisions = decisions_report(decisions, Path(decisions_file).absolute(), result.files["rejected"],
                                             export_hosts)

@@ -11,6 +11,7 @@ with numpy; nothing here knows about pages or documents.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -28,8 +29,9 @@ def words(text: str) -> list[str]:
 
 
 class Shingler:
-    """Folded word -> integer id in order of first sight, shared by both sides (deterministic, unlike
-    hash(); a plain dict, so a saved portal index pickles on every Python version)."""
+    """Folded word -> a 64-bit id from its bytes (BLAKE2b), remembered in a plain dict: the same on
+    every run, whatever order pages are read in (unlike ``hash()``, salted per process), and a saved
+    portal index pickles on every Python version."""
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
@@ -38,13 +40,17 @@ class Shingler:
     def shingles(self, text: str) -> np.ndarray:
         """Distinct 32-bit hashes of the word 3-grams (the words themselves for very short texts)."""
         ids = self.ids
-        found = np.fromiter([ids.setdefault(w, len(ids) + 1) for w in words(text)], dtype=np.uint64)
+        found = np.fromiter([ids.get(w) or ids.setdefault(w, _word_id(w)) for w in words(text)], dtype=np.uint64)
         with np.errstate(over="ignore"):
             if len(found) < 3:
                 grams = found * self._mix[0]
             else:
                 grams = found[:-2] * self._mix[0] + found[1:-1] * self._mix[1] + found[2:] * self._mix[2]
         return np.unique((grams >> np.uint64(32)).astype(np.uint32))
+
+
+def _word_id(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little") | 1
 
 
 class Signer:

@@ -40,7 +40,7 @@ from archiver.urls import lookup_key, site_host
 
 INDEX_FILE = "portal-index.pickle"
 SKIP_PATHS = ("/robots.txt", "/sitemap.xml", "/favicon.ico")  # captured, never given a row
-_FORMAT = 1
+_FORMAT = 2
 
 
 def needs_row(capture: Capture) -> bool:
@@ -63,6 +63,7 @@ class PortalIndex:
     def __init__(self, thresholds: Thresholds, documents: DocumentMatcher) -> None:
         self.resolver = Resolver()
         self.hosts: set[str] = set()  # host[:port] of every captured URL
+        self.page_hosts: dict[str, str] = {}  # host[:port] of the 2xx HTML pages -> one page's URL
         self.facts: list[PageFacts] = []  # the 2xx HTML pages, in URL-key order
         self.index: dict[str, int] = {}  # lookup key -> position in ``facts``
         self.documents = documents
@@ -86,6 +87,7 @@ class PortalIndex:
             portal.hosts.add(site_host(capture.url))
             if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
                 pages[lookup_key(capture.url)] = extract(capture)  # the latest capture wins
+                portal.page_hosts.setdefault(site_host(capture.url), capture.url)
             elif not needs_row(capture) and urlsplit(capture.url).path not in SKIP_PATHS:
                 portal.documents.add_new(capture)
         portal.documents.order_new()
