@@ -35,7 +35,7 @@ def test_demo_manifest_runs_out_of_the_box_then_demo_scores_it(tmp_path, capsys)
     score = json.loads((second / "demo-score.json").read_text())
     print(f"\ndemo page-level mappings: precision {score['precision']:.3f} recall {score['recall']:.3f}")
     # an independent count: the truth regenerated from the demo's seed, the rows read from redirects.csv
-    legacy_base, new_base = re.search(r"demo sites: legacy (\S+)/  new (\S+)/", text).groups()
+    legacy_base, new_base = re.search(r"demo sites: legacy \S+ (\S+)/  new (\S+)/", text).groups()
     truth = generate_pair(legacy_base, new_base, n_articles=60, seed=1).truth
     with open(second / "redirects.csv", newline="", encoding="utf-8") as fh:
         pages = {r["old_url"]: r["new_url"] for r in csv.DictReader(fh) if r["kind"] == "page"}

@@ -52,13 +52,14 @@ def test_shipped_manifests_load():
     demo = load_manifest(ROOT / "manifests" / "demo.toml")
     assert demo.plugged["demo"].embedded and demo.name == "demo"
     for path in (ROOT / "manifests").glob("*.toml"):
-        assert load_manifest(path).legacy.seeds
+        assert all(site.seeds for site in load_manifest(path).sites)
 
 
 def test_good_manifest_values(tmp_path):
     m = load_manifest(write(tmp_path, GOOD))
     assert m.name == "mnz" and m.keep_runs == 3
-    assert m.legacy.max_pages == 500 and m.legacy.exclude == (r"\?print=1",)
+    assert m.sites[0].max_pages == 500 and m.sites[0].exclude == (r"\?print=1",)
+    assert m.sites[0].name == "mnz" and not m.programme  # a single [legacy] is named by the job
     assert m.crawl["extra_headers"] == {"Authorization": "Bearer abc"}
     assert m.mapping.rules[0].target == "https://www.gov.si/en/news/"
     assert (m.mapping.status, m.mapping.min_confidence, m.audit.fail_under) == (308, 0.7, 0.95)
@@ -136,7 +137,7 @@ def test_with_origins_replaces_placeholders():
                         "new": {"seeds": ["http://new.demo.invalid/"]},
                         "mapping": {"rules": [{"pattern": "^x", "target": "http://new.demo.invalid/news/"}], "allowed_hosts": ["new.demo.invalid"]}})
     live = m.with_origins({"http://legacy.demo.invalid": "http://127.0.0.1:8001", "http://new.demo.invalid": "http://127.0.0.1:8002"})
-    assert live.legacy.seeds == ("http://127.0.0.1:8001/",) and live.legacy.sitemaps == ("http://127.0.0.1:8001/sitemap.xml",)
+    assert live.sites[0].seeds == ("http://127.0.0.1:8001/",) and live.sites[0].sitemaps == ("http://127.0.0.1:8001/sitemap.xml",)
     assert live.mapping.rules[0].target == "http://127.0.0.1:8002/news/" and live.mapping.allowed_hosts == ("127.0.0.1:8002",)
     assert live.new.hosts == ("127.0.0.1:8002",)
 

@@ -338,7 +338,7 @@ def test_an_explicit_redirect_holds_its_target_against_a_content_claim():
 
 
 def test_a_demoted_claim_becomes_the_fallback_its_notice_gives_and_aliases_all_keep_the_page():
-    shorter = _TEXT.split(". ")[0] + ". " + _OTHER
+    shorter = _TEXT.split(". ")[0] + ". A short note on the meeting."  # its content, far from the section's
     target = f"{NEW}/en/news/2019-02-07-ministers-meet-in-bucharest"
     section = f"{NEW}/en/news/"
     old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),

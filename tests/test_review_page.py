@@ -163,8 +163,9 @@ def test_review_decisions_are_kept_by_later_runs(tmp_path, capsys, caplog):
     out = tmp_path / "out"
     with embedded_sites(manifest, out) as (live, pair):
         pair.legacy.add("/hostile/", HOSTILE_PAGE)
-        live = dataclasses.replace(live, legacy=dataclasses.replace(
-            live.legacy, seeds=(*live.legacy.seeds, f"{pair.legacy_base}/hostile/")))
+        site = live.sites[0]
+        live = dataclasses.replace(live, sites=(dataclasses.replace(
+            site, seeds=(*site.seeds, f"{pair.legacy_base}/hostile/")),))
         first = run_job(live, out, quiet=True)
         assert first.exit_code == 0
         assert (first.run_dir / "candidates.jsonl").is_file()

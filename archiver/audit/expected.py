@@ -233,7 +233,8 @@ def crawl_reason(row: dict) -> tuple[str, str]:
 
 def crawls_in(path) -> list[Path]:
     """The crawl directories (holding a crawl.jsonl) an input names: a crawl, a folder inside one
-    (its ``warc/``), or a job run holding crawls (``legacy/``, ``new/``)."""
+    (its ``warc/``), or a directory holding crawls up to three levels down (a job's run:
+    ``legacy/``, ``new/``, a programme's ``sites/<name>/legacy/``)."""
     path = Path(path)
     if not path.is_dir():
         return []
@@ -241,4 +242,14 @@ def crawls_in(path) -> list[Path]:
         return [path]
     if (path.parent / "crawl.jsonl").is_file():
         return [path.parent]
-    return sorted(child for child in path.iterdir() if child.is_dir() and (child / "crawl.jsonl").is_file())
+    return _crawls_below(path, depth=3)
+
+
+def _crawls_below(path: Path, depth: int) -> list[Path]:
+    found = []
+    for child in sorted(c for c in path.iterdir() if c.is_dir() and not c.is_symlink()):
+        if (child / "crawl.jsonl").is_file():
+            found.append(child)
+        elif depth > 1:
+            found += _crawls_below(child, depth - 1)
+    return found

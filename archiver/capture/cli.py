@@ -57,6 +57,8 @@ def add_parser(sub) -> None:
     )
     p.add_argument("seeds", nargs="*", metavar="SEED_URL_OR_MANIFEST",
                    help="start URLs, or one job manifest (.toml) whose [legacy] site is crawled")
+    p.add_argument("--site", metavar="NAME",
+                   help="with a programme manifest: the [[legacy]] site to crawl (or 'new' for the new site)")
     p.add_argument("--out", "-o", metavar="DIR", help="crawl directory (required with seed URLs)")
     p.add_argument("--sitemap", action="append", default=[], metavar="URL", help="sitemap to read (repeatable)")
     p.add_argument("--include", action="append", default=[], metavar="REGEX",
@@ -115,12 +117,17 @@ def build_config(args):
         from archiver.jobs.manifest import load_manifest
 
         manifest = load_manifest(manifests[0])
+        if args.site is None and len(manifest.sites) > 1:
+            raise UsageError(f"{manifests[0]} lists {len(manifest.sites)} legacy sites "
+                             f"({', '.join(s.name for s in manifest.sites)}): choose one with --site NAME")
         out = Path(args.out) if args.out else Path("output") / manifest.name / "crawl"
-        config = manifest.crawl_config("legacy", out, progress=args.progress)
+        config = manifest.crawl_config(args.site or "legacy", out, progress=args.progress)
         config.sitemaps += args.sitemap
         config.include += args.include
         config.exclude += args.exclude
         return dataclasses.replace(config, **overrides)
+    if args.site is not None:
+        raise UsageError("--site names a site of a manifest: give the manifest instead of seed URLs")
     if not args.out:
         raise UsageError("--out DIR is required when crawling seed URLs")
     return CrawlConfig(seeds=args.seeds, out_dir=args.out, sitemaps=args.sitemap, include=args.include,

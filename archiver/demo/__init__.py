@@ -1,22 +1,30 @@
-"""The embedded demo: a generated legacy site and its new portal on loopback.
+"""The embedded demo: generated legacy sites and their new portal on loopback.
 
 ``manifests/demo.toml`` names the placeholder origins below and says
 ``[demo] embedded = true``; ``embedded_sites`` then serves the generated pair
 (``archiver.demo.sitegen``, no network) and swaps the placeholders for the
 live loopback URLs, so ``archiver run manifests/demo.toml`` works out of the
 box. The new site listens on 127.0.0.2 where it can (Linux routes all of
-127/8 to loopback), so the two sites differ by host as they do in real life. The ports are remembered in ``OUT/<name>/.demo-ports.json`` and reused
+127/8 to loopback), so the sites differ by host as they do in real life. The ports are remembered in ``OUT/<name>/.demo-ports.json`` and reused
 when free, so a second run sees the same URLs and is incremental.
+
+With ``[demo] sites = N`` (``archiver demo --sites N``) the job becomes a
+programme, ``<name>-N-sites``: N generated ministry sites (on 127.0.0.3 and
+up), each a ``[[legacy]]`` site named after its ministry with the ``[legacy]``
+table's scope settings, all moved into one portal
+(``sitegen.generate_programme``).
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
 
 from archiver.demo.server import SiteServer
-from archiver.demo.sitegen import generate_pair
+from archiver.demo.sitegen import MINISTRIES, generate_pair, generate_programme
+from archiver.errors import UsageError
 
 LEGACY_PLACEHOLDER = "http://legacy.demo.invalid"
 NEW_PLACEHOLDER = "http://new.demo.invalid"
@@ -32,29 +40,57 @@ def _start(port: int, host: str):
     raise OSError("cannot bind a loopback port for the demo sites")
 
 
+def programme_manifest(manifest, sites: int):
+    """The demo manifest as a programme of ``sites`` generated ministry sites: each a ``[[legacy]]`` site
+    named after its ministry, on its own placeholder origin, with the ``[legacy]`` table's scope."""
+    if not 1 < sites <= len(MINISTRIES):
+        raise UsageError(f"[demo] sites: the demo generates 1 to {len(MINISTRIES)} legacy sites, not {sites}")
+    template = manifest.sites[0]
+    legacy = tuple(dataclasses.replace(template, name=ministry.short,
+                                       seeds=(f"http://{ministry.short}.demo.invalid/",),
+                                       sitemaps=(f"http://{ministry.short}.demo.invalid/sitemap.xml",))
+                   for ministry in MINISTRIES[:sites])
+    return dataclasses.replace(manifest, name=f"{manifest.name}-{sites}-sites", sites=legacy, programme=True)
+
+
 @contextlib.contextmanager
 def embedded_sites(manifest, out_root: Path | str):
-    """Yield ``(manifest with live URLs, SitePair)``; ``(manifest, None)`` when not a demo."""
+    """Yield ``(manifest with live URLs, SitePair or sitegen.Programme)``; ``(manifest, None)`` when not a demo."""
     settings = manifest.plugged.get("demo")
     if settings is None or not settings.embedded:
         yield manifest, None
         return
-
+    if settings.sites > 1:
+        manifest = programme_manifest(manifest, settings.sites)
+    names = [site.name for site in manifest.sites] if manifest.programme else ["legacy"]
     ports_file = Path(out_root) / manifest.name / ".demo-ports.json"
     try:
         remembered = json.loads(ports_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         remembered = {}
     with contextlib.ExitStack() as stack:
-        legacy = stack.enter_context(_start(int(remembered.get("legacy", 0) or 0), "127.0.0.1"))
         new = stack.enter_context(_start(int(remembered.get("new", 0) or 0), "127.0.0.2"))
-        pair = generate_pair(legacy.base_url, new.base_url, n_articles=settings.articles, seed=settings.seed)
-        legacy.site, new.site = pair.legacy, pair.new
-        live = manifest.with_origins({LEGACY_PLACEHOLDER: legacy.base_url, NEW_PLACEHOLDER: new.base_url})
-        yield live, pair
+        legacy = {name: stack.enter_context(_start(int(remembered.get(name, 0) or 0),
+                                                   "127.0.0.1" if not manifest.programme else f"127.0.0.{3 + k}"))
+                  for k, name in enumerate(names)}
+        if manifest.programme:
+            generated = generate_programme([server.base_url for server in legacy.values()], new.base_url,
+                                           n_articles=settings.articles, seed=settings.seed)
+            for name, server in legacy.items():
+                server.site = generated.sites[name].legacy
+            new.site = generated.new
+            origins = {f"http://{name}.demo.invalid": server.base_url for name, server in legacy.items()}
+        else:
+            generated = generate_pair(legacy["legacy"].base_url, new.base_url, n_articles=settings.articles,
+                                      seed=settings.seed)
+            legacy["legacy"].site, new.site = generated.legacy, generated.new
+            origins = {LEGACY_PLACEHOLDER: legacy["legacy"].base_url}
+        live = manifest.with_origins({**origins, NEW_PLACEHOLDER: new.base_url})
+        yield live, generated
         # remembered only after a run (not one refused by the lock, which had to take other ports)
         try:
-            ports_file.write_text(json.dumps({"legacy": legacy.port, "new": new.port}), encoding="utf-8")
+            ports_file.write_text(json.dumps({**{name: s.port for name, s in legacy.items()}, "new": new.port}),
+                                  encoding="utf-8")
         except OSError:
             pass
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from archiver.demo import embedded_sites, score_documents, score_mappings
 from archiver.errors import UsageError
 from archiver.jobs import run_job
+from archiver.jobs.cli import add_cluster_arguments
+from archiver.jobs.layout import RunLayout
 from archiver.jobs.manifest import load_manifest
 
 # The demo manifest ships inside the package (manifests/demo.toml links to it),
@@ -26,8 +28,12 @@ def add_parser(sub) -> None:
     demo.add_argument("--manifest", default=str(DEMO_MANIFEST), metavar="FILE", help="demo manifest (default: manifests/demo.toml)")
     demo.add_argument("--articles", type=int, metavar="N", help="generated articles (default: from the manifest)")
     demo.add_argument("--seed", type=int, metavar="N", help="random seed of the generated sites")
+    demo.add_argument("--sites", type=int, metavar="N",
+                      help="legacy sites moved into the one portal (default 1; 2 or more: a programme, "
+                           "job <name>-N-sites, each site scored on its own)")
     demo.add_argument("-q", "--quiet", action="store_true", help="print only the one-line summary and the score")
     demo.add_argument("--json-summary", metavar="FILE", help="also write the run summary as JSON to FILE")
+    add_cluster_arguments(demo)
 
 
 def run(args) -> int:
@@ -43,34 +49,58 @@ def run(args) -> int:
         settings = dataclasses.replace(settings, articles=args.articles)
     if args.seed is not None:
         settings = dataclasses.replace(settings, seed=args.seed)
+    if args.sites is not None:
+        if args.sites < 1:
+            raise UsageError(f"--sites: expected a number > 0, got {args.sites}")
+        settings = dataclasses.replace(settings, sites=args.sites)
     manifest = dataclasses.replace(manifest, plugged={**manifest.plugged, "demo": settings})
-    with embedded_sites(manifest, args.out) as (live, pair):
+    with embedded_sites(manifest, args.out) as (live, generated):
+        pairs = generated.sites if live.programme else {live.sites[0].name: generated}
         if not args.quiet:
-            print(f"demo sites: legacy {pair.legacy_base}/  new {pair.new_base}/  ({len(pair.legacy.resources)} + "
-                  f"{len(pair.new.resources)} resources, seed {settings.seed})")
-        result = run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary)
-    rows_file = result.run_dir / "redirects.csv"
+            legacy = "  ".join(f"{name} {pair.legacy_base}/" for name, pair in pairs.items())
+            resources = sum(len(pair.legacy.resources) for pair in pairs.values())
+            print(f"demo sites: legacy {legacy}  new {generated.new_base}/  ({resources} + "
+                  f"{len(generated.new.resources)} resources, seed {settings.seed})")
+        result = run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary, workers=args.workers,
+                         scheduler=args.scheduler)
+    layout = RunLayout(result.run_dir, tuple(pairs), live.programme)
+    scores = {name: _score(layout.site_dir(name) / "redirects.csv", pair) for name, pair in pairs.items()}
+    (result.run_dir / "demo-score.json").write_text(
+        json.dumps(scores if live.programme else scores[live.sites[0].name], indent=1), encoding="utf-8")
+    for name, score in scores.items():
+        _print_score(f"{name}: " if live.programme else "", score, len(pairs[name].documents))
+    if not args.quiet:
+        latest = Path(args.out) / live.name / "latest"
+        where = ("sites/<name>/ (each site's crawl, notices, redirects and audit), redirects.csv and "
+                 "redirects.nginx.conf for every site at once,\n  new/ (the portal's crawl)" if live.programme else
+                 "redirects.csv and redirects.nginx.conf (and the other formats), notices.jsonl,\n"
+                 "  legacy/ and new/ (WARC crawls), audit/audit.html")
+        print(f"everything is under {latest}/ : {where}, diff.json, summary.json, demo-score.json\n"
+              f"  run it again to see an incremental re-crawl: archiver demo --out {args.out}"
+              + (f" --sites {len(pairs)}" if live.programme else ""))
+    return result.exit_code
+
+
+def _score(rows_file: Path, pair) -> dict:
     with rows_file.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     score = score_mappings(rows, pair.truth)
-    score["documents"] = documents = score_documents(rows, pair.documents)
-    (result.run_dir / "demo-score.json").write_text(json.dumps(score, indent=1), encoding="utf-8")
-    latest = Path(args.out) / live.name / "latest"
+    score["documents"] = score_documents(rows, pair.documents)
+    return score
 
-    def pct(x):
-        return "n/a" if x is None else f"{x:.3f}"
 
-    print(f"page-level mappings vs truth: precision {pct(score['precision'])} ({score['correct']}/{score['page_rows']}), "
-          f"recall {pct(score['recall'])} ({score['found']}/{score['expected_pages']}, "
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _print_score(prefix: str, score: dict, document_count: int) -> None:
+    documents = score["documents"]
+    print(f"{prefix}page-level mappings vs truth: precision {_pct(score['precision'])} ({score['correct']}/{score['page_rows']}), "
+          f"recall {_pct(score['recall'])} ({score['found']}/{score['expected_pages']}, "
           f"{score['expected_pages_with_a_row']} of them captured); "
           f"removed pages -> 410: {score['gone_found']}/{score['gone_expected']}; "
           f"pages without equivalent forced onto one: {score['forced_onto_a_page']}/{score['no_equivalent']}")
-    print(f"document mappings vs truth: precision {pct(documents['precision'])} "
-          f"({documents['correct']}/{documents['document_rows']}), recall {pct(documents['recall'])} "
-          f"({documents['found']}/{documents['expected']}, {documents['with_a_row']} of {len(pair.documents)} with a row); "
+    print(f"{prefix}document mappings vs truth: precision {_pct(documents['precision'])} "
+          f"({documents['correct']}/{documents['document_rows']}), recall {_pct(documents['recall'])} "
+          f"({documents['found']}/{documents['expected']}, {documents['with_a_row']} of {document_count} with a row); "
           f"removed documents forced onto one: {documents['forced_onto_a_document']}/{documents['removed']}")
-    if not args.quiet:
-        print(f"everything is under {latest}/ : redirects.csv and redirects.nginx.conf (and the other formats), notices.jsonl,\n"
-              f"  legacy/ and new/ (WARC crawls), audit/audit.html, diff.json, summary.json, demo-score.json\n"
-              f"  run it again to see an incremental re-crawl: archiver demo --out {args.out}")
-    return result.exit_code

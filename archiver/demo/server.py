@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 from archiver.demo.site import Resource, Site
 
@@ -34,8 +35,11 @@ class SiteServer:
     """Serve ``site`` on 127.0.0.1 (or ``host``) at a free port; ``site`` may be set later.
 
     ``latency`` (seconds) delays every answer, for benchmarks; ``port`` asks
-    for a particular port (``OSError`` when taken). Use as a context
-    manager or call ``start()`` / ``close()``.
+    for a particular port (``OSError`` when taken). ``on_request(path,
+    client_address)``, when set, is called in each request's thread before it
+    is answered: a test's seam, which may block to hold a request while it
+    acts (say, kills the process that sent it). Use as a context manager or
+    call ``start()`` / ``close()``.
     """
 
     def __init__(self, site: Site | None = None, *, latency: float = 0.0, port: int = 0, host: str = "127.0.0.1"):
@@ -48,6 +52,7 @@ class SiteServer:
         self._first_seen: dict[tuple[str, str], float] = {}  # (path, etag) -> when first served
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.on_request: Callable[[str, tuple[str, int]], None] | None = None
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> "SiteServer":
@@ -144,6 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         owner = self.owner
+        if owner.on_request is not None:
+            owner.on_request(self.path, self.client_address)
         if owner.latency:
             time.sleep(owner.latency)
         resource = owner.site.resources.get(self.path, _NOT_FOUND)

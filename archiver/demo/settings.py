@@ -16,3 +16,4 @@ class DemoSettings:
     embedded: bool = setting(False, kind="bool")  # serve the generated sites on loopback
     articles: int = setting(60, kind="positive_int")  # generated articles on the legacy site
     seed: int = setting(1, kind="int")  # random seed of the generated content
+    sites: int = setting(1, kind="positive_int")  # legacy sites: more than one makes the job a programme

@@ -111,7 +111,36 @@ _MONTHS_SL_GEN = ("januarja februarja marca aprila maja junija julija avgusta se
 _MONTHS_EN = ("January February March April May June July August September October November "
               "December").split()
 
-_MINISTRY = ("Ministrstvo za notranje zadeve", "Ministry of the Interior", "ministrstvo-za-notranje-zadeve")
+@dataclass(frozen=True)
+class Ministry:
+    """Who a legacy site belongs to: its names, its slugs on the portal, its footer."""
+
+    short: str  # a programme's site name
+    name_sl: str
+    name_en: str
+    slug: str  # /drzavni-organi/ministrstva/<slug>/ on the portal
+    slug_en: str  # /en/state-authorities/ministries/<slug_en>/
+    address: str
+    phone: str
+
+
+MINISTRIES = (
+    Ministry("mnz", "Ministrstvo za notranje zadeve", "Ministry of the Interior", "ministrstvo-za-notranje-zadeve",
+             "ministry-of-the-interior", "Štefanova ulica 2, 1501 Ljubljana", "428 40 00"),
+    Ministry("mju", "Ministrstvo za javno upravo", "Ministry of Public Administration", "ministrstvo-za-javno-upravo",
+             "ministry-of-public-administration", "Tržaška cesta 21, 1000 Ljubljana", "478 83 30"),
+    Ministry("mzz", "Ministrstvo za zunanje zadeve", "Ministry of Foreign Affairs", "ministrstvo-za-zunanje-zadeve",
+             "ministry-of-foreign-affairs", "Prešernova cesta 25, 1000 Ljubljana", "478 20 00"),
+    Ministry("mop", "Ministrstvo za okolje in prostor", "Ministry of the Environment and Spatial Planning",
+             "ministrstvo-za-okolje-in-prostor", "ministry-of-the-environment-and-spatial-planning",
+             "Dunajska cesta 48, 1000 Ljubljana", "478 70 00"),
+    Ministry("mk", "Ministrstvo za kulturo", "Ministry of Culture", "ministrstvo-za-kulturo", "ministry-of-culture",
+             "Maistrova ulica 10, 1000 Ljubljana", "369 59 00"),
+    Ministry("mizs", "Ministrstvo za izobraževanje, znanost in šport", "Ministry of Education, Science and Sport",
+             "ministrstvo-za-izobrazevanje-znanost-in-sport", "ministry-of-education-science-and-sport",
+             "Masarykova cesta 16, 1000 Ljubljana", "400 52 00"),
+)
+_MNZ = MINISTRIES[0]
 _STATIC = [  # legacy path, new path, sl/en, title, topic
     ("/o_ministrstvu/", "/drzavni-organi/ministrstva/ministrstvo-za-notranje-zadeve/o-ministrstvu/", "sl",
      "O ministrstvu", "uprava"),
@@ -128,6 +157,23 @@ _STATIC = [  # legacy path, new path, sl/en, title, topic
      "en", "About the ministry", "uprava"),
     ("/delovna_podrocja/projekti_eu/arhiv_2007_2013/", None, "sl", "Arhiv projektov EU 2007–2013", "zascita"),
 ]
+
+
+
+def _static_for(ministry: Ministry) -> list[tuple]:
+    """The static pages of a ministry's site: the same CMS sections for every ministry, moved to its own
+    pages on the portal."""
+    if ministry == _MNZ:
+        return _STATIC
+
+    def moved(path: str | None) -> str | None:
+        if path is None:
+            return None
+        return (path.replace(_MNZ.slug, ministry.slug).replace(_MNZ.slug_en, ministry.slug_en)
+                .replace("/drzava-in-druzba/", f"/{ministry.short}/").replace("/en/topics/", f"/en/topics/{ministry.short}/"))
+
+    return [(legacy, moved(new), lang, title, topic) for legacy, new, lang, title, topic in _STATIC]
+
 
 _LEGACY_NEWS_SL = "/medijsko_sredisce/sporocila_za_javnost/"
 _LEGACY_NEWS_EN = "/en/media_centre/press_releases/"
@@ -198,6 +244,7 @@ class Article:
     date_style: int = 0
     image: bool = False
     attachment: Attachment | None = None
+    ministry: Ministry = _MNZ  # whose site it is on
 
 
 @dataclass
@@ -320,9 +367,9 @@ _LEGACY_NAV_EN = [("/en/", "Home"), (_LEGACY_NEWS_EN, "Press releases"), ("/en/a
                   ("/en/areas_of_work/migration/", "Migration"), ("/", "Slovenščina")]
 
 
-def _banner(kind: str, new_base: str, lang: str) -> str:
+def _banner(kind: str, new_base: str, lang: str, ministry: Ministry) -> str:
     portal = f"{new_base}/"
-    ministry = f"{new_base}/drzavni-organi/ministrstva/{_MINISTRY[2]}/"
+    ministry = f"{new_base}/drzavni-organi/ministrstva/{ministry.slug}/"
     if kind == "en_govsi":
         return (f'<div class="alert alert-info" role="alert"><p>The content of this website has been moved to '
                 f'<a href="{portal}">GOV.SI</a>, the state administration\'s main website published on 1 July '
@@ -343,15 +390,15 @@ def _banner(kind: str, new_base: str, lang: str) -> str:
     return ""
 
 
-def _legacy_page(*, title: str, lang: str | None, body: str, nav_lang: str, banner: str = "",
+def _legacy_page(*, title: str, lang: str | None, body: str, nav_lang: str, ministry: Ministry, banner: str = "",
                  head: str = "", charset: str = "utf-8") -> str:
     nav = _LEGACY_NAV_SL if nav_lang == "sl" else _LEGACY_NAV_EN
     menu = "".join(f'<li><a href="{p}">{_esc(t)}</a></li>' for p, t in nav)
     lang_attr = f' lang="{lang}"' if lang else ""
-    site_name = _MINISTRY[0] if nav_lang == "sl" else _MINISTRY[1]
-    footer = ("Štefanova ulica 2, 1501 Ljubljana · T: 01 428 40 00 · E: gp.mnz@gov.si · Izjava o dostopnosti"
+    site_name = ministry.name_sl if nav_lang == "sl" else ministry.name_en
+    footer = (f"{ministry.address} · T: 01 {ministry.phone} · E: gp.{ministry.short}@gov.si · Izjava o dostopnosti"
               if nav_lang == "sl" else
-              "Štefanova ulica 2, 1501 Ljubljana, Slovenia · T: +386 1 428 40 00 · Accessibility statement")
+              f"{ministry.address}, Slovenia · T: +386 1 {ministry.phone} · Accessibility statement")
     return (f'<!DOCTYPE html>\n<html{lang_attr}><head><meta http-equiv="Content-Type" content="text/html; '
             f'charset={charset}"><title>{_esc(title)} | {_esc(site_name)}</title>'
             f'<link rel="stylesheet" href="/fileadmin/css/main.css">{head}</head>\n<body>'
@@ -404,6 +451,49 @@ def generate_pair(legacy_base: str, new_base: str, *, n_articles: int = 60, seed
     pair = SitePair(legacy, new, truth, legacy_base, new_base)
     _add_attachments(pair, articles)
     return pair
+
+
+@dataclass
+class Programme:
+    """Legacy ministry sites moved into one portal: ``sites[name]`` is each site's ``SitePair`` (its
+    ``new`` is the one shared portal), names from ``MINISTRIES``."""
+
+    sites: dict[str, SitePair]
+    new: Site
+    new_base: str
+
+
+def generate_programme(legacy_bases: list[str], new_base: str, *, n_articles: int = 60, seed: int = 1,
+                       en_share: float = 0.3, unmigrated: float = 0.08, removed: float = 0.07,
+                       new_only: float = 0.15, cp1250_share: float = 0.15) -> Programme:
+    """Several legacy ministry sites (one per base, on distinct hosts or ports) and the one portal
+    they all moved into, with each site's truth: the same kinds of content and signals as
+    ``generate_pair``, each site from its own random stream, its ids apart from the others'."""
+    if not 1 <= len(legacy_bases) <= len(MINISTRIES):
+        raise ValueError(f"a programme of 1 to {len(MINISTRIES)} generated sites, not {len(legacy_bases)}")
+    new_base = new_base.rstrip("/")
+    plans = []
+    for k, base in enumerate(legacy_bases):
+        stream = seed * 1009 + k
+        rng = random.Random(stream)
+        writer = _Writer(rng)
+        articles = _plan_articles(rng, writer, n_articles, en_share, unmigrated, removed, cp1250_share,
+                                  ministry=MINISTRIES[k], ident_base=k * 200_000)
+        extras = _new_only_articles(rng, writer, articles, int(n_articles * new_only), ident_base=k * 200_000)
+        _plan_attachments(random.Random(stream * 7919 + 17), articles)
+        plans.append((MINISTRIES[k], base.rstrip("/"), rng, articles, extras))
+    portal_rng = random.Random(seed * 1009 - 1)
+    new = Site()
+    _build_new(new, [a for *_, articles, extras in plans for a in articles + extras], new_base, portal_rng,
+               _Writer(portal_rng), tuple(ministry for ministry, *_ in plans))
+    sites = {}
+    for ministry, base, rng, articles, _ in plans:
+        legacy, truth = Site(), {}
+        _build_legacy(legacy, articles, base, new_base, truth, rng, ministry)
+        pair = SitePair(legacy, new, truth, base, new_base)
+        _add_attachments(pair, articles)
+        sites[ministry.short] = pair
+    return Programme(sites, new, new_base)
 
 
 def _plan_attachments(rng: random.Random, articles: list[Article], share: float = 0.25) -> None:
@@ -467,7 +557,9 @@ def _attachment_link(att: Attachment | None, path: str | None) -> str:
     return f'<p class="priloga"><a href="{_esc(path)}">{_esc(att.link_text)}</a></p>'
 
 
-def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share) -> list[Article]:
+def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share, ministry: Ministry = _MNZ,
+                   ident_base: int = 0) -> list[Article]:
+    """The content of one ministry's site and its fate; ids from ``ident_base`` up (apart per site of a programme)."""
     start = date(2014, 1, 6)
     span = (date(2019, 6, 28) - start).days
     used_ids: set[int] = set()
@@ -492,8 +584,8 @@ def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share) 
             day = start + timedelta(days=rng.randrange(span))
             title = writer.title(lang, topic)
         paragraphs = writer.paragraphs(lang, topic, rng.randint(2, 6))
-        art = Article(ident, lang, day, title, paragraphs, topic, date_style=rng.randrange(4),
-                      image=rng.random() < 0.3)
+        art = Article(ident + ident_base, lang, day, title, paragraphs, topic, date_style=rng.randrange(4),
+                      image=rng.random() < 0.3, ministry=ministry)
         roll = rng.random()
         if roll < removed:
             art.fate = "gone410" if rng.random() < 0.5 else "gone404"
@@ -508,23 +600,23 @@ def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share) 
         if lang == "sl" and rng.random() < cp1250_share:
             art.cp1250 = rng.choice(["meta", "header"])
         base = _LEGACY_ARTICLE_SL if lang == "sl" else _LEGACY_ARTICLE_EN
-        art.legacy_path = f"{base}{slugify(title, '_', 60)}_{ident}/"
+        art.legacy_path = f"{base}{slugify(title, '_', 60)}_{art.ident}/"
         articles.append(art)
         # some releases exist in both languages: the English one is its own page
         if lang == "sl" and art.fate == "migrated" and rng.random() < 0.2 and len(articles) < n:
-            ident2 = ident + 100000
+            ident2 = art.ident + 100000
             en_title = _RECURRING[_RECURRING_SL.index(title)][1] if title in _RECURRING_SL \
                 else writer.title("en", topic)
             twin = Article(ident2, "en", day, en_title, writer.paragraphs("en", topic, rng.randint(2, 5)), topic,
                            signal=rng.choice(["banner", "banner", "canonical", "plain"]),
-                           date_style=rng.randrange(4))
+                           date_style=rng.randrange(4), ministry=ministry)
             twin.legacy_path = f"{_LEGACY_ARTICLE_EN}{slugify(en_title, '_', 60)}_{ident2}/"
             articles.append(twin)
     # the static pages
-    for legacy_path, new_path, lang, title, topic in _STATIC:
+    for legacy_path, new_path, lang, title, topic in _static_for(ministry):
         art = Article(0, lang, None, title, writer.paragraphs(lang, topic, rng.randint(3, 6)), topic,
                       fate="migrated" if new_path else "unmigrated", signal="banner",
-                      legacy_path=legacy_path, new_path=new_path)
+                      legacy_path=legacy_path, new_path=new_path, ministry=ministry)
         articles.append(art)
     for art in articles:
         if art.fate != "migrated":
@@ -544,7 +636,7 @@ def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share) 
 _RECURRING_SL = [sl for sl, _ in _RECURRING]
 
 
-def _new_only_articles(rng, writer, articles, count) -> list[Article]:
+def _new_only_articles(rng, writer, articles, count, ident_base: int = 0) -> list[Article]:
     """News published only on the portal: distractors for content matching."""
     out = []
     dated = [a for a in articles if a.day]
@@ -563,13 +655,14 @@ def _new_only_articles(rng, writer, articles, count) -> list[Article]:
         path = f"{prefix}{day.isoformat()}-{slugify(title)}"
         if any(a.new_path == path for a in articles + out):
             continue
-        art = Article(-k - 1, lang, day, title, [], topic, new_path=path, new_title=title, new_day=day,
+        art = Article(-k - 1 - ident_base, lang, day, title, [], topic, new_path=path, new_title=title, new_day=day,
                       new_paragraphs=writer.paragraphs(lang, topic, rng.randint(2, 5)))
         out.append(art)
     return out
 
 
-def _build_new(site: Site, articles: list[Article], new_base: str, rng, writer) -> None:
+def _build_new(site: Site, articles: list[Article], new_base: str, rng, writer,
+               ministries: tuple[Ministry, ...] = (_MNZ,)) -> None:
     migrated = [a for a in articles if (a.fate == "migrated" or a.ident < 0) and a.new_path]
     seen: set[str] = set()
     for art in migrated:
@@ -600,16 +693,17 @@ def _build_new(site: Site, articles: list[Article], new_base: str, rng, writer) 
             nxt = f'<a rel="next" href="{listing}?page={number + 1}">Naprej</a>' if number < len(pages) else ""
             site.add(path, _new_page(title="Novice" if lang == "sl" else "News", lang=lang,
                                      body=f"<h1>{'Novice' if lang == 'sl' else 'News'}</h1><ul>{links}</ul>{nxt}"))
-    statics = [a for a in migrated if not a.new_day]
-    ministry = f"/drzavni-organi/ministrstva/{_MINISTRY[2]}/"
+    pages = {m: f"/drzavni-organi/ministrstva/{m.slug}/" for m in ministries}
     site.add("/", _new_page(title="GOV.SI", lang="sl", body=(
         '<h1>GOV.SI</h1><p>Osrednje spletno mesto državne uprave.</p><a href="/novice/">Novice</a> '
-        f'<a href="{ministry}">{_MINISTRY[0]}</a>')))
+        + " ".join(f'<a href="{path}">{m.name_sl}</a>' for m, path in pages.items()))))
     site.add("/en/", _new_page(title="GOV.SI", lang="en", body=(
         "<h1>GOV.SI</h1><p>The state administration's central website.</p><a href=\"/en/news/\">News</a>")))
-    site.add(ministry, _new_page(title=_MINISTRY[0], lang="sl", body=(
-        f"<h1>{_MINISTRY[0]}</h1>" + _paragraphs_html(writer.paragraphs("sl", "uprava", 2))
-        + "".join(f'<a href="{a.new_path}">{_esc(a.new_title)}</a> ' for a in statics))))
+    for ministry, path in pages.items():
+        statics = [a for a in migrated if not a.new_day and a.ministry == ministry]
+        site.add(path, _new_page(title=ministry.name_sl, lang="sl", body=(
+            f"<h1>{ministry.name_sl}</h1>" + _paragraphs_html(writer.paragraphs("sl", "uprava", 2))
+            + "".join(f'<a href="{a.new_path}">{_esc(a.new_title)}</a> ' for a in statics))))
     site.add("/assets/css/gov.css", b"body{font-family:sans-serif}main{max-width:50em}", content_type="text/css")
     site.add("/assets/images/logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
              content_type="image/svg+xml")
@@ -622,7 +716,7 @@ def _build_new(site: Site, articles: list[Article], new_base: str, rng, writer) 
 
 
 def _build_legacy(site: Site, articles: list[Article], legacy_base: str, new_base: str,
-                  truth: dict[str, str | None], rng) -> None:
+                  truth: dict[str, str | None], rng, ministry: Ministry = _MNZ) -> None:
     banner_kinds = {"sl": ["sl_link", "sl_link", "sl_text", "sl_unlisted", "en_govsi"],
                     "en": ["en_govsi", "en_govsi", "en_govsi", "it"]}
     site_banner = {"sl": "sl_link", "en": "en_govsi"}
@@ -637,6 +731,7 @@ def _build_legacy(site: Site, articles: list[Article], legacy_base: str, new_bas
             continue
         if art.fate == "gone404":
             site.add(art.legacy_path, _legacy_page(title="Strani ni mogoče najti", lang=art.lang, nav_lang=art.lang,
+                                                   ministry=ministry,
                                                    body="<h1>Napaka 404</h1><p>Iskane strani ni.</p>"), status=404)
             continue
         if art.signal == "home301":
@@ -665,7 +760,7 @@ def _build_legacy(site: Site, articles: list[Article], legacy_base: str, new_bas
         banner = ""
         if art.signal != "plain":
             kind = rng.choice(banner_kinds[art.lang]) if rng.random() < 0.5 else site_banner[art.lang]
-            banner = _banner(kind, new_base, art.lang)
+            banner = _banner(kind, new_base, art.lang, ministry)
         parts = [f"<h1>{_esc(art.title)}</h1>"]
         if art.day:
             shown = _format_date(art.day, art.lang, art.date_style)
@@ -686,6 +781,7 @@ def _build_legacy(site: Site, articles: list[Article], legacy_base: str, new_bas
         parts.append(body_extra)
         charset = "windows-1250" if art.cp1250 == "meta" else "utf-8"
         page = _legacy_page(title=art.title, lang=art.lang if rng.random() < 0.85 else None, body="".join(parts),
+                            ministry=ministry,
                             nav_lang="en" if art.legacy_path.startswith("/en/") else "sl", banner=banner,
                             head=head, charset=charset)
         if art.cp1250:
@@ -696,10 +792,10 @@ def _build_legacy(site: Site, articles: list[Article], legacy_base: str, new_bas
         if art.print_alias:
             site.add(art.legacy_path + "?type=98", page)
             truth[url + "?type=98"] = new_url
-    _legacy_listings(site, articles, legacy_base, new_base, truth)
+    _legacy_listings(site, articles, legacy_base, new_base, truth, ministry)
 
 
-def _legacy_listings(site: Site, articles, legacy_base, new_base, truth) -> None:
+def _legacy_listings(site: Site, articles, legacy_base, new_base, truth, ministry: Ministry) -> None:
     for lang, listing in (("sl", _LEGACY_NEWS_SL), ("en", _LEGACY_NEWS_EN)):
         items = sorted((a for a in articles if a.day and a.legacy_path.startswith(
             _LEGACY_ARTICLE_SL if lang == "sl" else _LEGACY_ARTICLE_EN)), key=lambda a: a.day, reverse=True)
@@ -711,15 +807,18 @@ def _legacy_listings(site: Site, articles, legacy_base, new_base, truth) -> None
             nxt = f'<a href="{listing}?stran={number + 1}">Starejše</a>' if number < len(pages) else ""
             title = "Sporočila za javnost" if lang == "sl" else "Press releases"
             site.add(path, _legacy_page(title=title, lang=lang, nav_lang=lang, body=f"<h1>{title}</h1>{rows}{nxt}",
-                                        banner=_banner("sl_link" if lang == "sl" else "en_govsi", new_base, lang)))
+                                        ministry=ministry,
+                                        banner=_banner("sl_link" if lang == "sl" else "en_govsi", new_base, lang,
+                                                       ministry)))
             truth[legacy_base + path] = None
     for path, lang in (("/", "sl"), ("/en/", "en")):
         links = "".join(f'<a href="{a.legacy_path}">{_esc(a.title)}</a> ' for a in articles if not a.day)
-        site.add(path, _legacy_page(title=_MINISTRY[0] if lang == "sl" else _MINISTRY[1], lang=lang, nav_lang=lang,
-                                    body=f"<h1>{_MINISTRY[0] if lang == 'sl' else _MINISTRY[1]}</h1>{links}",
-                                    banner=_banner("sl_link" if lang == "sl" else "en_govsi", new_base, lang)))
+        name = ministry.name_sl if lang == "sl" else ministry.name_en
+        site.add(path, _legacy_page(title=name, lang=lang, nav_lang=lang, body=f"<h1>{name}</h1>{links}",
+                                    ministry=ministry,
+                                    banner=_banner("sl_link" if lang == "sl" else "en_govsi", new_base, lang, ministry)))
         # the ministry's home page lives on as its page on the portal; the English home has no equivalent
-        truth[legacy_base + path] = f"{new_base}/drzavni-organi/ministrstva/{_MINISTRY[2]}/" if lang == "sl" else None
+        truth[legacy_base + path] = f"{new_base}/drzavni-organi/ministrstva/{ministry.slug}/" if lang == "sl" else None
     site.add("/fileadmin/css/main.css", b"#header{background:#036}#footer{font-size:small}", content_type="text/css")
     site.add("/fileadmin/images/logo.png", _PNG, content_type="image/png")
     pages = [p for p, r in site.resources.items()

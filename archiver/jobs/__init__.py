@@ -1,26 +1,39 @@
-"""Scheduled jobs: the whole pipeline for one manifest, locked, with history.
+"""Scheduled jobs: the whole pipeline for one manifest, locked, with history, as a task graph.
 
 ``run_job(manifest, out_root)`` holds ``OUT/<name>/.lock`` (exit 4 when another
 run has it), creates ``OUT/<name>/runs/<UTC timestamp>/`` (or resumes the
 newest run there when it was killed half-way: the crawler continues where it
-stopped), and there:
+stopped), and runs the job's tasks (``tasks.py``) through an executor
+(``archiver.cluster``: in this process, on a local Dask cluster of
+``workers`` processes, or on the cluster at ``scheduler``), one code path:
 
-1. crawls the legacy site (``legacy/``) and detects notices
-   (``notices.jsonl``), then crawls the new site (``new/``) with the notices'
-   explicit targets on it as extra seeds, so each can be verified; each
-   re-crawl passes the previous run's crawl as ``previous`` so unchanged
-   pages are re-validated with conditional requests and stored as revisits;
-2. maps the notices to the new site, a person's decisions first (the
-   manifest's decisions file, written by ``archiver review``), and exports
-   the redirect manifest (``redirects.*``, ``candidates.jsonl`` for review);
-3. audits the legacy archive (``audit/``) against ``fail_under`` (exit 3);
-4. diffs against the previous run (``diff.json``), writes ``summary.json``,
-   points ``OUT/<name>/latest`` at the run and prunes to ``keep_runs``.
+1. each legacy site is crawled (one task per site, so a host is never crawled
+   by two tasks at once) and its notices detected (``notices.jsonl``); each
+   re-crawl passes the same site's crawl of an earlier run as ``previous``,
+   so unchanged pages are re-validated with conditional requests and stored
+   as revisits;
+2. once every site's detection is done, the new site is crawled once
+   (``new/``), with every site's explicit targets on it (and the decisions'
+   targets) as extra seeds, so each can be verified; its content index
+   (``mapping.PortalIndex``) is built once and saved in the run directory;
+3. each site is mapped against that index, a person's decisions first (the
+   manifest's decisions file, written by ``archiver review``), exported
+   (``redirects.*``, ``candidates.jsonl`` for review), audited (``audit/``,
+   ``fail_under``: exit 3) and, with ``[verify]`` or the site's
+   ``verify_against``, checked against the live server (``verify/``);
+4. a programme's rows are exported once more, all sites together, into the
+   run directory (one nginx or Apache config answers every legacy host);
+5. the run is diffed against the previous one (``diff.json``), ``summary.json``
+   is written, ``OUT/<name>/latest`` points at the run and old runs are pruned
+   to ``keep_runs``.
 
-Every stage reads the archive, never the live site.
+Where each file goes: ``layout.py``. Results do not depend on where tasks ran
+or in which order they finished. Every stage reads the archive, never the
+live site (except verify, which checks the live site by design).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -33,25 +46,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver import __version__
-from archiver.warc import iter_captures
-from archiver.audit import audit, write_report
-from archiver.capture import CrawlConfig, crawl
-from archiver.capture.crawllog import is_live_page
-from archiver.detect import detect, write_notices
+from archiver.cluster import InlineExecutor, open_executor
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, ArchiverError, UsageError
-from archiver.export import describe_refusals, export_all
+from archiver.export import describe_refusals
+from archiver.jobs import tasks
 from archiver.jobs.diff import counts as diff_counts
 from archiver.jobs.diff import diff_runs
-from archiver.jobs.history import JobHistory
+from archiver.jobs.graph import Skipped, TaskGraph
+from archiver.jobs.history import JobHistory, earlier_crawls
+from archiver.jobs.layout import RunLayout
 from archiver.jobs.lock import JobLock
+from archiver.jobs.manifest import LegacySite, Manifest
 from archiver.jobs.originals import original_files
-from archiver.jobs.manifest import Manifest
-from archiver.mapping import KINDS, Decisions, Thresholds, build_manifest, explicit_targets, load_decisions
-from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
+from archiver.mapping import KINDS, Decisions, Thresholds, load_decisions
 from archiver.mapping.decisions import decisions_report, report_lines
 from archiver.outputs import writable_dir, writable_file
-from archiver.verify import check_reachable, summary_line, verify_run
-from archiver.wacz import write_wacz
 
 __all__ = ["RunResult", "run_job", "JobLock", "JobHistory", "diff_runs"]
 
@@ -66,126 +75,19 @@ class RunResult:
     line: str = ""  # the one-line summary
 
 
-class _Captures:
-    """Re-iterable captures of one crawl (each pass re-reads its WARCs).
-
-    ``originals`` are earlier runs' WARC files that hold the payloads of this
-    crawl's revisit records: read first so revisits resolve to full bodies,
-    but their own captures are not yielded (they belong to earlier runs).
-    """
-
-    def __init__(self, crawl_dir: Path, originals: list[Path] = ()):
-        self.crawl_dir = crawl_dir.absolute()
-        self.originals = [str(p.absolute()) for p in originals]
-
-    def __iter__(self):
-        own = str(self.crawl_dir) + "/"
-        for capture in iter_captures([*self.originals, str(self.crawl_dir)]):
-            if capture.file.startswith(own):
-                yield capture
-
-
 def _utc(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
-def crawl_stats(crawl_dir: Path) -> dict[str, Any]:
-    """Numbers from a crawl directory's crawl.jsonl and WARC files.  ``pages`` counts HTML
-    pages that are there (2xx or 304), not robots.txt, sitemaps, images or styles; a 304
-    counts as "not modified", not as a redirect."""
-    states, records, statuses = Counter(), Counter(), Counter()
-    pages = 0
-    log_path = crawl_dir / "crawl.jsonl"
-    if log_path.is_file():
-        with log_path.open(encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                entry = json.loads(line)
-                states[entry.get("state") or "unknown"] += 1
-                if entry.get("record_type"):
-                    records[entry["record_type"]] += 1
-                status = entry.get("status")
-                if status is not None:
-                    statuses["not modified" if status == 304 else f"{status // 100}xx"] += 1
-                pages += is_live_page(entry)
-    warcs = sorted((crawl_dir / "warc").glob("*.warc*")) if (crawl_dir / "warc").is_dir() else []
-    return {
-        "urls": sum(states.values()),
-        "fetched": sum(statuses.values()),
-        "pages": pages,
-        "failed": states.get("failed", 0),
-        "skipped": states.get("skipped", 0),
-        "responses": records.get("response", 0),
-        "revisits": records.get("revisit", 0),
-        "statuses": dict(sorted(statuses.items())),
-        "warc_files": len(warcs),
-        "warc_bytes": sum(p.stat().st_size for p in warcs),
-    }
-
-
 class _Run:
-    """One run of one job: the stages in order, each recorded in the summary."""
+    """One run of one job: its task graph, and the summary made of the tasks' results."""
 
-    def __init__(self, manifest: Manifest, history: JobHistory, run_dir: Path, previous: Path | None, progress: str):
-        self.captures: dict[str, _Captures] = {}
-        self.decisions: Decisions | None = None
+    def __init__(self, manifest: Manifest, layout: RunLayout, progress: str, inline: bool):
         self.manifest = manifest
-        self.history = history
-        self.run_dir = run_dir
-        self.previous = previous
-        self.progress = progress
-        self.summary: dict[str, Any] = {
-            "job": manifest.name,
-            "archiver": __version__,
-            "manifest": str(manifest.path.absolute()) if manifest.path else None,
-            "run": run_dir.name,
-            "run_dir": str(run_dir.absolute()),
-            "previous_run": previous.name if previous else None,
-            "status": "running",
-        }
-
-    def stage(self, name: str, func, *args, **kwargs):
-        log.info("%s: %s", self.manifest.name, name)
-        started = time.monotonic()
-        try:
-            result = func(*args, **kwargs)
-        except ArchiverError:
-            raise
-        except Exception as exc:
-            (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-            raise ArchiverError(f"{name} failed: {type(exc).__name__}: {exc} (traceback in {self.run_dir / 'error.log'})") from exc
-        self.summary.setdefault("seconds_by_stage", {})[name] = round(time.monotonic() - started, 2)
-        return result
-
-    # stages ------------------------------------------------------------
-    def crawl(self, side: str, extra_seeds: tuple[str, ...] = ()) -> None:
-        # the newest finished crawl of this side, even from a run whose later stages failed
-        earlier = [run / side for run in self.history.runs() if run != self.run_dir]
-        finished = [crawl_dir for crawl_dir in earlier if (crawl_dir / "index.cdxj").is_file()]
-        previous = finished[-1] if finished else None
-        config = self.manifest.crawl_config(side, self.run_dir / side, previous=previous, progress=self.progress)
-        config.seeds = list(dict.fromkeys([*config.seeds, *extra_seeds]))
-        config.wacz = False  # packed by the "wacz" stage, with the originals from every earlier run
-        result = crawl(config)
-        if not result.ok:
-            raise UsageError(f"{side} site: nothing could be fetched, every seed was unreachable "
-                                f"({', '.join(config.seeds)}); see {self.run_dir / side / 'crawl.jsonl'}")
-        originals, _ = self.history.crawl_inputs(self.run_dir, side)
-        self.captures[side] = _Captures(self.run_dir / side, originals)
-        self.summary.setdefault("crawl", {})[side] = {
-            **crawl_stats(self.run_dir / side),
-            "incremental_from": previous.parent.name if previous else None,
-            "originals_in": sorted({p.relative_to(self.history.runs_dir).parts[0] for p in originals}),
-        }
-
-    def wacz(self, side: str) -> None:
-        """Pack the crawl of ``side`` as ``<side>/archive.wacz``, with its revisits' originals."""
-        packed = write_wacz(self.run_dir / side, originals=self.captures[side].originals)
-        self.summary["crawl"][side]["wacz"] = {
-            "file": f"{side}/{packed.path.name}", "pages": packed.pages, "records": packed.records,
-            "bytes": packed.bytes, "original_files": packed.original_files,
-            "unresolved_revisits": packed.unresolved_revisits}
+        self.layout = layout
+        self.progress = progress if inline else "none"  # a worker has no terminal: progress is per task
+        self.inline = inline
+        self.decisions: Decisions | None = None
 
     def load_decisions(self) -> None:
         """Read the job's decisions file, when there is one: a bad file stops the run before any crawl."""
@@ -193,114 +95,228 @@ class _Run:
         if path is not None and path.is_file():
             self.decisions = load_decisions(path, allowed_hosts=self.manifest.target_hosts)
 
-    def detect(self) -> list:
-        notices = detect(self.captures["legacy"], new_hosts=self.manifest.new.hosts, phrases=self.manifest.detect.phrases)
-        write_notices(notices, self.run_dir / "notices.jsonl")
-        self.summary["notices"] = dict(Counter(n.classification for n in notices))
-        return notices
+    # the graph -------------------------------------------------------------------------
+    def graph(self) -> TaskGraph:
+        m, layout = self.manifest, self.layout
+        graph = TaskGraph(m.name)
+        for site in m.sites:
+            crawl = graph.add(f"crawl:{site.name}", site.name, "crawl", functools.partial(self._crawl_site, site))
+            graph.add(f"detect:{site.name}", site.name, "detect", functools.partial(self._detect, site), needs=[crawl])
+        graph.add("crawl:new", "new", "crawl", self._crawl_new, after=[f"detect:{s.name}" for s in m.sites])
+        graph.add("index:new", "new", "index", self._index, needs=["crawl:new"])
+        for site in m.sites:
+            mapped = graph.add(f"map:{site.name}", site.name, "map and export", functools.partial(self._map, site),
+                               needs=[f"crawl:{site.name}", f"detect:{site.name}", "index:new"])
+            graph.add(f"audit:{site.name}", site.name, "audit", functools.partial(self._audit, site),
+                      needs=[f"crawl:{site.name}", mapped])
+            if self.against(site):
+                graph.add(f"verify:{site.name}", site.name, "verify", functools.partial(self._verify, site),
+                          needs=["crawl:new", mapped])
+        if layout.programme:
+            graph.add("combine", "job", "combined export", self._combine, needs=[f"map:{s.name}" for s in m.sites])
+        return graph
 
-    def targets_on_new_site(self, notices: list) -> tuple[str, ...]:
-        """Explicit targets (redirects, refreshes, scripts, canonicals) on the new site's hosts.
+    def against(self, site: LegacySite) -> str | None:
+        """The server a site is verified against: its own ``verify_against``, else ``[verify] against``."""
+        return site.verify_against or self.manifest.verify.against
 
-        They become extra seeds of the new crawl: an old slug that the portal
-        only reaches by redirect is linked from nowhere on it, and mapping can
-        only verify a target that was captured.
-        """
-        hosts = set(self.manifest.new.hosts)
-        decided = self.decisions.targets() if self.decisions is not None else []
-        return tuple(url for url in dict.fromkeys([*explicit_targets(notices), *decided])
-                     if urlsplit(url).netloc.lower() in hosts)
+    def _previous(self, crawl_dir: Path) -> Path | None:
+        """The newest finished crawl of the same site in an earlier run, even one whose later stages failed."""
+        finished = [c for c in earlier_crawls(crawl_dir) if (c / "index.cdxj").is_file()]
+        return finished[-1] if finished else None
 
-    def map(self, notices: list) -> list:
+    def _crawl_task(self, side: str, crawl_dir: Path, label: str, **extra) -> tuple:
+        config = self.manifest.crawl_config(side, crawl_dir, previous=self._previous(crawl_dir), progress=self.progress)
+        return tasks.run_crawl, tasks.CrawlTask(label, config, self.layout.run_dir, tuple(earlier_crawls(crawl_dir)),
+                                                wacz=bool(self.manifest.crawl.get("wacz")), **extra)
+
+    def _crawl_site(self, site: LegacySite, results) -> tuple:
+        label = f"site {site.name}" if self.layout.programme else "legacy site"
+        return self._crawl_task(site.name, self.layout.legacy_crawl(site.name), label)
+
+    def _crawl_new(self, results) -> tuple:
+        detected = [self.layout.site_dir(s.name) / "notices.jsonl" for s in self.manifest.sites
+                    if f"detect:{s.name}" in results]
+        decided = tuple(self.decisions.targets()) if self.decisions is not None else ()
+        hosts = self.manifest.new.hosts
+        return self._crawl_task("new", self.layout.new_crawl, "new site", notices=tuple(detected), target_hosts=hosts,
+                                extra_seeds=tuple(u for u in decided if urlsplit(u).netloc.lower() in hosts))
+
+    def _detect(self, site: LegacySite, results) -> tuple:
+        return tasks.run_detect, tasks.DetectTask(
+            self.layout.legacy_crawl(site.name), tuple(results[f"crawl:{site.name}"]["originals"]),
+            self.layout.site_dir(site.name) / "notices.jsonl", self.manifest.new.hosts, self.manifest.detect.phrases)
+
+    def _index(self, results) -> tuple:
         settings = self.manifest.mapping
         thresholds = Thresholds() if settings.min_confidence is None else Thresholds(accept=settings.min_confidence)
-        with CandidatesWriter(self.run_dir / CANDIDATES_FILE) as candidates:
-            rows = build_manifest(notices, self.captures["legacy"], self.captures["new"],
-                                  allowed_hosts=self.manifest.target_hosts, rules=settings.rules,
-                                  thresholds=thresholds, status=settings.status, decisions=self.decisions,
-                                  candidates=candidates, assets=settings.assets,
-                                  documents_follow_gone=settings.documents_follow_gone)
-        self.summary["redirects"] = {"rows": len(rows)}
-        return rows
+        return tasks.run_index, tasks.IndexTask(self.layout.new_crawl, tuple(results["crawl:new"]["originals"]),
+                                                self.layout.portal_index, thresholds, settings.assets,
+                                                settings.documents_follow_gone)
 
-    def export(self, rows: list) -> None:
-        """Write the exports; ``summary["redirects"]`` then counts what they hold, refusals by cause.
-
-        The Apache configuration names its map through ``OUT/<name>/latest``,
-        which retention never deletes.
-        """
+    def _map(self, site: LegacySite, results) -> tuple:
+        settings = self.manifest.mapping
         formats = self.manifest.export.formats
-        formats = list(formats) if formats is not None else None
-        exported = export_all(rows, self.run_dir, formats=formats, allowed_hosts=self.manifest.target_hosts,
-                              deploy_dir=self.history.latest_link.absolute())
-        counts = exported.counts()
-        self.summary["redirects"] = {"rows": len(rows), **counts["exported"], "review": counts["review"],
-                                     "refused": counts["refused"], "skipped_by_format": counts["skipped"],
-                                     "exported": sum(counts["exported"][k] for k in KINDS)}
-        if exported.warnings:
-            self.summary["export_warnings"] = exported.warnings
-        self.summary["exports"] = {name: str(Path(p).name) for name, p in exported.paths.items()}
+        return tasks.run_map, tasks.MapTask(
+            self.layout.portal_index, self.layout.site_dir(site.name), self.layout.legacy_crawl(site.name),
+            tuple(results[f"crawl:{site.name}"]["originals"]), self.manifest.target_hosts, settings.rules,
+            settings.status, self.decisions, formats, keep_rows=self.layout.programme,
+            deploy_dir=self.deployed(self.layout.site_dir(site.name)))
+
+    def _combine(self, results) -> tuple:
+        return tasks.run_combine, tasks.CombineTask(
+            self.layout.run_dir, tuple(self.layout.site_dir(s.name) for s in self.manifest.sites),
+            self.manifest.target_hosts, self.manifest.export.formats, deploy_dir=self.deployed(self.layout.run_dir))
+
+    def deployed(self, directory: Path) -> Path:
+        """Where a web server reads ``directory``'s exports: through ``OUT/<name>/latest``, which
+        retention never deletes (the Apache configuration names its map there)."""
+        run_dir = self.layout.run_dir
+        return (run_dir.parent.parent / "latest").absolute() / Path(directory).relative_to(run_dir)
+
+    def _audit(self, site: LegacySite, results) -> tuple:
+        return tasks.run_audit, tasks.AuditTask(
+            self.layout.run_dir, self.layout.site_dir(site.name), self.layout.legacy_crawl(site.name),
+            tuple(results[f"crawl:{site.name}"]["originals"]), site.expected or self.manifest.audit.expected,
+            self.manifest.audit.fail_under, workers=None if self.inline else 1)
+
+    def _verify(self, site: LegacySite, results) -> tuple:
+        settings = self.manifest.verify
+        return tasks.run_verify, tasks.VerifyTask(
+            self.layout.run_dir, self.layout.site_dir(site.name), self.against(site), self.manifest.target_hosts,
+            dict(self.manifest.crawl), self.layout.new_crawl, tuple(results["crawl:new"]["originals"]),
+            settings.fail_under)
+
+    # the summary -----------------------------------------------------------------------
+    def record(self, summary: dict, results: dict, failures: dict) -> bool:
+        """Put the tasks' results into ``summary``; True when every audit and verify passed.
+        Raises the first failure (in task order) once everything that could run has run."""
+        seconds = {}
+        for key, result in results.items():
+            node = key.split(":", 1)
+            seconds[f"{node[1] if len(node) > 1 else 'job'} {node[0]}"] = result.get("seconds")
+        summary["seconds_by_task"] = seconds
+        sites: dict[str, dict] = {}
+        for site in self.manifest.sites:
+            one = sites[site.name] = {}
+            if crawl := results.get(f"crawl:{site.name}"):
+                one["crawl"] = _crawl_summary(crawl)
+            if detect := results.get(f"detect:{site.name}"):
+                one["notices"] = detect["notices"]
+            if mapped := results.get(f"map:{site.name}"):
+                one["redirects"], one["exports"] = mapped["redirects"], mapped["exports"]
+                if "export_warnings" in mapped:
+                    one["export_warnings"] = mapped["export_warnings"]
+                if self.decisions is not None:
+                    self.decisions.applied.update(mapped["applied"])
+            if audit := results.get(f"audit:{site.name}"):
+                one["audit"] = {k: v for k, v in audit.items() if k != "seconds"}
+            if verify := results.get(f"verify:{site.name}"):
+                one["verify"] = {k: v for k, v in verify.items() if k not in ("seconds", "line")}
+                if not verify["passed"]:
+                    log.warning("%s", verify["line"])
+        shared = {}
+        if crawl := results.get("crawl:new"):
+            shared["crawl"] = _crawl_summary(crawl)
+        if index := results.get("index:new"):
+            shared["index"] = {k: v for k, v in index.items() if k != "seconds"}
+        if self.layout.programme:
+            summary["crawl"] = {"new": shared["crawl"]} if "crawl" in shared else {}
+            if "index" in shared:
+                summary["portal_index"] = shared["index"]
+            summary["sites"] = sites
+            if combined := results.get("combine"):
+                summary["redirects"], summary["exports"] = combined["redirects"], combined["exports"]
+                if "export_warnings" in combined:
+                    summary["export_warnings"] = combined["export_warnings"]
+            audits = {name: s["audit"] for name, s in sites.items() if "audit" in s}
+            if audits:
+                summary["audit"] = {"passed": all(a["passed"] for a in audits.values()),
+                                    "fail_under": self.manifest.audit.fail_under,
+                                    "completeness": {name: a["completeness"] for name, a in audits.items()}}
+            verifies = {name: s["verify"] for name, s in sites.items() if "verify" in s}
+            if verifies:
+                summary["verify"] = {"passed": all(v["passed"] for v in verifies.values()),
+                                     "sites": {name: v["ratio"] for name, v in verifies.items()}}
+        else:
+            one = sites[self.manifest.sites[0].name]
+            summary["crawl"] = {**({"legacy": one["crawl"]} if "crawl" in one else {}),
+                                **({"new": shared["crawl"]} if "crawl" in shared else {})}
+            if "index" in shared:
+                summary["portal_index"] = shared["index"]
+            summary.update({k: v for k, v in one.items() if k != "crawl"})
+        self._raise_first(failures)
+        passed = [s["audit"]["passed"] for s in sites.values()] + [s["verify"]["passed"] for s in sites.values()
+                                                                   if "verify" in s]
+        return all(passed)
+
+    def _raise_first(self, failures: dict) -> None:
+        if not failures:
+            return
+        errors = {}
+        for key, exc in failures.items():
+            if isinstance(exc, Skipped):
+                continue
+            if not isinstance(exc, ArchiverError):
+                log_file = self.layout.run_dir / "error.log"
+                with log_file.open("a", encoding="utf-8") as out:
+                    out.write(f"{key}:\n{''.join(traceback.format_exception(exc))}\n")
+                exc = ArchiverError(f"{key.replace(':', ' ')} failed: {type(exc).__name__}: {exc} "
+                                    f"(traceback in {log_file})")
+            errors[key] = exc
+        first = next(iter(errors.values()))
+        if len(errors) > 1:
+            log.error("%d tasks failed: %s", len(errors), "; ".join(str(e) for e in errors.values()))
+        raise first
+
+    def decisions_summary(self, summary: dict) -> None:
         path = self.manifest.decisions_file
-        report = decisions_report(self.decisions, path.absolute() if path else None, exported.paths.get("rejected"),
+        rejected = self.layout.run_dir / "redirects.rejected.json"
+        report = decisions_report(self.decisions, path.absolute() if path else None, rejected,
                                   self.manifest.target_hosts)
-        self.summary["decisions"] = report
+        summary["decisions"] = report
         for line in report_lines(report)[1:]:
             log.warning("%s", line.strip())
 
-    def audit(self) -> bool:
-        """Audit the legacy archive; False when it is under ``fail_under``."""
-        legacy = self.run_dir / "legacy"
-        redirects = self.run_dir / "redirects.csv"
-        # Expected URLs: the crawl log (it holds every sitemap URL, as seeds) and the
-        # redirect manifest; sitemaps are not fetched again. The earlier runs' files
-        # holding the originals of this run's revisits are part of the collection.
-        report = audit(
-            [*self.captures["legacy"].originals, legacy],
-            expected_file=self.manifest.audit.expected,
-            crawl_logs=[legacy / "crawl.jsonl"],
-            redirects=redirects if redirects.is_file() else None,
-            fail_under=self.manifest.audit.fail_under,
-        )
-        write_report(report, self.run_dir / "audit")
-        self.summary["audit"] = {"completeness": report.completeness, "fail_under": self.manifest.audit.fail_under,
-                                 "passed": report.passed, "report": "audit/audit.html"}
-        return report.passed
 
-    def verify(self) -> bool:
-        """Check the live server ([verify] against) against this run's redirects.csv, its
-        targets against the new site's capture; False when under ``fail_under``."""
-        settings = self.manifest.verify
-        report, paths = verify_run(self.run_dir, settings.against, allowed_hosts=self.manifest.target_hosts,
-                                   config=CrawlConfig(**self.manifest.crawl), new_captures=self.captures["new"],
-                                   fail_under=settings.fail_under)
-        self.summary["verify"] = {**report.summary(), "report": "verify/verify.html"}
-        check_reachable(report, paths["html"])
-        if not report.passed:
-            log.warning("%s", summary_line(report, paths["html"]))
-        return report.passed
-
-    def diff(self) -> None:
-        diff = diff_runs(self.previous, self.run_dir)
-        (self.run_dir / "diff.json").write_text(json.dumps(diff, indent=1, ensure_ascii=False), encoding="utf-8")
-        self.summary["diff"] = diff_counts(diff)
+def _crawl_summary(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in ("originals", "seconds")}
 
 
 def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool = False,
-            json_summary: Path | str | None = None, progress: str | None = None) -> RunResult:
-    """Run the whole job once; see the module docstring. Raises ``LockHeldError`` (exit 4)."""
+            json_summary: Path | str | None = None, progress: str | None = None, workers: int | None = None,
+            scheduler: str | None = None) -> RunResult:
+    """Run the whole job once; see the module docstring. ``workers``: a local Dask cluster of that
+    many processes; ``scheduler``: an existing cluster's address; neither: in this process.
+    Raises ``LockHeldError`` (exit 4)."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: expected a number > 0, got {workers}")
     job_dir = writable_dir(Path(out_root) / manifest.name)
     if json_summary:
         writable_file(json_summary, "--json-summary file")
     history = JobHistory(job_dir)
     history.check_latest()
     started = time.time()
-    with JobLock(job_dir / ".lock") as lock:
+    with JobLock(job_dir / ".lock") as lock, \
+            open_executor(workers=workers, scheduler=scheduler) as (executor, cluster):
         previous = history.latest()
         interrupted = history.interrupted()
         run_dir = interrupted or history.new_run()
-        run = _Run(manifest, history, run_dir, previous, progress or ("none" if quiet else "auto"))
-        summary = run.summary
-        summary["started"] = _utc(started)
+        layout = RunLayout(run_dir, tuple(site.name for site in manifest.sites), manifest.programme)
+        run = _Run(manifest, layout, progress or ("none" if quiet else "auto"), isinstance(executor, InlineExecutor))
+        summary: dict[str, Any] = {
+            "job": manifest.name,
+            "archiver": __version__,
+            "manifest": str(manifest.path.absolute()) if manifest.path else None,
+            "run": run_dir.name,
+            "run_dir": str(run_dir.absolute()),
+            "previous_run": previous.name if previous else None,
+            "status": "running",
+            "cluster": cluster,
+            "started": _utc(started),
+        }
+        if manifest.programme:
+            summary["sites"] = {site.name: {} for site in manifest.sites}
         if interrupted:
             log.warning("resuming run %s, which was interrupted", run_dir.name)
             summary["resumed"] = True
@@ -309,20 +325,17 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         if lock.stale_holder:
             summary["stale_lock_taken_over"] = lock.stale_holder
         try:
-            run.stage("decisions", run.load_decisions)
-            run.stage("crawl legacy", run.crawl, "legacy")
-            if manifest.crawl.get("wacz"):
-                run.stage("wacz legacy", run.wacz, "legacy")
-            notices = run.stage("detect", run.detect)
-            run.stage("crawl new", run.crawl, "new", run.targets_on_new_site(notices))
-            if manifest.crawl.get("wacz"):
-                run.stage("wacz new", run.wacz, "new")
-            rows = run.stage("map", run.map, notices)
-            run.stage("export", run.export, rows)
-            passed = run.stage("audit", run.audit)
-            if manifest.verify.against:
-                passed = run.stage("verify", run.verify) and passed
-            run.stage("diff", run.diff)
+            run.load_decisions()
+            graph = run.graph()
+            log.info("%s: %d legacy site(s), %d tasks, running on %s", manifest.name, len(manifest.sites),
+                     len(graph.nodes), cluster)
+            results, failures = graph.run(executor)
+            layout.portal_index.unlink(missing_ok=True)  # read by every mapping, needed by nothing later
+            passed = run.record(summary, results, failures)
+            run.decisions_summary(summary)
+            diff = diff_runs(previous, run_dir)
+            (run_dir / "diff.json").write_text(json.dumps(diff, indent=1, ensure_ascii=False), encoding="utf-8")
+            summary["diff"] = diff_counts(diff)
         except ArchiverError as exc:
             summary.update(status="failed", error=str(exc), exit_code=exc.exit_code)
             _finish(summary, run_dir, started, json_summary)
@@ -344,8 +357,9 @@ def _holders_of_originals(kept: list[Path], runs: list[Path]) -> set[Path]:
     """Runs (of ``runs``, oldest first) holding payloads that the ``kept`` runs' revisits need."""
     needed: set[Path] = set()
     for run in kept:
-        for crawl_dir in (p for p in run.iterdir() if (p / "index.cdxj").is_file()):
-            earlier = [r / crawl_dir.name for r in runs[: runs.index(run)] if (r / crawl_dir.name).is_dir()]
+        for crawl_dir in (p for p in RunLayout.of(run).crawls().values() if (p / "index.cdxj").is_file()):
+            relative = crawl_dir.relative_to(run)
+            earlier = [r / relative for r in runs[: runs.index(run)] if (r / relative).is_dir()]
             for warc in original_files(crawl_dir, earlier):
                 needed.update(r for r in runs if r in warc.parents)
     return needed
@@ -366,10 +380,37 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
+def _site_crawls(summary: dict) -> dict[str, dict]:
+    """Label -> crawl numbers: ``legacy`` and ``new`` (one site), or each site's name and ``new``."""
+    if "sites" not in summary:
+        return summary.get("crawl", {})
+    crawls = {name: site["crawl"] for name, site in summary["sites"].items() if "crawl" in site}
+    return {**crawls, **summary.get("crawl", {})}
+
+
+def _completeness(audit: dict) -> str:
+    """``98.1%``, or a programme's lowest site ``97.0% (lowest: mju)``."""
+    ratio = audit.get("completeness")
+    if isinstance(ratio, dict):
+        known = {name: r for name, r in ratio.items() if r is not None}
+        if not known:
+            return "n/a"
+        name = min(known, key=known.get)
+        return f"{known[name]:.1%} (lowest: {name})" if len(ratio) > 1 else f"{known[name]:.1%}"
+    return "n/a" if ratio is None else f"{ratio:.1%}"
+
+
+def _legacy_changes(diff: dict) -> dict:
+    """New, changed and gone legacy URLs since the previous run (every site of a programme together)."""
+    if "sites" in diff:
+        return {k: sum(d[k] for d in diff["sites"].values()) for k in ("new", "changed", "gone")}
+    return diff["legacy"]
+
+
 def one_line(summary: dict) -> str:
     """The cron-mail line: job, status, pages, redirects, audit, changes, where."""
     parts = [f"archiver {summary['job']}: {summary['status']}"]
-    crawl = summary.get("crawl", {})
+    crawl = _site_crawls(summary)
     if crawl:
         bytes_written = sum(c["warc_bytes"] for c in crawl.values())
         parts.append("; ".join(f"{side} {c['fetched']} fetched ({c['revisits']} as revisits)" for side, c in crawl.items())
@@ -380,12 +421,12 @@ def one_line(summary: dict) -> str:
         parts.append(f"{r['exported']} redirect rows ({r['page']} page, {r.get('document', 0)} document, "
                      f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched{refused})")
     audit = summary.get("audit")
-    if audit and audit.get("completeness") is not None:
+    if audit and _completeness(audit) != "n/a":
         bar = f" < {audit['fail_under']:.0%}" if not audit["passed"] else ""
-        parts.append(f"audit {audit['completeness']:.1%}{bar}")
+        parts.append(f"audit {_completeness(audit)}{bar}")
     diff = summary.get("diff")
     if diff and summary.get("previous_run"):
-        legacy = diff["legacy"]
+        legacy = _legacy_changes(diff)
         parts.append(f"since last run: {legacy['new']} new, {legacy['changed']} changed, {legacy['gone']} gone")
     if summary.get("error"):
         parts.append(summary["error"])
@@ -393,24 +434,53 @@ def one_line(summary: dict) -> str:
     return " | ".join(parts)
 
 
+def _crawl_lines(label: str, c: dict) -> list[str]:
+    lines = [f"  {label + ':':12} {c['fetched']} fetched ({c.get('pages', 0)} pages), {c['responses']} new/changed records, "
+             f"{c['revisits']} revisits, {c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in "
+             f"{c['warc_files']} WARC file(s)"]
+    if w := c.get("wacz"):
+        missing = f"; {w['unresolved_revisits']} revisits without original" if w["unresolved_revisits"] else ""
+        lines.append(f"  {'':12} {w['file']}: {w['pages']} pages, {_mb(w['bytes'])}{missing}  (open in ReplayWeb.page)")
+    return lines
+
+
+def _redirects_line(r: dict) -> str:
+    refused = f"; {describe_refusals(r['refused'])} (redirects.rejected.json)" if r["refused"] else ""
+    return (f"{r['rows']} legacy URLs; exported {r['page']} page, {r.get('document', 0)} document, "
+            f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review{refused}")
+
+
 def format_summary(summary: dict) -> str:
     """The multi-line summary printed to the terminal."""
     lines = [f"job {summary['job']} run {summary['run']} ({summary['seconds']} s): {summary['status']}",
              f"  results:   {summary['run_dir']}"]
-    for side, c in summary.get("crawl", {}).items():
-        lines.append(f"  {side + ' site:':12} {c['fetched']} fetched ({c.get('pages', 0)} pages), {c['responses']} new/changed records, {c['revisits']} revisits, "
-                     f"{c['failed']} failed, {c['skipped']} skipped; {_mb(c['warc_bytes'])} in {c['warc_files']} WARC file(s)")
-        if w := c.get("wacz"):
-            missing = f"; {w['unresolved_revisits']} revisits without original" if w["unresolved_revisits"] else ""
-            lines.append(f"  {'':12} {w['file']}: {w['pages']} pages, {_mb(w['bytes'])}{missing}  (open in ReplayWeb.page)")
-    if "notices" in summary:
-        lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
-    if "exported" in summary.get("redirects", {}):
-        r = summary["redirects"]
-        lines.append(f"  redirects: {r['rows']} legacy URLs; exported {r['page']} page, {r.get('document', 0)} document, "
-                     f"{r['fallback']} fallback, {r['gone']} gone, {r['unmatched']} unmatched; {r['review']} to review")
-        if r["refused"]:
-            lines.append(f"  refused:   {describe_refusals(r['refused'])} (redirects.rejected.json)")
+    if summary.get("cluster") and summary["cluster"] != "in-process":
+        lines.append(f"  cluster:   {summary['cluster']}")
+    if "sites" in summary:
+        for name, site in summary["sites"].items():
+            lines.extend(_crawl_lines(f"site {name}", site["crawl"]) if "crawl" in site else [f"  site {name}:"])
+            if "notices" in site:
+                lines.append(f"  {'':12} notices: " + ", ".join(f"{k} {v}" for k, v in sorted(site["notices"].items())))
+            if "redirects" in site:
+                lines.append(f"  {'':12} redirects: {_redirects_line(site['redirects'])}")
+            if audit := site.get("audit"):
+                lines.append(f"  {'':12} audit: completeness {_completeness(audit)}  ({audit['report']})")
+            if verify := site.get("verify"):
+                lines.append(f"  {'':12} verify: {verify['right']} of {verify['checked']} checked rows right  "
+                             f"({verify['report']})")
+        for label, c in summary.get("crawl", {}).items():
+            lines.extend(_crawl_lines(label + " site", c))
+    else:
+        for side, c in summary.get("crawl", {}).items():
+            lines.extend(_crawl_lines(side + " site", c))
+        if "notices" in summary:
+            lines.append("  notices:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["notices"].items())) + "  (notices.jsonl)")
+    if "redirects" in summary:
+        every = "every site: " if "sites" in summary else ""
+        lines.append(f"  redirects: {every}{_redirects_line(summary['redirects'])}")
+    for name, site in summary.get("sites", {}).items():
+        for warning in site.get("export_warnings", []):
+            lines.append(f"  warning:   site {name}: {warning}")
     if "exports" in summary:
         lines.append("  exports:   " + ", ".join(summary["exports"].values()))
     for warning in summary.get("export_warnings", []):
@@ -418,13 +488,13 @@ def format_summary(summary: dict) -> str:
     if "decisions" in summary:
         lines.extend(f"  {line}" for line in report_lines(summary["decisions"])[:1])
     if audit := summary.get("audit"):
-        completeness = "n/a" if audit["completeness"] is None else f"{audit['completeness']:.1%}"
         bar = f" (fail_under {audit['fail_under']:.0%}: {'passed' if audit['passed'] else 'FAILED'})" if audit["fail_under"] is not None else ""
-        lines.append(f"  audit:     completeness {completeness}{bar}  ({audit['report']})")
+        where = f"  ({audit['report']})" if "report" in audit else ""
+        lines.append(f"  audit:     completeness {_completeness(audit)}{bar}{where}")
     if diff := summary.get("diff"):
         if summary.get("previous_run"):
-            for side in ("legacy", "new"):
-                d = diff[side]
+            changed = {"legacy": _legacy_changes(diff), "new": diff["new"]}
+            for side, d in changed.items():
                 lines.append(f"  changes:   {side}: {d['new']} new, {d['changed']} changed, {d['gone']} gone URLs since {summary['previous_run']}")
             r = diff["redirects"]
             lines.append(f"  changes:   redirects: {r['added']} added, {r['removed']} removed, {r['changed']} changed  (archiver diff)")

@@ -12,6 +12,16 @@ from archiver.jobs.manifest import load_manifest
 from archiver.jobs.schedule import schedule_text
 from archiver.outputs import writable_file
 
+def add_cluster_arguments(parser) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS``: where the job's tasks run (default: in this process)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="run the tasks on a local Dask cluster of N worker processes (default: in this process)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the tasks on an existing Dask cluster (tcp://HOST:8786); every worker must see "
+                            "--out and the manifest's files at the same path (NFS or a cluster filesystem)")
+
+
 EPILOG = """exit status: 0 ok, 1 failure (e.g. disk full), 2 bad manifest, options or
 unreachable seeds, 3 audit under [audit] fail_under, 4 another run of the job
 holds its lock"""
@@ -25,6 +35,7 @@ def add_parser(sub) -> None:
     run.add_argument("--out", default="output", metavar="DIR", help="output root (default: output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only the one-line summary (for cron mail)")
     run.add_argument("--json-summary", metavar="FILE", help="also write the run summary as JSON to FILE")
+    add_cluster_arguments(run)
 
     diff = sub.add_parser("diff", help="what changed between two runs of a job (URLs and redirect rows)",
                           description="JOB_DIR (OUT/<name>): the latest run against the one before. "
@@ -56,8 +67,10 @@ def _run(args) -> int:
         from archiver.demo import embedded_sites
 
         with embedded_sites(manifest, Path(args.out)) as (live, _pair):
-            return run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary).exit_code
-    return run_job(manifest, args.out, quiet=args.quiet, json_summary=args.json_summary).exit_code
+            return run_job(live, args.out, quiet=args.quiet, json_summary=args.json_summary, workers=args.workers,
+                           scheduler=args.scheduler).exit_code
+    return run_job(manifest, args.out, quiet=args.quiet, json_summary=args.json_summary, workers=args.workers,
+                   scheduler=args.scheduler).exit_code
 
 
 def _diff(args) -> int:

@@ -8,7 +8,9 @@ unchanged by definition. Digests come from the crawl's
 ``index.cdxj``, matched to ``crawl.jsonl`` by WARC file and offset, and are
 read from the WARC record header where the index lacks them.
 
-Redirect rows (``redirects.csv``) are compared by old URL: added, removed,
+Each legacy site of a programme is compared with the same site in the
+earlier run (``sites``), the new site once. Redirect rows (``redirects.csv``:
+a programme's combined one) are compared by old URL: added, removed,
 and changed (target, status or kind). When both runs checked the live server
 (``verify/verify.json``), the rows whose verdict changed are listed too: a
 deploy that broke rows shows as ``ok -> not_redirected``.
@@ -19,10 +21,10 @@ import csv
 import json
 from pathlib import Path
 
+from archiver.jobs.layout import NEW_CRAWL, RunLayout
 from archiver.jobs.originals import index_records
 from archiver.verify import read_verdicts
 
-SIDES = ("legacy", "new")
 VERIFY_JSON = Path("verify") / "verify.json"
 _GONE_STATUSES = (404, 410)
 
@@ -140,17 +142,46 @@ def diff_verdicts(before: dict[str, str], after: dict[str, str]) -> list[dict]:
             if url in before and before[url] != now]
 
 
+def _verdicts(layout: RunLayout) -> dict[str, str]:
+    """Every site's verify verdicts by old URL (a programme's sites have distinct hosts)."""
+    found: dict[str, str] = {}
+    for name in layout.sites:
+        found.update(read_verdicts(layout.site_dir(name) / VERIFY_JSON))
+    return found
+
+
+def _legacy_crawl(layout: RunLayout | None, name: str, programme: bool) -> Path | None:
+    """A site's legacy crawl in ``layout`` when that run has the same layout (and the site)."""
+    if layout is None or layout.programme != programme or (programme and name not in layout.sites):
+        return None
+    return layout.legacy_crawl(layout.sites[0] if not programme else name)
+
+
 def diff_runs(before: Path | str | None, after: Path | str) -> dict:
     """The full diff of run directory ``after`` against ``before`` (None: the first run)."""
     after = Path(after)
+    now = RunLayout.of(after)
+    then = RunLayout.of(before) if before else None
     result: dict = {"from": Path(before).name if before else None, "to": after.name}
-    for side in SIDES:
-        previous = crawl_state(Path(before) / side) if before else {}
-        result[side] = diff_crawls(previous, crawl_state(after / side))
+
+    def crawl_diff(previous: Path | None, current: Path) -> dict:
+        return diff_crawls(crawl_state(previous) if previous else {}, crawl_state(current))
+
+    if now.programme:
+        result["sites"] = {name: crawl_diff(_legacy_crawl(then, name, True), now.legacy_crawl(name))
+                           for name in now.sites}
+    else:
+        result["legacy"] = crawl_diff(_legacy_crawl(then, "", False), now.legacy_crawl(now.sites[0]))
+    result[NEW_CRAWL] = crawl_diff(then.new_crawl if then else None, now.new_crawl)
     result["redirects"] = diff_redirects(read_redirects(before) if before else {}, read_redirects(after))
-    verdicts_before = read_verdicts(Path(before) / VERIFY_JSON) if before else {}
-    result["verify"] = {"changed": diff_verdicts(verdicts_before, read_verdicts(after / VERIFY_JSON))}
+    result["verify"] = {"changed": diff_verdicts(_verdicts(then) if then else {}, _verdicts(now))}
     return result
+
+
+def _crawl_sections(diff: dict) -> dict[str, dict]:
+    """Title -> the crawl diff: "legacy site" (or "site NAME" for each of a programme's), then "new site"."""
+    legacy = {f"site {name}": d for name, d in diff["sites"].items()} if "sites" in diff else {"legacy site": diff["legacy"]}
+    return {**legacy, "new site": diff[NEW_CRAWL]}
 
 
 def format_diff(diff: dict, *, limit: int = 20) -> str:
@@ -172,10 +203,10 @@ def format_diff(diff: dict, *, limit: int = 20) -> str:
         if len(items) > limit:
             lines.append(f"    ... and {len(items) - limit} more")
 
-    for side in SIDES:
-        lines.append(f" {side} site")
+    for title, crawl in _crawl_sections(diff).items():
+        lines.append(f" {title}")
         for kind in ("new", "changed", "gone"):
-            section(f"{kind} URLs", diff[side][kind])
+            section(f"{kind} URLs", crawl[kind])
     lines.append(" redirect manifest")
     for kind in ("added", "removed", "changed"):
         section(f"rows {kind}", diff["redirects"][kind])
@@ -186,7 +217,14 @@ def format_diff(diff: dict, *, limit: int = 20) -> str:
 
 def counts(diff: dict) -> dict:
     """Just the numbers, for summaries."""
-    out = {side: {k: len(v) for k, v in diff[side].items()} for side in SIDES}
+    def count(crawl: dict) -> dict:
+        return {k: len(v) for k, v in crawl.items()}
+
+    if "sites" in diff:
+        out: dict = {"sites": {name: count(d) for name, d in diff["sites"].items()}}
+    else:
+        out = {"legacy": count(diff["legacy"])}
+    out[NEW_CRAWL] = count(diff[NEW_CRAWL])
     out["redirects"] = {k: len(v) for k, v in diff["redirects"].items()}
     out["verify"] = {"changed": len(diff["verify"]["changed"])}
     return out

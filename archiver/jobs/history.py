@@ -64,12 +64,12 @@ class JobHistory:
             return candidate
         raise RuntimeError(f"cannot create a run directory under {self.runs_dir}")
 
-    def crawl_inputs(self, run_dir: Path, side: str) -> tuple[list[Path], Path]:
+    def crawl_inputs(self, run_dir: Path, side: str | Path) -> tuple[list[Path], Path]:
         """(earlier runs' WARC files holding the originals of this crawl's revisits, the crawl
-        directory): what a reader needs to see ``run_dir/side`` whole."""
+        directory): what a reader needs to see ``run_dir/side`` whole (``side``: ``legacy``,
+        ``new`` or a programme site's ``sites/<name>/legacy``)."""
         crawl_dir = run_dir / side
-        earlier = [run / side for run in self.runs() if run != run_dir and (run / side).is_dir()]
-        return original_files(crawl_dir, earlier), crawl_dir
+        return original_files(crawl_dir, earlier_crawls(crawl_dir)), crawl_dir
 
     @property
     def latest_link(self) -> Path:
@@ -121,16 +121,28 @@ class JobHistory:
         return doomed
 
 
-def earlier_crawls(crawl_dir: Path) -> list[Path]:
-    """The same site's crawls in the job's earlier runs (``OUT/<name>/runs/<run>/<side>``), oldest first."""
+def run_of(crawl_dir: Path | str) -> tuple[Path, Path] | None:
+    """(run directory, the crawl's path inside it) for a crawl of a job's run
+    (``OUT/<name>/runs/<run>/legacy``, ``.../sites/<name>/legacy``, ``.../new``), else None."""
     crawl_dir = Path(crawl_dir).resolve()
-    run_dir = crawl_dir.parent
-    if run_dir.parent.name != "runs":
+    for parent in crawl_dir.parents:
+        if parent.parent.name == "runs" and _RUN_ID.fullmatch(parent.name):
+            return parent, crawl_dir.relative_to(parent)
+    return None
+
+
+def earlier_crawls(crawl_dir: Path | str) -> list[Path]:
+    """The same crawl (the same side, or the same site of a programme) in the job's earlier runs,
+    oldest first: where the originals of its revisits may be."""
+    found = run_of(crawl_dir)
+    if found is None:
         return []
-    runs = [r.resolve() for r in JobHistory(run_dir.parent.parent).runs()]
-    if run_dir not in runs:
+    run, relative = found
+    runs = JobHistory(run.parent.parent).runs()
+    names = [r.name for r in runs]
+    if run.name not in names:
         return []
-    return [r / crawl_dir.name for r in runs[: runs.index(run_dir)] if (r / crawl_dir.name).is_dir()]
+    return [r / relative for r in runs[: names.index(run.name)] if (r / relative).is_dir()]
 
 
 def originals_beside(inputs: Iterable) -> tuple[list[Path], list[str]]:
@@ -157,5 +169,10 @@ def originals_beside(inputs: Iterable) -> tuple[list[Path], list[str]]:
             when = f" (recorded {dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''})" if dates else ""
             notes.append(f"{crawl_dir}: {len(missing)} revisit records point at originals in an earlier crawl{when} "
                          "that is not among the inputs; add that crawl's directory (the --previous of this crawl, "
-                         "or for a job OUT/<name>/runs/<earlier run>/" + crawl_dir.name + ")")
+                         "or for a job OUT/<name>/runs/<earlier run>/" + _in_run(crawl_dir) + ")")
     return files, notes
+
+
+def _in_run(crawl_dir: Path) -> str:
+    found = run_of(crawl_dir)
+    return str(found[1]) if found else crawl_dir.name

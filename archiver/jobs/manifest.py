@@ -10,6 +10,13 @@ Each table is a settings dataclass and its keys are that dataclass's
 itself, ``[legacy]``/``[new]`` are ``SiteSpec``, and so on, so a new setting is
 declared once, where it is used. ``[demo]`` belongs to the demo and is read by
 ``archiver.demo`` (imported only when a manifest has that table).
+
+A *programme* lists several legacy sites moved into one new site, each as a
+``[[legacy]]`` table (``LegacySite``: a ``SiteSpec`` with a ``name`` and its own
+``verify_against`` and ``expected``); a single ``[legacy]`` table is a
+programme of one site, named by the job. No host may belong to two legacy
+sites: each site is one crawl task, and per-host politeness holds because a
+host is crawled by one task only.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ from archiver.errors import UsageError
 from archiver.export import FORMATS
 from archiver.settings import read_table, setting
 from archiver.types import SectionRule
+from archiver.urls import site_host
 from archiver.verify.settings import VerifySettings
 
 # tables that belong to another package: name -> "module:SettingsClass", imported when present
@@ -49,6 +57,16 @@ class SiteSpec:
         """Host[:port] of the seeds and sitemaps, in order, without repeats."""
         hosts = (urlsplit(u).netloc.lower() for u in (*self.seeds, *self.sitemaps))
         return tuple(dict.fromkeys(hosts))
+
+
+@dataclass(frozen=True)
+class LegacySite(SiteSpec):
+    """One legacy site of a programme (a ``[[legacy]]`` table): its own crawl, notices, redirect
+    manifest, exports, audit and verify, under ``RUN/sites/<name>/``."""
+
+    name: str = setting("", kind="name")  # required in [[legacy]]; a single [legacy] is named by the job
+    verify_against: str | None = setting(None, kind="origin")  # this site as served now; default [verify] against
+    expected: Path | None = setting(None, kind="path")  # its expected URLs, relative to the manifest
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,8 @@ class AuditSettings:
 @dataclass(frozen=True)
 class Manifest:
     name: str = setting(kind="name")
-    legacy: SiteSpec = field(default_factory=SiteSpec)
+    sites: tuple[LegacySite, ...] = ()  # the legacy sites, in manifest order
+    programme: bool = False  # [[legacy]] tables (results per site under RUN/sites/<name>/), not one [legacy]
     new: SiteSpec = field(default_factory=SiteSpec)
     keep_runs: int | None = setting(None, kind="positive_int")  # None: keep every run
     crawl: dict[str, Any] = field(default_factory=dict)  # CrawlConfig fields set by [crawl]
@@ -107,10 +126,22 @@ class Manifest:
         """Hosts a redirect may point to."""
         return self.mapping.allowed_hosts or self.new.hosts
 
+    def site(self, name: str) -> SiteSpec:
+        """"new", a legacy site by name, or "legacy": the legacy site of a one-site job."""
+        if name == "new":
+            return self.new
+        if name == "legacy" and len(self.sites) == 1:
+            return self.sites[0]
+        found = next((site for site in self.sites if site.name == name), None)
+        if found is None:
+            names = ", ".join(site.name for site in self.sites)
+            raise UsageError(f"{self.path or 'manifest'}: no legacy site named {name!r} (its sites: {names})")
+        return found
+
     def crawl_config(self, side: str, out_dir: Path | str, *, previous: Path | str | None = None,
                      progress: str = "none") -> CrawlConfig:
-        """The capture ``CrawlConfig`` for ``side`` ("legacy" or "new")."""
-        site: SiteSpec = getattr(self, side)
+        """The capture ``CrawlConfig`` for ``side`` (see ``site()``)."""
+        site = self.site(side)
         settings = dict(self.crawl)
         for key in ("max_pages", "max_depth"):
             if getattr(site, key) is not None:
@@ -135,14 +166,17 @@ class Manifest:
             return host
 
         def site(spec: SiteSpec) -> SiteSpec:
-            return dataclasses.replace(spec, seeds=tuple(map(swap, spec.seeds)), sitemaps=tuple(map(swap, spec.sitemaps)))
+            changed = {"seeds": tuple(map(swap, spec.seeds)), "sitemaps": tuple(map(swap, spec.sitemaps))}
+            if getattr(spec, "verify_against", None):
+                changed["verify_against"] = swap(spec.verify_against)
+            return dataclasses.replace(spec, **changed)
 
         mapping = dataclasses.replace(
             self.mapping,
             rules=tuple(SectionRule(r.pattern, swap(r.target)) for r in self.mapping.rules),
             allowed_hosts=tuple(map(swap_host, self.mapping.allowed_hosts)),
         )
-        return dataclasses.replace(self, legacy=site(self.legacy), new=site(self.new), mapping=mapping)
+        return dataclasses.replace(self, sites=tuple(map(site, self.sites)), new=site(self.new), mapping=mapping)
 
 
 def load_manifest(path: Path | str) -> Manifest:
@@ -162,7 +196,7 @@ def load_manifest(path: Path | str) -> Manifest:
     return parse_manifest(data, path)
 
 
-# table name -> settings dataclass (the Manifest field of the same name holds it)
+# table name -> settings dataclass (the Manifest field of the same name holds it; [legacy] becomes ``sites``)
 TABLES = {"legacy": SiteSpec, "new": SiteSpec, "crawl": CrawlConfig, "detect": DetectSettings,
           "mapping": MappingSettings, "export": ExportSettings, "audit": AuditSettings, "verify": VerifySettings}
 
@@ -174,13 +208,11 @@ def parse_manifest(data: dict, path: Path | str = "manifest") -> Manifest:
     values = read_table(Manifest, top, "", source, tables=(*TABLES, *PLUGGED_TABLES))
     if "name" not in values:
         raise UsageError(f"{source}: name: required")
-    tables = {name: read_table(cls, data.get(name, {}), name, source) for name, cls in TABLES.items()}
-    for side in ("legacy", "new"):
-        if side not in data or "seeds" not in data[side]:
-            raise UsageError(f"{source}: [{side}] seeds: required")
-        if not tables[side]["seeds"]:
-            raise UsageError(f"{source}: [{side}] seeds: give at least one seed URL")
-    for name in ("legacy", "new", "detect", "mapping", "export"):
+    sites = _legacy_sites(data.get("legacy"), values["name"], source, Path(path).parent)
+    new = SiteSpec(**_site_values(SiteSpec, data.get("new"), "new", source))
+    tables = {name: read_table(cls, data.get(name, {}), name, source) for name, cls in TABLES.items()
+              if name not in ("legacy", "new")}
+    for name in ("detect", "mapping", "export"):
         tables[name] = {key: tuple(value) if isinstance(value, list) else value for key, value in tables[name].items()}
     mapping = tables["mapping"]
     mapping["rules"] = tuple(SectionRule(re.compile(r["pattern"]), r["target"]) for r in mapping.get("rules", ()))
@@ -191,16 +223,24 @@ def parse_manifest(data: dict, path: Path | str = "manifest") -> Manifest:
     if "decisions" in mapping:
         mapping["decisions"] = Path(path).parent / mapping["decisions"]
     formats = tables["export"].get("formats")
-    if tables["verify"].get("against") and formats is not None and "csv" not in formats:
-        raise UsageError(f"{source}: [verify] against: the check reads redirects.csv; add \"csv\" to [export] formats")
+    if formats is not None and "csv" not in formats:
+        if tables["verify"].get("against"):
+            raise UsageError(f"{source}: [verify] against: the check reads redirects.csv; add \"csv\" to [export] formats")
+        if any(site.verify_against for site in sites):
+            raise UsageError(f"{source}: [[legacy]] verify_against: the check reads redirects.csv; add \"csv\" to "
+                             "[export] formats")
     if "expected" in tables["audit"]:
+        if len(sites) > 1:
+            raise UsageError(f"{source}: [audit] expected: a programme's expected URLs are per site: give each "
+                             "[[legacy]] table its own expected")
         tables["audit"]["expected"] = Path(path).parent / tables["audit"]["expected"]
     return Manifest(
         name=values["name"],
         keep_runs=values.get("keep_runs"),
         path=Path(path),
-        legacy=SiteSpec(**tables["legacy"]),
-        new=SiteSpec(**tables["new"]),
+        sites=sites,
+        programme=isinstance(data["legacy"], list),
+        new=new,
         crawl=tables["crawl"],
         detect=DetectSettings(**tables["detect"]),
         mapping=MappingSettings(**mapping),
@@ -209,6 +249,46 @@ def parse_manifest(data: dict, path: Path | str = "manifest") -> Manifest:
         verify=VerifySettings(**tables["verify"]),
         plugged={name: _plugged(name, data[name], source) for name in PLUGGED_TABLES if name in data},
     )
+
+
+def _site_values(cls, table: Any, section: str, source: str) -> dict[str, Any]:
+    """A site table's values (``SiteSpec`` or ``LegacySite``), seeds required, lists as tuples."""
+    values = read_table(cls, {} if table is None else table, section, source)
+    if table is None or "seeds" not in table:
+        raise UsageError(f"{source}: [{section}] seeds: required")
+    if not values["seeds"]:
+        raise UsageError(f"{source}: [{section}] seeds: give at least one seed URL")
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
+
+
+def _legacy_sites(table: Any, job: str, source: str, base: Path) -> tuple[LegacySite, ...]:
+    """One site from a ``[legacy]`` table (named by the job), or each ``[[legacy]]`` table's: named,
+    names distinct, no host in two sites."""
+    if not isinstance(table, list):
+        return (LegacySite(name=job, **_site_values(SiteSpec, table, "legacy", source)),)
+    if not table:
+        raise UsageError(f"{source}: [[legacy]]: give at least one legacy site")
+    sites: list[LegacySite] = []
+    names: dict[str, int] = {}
+    owners: dict[str, str] = {}
+    for number, entry in enumerate(table, 1):
+        values = _site_values(LegacySite, entry, "[legacy]", source)
+        name = values.get("name")
+        if name is None:
+            raise UsageError(f"{source}: [[legacy]] name: required (site {number} has none; a programme's sites are "
+                             "named, their results go to RUN/sites/<name>/)")
+        if name.lower() in names:
+            raise UsageError(f"{source}: [[legacy]] name: {name!r} names two sites ({names[name.lower()]} and {number})")
+        names[name.lower()] = number
+        for url in (*values["seeds"], *values.get("sitemaps", ())):
+            host = site_host(url)
+            if owners.setdefault(host, name) != name:
+                raise UsageError(f"{source}: [[legacy]] seeds: {host} is in sites {owners[host]!r} and {name!r}: a host "
+                                 "is crawled by one task only (per-host politeness); merge them into one [[legacy]] table")
+        if "expected" in values:
+            values["expected"] = base / values["expected"]
+        sites.append(LegacySite(**values))
+    return tuple(sites)
 
 
 def _plugged(name: str, table: Any, source: str) -> Any:

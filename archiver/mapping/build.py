@@ -29,10 +29,10 @@ from archiver.detect.hosts import is_site_root
 from archiver.errors import UsageError
 from archiver.mapping.content import ContentMatcher, Match, Thresholds, facts_from_url
 from archiver.mapping.decisions import Decisions, decided_row
-from archiver.mapping.documents import DocumentMatcher
-from archiver.mapping.targets import NOT_CAPTURED, Landing, Resolver, allowed_entry, host_allowed
+from archiver.mapping.portal import SKIP_PATHS, PortalIndex, default_extract, needs_row
+from archiver.mapping.targets import NOT_CAPTURED, Landing, allowed_entry, host_allowed
 from archiver.types import REDIRECT_KINDS, Candidate, Capture, Notice, PageFacts, RedirectRow, SectionRule
-from archiver.urls import lookup_key, resolve_link, site_host
+from archiver.urls import lookup_key, resolve_link
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ KINDS = REDIRECT_KINDS
 EXPLICIT = {"http_redirect": 1.0, "meta_refresh": 0.95, "js_redirect": 0.9, "canonical": 0.9}
 BANNER_LINK_CONFIDENCE = 0.8  # a notice on the page naming its own new page
 SHARED_TARGET = 5  # this many old URLs landing on one URL: it is a home or section, not an equivalent
-_SKIP_PATHS = ("/robots.txt", "/sitemap.xml", "/favicon.ico")
 
 
 @dataclass
@@ -50,12 +49,6 @@ class _Old:
     is_html: bool
     location: str | None
     facts_index: int | None = None
-
-
-def _default_extract(capture: Capture) -> PageFacts:
-    from archiver.extract import extract
-
-    return extract(capture, fast=True)
 
 
 def parse_rule(text: str) -> SectionRule:
@@ -73,58 +66,32 @@ def _as_rules(rules: Iterable[SectionRule | str]) -> list[SectionRule]:
     return [r if isinstance(r, SectionRule) else parse_rule(r) for r in rules]
 
 
-def _is_page(capture: Capture) -> bool:
-    """A URL that needs a row: HTML, redirects, errors; not assets that answer 200."""
-    path = urlsplit(capture.url).path
-    if path in _SKIP_PATHS:
-        return False
-    status = capture.status
-    return capture.is_html or status is None or not 200 <= status < 300
-
-
 CandidatesHook = Callable[[PageFacts, list[Candidate]], None]
 
 
 class _Builder:
-    def __init__(self, *, allowed: set[str], rules: list[SectionRule], thresholds: Thresholds, status: int,
-                 extract: Callable[[Capture], PageFacts], documents: DocumentMatcher,
-                 decisions: Decisions | None = None, candidates: CandidatesHook | None = None):
+    """One legacy site against a portal index (used up by one build: the matcher keeps its old pages)."""
+
+    def __init__(self, portal: PortalIndex, *, allowed: set[str], rules: list[SectionRule], status: int,
+                 extract: Callable[[Capture], PageFacts], decisions: Decisions | None = None,
+                 candidates: CandidatesHook | None = None):
         self.allowed = allowed
         self.decisions = decisions
         self.candidates = candidates
         self.rules = rules
-        self.thresholds = thresholds
+        self.thresholds = portal.thresholds
         self.status = status
         self.extract = extract
-        self.resolver = Resolver()
-        self.new_facts: list[PageFacts] = []
-        self.new_index: dict[str, int] = {}
-        self.new_hosts: set[str] = set()
-        self.page_hosts: dict[str, str] = {}  # host of the new site's pages -> one page's URL
+        self.matcher = portal.matcher
+        self.resolver = portal.resolver
+        self.new_facts = portal.facts
+        self.new_index = portal.index
         self.old: dict[str, _Old] = {}
         self.old_facts: list[PageFacts] = []
         self.old_assets: set[str] = set()  # captured URLs that need no row (images, robots.txt, ...)
-        self.documents = documents
+        self.documents = portal.documents
 
     # reading ------------------------------------------------------------------------------
-    def read_new(self, captures: Iterable[Capture]) -> None:
-        for capture in captures:
-            if capture.record_type not in ("response", "revisit", "resource"):
-                continue
-            self.resolver.add(capture.url, capture.status, capture.header("location"))
-            self.new_hosts.add(site_host(capture.url))
-            if capture.is_html and capture.status is not None and 200 <= capture.status < 300:
-                self.page_hosts.setdefault(site_host(capture.url), capture.url)
-                key = lookup_key(capture.url)
-                facts = self.extract(capture)
-                if key in self.new_index:
-                    self.new_facts[self.new_index[key]] = facts  # the latest capture wins
-                else:
-                    self.new_index[key] = len(self.new_facts)
-                    self.new_facts.append(facts)
-            elif not _is_page(capture) and urlsplit(capture.url).path not in _SKIP_PATHS:
-                self.documents.add_new(capture)
-
     def read_old(self, captures: Iterable[Capture]) -> None:
         for capture in captures:
             if capture.record_type not in ("response", "revisit", "resource"):
@@ -133,8 +100,8 @@ class _Builder:
             if host_allowed(capture.url, self.allowed):
                 continue  # the new site as the legacy crawl saw it: used to verify targets only
             key = lookup_key(capture.url)
-            if not _is_page(capture):
-                if urlsplit(capture.url).path in _SKIP_PATHS or not self.documents.add_old(capture):
+            if not needs_row(capture):
+                if urlsplit(capture.url).path in SKIP_PATHS or not self.documents.add_old(capture):
                     self.old_assets.add(key)
                 else:
                     self.old.pop(key, None)  # the latest capture decides what the URL is
@@ -152,13 +119,27 @@ class _Builder:
             self.old[key] = page
 
     # deciding -------------------------------------------------------------------------------
+    def _in_key_order(self) -> None:
+        """The old pages and their facts in URL-key order. The crawl wrote them in an order its
+        timing chose, and the matcher breaks ties by position. Facts no row points at any more
+        (a page later captured as an error) stay: their links still say which pages linked a
+        document."""
+        order = sorted(range(len(self.old_facts)), key=lambda i: (lookup_key(self.old_facts[i].url), i))
+        position = {old: new for new, old in enumerate(order)}
+        self.old_facts = [self.old_facts[i] for i in order]
+        self.old = {key: self.old[key] for key in sorted(self.old)}
+        for page in self.old.values():
+            if page.facts_index is not None:
+                page.facts_index = position[page.facts_index]
+
     def build(self, notices: Iterable[Notice]) -> list[RedirectRow]:
-        by_url = {lookup_key(n.url): n for n in notices}
+        by_url = {lookup_key(n.url): n for n in sorted(notices, key=lambda n: n.url)}
         for key, notice in by_url.items():
             if key not in self.old and key not in self.old_assets and not self.documents.has_old(key) \
                     and not host_allowed(notice.url, self.allowed):
                 self.old[key] = _Old(notice.url, notice.status, True, None)
-        matcher = ContentMatcher(self.new_facts, self.thresholds)
+        self._in_key_order()
+        matcher = self.matcher
         matches = matcher.match(self.old_facts) if self.old_facts else []
         if self.candidates is not None and self.old_facts:
             self._hand_candidates(matcher)
@@ -402,27 +383,46 @@ def build_manifest(notices: Iterable[Notice], old_captures: Iterable[Capture], n
                    documents_follow_gone: bool = False) -> list[RedirectRow]:
     """Redirect rows for every legacy page and document: page-level, document, fallback, gone or unmatched.
 
+    ``assets`` (media-type patterns such as ``image/*``) opts further types into
+    document rows; ``documents_follow_gone`` lets a document removed with its
+    pages answer their 410. The new site is read into a ``PortalIndex`` first;
+    see ``map_to_portal`` for the other arguments.
+    """
+    _check_status(status)
+    rules = _as_rules(rules)  # a bad rule is refused before the new site is read
+    portal = PortalIndex.build(new_captures, thresholds=thresholds, extract=extract, assets=assets,
+                               follow_gone=documents_follow_gone)
+    return map_to_portal(portal, notices, old_captures, allowed_hosts=allowed_hosts, rules=rules, status=status,
+                         extract=extract, decisions=decisions, candidates=candidates)
+
+
+def map_to_portal(portal: PortalIndex, notices: Iterable[Notice], old_captures: Iterable[Capture], *,
+                  allowed_hosts: Iterable[str] | None = None, rules: Iterable[SectionRule | str] = (),
+                  status: int = 301, extract: Callable[[Capture], PageFacts] | None = None,
+                  decisions: Decisions | None = None, candidates: CandidatesHook | None = None) -> list[RedirectRow]:
+    """Redirect rows for one legacy site against the new site's index (``portal.py``), which this
+    build uses up: map the next site with a fresh copy (``PortalIndex.load``).
+
     ``allowed_hosts`` (hosts or host:port) defaults to the new capture's hosts;
     ``status`` (301 or 308) is used for page, document and fallback rows. ``decisions``
     (a person's, see ``decisions.py``) come before every automatic method and
     record which ones were applied; ``candidates`` is called with each old
     page's facts and its best new pages (``archiver review`` shows them).
-    ``assets`` (media-type patterns such as ``image/*``) opts further types into
-    document rows; ``documents_follow_gone`` lets a document removed with its
-    pages answer their 410.
     """
-    if status not in (301, 308):
-        raise UsageError(f"redirect status must be 301 or 308, not {status}")
-    builder = _Builder(allowed={allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()},
-                       rules=_as_rules(rules), thresholds=thresholds or Thresholds(), status=status,
-                       extract=extract or _default_extract, decisions=decisions, candidates=candidates,
-                       documents=DocumentMatcher(assets=assets, follow_gone=documents_follow_gone))
-    builder.read_new(new_captures)
-    if not builder.allowed:
-        builder.allowed = set(builder.new_hosts)
-    elif builder.page_hosts and not any(host_allowed(url, builder.allowed) for url in builder.page_hosts.values()):
-        raise UsageError(f"the allowed target hosts ({', '.join(sorted(builder.allowed))}) include none of the hosts "
-                         f"the new site's capture has pages on ({', '.join(sorted(builder.page_hosts))}): no redirect "
+    _check_status(status)
+    allowed = {allowed_entry(h) for h in (allowed_hosts or ()) if h.strip()}
+    if not allowed:
+        allowed = set(portal.hosts)
+    elif portal.page_hosts and not any(host_allowed(url, allowed) for url in portal.page_hosts.values()):
+        raise UsageError(f"the allowed target hosts ({', '.join(sorted(allowed))}) include none of the hosts "
+                         f"the new site's capture has pages on ({', '.join(sorted(portal.page_hosts))}): no redirect "
                          "could be exported; check --allowed-host or [mapping] allowed_hosts")
+    builder = _Builder(portal, allowed=allowed, rules=_as_rules(rules), status=status,
+                       extract=extract or default_extract, decisions=decisions, candidates=candidates)
     builder.read_old(old_captures)
     return builder.build(notices)
+
+
+def _check_status(status: int) -> None:
+    if status not in (301, 308):
+        raise UsageError(f"redirect status must be 301 or 308, not {status}")

@@ -169,6 +169,16 @@ class DocumentMatcher:
     def has_old(self, key: str) -> bool:
         return key in self.old.docs
 
+    def has_new(self, key: str) -> bool:
+        return key in self.new.docs
+
+    def order_new(self) -> None:
+        """The new documents in URL-key order, once all are read: ties between candidates are broken
+        by position, and the order the crawl captured them in is its timing's."""
+        self.new.docs = dict(sorted(self.new.docs.items()))
+        self.new.index_digests()
+        self._new_indexed = True
+
     def discard_old(self, key: str) -> None:
         """A later capture of the URL is not a document (a 404, a redirect): it gets a page's row."""
         self.old.docs.pop(key, None)

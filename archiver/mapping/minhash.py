@@ -11,9 +11,8 @@ with numpy; nothing here knows about pages or documents.
 """
 from __future__ import annotations
 
-import itertools
+import hashlib
 import re
-from collections import defaultdict
 
 import numpy as np
 
@@ -30,22 +29,28 @@ def words(text: str) -> list[str]:
 
 
 class Shingler:
-    """Folded word -> integer id, shared by both sides (deterministic, unlike hash())."""
+    """Folded word -> a 64-bit id from its bytes (BLAKE2b), remembered in a plain dict: the same on
+    every run, whatever order pages are read in (unlike ``hash()``, salted per process), and a saved
+    portal index pickles on every Python version."""
 
     def __init__(self) -> None:
-        self.ids: defaultdict[str, int] = defaultdict(itertools.count(1).__next__)
+        self.ids: dict[str, int] = {}
         self._mix = np.random.default_rng(20190701).integers(1, 1 << 63, size=3, dtype=np.uint64) | np.uint64(1)
 
     def shingles(self, text: str) -> np.ndarray:
         """Distinct 32-bit hashes of the word 3-grams (the words themselves for very short texts)."""
         ids = self.ids
-        found = np.fromiter([ids[w] for w in words(text)], dtype=np.uint64)
+        found = np.fromiter([ids.get(w) or ids.setdefault(w, _word_id(w)) for w in words(text)], dtype=np.uint64)
         with np.errstate(over="ignore"):
             if len(found) < 3:
                 grams = found * self._mix[0]
             else:
                 grams = found[:-2] * self._mix[0] + found[1:-1] * self._mix[1] + found[2:] * self._mix[2]
         return np.unique((grams >> np.uint64(32)).astype(np.uint32))
+
+
+def _word_id(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little") | 1
 
 
 class Signer:

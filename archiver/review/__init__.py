@@ -17,6 +17,7 @@ from typing import Callable
 
 from archiver.errors import UsageError
 from archiver.jobs.history import JobHistory
+from archiver.jobs.layout import NEW_CRAWL, RunLayout, site_of
 from archiver.mapping.candidates import CANDIDATES_FILE, read_candidates
 from archiver.mapping.decisions import DECISIONS, REDIRECT, check_decision, clean_note
 from archiver.review.pages import ArchivePages, render_html
@@ -36,7 +37,8 @@ def _utc_now() -> str:
 
 
 def find_run(path: Path | str) -> Path:
-    """The run to review: ``path`` itself when it is a run directory, else the job's latest run."""
+    """The run to review: ``path`` itself when it is a run directory (or a programme site's
+    ``RUN/sites/<name>``), else the job's latest run (a programme's: every site at once)."""
     path = Path(path)
     if (path / "redirects.csv").is_file():
         return path
@@ -58,11 +60,14 @@ class ReviewSession:
         self.now = now
         self.allowed_hosts = allowed_hosts
         self.store = DecisionsFile(decisions_path, allowed_hosts=allowed_hosts)
-        job = JobHistory(run_dir.parent.parent)
-        originals, crawl = job.crawl_inputs(run_dir, "legacy")
-        self.old_pages = ArchivePages(crawl, originals)
-        originals, crawl = job.crawl_inputs(run_dir, "new")
-        self.new_pages = ArchivePages(crawl, originals)
+        run, site = site_of(run_dir)
+        layout = RunLayout.of(run)
+        job = JobHistory(run.parent.parent)
+        legacy = [job.crawl_inputs(run, layout.legacy_crawl(name).relative_to(run))
+                  for name in ([site] if site else layout.sites)]
+        self.old_pages = ArchivePages([crawl for _, crawl in legacy], [p for originals, _ in legacy for p in originals])
+        originals, crawl = job.crawl_inputs(run, NEW_CRAWL)
+        self.new_pages = ArchivePages([crawl], originals)
         self.rows = read_rows(run_dir / "redirects.csv")
         self.candidates = read_candidates(run_dir / CANDIDATES_FILE)
         self.new_titles = {lookup_key(c.new_url): c.title for item in self.candidates.values()
@@ -76,7 +81,7 @@ class ReviewSession:
         target hosts come from the run's summary (``decisions`` overrides the file)."""
         run = find_run(path)
         try:
-            summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+            summary = json.loads((site_of(run)[0] / "summary.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             summary = {}
         recorded = summary.get("decisions") or {}

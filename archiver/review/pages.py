@@ -42,12 +42,14 @@ class _Where:
 
 
 class ArchivePages:
-    """The captures of one crawl, by URL; ``originals`` are earlier files its revisits point into."""
+    """The captures of some crawls (a programme's legacy sites together), by URL; ``originals`` are
+    earlier files their revisits point into."""
 
-    def __init__(self, crawl: Path | str, originals: Iterable[Path | str] = ()) -> None:
-        inputs = [*map(str, originals), str(crawl)]
+    def __init__(self, crawls: Iterable[Path | str], originals: Iterable[Path | str] = ()) -> None:
+        crawls = [str(Path(c)) for c in crawls]
+        inputs = [*map(str, originals), *crawls]
         self.sources = {source.name: source for source in expand_inputs(inputs)}
-        own = str(Path(crawl)) + "/"
+        own = tuple(crawl + "/" for crawl in crawls)
         self.pages: dict[str, _Where] = {}
         self.urls: dict[str, str] = {}  # key -> URL as captured
         self._full: dict[tuple[str, str], tuple[str, int]] = {}  # (URL key, date) -> a record with its payload

@@ -140,8 +140,9 @@ def verify_run(run_dir: Path | str, against: str, *, allowed_hosts: Iterable[str
                fail_under: float = 1.0, out_dir: Path | str | None = None,
                clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], None] = time.sleep) -> tuple[VerifyReport, dict[str, Path]]:
-    """Verify a run directory's ``redirects.csv``, its targets compared with the new
-    site's capture (``new_captures``), and write ``verify/`` there (or ``out_dir``)."""
+    """Verify a run directory's ``redirects.csv`` (or a programme site's, ``RUN/sites/<name>``), its
+    targets compared with the new site's capture (``new_captures``), and write ``verify/`` there (or
+    ``out_dir``)."""
     run_dir = Path(run_dir)
     csv_path = run_dir / "redirects.csv"
     rows = read_rows(csv_path)

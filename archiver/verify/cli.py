@@ -79,7 +79,7 @@ def run(args) -> int:
     allowed = [*source.allowed_hosts, *args.allowed_host]
     out = Path(args.out) if args.out else source.default_out
     if source.run_dir is not None:
-        report, paths = verify_run(source.run_dir, against, allowed_hosts=allowed, config=config,
+        report, paths = verify_run(source.site_dir, against, allowed_hosts=allowed, config=config,
                                    new_captures=source.new_captures(), fail_under=fail_under, out_dir=out)
     else:
         report = verify_redirects(read_rows(source.csv), against, allowed_hosts=allowed, config=config,

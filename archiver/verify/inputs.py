@@ -5,7 +5,9 @@ ran with (``manifest.toml``: the allowed new hosts, given explicitly, and the
 ``[crawl]`` politeness settings; ``[verify]`` for defaults) and the new
 site's capture (``new/``), whose pages are what each target should still
 look like. Revisits in that capture resolve through the earlier runs' WARC
-files, as in the job itself.
+files, as in the job itself. In a programme's run, ``RUN`` holds every
+site's rows at once and ``RUN/sites/<name>`` one site's, with the run's
+manifest and capture of the new site (and that site's ``verify_against``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Iterator
 
 from archiver.warc import iter_captures
 from archiver.errors import UsageError
+from archiver.jobs.history import earlier_crawls
+from archiver.jobs.layout import site_of
 from archiver.jobs.manifest import load_manifest
 from archiver.jobs.originals import original_files
 from archiver.types import Capture
@@ -28,6 +32,7 @@ NEW_CRAWL = "new"
 class VerifySource:
     csv: Path
     run_dir: Path | None = None
+    site_dir: Path | None = None  # the run directory, or a programme's RUN/sites/<name>
     allowed_hosts: tuple[str, ...] = ()  # explicit, from the run's manifest
     crawl: dict = field(default_factory=dict)  # the run's [crawl] settings
     against: str | None = None  # the run's [verify] against
@@ -35,7 +40,7 @@ class VerifySource:
 
     @property
     def default_out(self) -> Path:
-        return (self.run_dir if self.run_dir is not None else self.csv.parent) / "verify"
+        return (self.site_dir if self.site_dir is not None else self.csv.parent) / "verify"
 
     def new_captures(self) -> Iterator[Capture] | None:
         """The run's capture of the new site, or None when there is none."""
@@ -53,12 +58,15 @@ def resolve_source(path: Path | str) -> VerifySource:
         raise UsageError(f"{path}: no such file or directory")
     if not (path / CSV_FILE).is_file():
         raise UsageError(f"{path}: not a run directory (no {CSV_FILE} in it)")
-    source = VerifySource(csv=path / CSV_FILE, run_dir=path)
-    if (path / MANIFEST_FILE).is_file():
-        manifest = load_manifest(path / MANIFEST_FILE)
+    run_dir, site = site_of(path)
+    source = VerifySource(csv=path / CSV_FILE, run_dir=run_dir, site_dir=path)
+    if (run_dir / MANIFEST_FILE).is_file():
+        manifest = load_manifest(run_dir / MANIFEST_FILE)
         source.allowed_hosts = manifest.target_hosts
         source.crawl = dict(manifest.crawl)
         source.against = manifest.verify.against
+        if site is not None and site in {s.name for s in manifest.sites}:
+            source.against = manifest.site(site).verify_against or source.against
         source.fail_under = manifest.verify.fail_under
     return source
 
@@ -66,9 +74,7 @@ def resolve_source(path: Path | str) -> VerifySource:
 def run_captures(run_dir: Path, side: str) -> Iterator[Capture]:
     """Captures of one crawl of a run, its revisits resolved through earlier runs' WARC files."""
     crawl_dir = (run_dir / side).absolute()
-    earlier = [r / side for r in sorted(run_dir.parent.iterdir())
-               if r.name < run_dir.name and (r / side).is_dir()]
-    originals = original_files(crawl_dir, earlier)
+    originals = original_files(crawl_dir, earlier_crawls(crawl_dir))
     own = str(crawl_dir) + "/"
     for capture in iter_captures([*map(str, originals), str(crawl_dir)]):
         if capture.file.startswith(own):

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from archiver.errors import EXIT_OK, UsageError
-from archiver.jobs.history import JobHistory
+from archiver.jobs.history import earlier_crawls
 from archiver.jobs.originals import original_files
 from archiver.wacz import WACZ_NAME, write_wacz
 
@@ -17,21 +17,11 @@ def add_parser(sub) -> None:
                     "compressed index and a list of pages with title and text for search. Drag the file onto "
                     "https://replayweb.page to browse it. In a job's run directory the earlier runs holding the "
                     "originals of the crawl's revisits are found and packed too.")
-    p.add_argument("crawl_dir", metavar="DIR", help="a crawl directory (archiver crawl --out DIR, or a job run's legacy/ or new/)")
+    p.add_argument("crawl_dir", metavar="DIR", help="a crawl directory (archiver crawl --out DIR, or a job run's legacy/, sites/<name>/legacy/ or new/)")
     p.add_argument("--out", "-o", metavar="FILE.wacz", help=f"where to write (default DIR/{WACZ_NAME})")
     p.add_argument("--previous", action="append", default=[], metavar="DIR",
                    help="an earlier crawl holding originals of DIR's revisits (repeatable, oldest first; "
                         "found by themselves in a job's run directory)")
-
-
-def earlier_crawls(crawl_dir: Path) -> list[Path]:
-    """The same side's crawls in a job's earlier runs (``OUT/<job>/runs/<time>/<side>``), oldest first."""
-    run = crawl_dir.resolve().parent
-    runs = JobHistory(run.parent.parent).runs() if run.parent.name == "runs" else []
-    names = [r.name for r in runs]
-    if run.name not in names:
-        return []
-    return [r / crawl_dir.name for r in runs[: names.index(run.name)] if (r / crawl_dir.name).is_dir()]
 
 
 def run(args) -> int:
