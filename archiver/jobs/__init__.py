@@ -178,7 +178,7 @@ class _Run:
         return tasks.run_audit, tasks.AuditTask(
             self.layout.run_dir, self.layout.site_dir(site.name), self.layout.legacy_crawl(site.name),
             tuple(results[f"crawl:{site.name}"]["originals"]), site.expected or self.manifest.audit.expected,
-            self.manifest.audit.fail_under, workers=None if self.inline else 1)
+            self.manifest.audit.fail_under, processes=self.inline)
 
     def _verify(self, site: LegacySite, results) -> tuple:
         settings = self.manifest.verify

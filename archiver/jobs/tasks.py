@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from archiver.capture import CrawlConfig, crawl
 from archiver.capture.crawllog import is_live_page
+from archiver.cluster import InlineExecutor
 from archiver.errors import UsageError
 from archiver.jobs.history import run_of
 from archiver.jobs.originals import original_files
@@ -312,7 +313,7 @@ class AuditTask:
     originals: tuple[str, ...]
     expected: Path | None = None
     fail_under: float | None = None
-    workers: int | None = None  # reader processes (1 on a cluster worker, which may not start processes)
+    processes: bool = True  # read with a process per CPU (not on a cluster worker, which may not start processes)
 
 
 def run_audit(task: AuditTask) -> dict:
@@ -325,7 +326,7 @@ def run_audit(task: AuditTask) -> dict:
     # originals of this run's revisits are part of the collection.
     report = audit([*task.originals, task.crawl_dir], expected_file=task.expected,
                    crawl_logs=[task.crawl_dir / "crawl.jsonl"], redirects=redirects if redirects.is_file() else None,
-                   fail_under=task.fail_under, workers=task.workers)
+                   fail_under=task.fail_under, executor=None if task.processes else InlineExecutor())
     paths = write_report(report, task.site_dir / "audit")
     return {"completeness": report.completeness, "fail_under": task.fail_under, "passed": report.passed,
             "report": _relative(paths["html"], task.run_dir), "seconds": round(time.monotonic() - started, 2)}
