@@ -16,10 +16,13 @@ more than ``MAX_HOPS`` redirects.
 """
 from __future__ import annotations
 
+import functools
 import random
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+
+import tenacity
 
 from archiver.capture.fetch import Fetcher, FetchResult
 from archiver.export.urls import URL, InvalidURL, defang, parse_url
@@ -128,26 +131,37 @@ class Prober:
     def _request(self, key: str, route: Route) -> Answer:
         fetcher = self.old_fetcher if route.old_side else self.new_fetcher
         headers = {"Host": route.host_header} if route.host_header else None
-        attempt = 0
-        while True:
+
+        def attempt() -> FetchResult:
             with self.gate.slot(route.server):
                 result = fetcher.fetch(route.wire_url, headers=headers)
             with self._lock:
                 self.requests += 1
-            if not result.retryable or attempt >= self.max_retries:
-                break
-            self.gate.rest(route.server, self._wait(result, attempt))
-            result.close()
-            attempt += 1
+            return result
+
+        # tenacity runs the attempts; its "sleep" rests the whole server at the gate rather than
+        # blocking this thread, so the wait also holds back the other URLs of that server
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda result: result.retryable),
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            sleep=functools.partial(self.gate.rest, route.server),
+            before_sleep=lambda state: state.outcome.result().close(),
+            retry_error_callback=lambda state: state.outcome.result(),  # out of tries: the last answer
+        )
+        result = retrying(attempt)
         try:
-            return self._answer_of(key, result, attempt + 1, read_page=not route.old_side)
+            return self._answer_of(key, result, retrying.statistics["attempt_number"], read_page=not route.old_side)
         finally:
             result.close()
 
-    def _wait(self, result: FetchResult, attempt: int) -> float:
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """Seconds before the next attempt: the server's Retry-After on 429/503 (capped), else an
+        exponential back-off with full jitter (up to 1, 2, 4, ... s, at most ``MAX_BACKOFF``)."""
+        result = state.outcome.result()
         if result.status in (429, 503) and result.retry_after is not None:
             return min(result.retry_after, MAX_RETRY_AFTER)
-        return self.rng.uniform(0, min(MAX_BACKOFF, 2.0 ** attempt))
+        return self.rng.uniform(0, min(MAX_BACKOFF, 2.0 ** (state.attempt_number - 1)))
 
     def _answer_of(self, key: str, result: FetchResult, attempts: int, *, read_page: bool) -> Answer:
         if result.status is None:
