@@ -17,6 +17,10 @@ from datetime import date
 from urllib.parse import urlsplit
 
 import lxml.html
+import trafilatura
+from charset_normalizer import from_bytes
+from charset_normalizer.md import mess_ratio
+from htmldate import find_date
 from lxml import etree
 
 from archiver.types import Capture, PageFacts
@@ -72,8 +76,6 @@ def _meta_charset(body: bytes) -> str | None:
 
 def _normalizer_guess(body: bytes) -> tuple[str, float] | None:
     """charset-normalizer's best (codec, mess ratio) for a sample of the body."""
-    from charset_normalizer import from_bytes
-
     try:
         best = from_bytes(body[:65536]).best()
     except Exception:  # the library must not take the page down with it
@@ -84,8 +86,6 @@ def _normalizer_guess(body: bytes) -> tuple[str, float] | None:
 
 
 def _mess(text: str) -> float:
-    from charset_normalizer.md import mess_ratio
-
     try:
         return mess_ratio(text[:65536], maximum_threshold=1.0)
     except Exception:
@@ -362,8 +362,6 @@ def _date_fallback(tree, url: str, body: str, fast: bool) -> str | None:
         return found
     if not fast:
         try:
-            from htmldate import find_date
-
             found = find_date(tree, url=url, original_date=True, extensive_search=False)
         except Exception:  # htmldate is heuristic; its failure is no date, not an error
             found = None
@@ -445,8 +443,6 @@ def _plain_text(tree) -> str:
 
 def main_text(tree, url: str) -> str | None:
     """trafilatura's main text (boilerplate removed) from an already-parsed tree."""
-    import trafilatura
-
     try:
         # fast: no second pass through the justext/readability fallbacks
         return trafilatura.extract(tree, url=url, fast=True, include_comments=False, include_tables=True,

@@ -3,9 +3,9 @@ import json
 
 from warcio.warcwriter import WARCWriter
 
-from archiver.jobs import _holders_of_originals
 from archiver.jobs.history import JobHistory
 from archiver.jobs.originals import original_files, revisit_refs
+from archiver.jobs.run import holders_of_originals
 
 
 def crawl(run_dir, records):
@@ -42,10 +42,10 @@ def test_originals_are_found_newest_first_and_only_when_needed(tmp_path):
     assert original_files(c2, [c1]) == [c1 / "warc/one.warc.gz", c1 / "warc/two.warc.gz"]
     assert original_files(c4, [c1, c2, c3]) == []
     runs = history.runs()
-    assert _holders_of_originals([r3, r4], runs) == {r1, r2}
-    assert _holders_of_originals([r4], runs) == set()
+    assert holders_of_originals([r3, r4], runs) == {r1, r2}
+    assert holders_of_originals([r4], runs) == set()
     for run in runs:
         (run / "summary.json").write_text("{}")
     history.set_latest(r4)
-    assert history.prune(2, current=r4, needed=_holders_of_originals) == []  # r1 and r2 hold r3's originals
-    assert history.prune(1, current=r4, needed=_holders_of_originals) == [r1, r2, r3]
+    assert history.prune(2, current=r4, needed=holders_of_originals) == []  # r1 and r2 hold r3's originals
+    assert history.prune(1, current=r4, needed=holders_of_originals) == [r1, r2, r3]

@@ -19,10 +19,11 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from archiver.demo import embedded_sites
-from archiver.jobs import run_job
 from archiver.jobs.manifest import load_manifest
+from archiver.jobs.run import run_job
 from archiver.review import ReviewSession
 from archiver.review.server import TOKEN_HEADER, ReviewServer
+
 from webservers import require
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,23 +27,24 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from archiver.audit.documents import documents_section
-from archiver.warc import expand_inputs
 from archiver.audit.expected import (
     Expected,
     crawl_reason,
+    crawls_in,
     load_crawl_log,
     load_redirects,
     load_sitemap,
     load_url_file,
     load_wacz_pages,
-    crawls_in,
 )
 from archiver.audit.inventory import Inventory, take_inventory
+from archiver.audit.report import render_html
 from archiver.cluster import open_executor
 from archiver.errors import UsageError
 from archiver.outputs import writable_dir
 from archiver.types import REDIRECT_KINDS, AuditOutcome
 from archiver.urls import lookup_key, url_host
+from archiver.warc import expand_inputs
 
 COMPLETENESS_DEFINITION = ("(captured + redirected) / (expected - out_of_scope); captured = a 2xx capture or a "
                            "revisit resolving to one; redirected = a 3xx capture (final target followed inside "
@@ -344,8 +345,6 @@ def audit(inputs, *, expected_file=None, sitemaps=(), crawl_logs=(), redirects=N
 
 def write_report(report: AuditReport, out_dir) -> dict[str, Path]:
     """Write audit.json and audit.html into ``out_dir``; return their paths."""
-    from archiver.audit.report import render_html
-
     out = writable_dir(out_dir)
     data = report.to_json()
     paths = {"json": out / "audit.json", "html": out / "audit.html"}

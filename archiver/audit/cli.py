@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from archiver.audit import audit, discover_crawl_logs, write_report
 from archiver.cluster import add_cluster_arguments, open_executor
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 from archiver.jobs.history import originals_beside
@@ -35,8 +36,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from archiver.audit import audit, discover_crawl_logs, write_report
-
     writable_dir(args.out, "--out directory")
     if args.fail_under is not None and not (args.expected or args.sitemap or args.crawl_log or args.redirects):
         if not discover_crawl_logs(args.inputs):

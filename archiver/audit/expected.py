@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
+
 from archiver.errors import UsageError
 from archiver.sitemaps import parse_sitemap
 from archiver.urls import lookup_key
@@ -189,8 +191,6 @@ def _child_ref(parent: str, child: str) -> str | None:
 
 def _read_sitemap(ref: str) -> bytes:
     if _is_url(ref):
-        import requests
-
         try:
             with requests.get(ref, timeout=FETCH_TIMEOUT, stream=True, headers={"User-Agent": "archiver-audit"}) as resp:
                 if resp.status_code != 200:

@@ -9,6 +9,8 @@ import re
 from typing import Iterator
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 from archiver.urls import resolve_link
 
 MAX_PARSE = 5 * 1024 * 1024
@@ -53,8 +55,6 @@ _DOCUMENT_LINK = re.compile(r"\.(" + "|".join(e[1:] for e in DOCUMENT_EXTENSIONS
 def html_references(base: str, body: bytes) -> Iterator[tuple[str, str]]:
     """(absolute URL, kind) of every resource the page embeds or links as a document."""
     global _PARSER
-    from lxml import etree
-
     body = body[:MAX_PARSE]
     if not body.strip():
         return

@@ -14,7 +14,7 @@ With ``wacz=True`` a finished crawl is also packed as ``archive.wacz``
 import logging
 
 from archiver.capture.config import CrawlConfig
-from archiver.capture.engine import CrawlSummary
+from archiver.capture.engine import CrawlSummary, Engine
 
 __all__ = ["CrawlConfig", "CrawlSummary", "crawl"]
 
@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 
 def crawl(config: CrawlConfig) -> CrawlSummary:
     """Run (or resume) the crawl described by ``config`` and return its summary."""
-    from archiver.capture.engine import Engine
-
     summary = Engine(config).run()
     if config.wacz and summary.ok:
         packed = _pack(config)
@@ -34,8 +32,8 @@ def crawl(config: CrawlConfig) -> CrawlSummary:
 
 def _pack(config: CrawlConfig):
     """Write ``config.out_dir/archive.wacz``, with the originals of its revisits found in ``config.previous``."""
-    # imported here: archiver.wacz reads the crawl's files with capture's indexer (an import cycle at the
-    # top), and the job modules load every stage
+    # imported here, only for --wacz: archiver.wacz imports capture's modules (a cycle at the top) and
+    # loads cdxj-indexer and the page extractor, a third of a second a crawl without it does not spend
     from archiver.jobs.originals import original_files
     from archiver.wacz import write_wacz
 

@@ -29,6 +29,8 @@ SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modifi
 
 
 def _indexer_class():
+    # imported here: cdxj-indexer loads in a third of a second, and a crawl needs it only after a
+    # resume (one uninterrupted run writes its index from crawl state) or for a WACZ
     from cdxj_indexer.main import CDXJIndexer
 
     class Indexer(CDXJIndexer):

@@ -19,6 +19,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+
 def entry(row: dict) -> dict:
     """One crawl.jsonl object from a frontier row."""
     stamp = row.get("updated_at")

@@ -96,8 +96,17 @@ import urllib3
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 
-from archiver.http_message import (BROTLI_BOUNDED, READ_SIZE, Headers, decode_body, is_chunked, iter_dechunked,
-                                   payload_digest_of, split_head, warc_digest)
+from archiver.http_message import (
+    BROTLI_BOUNDED,
+    READ_SIZE,
+    Headers,
+    decode_body,
+    is_chunked,
+    iter_dechunked,
+    payload_digest_of,
+    split_head,
+    warc_digest,
+)
 from archiver.urls import resolve_link
 
 from .wire import SPOOL_IN_MEMORY, Recording

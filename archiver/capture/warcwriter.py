@@ -72,6 +72,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
 from zlib_ng import zlib_ng
 
+from archiver import __version__
 from archiver.http_message import READ_SIZE, warc_digest
 
 if TYPE_CHECKING:
@@ -384,7 +385,6 @@ class WarcWriter:
             info.close()
 
     def _warcinfo(self, filename: str) -> _Group:
-        from archiver import __version__
         fields = {"software": f"archiver/{__version__}", "format": "WARC File Format 1.1",
                   "conformsTo": CONFORMS_TO, "hostname": self.hostname, **self.info}
         body = _fields(fields.items())

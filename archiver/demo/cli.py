@@ -7,12 +7,12 @@ import json
 import logging
 from pathlib import Path
 
+from archiver.cluster import add_cluster_arguments
 from archiver.demo import embedded_sites, score_documents, score_mappings
 from archiver.errors import UsageError
-from archiver.jobs import run_job
-from archiver.jobs.cli import add_cluster_arguments
 from archiver.jobs.layout import RunLayout
 from archiver.jobs.manifest import load_manifest
+from archiver.jobs.run import run_job
 
 # The demo manifest ships inside the package (manifests/demo.toml links to it),
 # so `archiver demo` works from any install, not only from a checkout.
@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
                            "job <name>-N-sites, each site scored on its own)")
     demo.add_argument("-q", "--quiet", action="store_true", help="print only the one-line summary and the score")
     demo.add_argument("--json-summary", metavar="FILE", help="also write the run summary as JSON to FILE")
-    add_cluster_arguments(demo)
+    add_cluster_arguments(demo, default="in this process")
 
 
 def run(args) -> int:

@@ -14,6 +14,9 @@ import unicodedata
 import zipfile
 from xml.sax.saxutils import escape
 
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
 _LINES_PER_PAGE = 60
 
 
@@ -37,9 +40,6 @@ def _pdf_string(text: str) -> bytes:
 def pdf(title: str, paragraphs: list[str], *, producer: str = "Ministrstvo za notranje zadeve",
         modified: str = "D:20180301120000Z") -> bytes:
     """A text PDF: ``paragraphs`` wrapped at 90 characters, 60 lines a page."""
-    from pypdf import PdfWriter
-    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
-
     lines: list[str] = []
     for paragraph in paragraphs:
         lines.extend(textwrap.wrap(paragraph, 90) + [""])

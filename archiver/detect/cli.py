@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from archiver.cluster import add_cluster_arguments, open_executor
+from archiver.detect import detect_paths, summarize
 from archiver.errors import EXIT_OK
 from archiver.settings import size_argument
 
@@ -29,8 +30,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from archiver.detect import detect_paths, summarize
-
     with open_executor(workers=args.workers, scheduler=args.scheduler, local_processes=True,
                        shared_paths=map(os.path.abspath, args.inputs)) as (executor, cluster):
         notices = detect_paths(args.inputs, args.out, new_hosts=args.new_host, phrases=args.phrase,

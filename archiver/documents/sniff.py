@@ -29,6 +29,8 @@ import zipfile
 from email.message import Message
 from urllib.parse import unquote, urlsplit
 
+import olefile
+
 KINDS = ("pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "txt")
 MEDIA_TYPES = {
     "application/pdf": "pdf", "application/x-pdf": "pdf", "application/acrobat": "pdf",
@@ -153,8 +155,6 @@ def _zip_kind(body: bytes) -> str:
 
 
 def _ole_kind(body: bytes) -> str:
-    import olefile
-
     try:
         with olefile.OleFileIO(body) as ole:
             for stream, kind in _OLE_STREAMS:

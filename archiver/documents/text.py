@@ -35,6 +35,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+import olefile
+import pypdf
+import xlrd
+from charset_normalizer import from_bytes
+from lxml import etree
+from striprtf.striprtf import rtf_to_text
+
 log = logging.getLogger(__name__)
 
 
@@ -166,8 +173,6 @@ def _library_warnings(logger_name: str, out: _Out) -> Iterator[None]:
 
 
 def _pdf(body: bytes, out: _Out, limits: Limits, budget: Budget) -> None:
-    import pypdf
-
     member = limits.max_member
     caps = dict(
         maximum_declared_stream_length=member, array_based_stream_maximum_output_length=member,
@@ -258,8 +263,6 @@ class _Zip:
 
     def events(self, name: str, tags: tuple[str, ...]) -> Iterator:
         """(event, element) of ``name``'s XML for the ``tags`` ("end" events), elements freed by the caller."""
-        from lxml import etree
-
         info = self.names.get(name)
         if info is None:
             return
@@ -376,8 +379,6 @@ def _opendocument(kind: str) -> Callable[[bytes, _Out, Limits, Budget], None]:
 
 def _ole_summary(body: bytes, out: _Out) -> None:
     """Title and page count from the OLE SummaryInformation stream, when present."""
-    import olefile
-
     try:
         with olefile.OleFileIO(body) as ole:
             meta = ole.get_metadata()
@@ -400,8 +401,6 @@ def _no_text(kind: str) -> Callable[[bytes, _Out, Limits, Budget], None]:
 
 
 def _xls(body: bytes, out: _Out, limits: Limits, budget: Budget) -> None:
-    import xlrd
-
     _ole_summary(body, out)
     messages = io.StringIO()
     book = xlrd.open_workbook(file_contents=body, on_demand=True, logfile=messages, formatting_info=False)
@@ -429,8 +428,6 @@ _RTF_PAGES = re.compile(rb"\\nofpages(\d+)")
 
 
 def _rtf(body: bytes, out: _Out, limits: Limits, budget: Budget) -> None:
-    from striprtf.striprtf import rtf_to_text
-
     head = body[: limits.max_rtf_bytes]
     if len(body) > limits.max_rtf_bytes:
         out.notes.append(f"text of the first {limits.max_rtf_bytes:,} bytes")
@@ -451,8 +448,6 @@ def _rtf(body: bytes, out: _Out, limits: Limits, budget: Budget) -> None:
 
 
 def _txt(body: bytes, out: _Out, limits: Limits, budget: Budget) -> None:
-    from charset_normalizer import from_bytes
-
     sample = body[: limits.max_chars * 4]
     best = from_bytes(sample).best()
     out.add(str(best) if best is not None else sample.decode("utf-8", "replace"))

@@ -5,22 +5,14 @@ import json
 import logging
 from pathlib import Path
 
+from archiver.cluster import add_cluster_arguments
 from archiver.errors import UsageError
-from archiver.jobs import JobHistory, diff_runs, run_job
-from archiver.jobs.diff import format_diff
+from archiver.jobs.diff import diff_runs, format_diff
+from archiver.jobs.history import JobHistory
 from archiver.jobs.manifest import load_manifest
+from archiver.jobs.run import run_job
 from archiver.jobs.schedule import schedule_text
 from archiver.outputs import writable_file
-
-def add_cluster_arguments(parser) -> None:
-    """``--workers N`` / ``--scheduler ADDRESS``: where the job's tasks run (default: in this process)."""
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, metavar="N",
-                       help="run the tasks on a local Dask cluster of N worker processes (default: in this process)")
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run the tasks on an existing Dask cluster (tcp://HOST:8786); every worker must see "
-                            "--out and the manifest's files at the same path (NFS or a cluster filesystem)")
-
 
 EPILOG = """exit status: 0 ok, 1 failure (e.g. disk full), 2 bad manifest, options or
 unreachable seeds, 3 audit under [audit] fail_under, 4 another run of the job
@@ -35,7 +27,7 @@ def add_parser(sub) -> None:
     run.add_argument("--out", default="output", metavar="DIR", help="output root (default: output/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only the one-line summary (for cron mail)")
     run.add_argument("--json-summary", metavar="FILE", help="also write the run summary as JSON to FILE")
-    add_cluster_arguments(run)
+    add_cluster_arguments(run, default="in this process")
 
     diff = sub.add_parser("diff", help="what changed between two runs of a job (URLs and redirect rows)",
                           description="JOB_DIR (OUT/<name>): the latest run against the one before. "

@@ -21,6 +21,8 @@ import csv
 import json
 from pathlib import Path
 
+from warcio.archiveiterator import ArchiveIterator
+
 from archiver.jobs.layout import NEW_CRAWL, RunLayout
 from archiver.jobs.originals import index_records
 from archiver.verify import read_verdicts
@@ -43,8 +45,6 @@ def _index_digests(crawl_dir: Path) -> dict[tuple[str, int], str]:
 
 
 def _record_digest(warc: Path, offset: int) -> str | None:
-    from warcio.archiveiterator import ArchiveIterator
-
     try:
         with warc.open("rb") as stream:
             stream.seek(offset)

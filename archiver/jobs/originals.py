@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from warcio.archiveiterator import ArchiveIterator
 
 Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
 
@@ -55,8 +56,6 @@ def _timestamp14(iso_date: str) -> str:
 
 def _revisit_headers(crawl_dir: Path) -> Iterator[dict]:
     """Header fields of every revisit record the crawl log points at (each WARC opened once)."""
-    from warcio.archiveiterator import ArchiveIterator
-
     log = crawl_dir / "crawl.jsonl"
     if not log.is_file():
         return

@@ -25,13 +25,20 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
+from archiver.audit import audit, write_report
 from archiver.capture import CrawlConfig, crawl
 from archiver.capture.crawllog import is_live_page
 from archiver.cluster import InlineExecutor
+from archiver.detect import detect, read_notices, write_notices
 from archiver.errors import UsageError
+from archiver.export import export_all
 from archiver.jobs.history import run_of
 from archiver.jobs.originals import original_files
+from archiver.mapping import KINDS, Decisions, PortalIndex, explicit_targets, map_to_portal
+from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
 from archiver.types import Capture, RedirectRow, SectionRule
+from archiver.verify import check_reachable, summary_line, verify_run
+from archiver.wacz import write_wacz
 from archiver.warc import iter_captures
 
 ROWS_FILE = "rows.jsonl"  # a programme site's rows as mapped, before the export checked them: the combined export's input
@@ -123,9 +130,6 @@ def targets_on(notices_files, hosts) -> list[str]:
     """The explicit targets (redirects, refreshes, scripts, canonicals) of the notices files that lie on
     ``hosts``, sorted: seeds of the new site's crawl, because an old slug the new site only reaches by
     redirect is linked from nowhere on it, and mapping verifies only targets that were captured."""
-    from archiver.detect import read_notices
-    from archiver.mapping import explicit_targets
-
     hosts = set(hosts)
     found: set[str] = set()
     for path in notices_files:
@@ -134,8 +138,6 @@ def targets_on(notices_files, hosts) -> list[str]:
 
 
 def run_crawl(task: CrawlTask) -> dict:
-    from archiver.wacz import write_wacz
-
     started = time.monotonic()
     config = task.config
     seeds = list(dict.fromkeys([*config.seeds, *targets_on(task.notices, task.target_hosts), *task.extra_seeds]))
@@ -174,8 +176,6 @@ class DetectTask:
 
 
 def run_detect(task: DetectTask) -> dict:
-    from archiver.detect import detect, write_notices
-
     started = time.monotonic()
     notices = detect(CrawlCaptures(task.crawl_dir, task.originals), new_hosts=task.new_hosts, phrases=task.phrases)
     write_notices(notices, task.out)
@@ -196,8 +196,6 @@ class IndexTask:
 
 
 def run_index(task: IndexTask) -> dict:
-    from archiver.mapping import PortalIndex
-
     started = time.monotonic()
     portal = PortalIndex.build(CrawlCaptures(task.crawl_dir, task.originals), thresholds=task.thresholds,
                                assets=task.assets, follow_gone=task.follow_gone)
@@ -224,10 +222,6 @@ class MapTask:
 
 
 def run_map(task: MapTask) -> dict:
-    from archiver.detect import read_notices
-    from archiver.mapping import Decisions, PortalIndex, map_to_portal
-    from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
-
     started = time.monotonic()
     portal = PortalIndex.load(task.index)
     # this site's own copy: a build records which decisions it applied
@@ -260,9 +254,6 @@ def read_rows(path: Path) -> list[RedirectRow]:
 def export_rows(rows: list[RedirectRow], out_dir: Path, formats, allowed_hosts, deploy_dir: Path | None) -> dict:
     """Export ``rows`` into ``out_dir``; for the summary, what the exports hold (refusals by cause)
     and the file names. ``deploy_dir`` is where the web server reads them (the Apache map's path)."""
-    from archiver.export import export_all
-    from archiver.mapping import KINDS
-
     exported = export_all(rows, out_dir, formats=list(formats) if formats is not None else None,
                           allowed_hosts=allowed_hosts, deploy_dir=deploy_dir)
     counts = exported.counts()
@@ -287,8 +278,6 @@ class CombineTask:
 
 
 def run_combine(task: CombineTask) -> dict:
-    from archiver.mapping.candidates import CANDIDATES_FILE
-
     started = time.monotonic()
     rows = sorted((row for site in task.site_dirs for row in read_rows(site / ROWS_FILE)), key=lambda r: r.old_url)
     summary = export_rows(rows, task.run_dir, task.formats, task.allowed_hosts, task.deploy_dir)
@@ -317,8 +306,6 @@ class AuditTask:
 
 
 def run_audit(task: AuditTask) -> dict:
-    from archiver.audit import audit, write_report
-
     started = time.monotonic()
     redirects = task.site_dir / "redirects.csv"
     # Expected URLs: the crawl log (it holds every sitemap URL, as seeds) and the redirect
@@ -348,8 +335,6 @@ class VerifyTask:
 
 
 def run_verify(task: VerifyTask) -> dict:
-    from archiver.verify import check_reachable, summary_line, verify_run
-
     started = time.monotonic()
     report, paths = verify_run(task.site_dir, task.against, allowed_hosts=task.allowed_hosts,
                                config=CrawlConfig(**task.crawl),

@@ -1,7 +1,13 @@
 """``archiver map``: legacy and new captures in, redirect manifest out."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+from archiver.errors import UsageError
 from archiver.export import FORMATS, describe_refusals
+from archiver.mapping import Thresholds, map_paths
+from archiver.mapping.decisions import report_lines
+from archiver.settings import check
 
 
 def add_parser(sub) -> None:
@@ -32,13 +38,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from dataclasses import replace
-
-    from archiver.errors import UsageError
-    from archiver.mapping import Thresholds, map_paths
-    from archiver.mapping.decisions import report_lines
-    from archiver.settings import check
-
     thresholds = Thresholds()
     for name in ("accept", "margin"):
         value = getattr(args, name)

@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
+from rapidfuzz import fuzz, process
 
 from archiver.extract import date_in_url, fold
 from archiver.mapping.minhash import LshIndex, Shingler, Signer, agreement, drop_common, expand
@@ -255,8 +256,6 @@ class ContentMatcher:
     # scoring ---------------------------------------------------------------------------------
     def _score(self, old: _Side, owners: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, _Parts]:
         """Confidence of each (old, new) pair and the parts it was made of, vectorized."""
-        from rapidfuzz import fuzz, process
-
         new = self.new
         n = len(owners)
         total, weights = np.zeros(n), np.zeros(n)

@@ -34,6 +34,7 @@ from fnmatch import fnmatchcase
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
+from rapidfuzz import fuzz
 
 from archiver.documents import Budget, DocumentText, Limits, document_kind, extract, file_name
 from archiver.mapping.minhash import LshIndex, Shingler, Signer, agreement, fold
@@ -414,8 +415,6 @@ def _disagreement(a: _Doc, b: _Doc) -> str:
     if a.pages and b.pages and a.pages != b.pages and _FAMILIES.get(a.kind) == _FAMILIES.get(b.kind):
         return f"{a.pages} pages vs {b.pages}"
     if a.title and b.title:
-        from rapidfuzz import fuzz
-
         if _NUMBER.findall(a.title) != _NUMBER.findall(b.title) or fuzz.token_set_ratio(a.title, b.title) < TITLE_AGREE:
             return f"title {a.title!r} vs {b.title!r}"
     return ""

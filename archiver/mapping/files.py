@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from archiver.warc import expand_inputs, iter_captures
 from archiver.detect import detect, read_notices, write_notices
 from archiver.errors import UsageError
 from archiver.export import Exported, check_formats, export_all
@@ -19,6 +18,7 @@ from archiver.mapping.decisions import decisions_report, load_decisions
 from archiver.outputs import writable_dir
 from archiver.types import RedirectRow, SectionRule
 from archiver.urls import site_host
+from archiver.warc import expand_inputs, iter_captures
 
 
 @dataclass

@@ -113,6 +113,7 @@ class LshIndex:
     """
 
     def __init__(self, signatures: np.ndarray, usable: np.ndarray, *, threshold: float, bucket_cap: int) -> None:
+        # imported here: datasketch loads scipy, over a second, for the band and row counts alone
         from datasketch import MinHashLSH
 
         tuned = MinHashLSH(threshold=threshold, num_perm=signatures.shape[1] if len(signatures) else NUM_PERM)

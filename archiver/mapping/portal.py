@@ -30,8 +30,10 @@ from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from archiver import __version__
-from archiver.documents import DocumentText, Limits, extract as read_document
+from archiver.documents import DocumentText, Limits
+from archiver.documents import extract as read_document
 from archiver.errors import ArchiverError
+from archiver.extract import extract
 from archiver.mapping.content import ContentMatcher, Thresholds
 from archiver.mapping.documents import DocumentMatcher
 from archiver.mapping.targets import Resolver
@@ -52,8 +54,6 @@ def needs_row(capture: Capture) -> bool:
 
 
 def default_extract(capture: Capture) -> PageFacts:
-    from archiver.extract import extract
-
     return extract(capture, fast=True)
 
 

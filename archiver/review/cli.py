@@ -1,6 +1,12 @@
 """``archiver review OUT/<name>``: a local web page where a person decides the uncertain rows."""
 from __future__ import annotations
 
+import signal
+
+from archiver.errors import UsageError
+from archiver.review import ReviewSession
+from archiver.review.server import ReviewServer, is_loopback
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("review", help="review uncertain redirect rows in a local web page (decisions kept by later runs)",
@@ -23,12 +29,6 @@ def _interrupt(signum, frame) -> None:
 
 
 def run(args) -> int:
-    import signal
-
-    from archiver.errors import UsageError
-    from archiver.review import ReviewSession
-    from archiver.review.server import ReviewServer, is_loopback
-
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: expected 0..65535, got {args.port}")
     with ReviewSession.open(args.path, decisions=args.decisions) as session:

@@ -21,10 +21,10 @@ from typing import Iterable
 
 import lxml.html
 
-from archiver.warc import expand_inputs, iter_captures, read_capture_at
 from archiver.extract import decode_html, extract, parse_html
 from archiver.types import Capture, PageFacts
 from archiver.urls import lookup_key
+from archiver.warc import expand_inputs, iter_captures, read_capture_at
 
 _DROPPED = ("script", "noscript", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "link", "meta",
             "template", "portal", "svg", "math")

@@ -18,8 +18,8 @@ from archiver.errors import ArchiverError, UsageError
 from archiver.export.validate import AllowedHosts
 from archiver.jobs.lock import JobLock
 from archiver.mapping.decisions import Decisions, check_decision, decisions_text, load_decisions
-from archiver.urls import lookup_key
 from archiver.types import Decision
+from archiver.urls import lookup_key
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -39,7 +39,7 @@ from .gate import HostGate
 from .hosts import HostPolicy
 from .pages import Expectation, PageReader, PageView, expectations_from, url_key
 from .prober import Prober, Walk
-from .report import VerifyReport, summary_line, read_verdicts, write_report
+from .report import VerifyReport, read_verdicts, summary_line, write_report
 from .rows import ExpectedRow, read_rows
 from .settings import VerifySettings
 from .verdicts import RIGHT, VERDICTS, judge, soft_404_reason

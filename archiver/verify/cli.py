@@ -7,8 +7,7 @@ from pathlib import Path
 from archiver.capture.config import CrawlConfig
 from archiver.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 from archiver.settings import ratio_argument
-from archiver.verify import (check_reachable, summary_line, read_rows, verify_redirects, verify_run,
-                             write_report)
+from archiver.verify import check_reachable, read_rows, summary_line, verify_redirects, verify_run, write_report
 from archiver.verify.inputs import resolve_source
 
 EPILOG = """exit status: 0 when at least --fail-under of the checked rows are right

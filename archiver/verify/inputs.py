@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from archiver.warc import iter_captures
 from archiver.errors import UsageError
 from archiver.jobs.history import earlier_crawls
 from archiver.jobs.layout import site_of
 from archiver.jobs.manifest import load_manifest
 from archiver.jobs.originals import original_files
 from archiver.types import Capture
+from archiver.warc import iter_captures
 
 CSV_FILE = "redirects.csv"
 MANIFEST_FILE = "manifest.toml"

@@ -11,8 +11,8 @@ but damaged is read as far as it goes and its damage reported.
 from __future__ import annotations
 
 import io
-import logging
 import json
+import logging
 import os
 import struct
 import zipfile
