@@ -2,7 +2,7 @@
 
 A crawl, a mapping or an audit can take hours; finding out at the end that
 the output directory is read-only, under ``/sys`` or a file rather than a
-directory wastes them and used to end in a traceback. Each command checks
+directory wastes them. Each command checks
 its output locations first and stops with one line (``UsageError``, exit 2).
 Writability is tested by creating a file, not with ``os.access``, which
 says yes to root on a read-only mount and no to a user an ACL lets in.

@@ -18,10 +18,9 @@ stop cleanly and resume later; the writer stays usable.
 
 Compression: level 6 (``gzip_level``) by zlib-ng (the ``zlib-ng`` package, a
 drop-in for the standard ``zlib`` module writing the same gzip format), which
-deflates HTML about twice as fast as zlib and a little smaller: on 1,000 HTML
-pages (67 KB on average) zlib-ng level 6 wrote 14.8% of the input at 80-100
-MB/s, zlib level 6 14.9% at 50-53 MB/s, zlib level 3 16.7% at 100-108 MB/s.
-The archive's size (kept for decades) is why the level stays at 6.
+deflates HTML about twice as fast as zlib and a little smaller (figures in
+``bench/README.md``). The archive's size (kept for decades) is why the level
+stays at 6 rather than a faster, larger one.
 A payload that does not compress (JPEG, PNG, video, a body the server already
 gzip'd or brotli'd: two samples of it shrink by less than 5% at level 1) is
 stored in its gzip member instead: deflate spends as much CPU on such bytes as
