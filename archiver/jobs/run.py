@@ -297,7 +297,8 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
     history.check_latest()
     started = time.time()
     with JobLock(job_dir / ".lock") as lock, \
-            open_executor(workers=workers, scheduler=scheduler) as (executor, cluster):
+            open_executor(workers=workers, scheduler=scheduler, shared_paths=_shared_paths(manifest, job_dir)) \
+            as (executor, cluster):
         previous = history.latest()
         interrupted = history.interrupted()
         run_dir = interrupted or history.new_run()
@@ -350,6 +351,13 @@ def run_job(manifest: Manifest, out_root: Path | str = "output", *, quiet: bool 
         print(format_summary(summary))
     print(line)
     return RunResult(run_dir, exit_code, summary, line)
+
+
+def _shared_paths(manifest: Manifest, job_dir: Path) -> list[Path]:
+    """What every worker of a cluster must see at the same path: the job's output directory and
+    the files the manifest names (decisions, expected URLs)."""
+    named = [manifest.decisions_file, manifest.audit.expected, *(site.expected for site in manifest.sites)]
+    return [job_dir.absolute(), *(Path(p).absolute() for p in named if p is not None and Path(p).exists())]
 
 
 def holders_of_originals(kept: list[Path], runs: list[Path]) -> set[Path]:
