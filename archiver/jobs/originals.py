@@ -7,8 +7,9 @@ still holds originals. A crawl's revisits are listed by its ``crawl.jsonl``
 (record type, WARC file, offset); each revisit's header names its payload
 digest and the original's URI and date. Earlier crawls' full records are
 found in their ``index.cdxj`` (digest, URL, timestamp, file) without reading
-their WARC files. (``history.originals_beside`` does the same for inputs
-given by hand, ``archiver audit OUT/<name>/latest``.)
+their WARC files; ``CrawlCaptures`` reads a crawl together with them (detect,
+map, verify). (``history.originals_beside`` does the same for inputs given by
+hand, ``archiver audit OUT/<name>/latest``.)
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
+
+from archiver.types import Capture
+from archiver.warc import iter_captures
 
 Ref = tuple[str, str]  # ("digest", value) or ("capture", "URL 14-digit-timestamp")
 
@@ -119,3 +123,22 @@ def find_originals(wanted: set[Ref], earlier: Iterable[Path]) -> tuple[list[Path
 def original_files(crawl_dir: Path, earlier: Iterable[Path], *, needed: set[Ref] | None = None) -> list[Path]:
     """WARC files of ``earlier`` crawls (oldest first) holding this crawl's revisited payloads."""
     return find_originals(revisit_refs(crawl_dir) if needed is None else needed, earlier)[0]
+
+
+class CrawlCaptures:
+    """Re-iterable captures of one crawl (each pass re-reads its WARCs).
+
+    ``originals`` are earlier runs' WARC files that hold the payloads of this
+    crawl's revisit records: read first so revisits resolve to full bodies,
+    but their own captures are not yielded (they belong to earlier runs).
+    """
+
+    def __init__(self, crawl_dir: Path | str, originals=()):
+        self.crawl_dir = Path(crawl_dir).absolute()
+        self.originals = [str(Path(p).absolute()) for p in originals]
+
+    def __iter__(self) -> Iterator[Capture]:
+        own = str(self.crawl_dir) + "/"
+        for capture in iter_captures([*self.originals, str(self.crawl_dir)]):
+            if capture.file.startswith(own):
+                yield capture

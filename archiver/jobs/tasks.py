@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.audit import audit, write_report
@@ -33,35 +33,15 @@ from archiver.detect import detect, read_notices, write_notices
 from archiver.errors import UsageError
 from archiver.export import export_all
 from archiver.jobs.history import run_of
-from archiver.jobs.originals import original_files
+from archiver.jobs.originals import CrawlCaptures, original_files
 from archiver.mapping import KINDS, Decisions, PortalIndex, explicit_targets, map_to_portal
 from archiver.mapping.candidates import CANDIDATES_FILE, CandidatesWriter
-from archiver.types import Capture, RedirectRow, SectionRule
+from archiver.types import RedirectRow, SectionRule
 from archiver.verify import check_reachable, summary_line, verify_run
 from archiver.wacz import write_wacz
-from archiver.warc import iter_captures
 
 ROWS_FILE = "rows.jsonl"  # a programme site's rows as mapped, before the export checked them: the combined export's input
 SEED_SAMPLE = 3  # seeds named in the "nothing could be fetched" line
-
-
-class CrawlCaptures:
-    """Re-iterable captures of one crawl (each pass re-reads its WARCs).
-
-    ``originals`` are earlier runs' WARC files that hold the payloads of this
-    crawl's revisit records: read first so revisits resolve to full bodies,
-    but their own captures are not yielded (they belong to earlier runs).
-    """
-
-    def __init__(self, crawl_dir: Path | str, originals=()):
-        self.crawl_dir = Path(crawl_dir).absolute()
-        self.originals = [str(Path(p).absolute()) for p in originals]
-
-    def __iter__(self) -> Iterator[Capture]:
-        own = str(self.crawl_dir) + "/"
-        for capture in iter_captures([*self.originals, str(self.crawl_dir)]):
-            if capture.file.startswith(own):
-                yield capture
 
 
 def crawl_stats(crawl_dir: Path) -> dict[str, Any]:

@@ -19,9 +19,8 @@ from archiver.errors import UsageError
 from archiver.jobs.history import earlier_crawls
 from archiver.jobs.layout import site_of
 from archiver.jobs.manifest import load_manifest
-from archiver.jobs.originals import original_files
+from archiver.jobs.originals import CrawlCaptures, original_files
 from archiver.types import Capture
-from archiver.warc import iter_captures
 
 CSV_FILE = "redirects.csv"
 MANIFEST_FILE = "manifest.toml"
@@ -71,11 +70,7 @@ def resolve_source(path: Path | str) -> VerifySource:
     return source
 
 
-def run_captures(run_dir: Path, side: str) -> Iterator[Capture]:
+def run_captures(run_dir: Path, side: str) -> CrawlCaptures:
     """Captures of one crawl of a run, its revisits resolved through earlier runs' WARC files."""
     crawl_dir = (run_dir / side).absolute()
-    originals = original_files(crawl_dir, earlier_crawls(crawl_dir))
-    own = str(crawl_dir) + "/"
-    for capture in iter_captures([*map(str, originals), str(crawl_dir)]):
-        if capture.file.startswith(own):
-            yield capture
+    return CrawlCaptures(crawl_dir, original_files(crawl_dir, earlier_crawls(crawl_dir)))
