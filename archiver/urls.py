@@ -15,7 +15,8 @@
 - ``surt_key(url)``: the SURT that begins a CDXJ line.
 - ``site_host(url)``: host and non-default port, the unit of a site;
   ``url_host(url)``: the bare host; ``clean_target_uri``: a WARC-Target-URI
-  without wget's ``<...>``.
+  without wget's ``<...>``; ``punycode_host(host)``: a host name as a
+  browser sends it (the export's server keys use it too).
 
 Server configurations are keyed elsewhere (``export/urls.py``): a redirect
 map must match the request bytes a client sends, so it keeps the escapes as
@@ -99,14 +100,24 @@ def _netloc(scheme: str, host: str, port: int | None) -> str:
     return host if not port or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
 
 
-@lru_cache(maxsize=4096)
-def _ascii_host(host: str) -> str:
-    """An internationalised host name in punycode; a name idna refuses is kept as written."""
+def punycode_host(host: str) -> str:
+    """A host name as a browser puts it on the wire: UTS #46 (non-transitional, as the WHATWG URL
+    standard: ``straße`` stays ``xn--strae-oqa``, not IDNA 2003's ``strasse``), in punycode.
+    Raises ValueError for a name UTS #46 refuses."""
     if host.isascii():
         return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(str(exc) or "not a valid host name") from None
+
+
+@lru_cache(maxsize=4096)
+def _ascii_host(host: str) -> str:
+    """An internationalised host name in punycode; a name idna refuses is kept as written."""
+    try:
+        return punycode_host(host)
+    except ValueError:
         return host
 
 

@@ -8,6 +8,7 @@ from archiver.export import export_all
 from archiver.export.urls import InvalidURL, defang, parse_url
 from archiver.export.validate import validate
 from archiver.types import RedirectRow
+from archiver.urls import lookup_key
 
 NEW = "https://new.example"
 
@@ -158,6 +159,14 @@ def test_apache_substitution_escapes_what_mod_rewrite_expands():
 ])
 def test_hosts_are_folded_to_one_spelling(raw, expected):
     assert str(parse_url(raw)) == expected
+
+
+def test_an_idn_host_is_keyed_as_browsers_send_it_and_as_the_archive_looks_it_up():
+    # UTS #46 non-transitional (WHATWG URL): ß and ς stay themselves; IDNA 2003 (Python's "idna"
+    # codec) would map them to ss and σ, and the server block would never match the Host header
+    for raw, host in (("http://straße.example/a", "xn--strae-oqa.example"), ("http://ςa.example/", "xn--a-xmb.example")):
+        assert parse_url(raw).host == host
+        assert lookup_key(raw).split("/")[2] == host
 
 
 @pytest.mark.parametrize("raw, reason", [

@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from archiver.urls import punycode_host
+
 MAX_URL_LENGTH = 32 * 1024  # Cloudflare Bulk Redirects' per-URL limit, applied everywhere
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
@@ -115,8 +117,8 @@ def _host(raw: str) -> str:
         return host
     if any(ord(ch) > 127 for ch in host):
         try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
+            host = punycode_host(host)  # what a browser sends in Host, as the lookup keys have it
+        except ValueError as exc:
             raise InvalidURL(f"invalid internationalised host name: {exc}") from None
     if not _HOSTNAME.match(host):
         raise InvalidURL("invalid host name")
