@@ -30,7 +30,7 @@ from typing import Iterable
 from archiver.cluster import open_executor
 from archiver.detect.banners import BANNER_THRESHOLD, BannerScorer, BlockCollector, count_pages
 from archiver.detect.hosts import bare, host_matches, is_furniture, is_site_root, same_site
-from archiver.detect.pages import CAPTURE_TYPES, Page, PagesSummary, phrase_book, read_collection
+from archiver.detect.pages import CAPTURE_TYPES, Page, PagesSummary, pages_read, phrase_book, read_collection
 from archiver.errors import UsageError
 from archiver.outputs import writable_file
 from archiver.types import Capture, Notice, Signal
@@ -216,9 +216,10 @@ def detect(captures: Iterable[Capture], *, new_hosts: Iterable[str] = (),
     phrases = tuple(phrases)
     collector = BlockCollector(phrase_book(phrases))
     summary = PagesSummary()
+    read = pages_read(phrases)
     for number, capture in enumerate(captures):
         if capture.record_type in CAPTURE_TYPES:
-            summary.add(capture, (number,), collector)
+            summary.add(capture, (number,), collector, read)
     return decide(summary, new_hosts=new_hosts)
 
 

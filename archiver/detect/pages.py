@@ -17,10 +17,11 @@ resolves them.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from archiver.cluster import map_in_order
@@ -79,10 +80,22 @@ class PagesSummary:
     revisits: list[tuple[Position, Capture, RecordInfo]] = field(default_factory=list)  # waiting for originals
     problems: list[str] = field(default_factory=list)  # damage read past, as log lines
 
-    def add(self, capture: Capture, position: Position, collector: BlockCollector) -> None:
-        """Read one capture (a revisit already resolved, or left without its original)."""
+    def add(self, capture: Capture, position: Position, collector: BlockCollector, read: dict | None = None) -> None:
+        """Read one capture (a revisit already resolved, or left without its original).
+
+        ``read`` (a :class:`ReadPages`) remembers the pages a task has read, so the same body
+        at the same URL with the same status and headers (a thousand revisits of one page, or
+        the same unchanged page in every crawl of a collection) is parsed once."""
         self.captures += 1
-        page, blocks = read_page(capture, collector, self.linked)
+        key = read.key(capture) if read is not None else None
+        known = read.get(key) if key is not None else None
+        if known is not None:
+            page, blocks = known
+            page = replace(page, date=capture.date, signals=list(page.signals), blocks=list(page.blocks))
+        else:
+            page, blocks = read_page(capture, collector, self.linked)
+            if key is not None:
+                read.put(key, (page, blocks))
         full = capture.record_type != "revisit" or capture.revisit_of is not None
         self._keep(lookup_key(capture.url), KeptPage(page, full, position))
         for block, stats in blocks:
@@ -121,6 +134,38 @@ class PagesSummary:
 def phrase_book(phrases: tuple[str, ...]) -> PhraseBook:
     """One compiled PhraseBook per process and phrase list (a worker runs many tasks)."""
     return PhraseBook(phrases)
+
+
+class ReadPages:
+    """The pages one task has read, by everything ``read_page`` reads of a capture: its body (as a
+    hash), URL, status and the headers signals come from. A page read again is the same page, so
+    results do not depend on which task read what. Bounded: past ``limit`` entries it starts over."""
+
+    HEADERS = ("location", "refresh", "content-type")
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._pages: dict[tuple, tuple] = {}
+
+    def key(self, capture: Capture) -> tuple:
+        body = hashlib.blake2b(capture.body, digest_size=16).digest() if capture.body else b""
+        return (body, capture.url, capture.status, capture.is_html, *(capture.header(h) for h in self.HEADERS),
+                tuple(value for name, value in capture.headers if name.lower() == "link"))
+
+    def get(self, key: tuple):
+        return self._pages.get(key)
+
+    def put(self, key: tuple, read: tuple) -> None:
+        if len(self._pages) >= self.limit:
+            self._pages.clear()
+        self._pages[key] = read
+
+
+@lru_cache(maxsize=8)
+def pages_read(phrases: tuple[str, ...]) -> ReadPages:
+    """The pages this process has read with this phrase list, shared by its tasks (the copies of
+    a page in several files of a collection are parsed once per worker)."""
+    return ReadPages()
 
 
 def read_page(capture: Capture, collector: BlockCollector, linked: set[int]) -> tuple[Page, list[tuple[PageBlock, BlockStats]]]:
@@ -170,6 +215,7 @@ def scan_pages(part: ScanRange, phrases: tuple[str, ...]) -> tuple[PagesSummary,
     """One file's (or file part's) summary, revisits left waiting; and where its last record ended."""
     summary = PagesSummary()
     collector = BlockCollector(phrase_book(phrases))
+    read = pages_read(phrases)
     reach = part.start
     for entry in read_source(part.source, want_body=_wants_body, start=part.start, end=part.end):
         info = entry.info
@@ -184,7 +230,7 @@ def scan_pages(part: ScanRange, phrases: tuple[str, ...]) -> tuple[PagesSummary,
             continue
         if not any(SEVERITY.get(kind) == "error" for kind, _ in info.problems):  # damage is no original
             summary.originals.add(info, part.number)
-        summary.add(capture, position, collector)
+        summary.add(capture, position, collector, read)
     return summary, reach
 
 
@@ -193,11 +239,12 @@ def resolve_revisits(source: Source, waiting: dict[tuple[int, int], list[tuple[P
     """The revisits whose originals are in ``source`` (at (offset, index) keys), read with their content."""
     summary = PagesSummary()
     collector = BlockCollector(phrase_book(phrases))
+    read = pages_read(phrases)
     for entry in read_originals(source, set(waiting)):
         for position, capture, info in waiting.pop((entry.info.offset, entry.info.index), ()):
             if entry.capture is not None:
                 capture = resolve(capture, info, entry.capture)
-            summary.add(capture, position, collector)
+            summary.add(capture, position, collector, read)
     for revisits in waiting.values():  # an original that could not be read again
         for position, capture, _ in revisits:
             summary.add(capture, position, collector)
