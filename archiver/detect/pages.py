@@ -21,7 +21,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from archiver.cluster import map_in_order
@@ -91,7 +91,8 @@ class PagesSummary:
         known = read.get(key) if key is not None else None
         if known is not None:
             page, blocks = known
-            page = replace(page, date=capture.date, signals=list(page.signals), blocks=list(page.blocks))
+            page = Page(page.url, page.status, capture.date, page.is_html, page.location, list(page.signals),
+                        list(page.blocks))
         else:
             page, blocks = read_page(capture, collector, self.linked)
             if key is not None:
@@ -147,10 +148,21 @@ class ReadPages:
         self.limit = limit
         self._pages: dict[tuple, tuple] = {}
 
-    def key(self, capture: Capture) -> tuple:
-        body = hashlib.blake2b(capture.body, digest_size=16).digest() if capture.body else b""
-        return (body, capture.url, capture.status, capture.is_html, *(capture.header(h) for h in self.HEADERS),
-                tuple(value for name, value in capture.headers if name.lower() == "link"))
+    def key(self, capture: Capture) -> tuple | None:
+        """None for what is cheap to read anyway (no 2xx HTML body to parse)."""
+        status = capture.status
+        if not (capture.is_html and capture.body and status is not None and 200 <= status < 300):
+            return None
+        found: dict[str, str] = {}
+        links = []
+        for name, value in capture.headers:
+            name = name.lower()
+            if name == "link":
+                links.append(value)
+            elif name in self.HEADERS:
+                found.setdefault(name, value)
+        return (hashlib.blake2b(capture.body, digest_size=16).digest(), capture.url, status,
+                *(found.get(h) for h in self.HEADERS), tuple(links))
 
     def get(self, key: tuple):
         return self._pages.get(key)
