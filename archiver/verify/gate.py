@@ -11,36 +11,31 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
-
-@dataclass
-class _Server:
-    in_flight: int = 0
-    next_start: float = 0.0
+from archiver.capture.politeness import HostSlots
 
 
 class HostGate:
+    """Capture's per-host ``Slot`` rules (``capture/politeness.py``) for threads that wait: capture's
+    coordinator asks a slot and moves on, verify's threads block here until theirs is free."""
+
     def __init__(self, *, per_host: int, delay: float, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
-        self.per_host = per_host
-        self.delay = delay
         self.clock = clock
         self.sleep = sleep
-        self._servers: dict[str, _Server] = {}
+        self._slots = HostSlots(concurrency=per_host, delay=delay)
         self._changed = threading.Condition()
 
     @contextmanager
     def slot(self, server: str) -> Iterator[None]:
         """Hold one of ``server``'s slots from its next start time until the request is done."""
         with self._changed:
-            state = self._servers.setdefault(server, _Server())
-            while state.in_flight >= self.per_host:
+            slot = self._slots[server]
+            while slot.active >= slot.concurrency:
                 self._changed.wait()
-            state.in_flight += 1
-            start = max(self.clock(), state.next_start)
-            state.next_start = start + self.delay
+            start = max(self.clock(), slot.free_at())
+            slot.start(start)  # the start time is taken now: the next request of this server starts after it
         try:
             wait = start - self.clock()
             if wait > 0:
@@ -48,11 +43,10 @@ class HostGate:
             yield
         finally:
             with self._changed:
-                state.in_flight -= 1
+                slot.finish()
                 self._changed.notify_all()
 
     def rest(self, server: str, seconds: float) -> None:
         """No request to ``server`` starts for ``seconds`` from now."""
         with self._changed:
-            state = self._servers.setdefault(server, _Server())
-            state.next_start = max(state.next_start, self.clock() + seconds)
+            self._slots[server].rest(self.clock() + seconds)
