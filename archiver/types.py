@@ -40,6 +40,7 @@ class Capture:
     revisit_of: tuple[str, str] | None = None  # (refers-to URI, refers-to date)
     ip_address: str | None = None
     body_capped: bool = False  # the reader stopped decoding at its max_body cap
+    index: int = 0  # records before it in its gzip member (a file gzip'd whole has one member: offset 0)
 
     def header(self, name: str) -> str | None:
         """First value of an HTTP header, case-insensitively."""

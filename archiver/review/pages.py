@@ -35,6 +35,7 @@ _URL_ATTRS = ("href", "src", "srcset", "action", "formaction", "poster", "data",
 class _Where:
     file: str
     offset: int
+    index: int  # records before it in its gzip member
     status: int | None
     location: str | None
     is_html: bool
@@ -52,15 +53,15 @@ class ArchivePages:
         own = tuple(crawl + "/" for crawl in crawls)
         self.pages: dict[str, _Where] = {}
         self.urls: dict[str, str] = {}  # key -> URL as captured
-        self._full: dict[tuple[str, str], tuple[str, int]] = {}  # (URL key, date) -> a record with its payload
+        self._full: dict[tuple[str, str], tuple[str, int, int]] = {}  # (URL key, date) -> a record with its payload
         for capture in iter_captures(inputs, max_body=0):
             key = lookup_key(capture.url)
             if capture.record_type != "revisit":
-                self._full[(key, capture.date)] = (capture.file, capture.offset)
+                self._full[(key, capture.date)] = (capture.file, capture.offset, capture.index)
             if not capture.file.startswith(own):
                 continue
             original = (lookup_key(capture.revisit_of[0]), capture.revisit_of[1]) if capture.revisit_of else None
-            self.pages[key] = _Where(capture.file, capture.offset, capture.status, capture.header("location"),
+            self.pages[key] = _Where(capture.file, capture.offset, capture.index, capture.status, capture.header("location"),
                                      capture.is_html, original)
             self.urls[key] = capture.url
 
@@ -72,10 +73,10 @@ class ArchivePages:
         where = self.where(url)
         if where is None:
             return None
-        capture = read_capture_at(self.sources[where.file], where.offset)
+        capture = read_capture_at(self.sources[where.file], where.offset, where.index)
         if capture is not None and where.original and where.original in self._full:
-            file, offset = self._full[where.original]
-            original = read_capture_at(self.sources[file], offset)
+            file, offset, index = self._full[where.original]
+            original = read_capture_at(self.sources[file], offset, index)
             if original is not None:
                 not_modified = capture.status in (None, 304) or not capture.headers
                 return replace(capture, status=original.status if not_modified else capture.status,

@@ -271,6 +271,7 @@ def read_record(fields: dict[str, str], block: BinaryIO, frame: Frame, name: str
         date=info.date,
         file=info.file,
         offset=info.offset,
+        index=info.index,
         record_type=rec_type,
         payload_digest=info.payload_digest or info.computed_payload_digest,
         truncated=info.truncated or ("cut" if cut else None),
