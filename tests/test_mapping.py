@@ -367,6 +367,21 @@ def test_two_strong_claims_on_one_new_page_both_keep_it():
     assert [(r.kind, r.new_url) for r in rows] == [("page", new[0].url)] * 2
 
 
+def test_a_best_claim_exactly_at_the_strong_bar_is_strong():
+    """Two different pages (short texts, same title) claim one new page with the same score; with the
+    strong bar exactly at that score both keep it, and just above it the second is demoted."""
+    old = [_page(f"{OLD}/x/1", "Ministers meet in Bucharest", "Short."),
+           _page(f"{OLD}/y/1", "Ministers meet in Bucharest", "Brief.")]
+    new = [_page(f"{NEW}/en/news/ministers-meet", "Ministers meet in Bucharest", _TEXT),
+           _page(f"{NEW}/en/other", "Road safety report", _OTHER)]
+    at = {r.old_url: r for r in build_manifest([], old, new, thresholds=Thresholds(accept=0.5, strong=0.99))}
+    score = at[f"{OLD}/x/1"].confidence
+    assert at[f"{OLD}/x/1"].kind == "page" and at[f"{OLD}/y/1"].kind == "unmatched"
+    assert f"({score:.2f}) is already claimed" in at[f"{OLD}/y/1"].evidence  # the same score, claimed second
+    rows = build_manifest([], old, new, thresholds=Thresholds(accept=0.5, strong=score))
+    assert [(r.kind, r.new_url, r.confidence) for r in rows] == [("page", new[0].url, score)] * 2
+
+
 def test_a_demoted_claim_keeps_the_reasons_its_fallbacks_were_refused():
     shorter = _TEXT.split(". ")[0] + ". " + _OTHER
     old = [_page(f"{OLD}/a/1/", "Ministers meet in Bucharest", _TEXT),
