@@ -88,6 +88,7 @@ def key_hash(key: str) -> int:
     process): sets of these stand for URL sets compactly in summaries that travel between machines."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
 
+
 def _upper(match: re.Match) -> str:
     return match.group(0).upper()
 

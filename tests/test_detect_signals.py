@@ -295,3 +295,13 @@ def test_chain_matches_one_url_however_its_hops_spell_it():
     ]
     note = by_url(detect(captures, new_hosts=["www.gov.si"]))[f"{OLD}/a"]
     assert note.classification == "moved" and note.target == f"{NEW}/novice/final"
+
+
+def test_a_page_read_again_from_the_memo_still_counts_its_links():
+    # the same page archived twice (a re-crawl's unchanged copy), then detection run twice in one
+    # process (a Dask worker runs many commands): every run sees the 404 as linked
+    home = '<html><body><p>Our news.</p><a href="/old-report">report</a></body></html>'
+    captures = [cap("/", body=home), cap("/", body=home, date="2024-02-01T00:00:00Z"), cap("/old-report", 404)]
+    first, second = (by_url(detect(captures))[OLD + "/old-report"] for _ in range(2))
+    assert first == second and first.classification == "gone"
+    assert "linked from captured pages" in first.signals[0].evidence

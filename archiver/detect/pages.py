@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from array import array
 from collections import defaultdict
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -80,23 +81,26 @@ class PagesSummary:
     revisits: list[tuple[Position, Capture, RecordInfo]] = field(default_factory=list)  # waiting for originals
     problems: list[str] = field(default_factory=list)  # damage read past, as log lines
 
-    def add(self, capture: Capture, position: Position, collector: BlockCollector, read: dict | None = None) -> None:
+    def add(self, capture: Capture, position: Position, collector: BlockCollector,
+            read: ReadPages | None = None) -> None:
         """Read one capture (a revisit already resolved, or left without its original).
 
-        ``read`` (a :class:`ReadPages`) remembers the pages a task has read, so the same body
-        at the same URL with the same status and headers (a thousand revisits of one page, or
-        the same unchanged page in every crawl of a collection) is parsed once."""
+        ``read`` remembers the pages this process has read, so the same body at the same URL
+        with the same status and headers (a thousand revisits of one page, or the same
+        unchanged page in every crawl of a collection) is parsed once."""
         self.captures += 1
         key = read.key(capture) if read is not None else None
         known = read.get(key) if key is not None else None
         if known is not None:
-            page, blocks = known
+            page, blocks, links = known
             page = Page(page.url, page.status, capture.date, page.is_html, page.location, list(page.signals),
                         list(page.blocks))
         else:
-            page, blocks = read_page(capture, collector, self.linked)
+            links = set()
+            page, blocks = read_page(capture, collector, links)
             if key is not None:
-                read.put(key, (page, blocks))
+                read.put(key, (page, blocks, array("Q", links)))
+        self.linked.update(links)  # every summary holds its own pages' links, whoever parsed them first
         full = capture.record_type != "revisit" or capture.revisit_of is not None
         self._keep(lookup_key(capture.url), KeptPage(page, full, position))
         for block, stats in blocks:
@@ -138,9 +142,11 @@ def phrase_book(phrases: tuple[str, ...]) -> PhraseBook:
 
 
 class ReadPages:
-    """The pages one task has read, by everything ``read_page`` reads of a capture: its body (as a
-    hash), URL, status and the headers signals come from. A page read again is the same page, so
-    results do not depend on which task read what. Bounded: past ``limit`` entries it starts over."""
+    """Pages already read (with their blocks and the ``key_hash`` of their links), by everything
+    ``read_page`` reads of a capture: its body (as a hash), URL, status and the headers signals
+    come from. A page read again is the same page, so results do not depend on which task, or
+    which earlier command in the same process, read it first. Bounded: past ``limit`` entries it
+    starts over."""
 
     HEADERS = ("location", "refresh", "content-type")
 
