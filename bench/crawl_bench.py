@@ -18,7 +18,7 @@ code in DIR (a directory holding an ``archiver/`` package, first on
 
     .venv/bin/python bench/crawl_bench.py            # 400 pages, 3 rounds
     .venv/bin/python bench/crawl_bench.py --quick    # 60 pages, 1 round
-    .venv/bin/python bench/crawl_bench.py --burner --compare-with /tmp/before
+    .venv/bin/python bench/crawl_bench.py --burner --compare-with ../archiver-before  # a checkout of older code
     .venv/bin/python bench/crawl_bench.py --profile  # + py-spy profile of ours
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ every crawl setting is its default (2 per host, 0.25 s apart, 30 s time-out,
 the legacy site was captured (nothing else lost).
 
     .venv/bin/python bench/hostile_job_bench.py
-    .venv/bin/python bench/hostile_job_bench.py --compare-with /tmp/archiver-before   # + the job on older code
+    .venv/bin/python bench/hostile_job_bench.py --compare-with ../archiver-before   # + the job on older code
 
 ``--compare-with DIR`` runs the same job on the code in DIR (a directory
 holding an ``archiver/`` package, e.g. ``git archive <commit> archiver | tar
