@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import common  # noqa: E402
 
 from archiver.demo import documents as demo_documents  # noqa: E402
-from archiver.demo.sitegen import _TOPICS, _Writer  # noqa: E402
+from archiver.demo.sitegen import TOPICS, TextWriter  # noqa: E402
 from archiver.documents import DocumentText  # noqa: E402
 from archiver.mapping import build_manifest  # noqa: E402
 from archiver.mapping.documents import DocumentMatcher  # noqa: E402
@@ -73,8 +73,8 @@ class Texts:
 
         self.np = np
         self.seed = seed
-        known = sorted({w for pairs in _TOPICS.values() for pair in pairs for phrase in pair for w in phrase.split()}
-                       | {w for sentence in _Writer(random.Random(seed)).paragraphs("sl", "migracije", 40)
+        known = sorted({w for pairs in TOPICS.values() for pair in pairs for phrase in pair for w in phrase.split()}
+                       | {w for sentence in TextWriter(random.Random(seed)).paragraphs("sl", "migracije", 40)
                           for w in sentence.split()})
         made_up = [f"{a}{b}{c}" for a in ("pre", "po", "za", "od", "na", "iz", "pri", "raz", "do", "ob")
                    for b in ("stav", "var", "del", "mej", "prav", "uprav", "red", "stop", "nos", "vod")

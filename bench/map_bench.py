@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import common  # noqa: E402
 
-from archiver.demo.sitegen import _RECURRING, _TOPICS, _Writer, slugify  # noqa: E402
+from archiver.demo.sitegen import RECURRING, TOPICS, TextWriter, slugify  # noqa: E402
 from archiver.mapping import build_manifest  # noqa: E402
 from archiver.mapping.candidates import CandidatesWriter  # noqa: E402
 from archiver.types import Capture, PageFacts  # noqa: E402
@@ -43,15 +43,15 @@ BANNER = ("Vsebine tega spletnega mesta so bile prenesene na osrednje spletno me
 def generate(n: int, seed: int = 7):
     """(old facts, new facts, truth) for n legacy and n new pages."""
     rng = random.Random(seed)
-    writer = _Writer(rng)
+    writer = TextWriter(rng)
     start, span = date(2008, 1, 1), 12 * 365
     old, new, truth = [], [], {}
-    topics = list(_TOPICS)
+    topics = list(TOPICS)
     for k in range(n):
         lang = "en" if rng.random() < 0.3 else "sl"
         topic = rng.choice(topics)
         day = start + timedelta(days=rng.randrange(span))
-        title = rng.choice(_RECURRING)[lang == "en"] if rng.random() < 0.05 else writer.title(lang, topic)
+        title = rng.choice(RECURRING)[lang == "en"] if rng.random() < 0.05 else writer.title(lang, topic)
         paragraphs = writer.paragraphs(lang, topic, rng.randint(2, 6))
         section = "/medijsko_sredisce/sporocilo/article/" if lang == "sl" else "/en/media_centre/article/"
         url = f"{OLD}{section}{slugify(title, '_', 60)}_{k}/"

@@ -10,13 +10,24 @@ import io
 import struct
 import zipfile
 import zlib
+from urllib.parse import quote
+
+import docx as python_docx
+import openpyxl
+from fpdf import FPDF
+from odf import dc
+from odf.opendocument import OpenDocumentText
+from odf.text import P
+from pptx import Presentation
+from pypdf import PdfReader, PdfWriter
+
+from archiver.demo.site import Site
+from archiver.urls import lookup_key
 
 
 def pdf(paragraphs: list[str], *, title: str = "", pages: int = 1, creator: str = "archiver tests",
         creation_date=None) -> bytes:
     """A text PDF: ``paragraphs`` spread over ``pages`` pages."""
-    from fpdf import FPDF
-
     doc = FPDF()
     doc.set_compression(True)
     if title:
@@ -36,8 +47,6 @@ def pdf(paragraphs: list[str], *, title: str = "", pages: int = 1, creator: str 
 
 def resave_pdf(body: bytes, *, producer: str) -> bytes:
     """The same PDF written again by pypdf with new metadata: other bytes, same text, pages and title."""
-    from pypdf import PdfReader, PdfWriter
-
     reader = PdfReader(io.BytesIO(body))
     writer = PdfWriter(clone_from=reader)
     writer.add_metadata({"/Producer": producer, "/Creator": producer, "/ModDate": "D:20190701120000Z"})
@@ -54,8 +63,6 @@ def _saved(document) -> bytes:
 
 
 def docx(paragraphs: list[str], *, title: str = "", author: str = "") -> bytes:
-    import docx as python_docx
-
     doc = python_docx.Document()
     doc.core_properties.title = title
     doc.core_properties.author = author
@@ -66,8 +73,6 @@ def docx(paragraphs: list[str], *, title: str = "", author: str = "") -> bytes:
 
 def resave_docx(body: bytes, *, author: str) -> bytes:
     """The same Word file opened and saved again (new author, new zip): other bytes, same text."""
-    import docx as python_docx
-
     doc = python_docx.Document(io.BytesIO(body))
     doc.core_properties.author = author
     doc.core_properties.revision = 7
@@ -75,8 +80,6 @@ def resave_docx(body: bytes, *, author: str) -> bytes:
 
 
 def xlsx(rows: list[list], *, title: str = "", creator: str = "archiver tests") -> bytes:
-    import openpyxl
-
     book = openpyxl.Workbook()
     book.properties.title = title
     book.properties.creator = creator
@@ -87,8 +90,6 @@ def xlsx(rows: list[list], *, title: str = "", creator: str = "archiver tests") 
 
 
 def pptx(slides: list[str], *, title: str = "") -> bytes:
-    from pptx import Presentation
-
     deck = Presentation()
     deck.core_properties.title = title
     for text in slides:
@@ -99,10 +100,6 @@ def pptx(slides: list[str], *, title: str = "") -> bytes:
 
 
 def odt(paragraphs: list[str], *, title: str = "") -> bytes:
-    from odf import dc
-    from odf.opendocument import OpenDocumentText
-    from odf.text import P
-
     doc = OpenDocumentText()
     if title:
         doc.meta.addElement(dc.Title(text=title))
@@ -260,8 +257,6 @@ def document_pair(legacy_base: str, new_base: str):
     through its moved page's link text, removed documents, a PDF bomb and a zip bomb as .docx,
     a document whose page is removed in the later capture, an image (no row by default).
     """
-    from archiver.demo.site import Site
-
     legacy, new, truth = Site(), Site(), {}
     doc = {}
     doc["annual"] = pdf(_paragraphs("Letno porocilo", 2018), title="Letno poročilo 2018", pages=3)
@@ -329,7 +324,7 @@ def document_pair(legacy_base: str, new_base: str):
         headers = {"Content_Disposition": 'attachment; filename="varnostna_ocena_2018.pdf"'} if key == "octet" else {}
         legacy.add(_served(old_path), old_body, content_type=media_type, **headers)
         links_old.append(f'<li><a href="{old_path}">{text}</a></li>')
-        truth[_crawled(legacy_base + old_path)] = _crawled(new_base + new_path) if new_path else None
+        truth[lookup_key(legacy_base + old_path)] = lookup_key(new_base + new_path) if new_path else None
         if new_path:
             new.add(_served(new_path), new_body, content_type=media_type if media_type != "application/octet-stream"
                     else PDF_TYPE)
@@ -351,7 +346,7 @@ def document_pair(legacy_base: str, new_base: str):
     legacy.add("/javna-narocila/2016/", _page("Javno naročilo 2016", '<p>Razpisna dokumentacija:</p>'
                                               '<a href="/files/narocilo_2016.pdf">Javno naročilo 2016</a>'))
     legacy.add("/files/narocilo_2016.pdf", doc["with_page"], content_type=PDF_TYPE)
-    truth[_crawled(legacy_base + "/files/narocilo_2016.pdf")] = None
+    truth[lookup_key(legacy_base + "/files/narocilo_2016.pdf")] = None
     legacy.add("/", _page("Ministrstvo", '<a href="/dokumenti/">Dokumenti</a> '
                                          '<a href="/javna-narocila/2016/">Javna naročila</a>'))
     new.add("/", _page("GOV.SI", '<a href="/dokumenti/porocila-in-obrazci/">Dokumenti</a>'))
@@ -362,13 +357,4 @@ def document_pair(legacy_base: str, new_base: str):
 
 def _served(path: str) -> str:
     """The path a client requests for a link written as ``path`` (the demo server's resource key)."""
-    from urllib.parse import quote
-
     return quote(path, safe="/%:@!$&'()*+,;=-._~?")
-
-
-def _crawled(url: str) -> str:
-    """A URL as the crawler requests (and archives) it: what a browser would percent-encode, encoded."""
-    from archiver.urls import lookup_key
-
-    return lookup_key(url)

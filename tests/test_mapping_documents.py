@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from archiver.warc import iter_captures
 from archiver.capture import CrawlConfig, crawl
 from archiver.cli import main
 from archiver.demo.server import SiteServer
 from archiver.detect import detect
 from archiver.mapping import explicit_targets
+from archiver.urls import lookup_key
+from archiver.warc import iter_captures
 
 import documents_gen as gen
 from webservers import APACHE, NGINX, apache_conf, free_port, nginx_conf, raw_get, require, run_apache, run_nginx, stop
@@ -69,7 +70,7 @@ def test_every_document_gets_a_row_precise_and_never_forced(crawled, capsys):
     assert not forced, forced
 
     def row(path: str) -> dict:
-        return rows[gen._crawled(crawled["legacy_base"] + path)]
+        return rows[lookup_key(crawled["legacy_base"] + path)]
 
     assert row("/files/letno_porocilo_2018.pdf")["method"] == "digest"
     assert row("/files/Poročilo_2018.pdf")["method"] == "digest"  # a non-ASCII name, renamed
@@ -88,25 +89,25 @@ def test_every_document_gets_a_row_precise_and_never_forced(crawled, capsys):
         assert row(path)["kind"] == "unmatched" and cap in row(path)["evidence"], row(path)
     removed = row("/files/narocilo_2016.pdf")
     assert removed["kind"] == "unmatched" and "documents_follow_gone" in removed["evidence"]
-    assert gen._crawled(crawled["legacy_base"] + "/files/graf.png") not in rows  # images stay out by default
+    assert lookup_key(crawled["legacy_base"] + "/files/graf.png") not in rows  # images stay out by default
     summary = json.loads((crawled["root"] / "map" / "map-summary.json").read_text())
     assert summary["kinds"]["document"] == len(documents) and f"document {len(documents)}" in printed
 
 
 def test_follow_gone_and_asset_types_opt_in(crawled):
     rows = _map(crawled, "map-options", "--documents-follow-gone", "--asset-type", "image/*")
-    removed = rows[gen._crawled(crawled["legacy_base"] + "/files/narocilo_2016.pdf")]
+    removed = rows[lookup_key(crawled["legacy_base"] + "/files/narocilo_2016.pdf")]
     assert (removed["kind"], removed["status"], removed["method"]) == ("gone", "410", "page_gone")
-    image = rows[gen._crawled(crawled["legacy_base"] + "/files/graf.png")]
+    image = rows[lookup_key(crawled["legacy_base"] + "/files/graf.png")]
     assert (image["kind"], image["method"], image["new_url"]) == (
-        "document", "digest", gen._crawled(crawled["new_base"] + "/assets/graf.png"))
-    gone_without_page = rows[gen._crawled(crawled["legacy_base"] + "/files/razpis_2014.pdf")]
+        "document", "digest", lookup_key(crawled["new_base"] + "/assets/graf.png"))
+    gone_without_page = rows[lookup_key(crawled["legacy_base"] + "/files/razpis_2014.pdf")]
     assert gone_without_page["kind"] == "unmatched"  # its page moved: not removed with it
 
 
 def test_a_persons_decision_about_a_document_comes_first(crawled):
-    scan = gen._crawled(crawled["legacy_base"] + "/files/scan0001.pdf")
-    removed = gen._crawled(crawled["legacy_base"] + "/files/razpis_2014.pdf")
+    scan = lookup_key(crawled["legacy_base"] + "/files/scan0001.pdf")
+    removed = lookup_key(crawled["legacy_base"] + "/files/razpis_2014.pdf")
     decisions = crawled["root"] / "decisions.csv"
     decisions.write_text("old_url,decision,new_url,note,decided_at\n"
                          f"{scan},gone,,withdrawn,2026-11-29T10:00:00Z\n"
@@ -114,7 +115,7 @@ def test_a_persons_decision_about_a_document_comes_first(crawled):
     rows = _map(crawled, "map-decided", "--decisions", str(decisions))
     assert (rows[scan]["kind"], rows[scan]["status"], rows[scan]["method"]) == ("gone", "410", "reviewed")
     assert removed not in rows  # ignored: no row at all
-    assert rows[gen._crawled(crawled["legacy_base"] + "/files/vloga.docx")]["method"] == "text"
+    assert rows[lookup_key(crawled["legacy_base"] + "/files/vloga.docx")]["method"] == "text"
 
 
 def test_usage_error_for_a_bad_asset_type(crawled, capsys):

@@ -39,7 +39,7 @@ _PLACES = [("v Ljubljani", "in Ljubljana"), ("v Bruslju", "in Brussels"), ("v Ma
            ("v Novem mestu", "in Novo mesto"), ("v Luksemburgu", "in Luxembourg"), ("v Rimu", "in Rome"),
            ("v Budimpešti", "in Budapest"), ("v Murski Soboti", "in Murska Sobota"), ("v Sarajevu", "in Sarajevo")]
 # (Slovenian, English) phrase lists per area of work; articles draw most words from one topic
-_TOPICS = {
+TOPICS = {
     "migracije": [
         ("mednarodno zaščito", "international protection"), ("nezakonite migracije", "illegal migration"),
         ("skupni evropski azilni sistem", "the common European asylum system"),
@@ -102,7 +102,7 @@ _ORGS = [("Evropske komisije", "the European Commission"), ("policije", "the pol
          ("nevladnih organizacij", "non-governmental organisations"), ("Europola", "Europol"),
          ("sosednjih držav", "neighbouring countries"), ("Urada vlade za oskrbo in integracijo migrantov",
                                                         "the Government Office for the Support and Integration of Migrants")]
-_RECURRING = [("Tedenska novinarska konferenca ministrstva", "Weekly press conference of the ministry"),
+RECURRING = [("Tedenska novinarska konferenca ministrstva", "Weekly press conference of the ministry"),
               ("Seja Sveta za pravosodje in notranje zadeve", "Justice and Home Affairs Council meeting"),
               ("Redna letna konferenca policije", "Annual police conference")]
 _MONTHS_SL = "januar februar marec april maj junij julij avgust september oktober november december".split()
@@ -266,7 +266,7 @@ class SitePair:
     documents: dict[str, str | None] = field(default_factory=dict)
 
 
-class _Writer:
+class TextWriter:
     """Random plausible text in Slovenian or English from the phrase lists."""
 
     def __init__(self, rng: random.Random):
@@ -280,8 +280,8 @@ class _Writer:
     def sentence(self, lang: str, topic: str) -> str:
         r = self.rng
         k = 0 if lang == "sl" else 1
-        phrase = r.choice(_TOPICS[topic])[k]
-        other = r.choice(_TOPICS[r.choice(list(_TOPICS))])[k]
+        phrase = r.choice(TOPICS[topic])[k]
+        other = r.choice(TOPICS[r.choice(list(TOPICS))])[k]
         role_sl, role_en, name = self.person()
         role = role_sl if lang == "sl" else role_en
         verb = r.choice(_VERBS)[k]
@@ -317,7 +317,7 @@ class _Writer:
         k = 0 if lang == "sl" else 1
         role_sl, role_en, name = self.person()
         verb = r.choice(_TITLE_VERBS)[k]
-        phrase = r.choice(_TOPICS[topic])[k]
+        phrase = r.choice(TOPICS[topic])[k]
         place = r.choice(_PLACES)[k] if r.random() < 0.6 else ""
         role = role_sl if lang == "sl" else role_en
         text = f"{role} {name} {verb} {phrase} {place}".strip()
@@ -441,7 +441,7 @@ def generate_pair(legacy_base: str, new_base: str, *, n_articles: int = 60, seed
     legacy_base = legacy_base.rstrip("/")
     new_base = new_base.rstrip("/")
     rng = random.Random(seed)
-    writer = _Writer(rng)
+    writer = TextWriter(rng)
     articles = _plan_articles(rng, writer, n_articles, en_share, unmigrated, removed, cp1250_share)
     extras = _new_only_articles(rng, writer, articles, int(n_articles * new_only))
     _plan_attachments(random.Random(seed * 7919 + 17), articles)  # its own stream: the pages stay as they were
@@ -476,7 +476,7 @@ def generate_programme(legacy_bases: list[str], new_base: str, *, n_articles: in
     for k, base in enumerate(legacy_bases):
         stream = seed * 1009 + k
         rng = random.Random(stream)
-        writer = _Writer(rng)
+        writer = TextWriter(rng)
         articles = _plan_articles(rng, writer, n_articles, en_share, unmigrated, removed, cp1250_share,
                                   ministry=MINISTRIES[k], ident_base=k * 200_000)
         extras = _new_only_articles(rng, writer, articles, int(n_articles * new_only), ident_base=k * 200_000)
@@ -485,7 +485,7 @@ def generate_programme(legacy_bases: list[str], new_base: str, *, n_articles: in
     portal_rng = random.Random(seed * 1009 - 1)
     new = Site()
     _build_new(new, [a for *_, articles, extras in plans for a in articles + extras], new_base, portal_rng,
-               _Writer(portal_rng), tuple(ministry for ministry, *_ in plans))
+               TextWriter(portal_rng), tuple(ministry for ministry, *_ in plans))
     sites = {}
     for ministry, base, rng, articles, _ in plans:
         legacy, truth = Site(), {}
@@ -498,7 +498,7 @@ def generate_programme(legacy_bases: list[str], new_base: str, *, n_articles: in
 
 def _plan_attachments(rng: random.Random, articles: list[Article], share: float = 0.25) -> None:
     """A document for about ``share`` of the dated releases that have a page of their own on the legacy site."""
-    writer = _Writer(rng)
+    writer = TextWriter(rng)
     eligible = [a for a in articles if a.day is not None and a.signal not in ("http", "home301")
                 and a.fate in ("migrated", "unmigrated")]
     chosen = [a for a in eligible if rng.random() < share]
@@ -569,17 +569,17 @@ def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share, 
     while len(articles) < n:
         i += 1
         lang = "en" if rng.random() < en_share else "sl"
-        topic = rng.choice(list(_TOPICS))
+        topic = rng.choice(list(TOPICS))
         ident = rng.randint(1000, 99999)
         while ident in used_ids:
             ident = rng.randint(1000, 99999)
         used_ids.add(ident)
         if rng.random() < 0.12:  # a recurring title: weekly, same wording, different content
-            which = rng.randrange(len(_RECURRING))
+            which = rng.randrange(len(RECURRING))
             day = recurring_days.get(which, start + timedelta(days=rng.randrange(60)))
             day = day + timedelta(days=7 * rng.randint(1, 3))
             recurring_days[which] = day
-            title = _RECURRING[which][0 if lang == "sl" else 1]
+            title = RECURRING[which][0 if lang == "sl" else 1]
         else:
             day = start + timedelta(days=rng.randrange(span))
             title = writer.title(lang, topic)
@@ -605,7 +605,7 @@ def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share, 
         # some releases exist in both languages: the English one is its own page
         if lang == "sl" and art.fate == "migrated" and rng.random() < 0.2 and len(articles) < n:
             ident2 = art.ident + 100000
-            en_title = _RECURRING[_RECURRING_SL.index(title)][1] if title in _RECURRING_SL \
+            en_title = RECURRING[_RECURRING_SL.index(title)][1] if title in _RECURRING_SL \
                 else writer.title("en", topic)
             twin = Article(ident2, "en", day, en_title, writer.paragraphs("en", topic, rng.randint(2, 5)), topic,
                            signal=rng.choice(["banner", "banner", "canonical", "plain"]),
@@ -633,7 +633,7 @@ def _plan_articles(rng, writer, n, en_share, unmigrated, removed, cp1250_share, 
     return articles
 
 
-_RECURRING_SL = [sl for sl, _ in _RECURRING]
+_RECURRING_SL = [sl for sl, _ in RECURRING]
 
 
 def _new_only_articles(rng, writer, articles, count, ident_base: int = 0) -> list[Article]:
@@ -642,11 +642,11 @@ def _new_only_articles(rng, writer, articles, count, ident_base: int = 0) -> lis
     dated = [a for a in articles if a.day]
     for k in range(count):
         lang = "en" if rng.random() < 0.3 else "sl"
-        topic = rng.choice(list(_TOPICS))
+        topic = rng.choice(list(TOPICS))
         if dated and rng.random() < 0.5:  # same day as a legacy release, or a recurring title
             ref = rng.choice(dated)
             day = ref.day + timedelta(days=rng.choice([0, 7, 14]))
-            title = ref.title if ref.title in _RECURRING_SL + [en for _, en in _RECURRING] and ref.lang == lang \
+            title = ref.title if ref.title in _RECURRING_SL + [en for _, en in RECURRING] and ref.lang == lang \
                 else writer.title(lang, topic)
         else:
             day = date(2019, 7, 1) + timedelta(days=rng.randrange(500))
