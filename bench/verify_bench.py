@@ -29,12 +29,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' nginx helpers
 from common import format_table, free_port, row, run_child, venv_bin, write_results  # noqa: E402
 
 from archiver.export import export_all  # noqa: E402
 from archiver.types import RedirectRow  # noqa: E402
 
-NGINX = "/usr/sbin/nginx"
+from webservers import NGINX, nginx_main  # noqa: E402
+
 CURL_LOOP = ('while IFS= read -r url; do curl -s -L --max-redirs 10 -o /dev/null '
              '-w "%{http_code} %{num_redirects}\\n" "$url"; done < "$1" > "$2"')
 
@@ -56,20 +58,7 @@ def manifest(n: int, old: str, new: str) -> list[RedirectRow]:
 
 def nginx_conf(tmp: Path, out: Path, old_port: int, new_port: int) -> Path:
     conf = tmp / "nginx.conf"
-    conf.write_text(f"""
-daemon off;
-worker_processes 2;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 100000;
+    conf.write_text(nginx_main(tmp, workers=2, connections=512) + f"""    keepalive_requests 100000;
     include {out}/redirects.nginx.http.conf;
     include {out}/redirects.nginx.conf;
     server {{

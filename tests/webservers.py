@@ -81,14 +81,15 @@ def stop(proc: subprocess.Popen) -> None:
 PROBE_KEYS = ["default", "include", "hostnames", "volatile", "~x", "\\x", 'q"uote', "a;b{c}$d", "sp ace"]
 
 
-def nginx_main(tmp: Path) -> str:
-    """The start of an nginx config keeping every file of nginx's under ``tmp``, open at ``http {``."""
+def nginx_main(tmp: Path, *, workers: int = 1, connections: int = 64) -> str:
+    """The start of an nginx config keeping every file of nginx's under ``tmp``, open at ``http {``
+    (bench/verify_bench.py serves its load with more workers and connections)."""
     return f"""
 daemon off;
-worker_processes 1;
+worker_processes {workers};
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 64; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log off;
     client_body_temp_path {tmp}/body;
