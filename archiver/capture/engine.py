@@ -64,7 +64,7 @@ from archiver.capture.scope import Scope, is_private_host, origin
 from archiver.capture.warcwriter import WarcWriteError
 from archiver.capture.worker import STATE_DB, Fetched, Recorder, Result, Retry, Sink, Worker
 from archiver.errors import ArchiverError, LockHeldError, UsageError
-from archiver.urls import site_host
+from archiver.urls import preload_surt, site_host
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,7 @@ class Engine:
 
     # ------------------------------------------------------------------- run
     def run(self) -> CrawlSummary:
+        preload_surt()  # the first record needs it; the seed's request is the time to load it
         self._open()
         with _DirLock(self.out_dir / LOCK_FILE):
             self.frontier = Frontier(self.out_dir / STATE_DB, max_query_variants=self.config.max_query_variants)
