@@ -7,6 +7,7 @@ only dispatches and turns ``ArchiverError`` into one line and an exit code.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -77,3 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"archiver {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def entry_point() -> None:
+    """The ``archiver`` program (and ``python -m archiver``): ``main``, then exit without the
+    interpreter's last garbage collections over every object a command loaded (``gc.freeze``):
+    ~0.1 s a crawl spent after its work was done, with everything it wrote already closed.
+    ``main`` itself leaves the collector alone, for callers that go on running."""
+    code = main()
+    gc.freeze()
+    raise SystemExit(code)
