@@ -544,3 +544,76 @@ def test_a_recorder_waiting_for_the_link_budget_goes_on_when_the_crawl_stops(tmp
     eng.stopping.set()
     recorder.join(60)
     assert waited == [True]  # once the crawl stops, it goes on
+
+
+def test_requests_of_a_host_without_a_delay_hand_on_to_standby_urls(tmp_path, monkeypatch):
+    """Without a delay, a fetching thread whose request ended starts the next URL of that
+    host itself (from the host's standby); every URL is still fetched once, and the host
+    never has more requests in flight than allowed.  With a delay nothing is handed on."""
+    handed = noting_hand_ons(monkeypatch)
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def page(req):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)  # requests overlap, so the slot fills and URLs wait in its standby
+        with lock:
+            active[0] -= 1
+        req.send_resource(Resource(200, {"Content-Type": "text/html"}, html("p")))
+
+    pages = {f"/p{i}": page for i in range(30)}
+    with TestServer(pages, defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("hub", links=tuple(pages))))
+        clock = PolitenessLog(monkeypatch)
+        summary, log = crawl_with(clock, srv, tmp_path, concurrency=8, per_host_concurrency=3, ignore_robots=True)
+        assert summary.fetched == 31 and all(srv.count(p) == 1 for p in pages)
+        urls = [url for _, url in handed]
+        assert urls and set(urls) <= {srv.url(p) for p in pages} and len(set(urls)) == len(urls)
+        assert peak[0] <= 3 and clock.peak[f"127.0.0.1:{srv.port}"] <= 3
+        assert clock.violations == []
+        handed.clear()
+        summary, _ = crawl_with(PolitenessLog(monkeypatch), srv, tmp_path / "delayed", concurrency=8,
+                                per_host_concurrency=3, delay=0.01, ignore_robots=True)
+        assert summary.fetched == 31 and handed == []
+
+
+def noting_hand_ons(monkeypatch) -> list[tuple[float, str]]:
+    """(clock time, URL) of every standby URL a fetching thread starts, appended as they start."""
+    handed = []
+    hand_on = Slot.hand_on
+
+    def noting_hand_on(slot, now):
+        task = hand_on(slot, now)
+        if task is not None:
+            handed.append((now, task.url))
+        return task
+
+    monkeypatch.setattr(Slot, "hand_on", noting_hand_on)
+    return handed
+
+
+def test_urls_waiting_in_a_standby_wait_for_the_end_of_a_rest(tmp_path, monkeypatch):
+    """A 503 rests the host: the URLs dispatched into its standby are not handed on by the
+    requests that end during the rest, and each is fetched once, after it."""
+    def page(req):
+        time.sleep(0.05)
+        req.send_resource(Resource(200, {"Content-Type": "text/html"}, html("p")))
+
+    busy = Resource(503, {"Content-Type": "text/plain", "Retry-After": "1"}, b"busy")
+    pages = {f"/p{i}": page for i in range(12)}
+    with TestServer({"/busy": busy, **pages}, defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=("/busy", *pages))))
+        clock = PolitenessLog(monkeypatch)
+        handed = noting_hand_ons(monkeypatch)
+        summary, log = crawl_with(clock, srv, tmp_path, max_retries=0, concurrency=4, per_host_concurrency=2,
+                                  ignore_robots=True)
+        assert all(srv.count(p) == 1 for p in pages) and srv.count("/busy") == 1
+    host = f"127.0.0.1:{srv.port}"
+    [(rested_at, until)] = clock.rests[host]
+    starts = clock.starts[host] + [t for t, _ in handed]
+    assert not [t for t in starts if rested_at < t < until]  # nothing started meanwhile
+    assert [t for t in starts if t >= until]  # the pages waiting came after it
+    assert clock.violations == []
+    assert all(log[srv.url(p)]["state"] == "done" for p in pages)
+    assert summary.fetched == 14 and summary.queued == 0

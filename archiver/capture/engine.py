@@ -19,13 +19,17 @@ own connections each: at most ``concurrency`` requests at once) make one
 attempt per task, hand each final answer to a few recording threads that write
 the WARC records and parse the body for links, and tell the coordinator at once
 that their slot is free, so the next request starts while the last answer is
-still being written.  A URL to be tried again (``retry.py``: its time budget,
-back-off, Retry-After) comes back as a retry time and waits in ``self.retries``
-until due, holding no thread, connection or slot meanwhile.  Results go back
-on a queue; the coordinator marks a URL done only after its record is written
-(``os.write`` returned: kill -9 loses nothing), and commits that state only
-after an fsync of the WARC file (a power cut loses at most the last
-``COMMIT_INTERVAL``, and never leaves state pointing at a missing record).
+still being written.  On a host crawled without a delay, the coordinator also
+dispatches a few URLs ahead into the host's standby (``politeness.Slot``), and a
+fetching thread whose request ended starts the next of them itself, without
+waiting for the coordinator to hear of the free slot and pick a URL.  A URL to
+be tried again (``retry.py``: its time budget, back-off, Retry-After) comes back
+as a retry time and waits in ``self.retries`` until due, holding no thread,
+connection or slot meanwhile.  Results go back on a queue; the coordinator
+marks a URL done only after its record is written (``os.write`` returned: kill
+-9 loses nothing), and commits that state only after an fsync of the WARC file
+(a power cut loses at most the last ``COMMIT_INTERVAL``, and never leaves state
+pointing at a missing record).
 """
 from __future__ import annotations
 
@@ -87,6 +91,7 @@ class _SlotFree:
     http_status: int | None = None
     retry_after: float | None = None
     retry_at: float | None = None  # the task is to be tried again, not before this clock time
+    handed_to: Task | None = None  # a standby task of the same host the thread started in this one's place
 
 
 @dataclass
@@ -287,7 +292,7 @@ class Engine:
                 if not interrupted:
                     for t in recorders:
                         t.join(timeout=5)
-                self._drop_retries()
+                self._drop_waiting()
                 self._commit()
                 fetcher.close()
                 sink.close()
@@ -346,26 +351,44 @@ class Engine:
             if self.inflight == 0 and (wait is None or self._budget_spent() or self.stopping.is_set()):
                 self._commit()
                 return
-            if wait and self.fetching == 0 and self.inflight == len(self.retries):
-                self.sleep(min(wait, 0.5))  # only retries are waiting: no result can come meanwhile
+            if wait and self.fetching == 0 and self.inflight == len(self.retries) + self.slots.standby_count():
+                self.sleep(min(wait, 0.5))  # only retries and standbys wait: no result can come meanwhile
                 continue
             try:
                 if wait == 0:
-                    result = self.results.get_nowait()
+                    first = self.results.get_nowait()
                 else:
-                    result = self.results.get(timeout=min(wait if wait is not None else 0.5, 0.5))
+                    first = self.results.get(timeout=min(wait if wait is not None else 0.5, 0.5))
             except queue.Empty:
                 continue
-            self._apply(result)
-            result = None  # its links are counted free: do not keep them alive meanwhile
-            while True:  # apply everything that finished meanwhile
-                try:
-                    self._apply(self.results.get_nowait())
-                except queue.Empty:
-                    break
+            self._apply_arrived(first)
+            first = None  # its links are counted free: do not keep them alive meanwhile
             if time.monotonic() - last_commit >= COMMIT_INTERVAL or self.inflight == 0:
                 self._commit()
                 last_commit = time.monotonic()
+
+    def _apply_arrived(self, first: Result | _SlotFree) -> None:
+        """Apply ``first`` and everything that arrived meanwhile, freed slots first: their
+        connections get their next URL before the pages' links go into the frontier, which
+        is the slow part (a task's slot is freed before its result is sent, so each task's
+        two messages keep their order)."""
+        arrived = [first]
+        while True:
+            try:
+                arrived.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        results = []
+        for message in arrived:
+            if isinstance(message, _SlotFree):
+                self._apply(message)
+            else:
+                results.append(message)
+        arrived.clear()
+        if results and self.fetching < self.config.concurrency:
+            self._dispatch()
+        while results:
+            self._apply(results.pop(0))  # popped: a page's links are freed once applied
 
     def _commit(self) -> None:
         try:
@@ -392,6 +415,7 @@ class Engine:
             self.stats.skipped = self._skipped_robots + self.frontier.skipped_added
 
     def _drain(self, timeout: float) -> None:
+        self._drop_standby()  # the threads no longer hand them on
         deadline = time.monotonic() + timeout
         while self.inflight > len(self.retries) and time.monotonic() < deadline:
             try:
@@ -406,11 +430,12 @@ class Engine:
         is queued or waiting for a retry."""
         cfg = self.config
         if self.stopping.is_set():
-            self._drop_retries()
+            self._drop_waiting()
             return None
-        if self.fetching >= cfg.concurrency:
-            return 0.5  # wait for a result
         now = self.clock()
+        self._start_standby(now)
+        if self.fetching >= cfg.concurrency and not self.slots.waiting_for_standby():
+            return 0.5  # wait for a result
         if self.retries:
             self.retries.start_due(now, lambda task: self._start_again(task, now))
         if self._budget_spent():
@@ -422,19 +447,21 @@ class Engine:
                 self.slots[host].robots_pending = False
             self.robots.forget_pending()
         blocked = self.slots.blocked(now)
+        standby = {host for host in blocked if self._takes_standby(host)}
         limit = max((cfg.concurrency - self.fetching) * 4, 16)
-        batch = self.frontier.next_batch(limit, skip_hosts=blocked)
+        batch = self.frontier.next_batch(limit, skip_hosts=blocked - standby)
         if not batch and not self.frontier.has_queued():
             return self._next_wait(now) if self.retries else None
         for task in batch:
-            if self.fetching >= cfg.concurrency or self._budget_spent():
+            if self._budget_spent():
                 break
-            if task.host in blocked:
-                continue
-            if self._robots_allow(task, now):
-                self._start(task, now)
-            if not self.slots[task.host].ready(now):
-                blocked.add(task.host)
+            if self.fetching < cfg.concurrency and task.host not in blocked:
+                if self._robots_allow(task, now):
+                    self._start(task, now)
+                if not self.slots[task.host].ready(now):
+                    blocked.add(task.host)
+            elif self._takes_standby(task.host) and self._robots_allow(task, now):
+                self._reserve(task)
         if self.fetching < cfg.concurrency and len(batch) == limit:
             return 0  # more queued rows may be eligible right now
         return self._next_wait(now)
@@ -462,6 +489,42 @@ class Engine:
         self.inflight += 1
         self._send(task, now)
 
+    def _takes_standby(self, host: str) -> bool:
+        """A request of ``host`` is in flight to hand a standby task on to, and there is room."""
+        slot = self.slots.get(host)
+        return slot is not None and slot.active > 0 and slot.takes_standby()
+
+    def _reserve(self, task: Task) -> None:
+        """Dispatch ``task`` into its host's standby (counted like a started URL: against
+        max_pages, in flight for the frontier)."""
+        self.budget_used += 1
+        self.frontier.mark_inflight(task)
+        self.inflight += 1
+        self.slots[task.host].standby.append(task)
+
+    def _start_standby(self, now: float) -> None:
+        """Standby tasks whose host has a free place start here: no request of that host
+        ended to hand them on (it failed, went to the retries, or was the last)."""
+        for slot in self.slots.with_standby():
+            while slot.standby and self.fetching < self.config.concurrency and slot.ready(now):
+                try:
+                    task = slot.standby.popleft()
+                except IndexError:  # a fetching thread took the last one meanwhile
+                    break
+                self._send(task, now)
+
+    def _drop_standby(self) -> None:
+        """The crawl stops: standby tasks go back to the queue, uncounted."""
+        for slot in self.slots.with_standby():
+            while slot.standby:
+                try:
+                    task = slot.standby.popleft()
+                except IndexError:
+                    break
+                self.budget_used -= 1
+                self.inflight -= 1
+                self.frontier.requeue(task)
+
     def _start_again(self, task: Task, now: float) -> bool:
         """Send a task whose retry is due, if its host's slot allows (robots.txt is what its
         host is waiting for, so only the slot's limits apply to it); True when sent."""
@@ -477,9 +540,10 @@ class Engine:
         self.slots[task.host].start(now)
         self.work.put(task)
 
-    def _drop_retries(self) -> None:
-        """The crawl stops: tasks waiting for a retry go back to the queue (fetched again on
-        resume) and the answers they kept are freed."""
+    def _drop_waiting(self) -> None:
+        """The crawl stops: tasks waiting for a retry or in a standby go back to the queue
+        (fetched again on resume) and the answers the retries kept are freed."""
+        self._drop_standby()
         for task in self.retries.drain():
             self.inflight -= 1
             self.frontier.requeue(task)
@@ -520,9 +584,10 @@ class Engine:
     def _apply_one(self, r: Result | _SlotFree) -> None:
         task = r.task
         if isinstance(r, _SlotFree):  # always before the task's Result: one fetching thread sends both
-            self.fetching -= 1
             slot = self.slots[task.host]
-            slot.finish()
+            if r.handed_to is None:  # else its thread started a standby task in its place: no count moves
+                self.fetching -= 1
+                slot.finish()
             final = r.retry_at is None
             if r.http_status in (429, 503) and (final or r.retry_after is not None):
                 # overloaded: the host rests for the time it asked, or a while after our last retry
@@ -635,19 +700,29 @@ class Engine:
 
     # --------------------------------------------------------------- workers
     def _fetch_loop(self, worker: Worker) -> None:
-        while True:
-            task = self.work.get()
-            if task is None:
-                return
+        task = self.work.get()
+        while task is not None:
             item = self._guarded(task, worker.fetch, task)
+            handed_to = None
             if isinstance(item, Fetched):
-                self.results.put(_SlotFree(task, item.fetched.status, item.fetched.retry_after))
+                handed_to = self._hand_on(task, item.fetched.status)
+                self.results.put(_SlotFree(task, item.fetched.status, item.fetched.retry_after, handed_to=handed_to))
                 self.recording.put(item)  # blocks while the recorders are behind: fetch no further ahead
             elif isinstance(item, Retry):
                 self.results.put(_SlotFree(task, item.http_status, item.retry_after, item.not_before))
             else:
-                self.results.put(_SlotFree(task, item.http_status, item.retry_after))
+                handed_to = self._hand_on(task, item.http_status)
+                self.results.put(_SlotFree(task, item.http_status, item.retry_after, handed_to=handed_to))
                 self.results.put(item)
+            task = handed_to or self.work.get()
+
+    def _hand_on(self, task: Task, http_status: int | None) -> Task | None:
+        """The standby task of ``task``'s host this thread starts next, in its place (not
+        after a 429/503: the host is to rest; not once the crawl stops)."""
+        if http_status in (429, 503) or self.stopping.is_set():
+            return None
+        slot = self.slots.get(task.host)
+        return slot.hand_on(self.clock()) if slot is not None else None
 
     def _record_loop(self, recorder: Recorder) -> None:
         while True:

@@ -4,12 +4,21 @@ A slot says when its host may get its next request: never more than
 ``concurrency`` requests in flight, request starts ``delay`` seconds apart
 (raised to robots.txt's Crawl-delay once that is known), nothing while the
 host rests after a final 429/503, and nothing but robots.txt before its rules
-arrived.  The coordinator (``engine.py``) is the only thread that touches the
-slots; times come from its clock (``time.monotonic`` unless a test injects
-another), so a test can replay the decisions without waiting.
+arrived.  The coordinator (``engine.py``) is the only thread that changes the
+slots' counts and times; times come from its clock (``time.monotonic`` unless a
+test injects another), so a test can replay the decisions without waiting.
+
+A host crawled without a delay also keeps a *standby*: URLs already dispatched
+that wait for one of the host's requests to end.  The fetching thread whose
+request ended starts the first of them at once (``hand_on``), in that request's
+place, so the host's count of requests in flight does not change and the
+connection does not idle while the coordinator hears of the free place and
+picks the next URL.  A host with a delay never keeps one: its next request must
+wait for the delay anyway.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -24,6 +33,7 @@ class Slot:
     last_start: float | None = None  # clock time of the latest request start
     rest_until: float = 0.0  # no request before this clock time (the host answered 429/503)
     robots_pending: bool = False  # its robots.txt is being fetched: nothing else starts
+    standby: deque = field(default_factory=deque)  # dispatched tasks waiting for a request of this host to end
 
     def free_at(self) -> float:
         """The earliest clock time the next request may start (concurrency aside)."""
@@ -46,6 +56,26 @@ class Slot:
 
     def rest(self, until: float) -> None:
         self.rest_until = max(self.rest_until, until)
+
+    def takes_standby(self) -> bool:
+        """Another dispatched task may wait here: no delay between requests, robots.txt
+        known, and fewer waiting than the host may have in flight."""
+        return not self.delay and not self.robots_pending and len(self.standby) < self.concurrency
+
+    def hand_on(self, now: float):
+        """The standby task to start at ``now`` in place of a request of this host that just
+        ended, or None (none waits, or the host now rests or keeps a delay).  The host's
+        count of requests in flight stays as it is.  Called by fetching threads: it reads
+        the slot, pops the deque (atomic: each waiting task starts once) and stores the start
+        time, and changes nothing else."""
+        if self.delay or self.robots_pending or now < self.rest_until:
+            return None
+        try:
+            task = self.standby.popleft()
+        except IndexError:
+            return None
+        self.last_start = now
+        return task
 
 
 @dataclass
@@ -72,6 +102,20 @@ class HostSlots:
         waits = [slot.free_at() - now for slot in self.slots.values()
                  if slot.free_at() > now and slot.active < slot.concurrency and not slot.robots_pending]
         return min(waits) if waits else None
+
+    def get(self, host: str) -> Slot | None:
+        """The host's slot if it has one (never creates one: safe from any thread)."""
+        return self.slots.get(host)
+
+    def waiting_for_standby(self) -> bool:
+        """Some host with requests in flight could hold another standby task."""
+        return any(slot.active and slot.takes_standby() for slot in self.slots.values())
+
+    def with_standby(self) -> list[Slot]:
+        return [slot for slot in self.slots.values() if slot.standby]
+
+    def standby_count(self) -> int:
+        return sum(len(slot.standby) for slot in self.slots.values())
 
     def robots_pending(self) -> list[str]:
         return sorted(host for host, slot in self.slots.items() if slot.robots_pending)
