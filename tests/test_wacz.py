@@ -22,11 +22,13 @@ import pytest
 import requests
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.capture import CrawlConfig, crawl
 from archiver.cli import main
-from archiver.wacz import WACZ_NAME
+from archiver.jobs.originals import original_files
+from archiver.wacz import WACZ_NAME, write_wacz
 from archiver.warc import iter_records
 
-from servers import Resource, TestServer, html
+from servers import Resource, TestServer, conditional, html
 from webservers import NGINX, free_port, nginx_static_conf, require, run_nginx, run_pywb, stop
 
 BIN = Path(sys.executable).parent
@@ -328,3 +330,28 @@ def test_replayweb_page_opens_the_wacz_in_chromium(packed, apache_dir, tmp_path)
         stop(nginx)
     assert replayed == pages
     assert len(srv.log) == fetched_before  # from the package, not from the live site
+
+
+def test_a_crawl_whose_revisits_lead_two_runs_back_packs_their_originals(tmp_path):
+    """Unchanged pages of a third run are revisits of the first run's responses (the second
+    run's were revisits too, and their pointers are carried forward): ``--wacz`` packs that
+    first run's WARC though only the second was given as ``--previous``, and every revisit
+    in the package has its original."""
+    pages = {f"/p{i}": conditional(html(f"unchanged page {i}", title=f"P{i}"), etag=f'"p{i}"') for i in range(4)}
+    plain = {f"/s{i}": Resource(200, HTML, html(f"no validators {i}", title=f"S{i}")) for i in range(2)}
+    settings = dict(delay=0, progress="none", ignore_robots=True)
+    with TestServer({**pages, **plain}, defaults=False) as srv:
+        srv.add("/", conditional(html("home", title="Home", links=(*pages, *plain)), etag='"home"'))
+        crawl(CrawlConfig(seeds=[srv.url("/")], out_dir=tmp_path / "run1", **settings))
+        crawl(CrawlConfig(seeds=[srv.url("/")], out_dir=tmp_path / "run2", previous=tmp_path / "run1", **settings))
+        third = crawl(CrawlConfig(seeds=[srv.url("/")], out_dir=tmp_path / "run3", previous=tmp_path / "run2",
+                                  wacz=True, **settings))
+    first_warcs = sorted((tmp_path / "run1" / "warc").glob("*.warc.gz"))
+    assert third.revisits == 7 and third.originals == [p.resolve() for p in first_warcs]
+    with zipfile.ZipFile(tmp_path / "run3" / WACZ_NAME) as package:
+        packed = {Path(name).name for name in package.namelist() if name.startswith("archive/")}
+    assert {p.name for p in first_warcs} <= packed
+    assert write_wacz(tmp_path / "run3", tmp_path / "again.wacz", originals=third.originals).unresolved_revisits == 0
+    # what the second run's index holds would not have been enough
+    indexed = original_files(tmp_path / "run3", [tmp_path / "run2"])
+    assert write_wacz(tmp_path / "run3", tmp_path / "indexed.wacz", originals=indexed).unresolved_revisits == 7

@@ -25,17 +25,19 @@ def crawl(config: CrawlConfig) -> CrawlSummary:
     """Run (or resume) the crawl described by ``config`` and return its summary."""
     summary = Engine(config).run()
     if config.wacz and summary.ok:
-        packed = _pack(config)
+        packed = _pack(config, summary)
         log.log(logging.WARNING if packed.unresolved_revisits else logging.INFO, "%s", packed.text())
     return summary
 
 
-def _pack(config: CrawlConfig):
-    """Write ``config.out_dir/archive.wacz``, with the originals of its revisits found in ``config.previous``."""
+def _pack(config: CrawlConfig, summary: CrawlSummary):
+    """Write ``config.out_dir/archive.wacz`` with the originals of its revisits: the WARC files
+    its body pointers lead to (also runs before ``config.previous``), and what
+    ``config.previous``'s index holds."""
     # imported here, only for --wacz: archiver.wacz imports capture's modules (a cycle at the top) and
     # loads cdxj-indexer and the page extractor, a third of a second a crawl without it does not spend
     from archiver.jobs.originals import original_files
     from archiver.wacz import write_wacz
 
-    originals = original_files(config.out_dir, [config.previous]) if config.previous else []
-    return write_wacz(config.out_dir, originals=originals)
+    indexed = original_files(config.out_dir, [config.previous]) if config.previous else []
+    return write_wacz(config.out_dir, originals=[*summary.originals, *indexed])

@@ -114,6 +114,9 @@ class CrawlSummary:
     crawl_log: Path | None = None
     index: Path | None = None
     interrupted: bool = False
+    # earlier crawls' WARC files holding the payloads of this crawl's revisits, oldest first
+    # (found through the body pointers, however many runs back they lead)
+    originals: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -336,7 +339,13 @@ class Engine:
             crawl_log=crawl_log,
             index=index,
             interrupted=interrupted,
+            originals=self._originals(),
         )
+
+    def _originals(self) -> list[Path]:
+        own = self.warc_dir.resolve()
+        files = {Path(name).resolve() for name in self.frontier.revisit_body_files()}
+        return sorted((p for p in files if p.parent != own and p.is_file()), key=lambda p: (p.stat().st_mtime, p))
 
     # ----------------------------------------------------------- coordinator
     def _budget_spent(self) -> bool:
