@@ -2,11 +2,16 @@
 scope, politeness, traps, robots, failures, dedup and WARC validity."""
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,11 +19,13 @@ from fastwarc import warc as fastwarc
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture import CrawlConfig, crawl
+from archiver.capture import engine as enginemod
+from archiver.capture.cdxj import build_index
 from archiver.capture.crawllog import is_live_page, read_crawl_log
 from archiver.capture.engine import Engine
 from archiver.capture.politeness import Slot
 
-from servers import Resource, TestServer, html, redirect
+from servers import Resource, TestServer, conditional, gzip_bomb_bytes, html, redirect
 from warcs import warc_records, warcio_check
 
 FAST = dict(delay=0, timeout=3, max_retries=1, progress="none")
@@ -71,7 +78,6 @@ def test_crawls_small_legacy_site_end_to_end(tmp_path):
                 rec = next(iter(ArchiveIterator(f)))
                 assert rec.rec_headers.get_header("WARC-Target-URI") == row["url"]
     # index.cdxj, written from the crawl state, says what cdxj-indexer reading the WARC files says
-    from archiver.capture.cdxj import build_index
 
     ours = (tmp_path / "index.cdxj").read_text()
     theirs = build_index(tmp_path, output=tmp_path / "reference.cdxj").read_text()
@@ -159,18 +165,33 @@ def crawl_with(clock, srv, out, **kw):
     return engine.run(), {row["url"]: row for row in read_crawl_log(out / "crawl.jsonl")}
 
 
+class InFlight:
+    """How many requests the test server is answering at once, and the most it was."""
+
+    def __init__(self):
+        self.active = self.peak = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def answering(self):
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
 def test_per_host_concurrency_and_delay_are_never_exceeded(tmp_path, monkeypatch):
-    active, peak, lock = [0], [0], threading.Lock()
+    inflight = InFlight()
     arrived = threading.Barrier(2, timeout=60)
 
     def slow(req):
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        if req.path in ("/p0", "/p1"):
-            arrived.wait()  # the first two overlap for sure: the limit is reached, not just kept
-        with lock:
-            active[0] -= 1
+        with inflight.answering():
+            if req.path in ("/p0", "/p1"):
+                arrived.wait()  # the first two overlap for sure: the limit is reached, not just kept
         req.send_resource(Resource(200, {"Content-Type": "text/html"}, html("slow")))
 
     pages = {f"/p{i}": slow for i in range(16)}
@@ -179,7 +200,7 @@ def test_per_host_concurrency_and_delay_are_never_exceeded(tmp_path, monkeypatch
         clock = PolitenessLog(monkeypatch)
         summary, log = crawl_with(clock, srv, tmp_path, concurrency=8, per_host_concurrency=2)
         assert summary.fetched == 18  # the pages and robots.txt (a 404)
-        assert peak[0] == 2 and clock.peak[f"127.0.0.1:{srv.port}"] == 2  # 8 workers, 2 at once on this host
+        assert inflight.peak == 2 and clock.peak[f"127.0.0.1:{srv.port}"] == 2  # 8 workers, 2 at once on this host
         # and with a delay, request starts on the host are at least that far apart
         clock = PolitenessLog(monkeypatch)
         crawl_with(clock, srv, tmp_path / "delayed", concurrency=8, per_host_concurrency=4, delay=0.2)
@@ -189,8 +210,6 @@ def test_per_host_concurrency_and_delay_are_never_exceeded(tmp_path, monkeypatch
 
 
 def test_calendar_and_session_id_traps_terminate_with_defaults(tmp_path):
-    import uuid
-
     def calendar(req):
         month = int(req.query.get("m", "0"))
         links = (f"/cal?m={month + 1}", f"/cal?m={month - 1}", f"/cal/{month}/day/1/")
@@ -294,10 +313,6 @@ def test_crawl_log_is_regenerated_not_appended(tmp_path):
 
 
 def test_incremental_recrawl_writes_revisits_and_few_bytes(tmp_path):
-    import os
-
-    from servers import conditional
-
     text = lambda: os.urandom(10_000).hex()  # incompressible, so the WARC sizes compare real payloads
     pages = {f"/news/{i}.html": conditional(html(text(), title=f"N{i}"), etag=f'"n{i}"') for i in range(10)}
     plain = {f"/static/{i}.html": Resource(200, {"Content-Type": "text/html"}, html(text(), title=f"S{i}"))
@@ -340,9 +355,6 @@ def test_index_after_an_incremental_recrawl_matches_cdxj_indexer(tmp_path):
     """index.cdxj written from the crawl state says what cdxj-indexer says reading the WARC
     files, also after a re-crawl full of 304s: those server-not-modified revisits stay out
     (pywb would replay an empty 304), identical-payload revisits stay in."""
-    from archiver.capture.cdxj import build_index
-    from servers import conditional
-
     pages = {f"/news/{i}.html": conditional(html(f"news {i}", title=f"N{i}"), etag=f'"n{i}"') for i in range(4)}
     plain = {f"/static/{i}.html": Resource(200, {"Content-Type": "text/html"}, html(f"static {i}")) for i in range(3)}
     with TestServer({**pages, **plain}, defaults=False) as srv:
@@ -362,8 +374,6 @@ def test_hostile_bodies_are_archived_raw(tmp_path):
     """A 600 MB gzip bomb served as HTML, a 30 MB body, binary garbage as text/html and a page
     whose charset lies: the crawl finishes and the WARC keeps the raw bytes (its peak memory is
     measured in bench/hostile_bench.py, not asserted here)."""
-    from servers import gzip_bomb_bytes
-
     bomb = gzip_bomb_bytes()
     with TestServer() as srv:
         srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("home", links=(
@@ -405,7 +415,6 @@ def test_credentials_are_sent_but_not_archived(tmp_path):
         run(srv, tmp_path, max_pages=2, extra_headers={"Authorization": "Bearer s3cret", "Cookie": "sid=s3cret"})
         assert srv.hits("/")[0].headers["Authorization"] == "Bearer s3cret"
     data = b"".join(p.read_bytes() for p in (tmp_path / "warc").glob("*.warc.gz"))
-    import gzip
 
     text = gzip.decompress(data)
     assert b"s3cret" not in text and b"Authorization: [redacted]" in text
@@ -468,8 +477,6 @@ def test_a_host_that_stays_overloaded_is_paused(tmp_path, monkeypatch):
 def test_a_public_looking_name_for_a_private_address_is_not_fetched(tmp_path):
     """An image on another host is a requisite we may fetch, unless its name resolves to a
     private address (the machine's own name here): then it is an intranet, out of scope."""
-    import socket
-
     name = socket.gethostname()
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, proto=socket.IPPROTO_TCP)}
@@ -489,8 +496,6 @@ def test_a_public_looking_name_for_a_private_address_is_not_fetched(tmp_path):
 def test_recorders_wait_for_the_link_budget_without_deadlock(tmp_path, monkeypatch, max_pages):
     """Parsed links waiting for the coordinator are bounded: with a budget of one link every
     link-carrying result waits for the previous one to be applied, and the crawl still ends."""
-    from archiver.capture import engine as enginemod
-
     monkeypatch.setattr(enginemod, "LINK_BUDGET", 1)
     waits = []
     real = enginemod.Engine._wait_for_link_budget
@@ -524,8 +529,6 @@ def test_recorders_wait_for_the_link_budget_without_deadlock(tmp_path, monkeypat
 
 
 def test_a_recorder_waiting_for_the_link_budget_goes_on_when_the_crawl_stops(tmp_path):
-    from archiver.capture import engine as enginemod
-
     eng = enginemod.Engine(CrawlConfig(seeds=["http://example.org/"], out_dir=tmp_path, **FAST))
     eng.held_links = enginemod.LINK_BUDGET  # a coordinator that will never apply them
     waiting = threading.Event()
@@ -551,15 +554,11 @@ def test_requests_of_a_host_without_a_delay_hand_on_to_standby_urls(tmp_path, mo
     host itself (from the host's standby); every URL is still fetched once, and the host
     never has more requests in flight than allowed.  With a delay nothing is handed on."""
     handed = noting_hand_ons(monkeypatch)
-    active, peak, lock = [0], [0], threading.Lock()
+    inflight = InFlight()
 
     def page(req):
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.02)  # requests overlap, so the slot fills and URLs wait in its standby
-        with lock:
-            active[0] -= 1
+        with inflight.answering():
+            time.sleep(0.02)  # requests overlap, so the slot fills and URLs wait in its standby
         req.send_resource(Resource(200, {"Content-Type": "text/html"}, html("p")))
 
     pages = {f"/p{i}": page for i in range(30)}
@@ -570,7 +569,7 @@ def test_requests_of_a_host_without_a_delay_hand_on_to_standby_urls(tmp_path, mo
         assert summary.fetched == 31 and all(srv.count(p) == 1 for p in pages)
         urls = [url for _, url in handed]
         assert urls and set(urls) <= {srv.url(p) for p in pages} and len(set(urls)) == len(urls)
-        assert peak[0] <= 3 and clock.peak[f"127.0.0.1:{srv.port}"] <= 3
+        assert inflight.peak <= 3 and clock.peak[f"127.0.0.1:{srv.port}"] <= 3
         assert clock.violations == []
         handed.clear()
         summary, _ = crawl_with(PolitenessLog(monkeypatch), srv, tmp_path / "delayed", concurrency=8,
