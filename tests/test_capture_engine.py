@@ -552,7 +552,8 @@ def test_a_recorder_waiting_for_the_link_budget_goes_on_when_the_crawl_stops(tmp
 def test_requests_of_a_host_without_a_delay_hand_on_to_standby_urls(tmp_path, monkeypatch):
     """Without a delay, a fetching thread whose request ended starts the next URL of that
     host itself (from the host's standby); every URL is still fetched once, and the host
-    never has more requests in flight than allowed.  With a delay nothing is handed on."""
+    never has more requests in flight than allowed.  With a delay, or while the crawl's limit
+    rather than the host's is reached, nothing is handed on."""
     handed = noting_hand_ons(monkeypatch)
     inflight = InFlight()
 
@@ -574,6 +575,10 @@ def test_requests_of_a_host_without_a_delay_hand_on_to_standby_urls(tmp_path, mo
         handed.clear()
         summary, _ = crawl_with(PolitenessLog(monkeypatch), srv, tmp_path / "delayed", concurrency=8,
                                 per_host_concurrency=3, delay=0.01, ignore_robots=True)
+        assert summary.fetched == 31 and handed == []
+        # the crawl's own limit holds the host back, not the host's: URLs wait their turn in the queue
+        summary, _ = crawl_with(PolitenessLog(monkeypatch), srv, tmp_path / "crawl-bound", concurrency=2,
+                                per_host_concurrency=4, ignore_robots=True)
         assert summary.fetched == 31 and handed == []
 
 

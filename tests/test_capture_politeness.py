@@ -56,10 +56,12 @@ def test_a_standby_is_kept_only_without_a_delay_and_handed_on_in_order():
     slots = HostSlots(concurrency=2, delay=0.0)
     a = slots["a:80"]
     a.start(0.0)
+    assert not a.takes_standby()  # a place is free: the URL starts there (or waits its turn with other hosts)
+    a.start(0.0)
     assert a.takes_standby()
     a.standby.extend(["first", "second"])
     assert not a.takes_standby()  # as many waiting as the host may have in flight
-    assert a.hand_on(1.0) == "first" and a.active == 1 and a.last_start == 1.0  # in the ended request's place
+    assert a.hand_on(1.0) == "first" and a.active == 2 and a.last_start == 1.0  # in the ended request's place
     a.rest(5.0)
     assert a.hand_on(4.9) is None and a.hand_on(5.0) == "second"  # nothing handed on while the host rests
     assert a.hand_on(6.0) is None  # none left

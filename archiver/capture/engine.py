@@ -499,9 +499,8 @@ class Engine:
         self._send(task, now)
 
     def _takes_standby(self, host: str) -> bool:
-        """A request of ``host`` is in flight to hand a standby task on to, and there is room."""
         slot = self.slots.get(host)
-        return slot is not None and slot.active > 0 and slot.takes_standby()
+        return slot is not None and slot.takes_standby()
 
     def _reserve(self, task: Task) -> None:
         """Dispatch ``task`` into its host's standby (counted like a started URL: against

@@ -4,17 +4,18 @@ A slot says when its host may get its next request: never more than
 ``concurrency`` requests in flight, request starts ``delay`` seconds apart
 (raised to robots.txt's Crawl-delay once that is known), nothing while the
 host rests after a final 429/503, and nothing but robots.txt before its rules
-arrived.  The coordinator (``engine.py``) is the only thread that changes the
-slots' counts and times; times come from its clock (``time.monotonic`` unless a
-test injects another), so a test can replay the decisions without waiting.
+arrived.  The coordinator (``engine.py``) changes the slots (a fetching thread
+only takes a standby task, below); times come from its clock
+(``time.monotonic`` unless a test injects another), so a test can replay the
+decisions without waiting.
 
-A host crawled without a delay also keeps a *standby*: URLs already dispatched
-that wait for one of the host's requests to end.  The fetching thread whose
-request ended starts the first of them at once (``hand_on``), in that request's
-place, so the host's count of requests in flight does not change and the
-connection does not idle while the coordinator hears of the free place and
-picks the next URL.  A host with a delay never keeps one: its next request must
-wait for the delay anyway.
+A host crawled without a delay also keeps a *standby* while all its places are
+taken: URLs already dispatched that wait for one of the host's requests to end.
+The fetching thread whose request ended starts the first of them at once
+(``hand_on``), in that request's place, so the host's count of requests in
+flight does not change and the connection does not idle while the coordinator
+hears of the free place and picks the next URL. A host with a delay never keeps
+one: its next request must wait for the delay anyway.
 """
 from __future__ import annotations
 
@@ -58,9 +59,12 @@ class Slot:
         self.rest_until = max(self.rest_until, until)
 
     def takes_standby(self) -> bool:
-        """Another dispatched task may wait here: no delay between requests, robots.txt
-        known, and fewer waiting than the host may have in flight."""
-        return not self.delay and not self.robots_pending and len(self.standby) < self.concurrency
+        """Another dispatched task may wait here: every place of the host is taken (so the
+        host's own limit, not the crawl's, is what holds it back: hosts without requests
+        keep their turn), no delay between requests, robots.txt known, and fewer waiting
+        than the host may have in flight."""
+        return (self.active >= self.concurrency and not self.delay and not self.robots_pending
+                and len(self.standby) < self.concurrency)
 
     def hand_on(self, now: float):
         """The standby task to start at ``now`` in place of a request of this host that just
@@ -108,8 +112,8 @@ class HostSlots:
         return self.slots.get(host)
 
     def waiting_for_standby(self) -> bool:
-        """Some host with requests in flight could hold another standby task."""
-        return any(slot.active and slot.takes_standby() for slot in self.slots.values())
+        """Some host could hold another standby task."""
+        return any(slot.takes_standby() for slot in self.slots.values())
 
     def with_standby(self) -> list[Slot]:
         return [slot for slot in self.slots.values() if slot.standby]
