@@ -621,3 +621,24 @@ def test_urls_waiting_in_a_standby_wait_for_the_end_of_a_rest(tmp_path, monkeypa
     assert clock.violations == []
     assert all(log[srv.url(p)]["state"] == "done" for p in pages)
     assert summary.fetched == 14 and summary.queued == 0
+
+
+def test_a_host_that_keeps_a_standby_does_not_keep_another_hosts_urls_waiting(tmp_path):
+    """Two sites, two connections: while the first site's pages fill both, the second's image
+    (a requisite: it goes first) takes the next free connection instead of waiting behind
+    pages the first site keeps handing on to its own standby."""
+    def page(req):
+        time.sleep(0.03)
+        req.send_resource(Resource(200, {"Content-Type": "text/html"}, html("p")))
+
+    pages = {f"/p{i}": page for i in range(30)}
+    with TestServer(pages, defaults=False) as a, TestServer(defaults=False) as b:
+        a.add("/", Resource(200, {"Content-Type": "text/html"}, html("a", links=tuple(pages))))
+        b.add("/", Resource(200, {"Content-Type": "text/html"}, b'<p>b</p><img src="/logo.png">'))
+        b.add("/logo.png", Resource(200, {"Content-Type": "image/png"}, b"\x89PNG"))
+        summary, log = run([a.url("/"), b.url("/")], tmp_path, concurrency=2, per_host_concurrency=2,
+                           ignore_robots=True)
+        assert summary.fetched == 33
+        [logo] = b.hits("/logo.png")
+        later = [hit for hit in a.log if hit.path.startswith("/p") and hit.time > logo.time]
+    assert len(later) > 15  # requested before most of them

@@ -461,15 +461,19 @@ class Engine:
         batch = self.frontier.next_batch(limit, skip_hosts=blocked - standby)
         if not batch and not self.frontier.has_queued():
             return self._next_wait(now) if self.retries else None
+        held_back = False  # a URL ahead waits only for a free connection: none behind it jumps ahead
         for task in batch:
             if self._budget_spent():
                 break
-            if self.fetching < cfg.concurrency and task.host not in blocked:
+            if task.host not in blocked:
+                if self.fetching >= cfg.concurrency:
+                    held_back = True
+                    continue
                 if self._robots_allow(task, now):
                     self._start(task, now)
                 if not self.slots[task.host].ready(now):
                     blocked.add(task.host)
-            elif self._takes_standby(task.host) and self._robots_allow(task, now):
+            elif not held_back and self._takes_standby(task.host) and self._robots_allow(task, now):
                 self._reserve(task)
         if self.fetching < cfg.concurrency and len(batch) == limit:
             return 0  # more queued rows may be eligible right now
