@@ -155,13 +155,13 @@ def run_job(label: str, work: Path, legacy: HostileSite, new: HostileSite, timeo
                       and row["state"] != "skipped")
     result = {
         "label": label, "wall_s": round(child.wall_s, 1), "cpu_s": round(child.cpu_s, 1), "rc": child.returncode,
-        "timed_out": child.timed_out, "load_before": load, "seconds_by_stage": summary.get("seconds_by_stage"),
+        "timed_out": child.timed_out, "load_before": load, "seconds_by_task": summary.get("seconds_by_task"),
         "drip": _outcome(rows.get(legacy.base_url + DRIP_PATH)), "cut": _outcome(rows.get(legacy.base_url + CUT_PATH)),
         "requests": {"drip": legacy.requests.get(DRIP_PATH, 0), "cut": legacy.requests.get(CUT_PATH, 0)},
         "legacy_urls_expected": len(expected), "legacy_urls_missing": missing, "other_urls_not_done": not_done,
     }
     print(f"  {label}: {child.wall_s:.1f} s wall (rc {child.returncode}{', TIMED OUT' if child.timed_out else ''}, "
-          f"load {load}), stages {summary.get('seconds_by_stage')}", flush=True)
+          f"load {load}), seconds by task {summary.get('seconds_by_task')}", flush=True)
     for name in ("drip", "cut"):
         print(f"    {name}: {result['requests'][name]} requests, {result[name]}", flush=True)
     print(f"    legacy URLs not captured: {len(missing)} of {len(expected)}; other URLs not done: {len(not_done)}",
