@@ -269,11 +269,15 @@ def parse_refresh(content: str | None) -> tuple[float, str] | None:
 _REFRESH = re.compile(r"\s*(?P<delay>[\d.]*)\s*[;,]?\s*(?:url\s*=\s*)?(?P<ref>.*)", re.IGNORECASE | re.DOTALL)
 
 
-def preload_surt() -> None:
-    """Import surt in a daemon thread.  A crawl calls this as it starts, so the import
-    (~0.1 s: surt loads tldextract and requests) overlaps the seed's request instead of
-    holding up the first record; a ``surt_key`` call meanwhile waits on the import lock."""
-    threading.Thread(target=importlib.import_module, args=("surt",), name="preload-surt", daemon=True).start()
+def preload_surt() -> threading.Thread:
+    """Import surt in a daemon thread, returned started.  A crawl calls this as it starts, so
+    the import (~0.1 s: surt loads tldextract and requests) overlaps the seed's request
+    instead of holding up the first record; a ``surt_key`` call meanwhile waits on the
+    import lock.  Join it before importing, in another thread, a module that loads surt's
+    dependencies too (cdxj-indexer), so the two imports never interleave."""
+    thread = threading.Thread(target=importlib.import_module, args=("surt",), name="preload-surt", daemon=True)
+    thread.start()
+    return thread
 
 
 def surt_key(url: str) -> str:

@@ -189,6 +189,7 @@ class Engine:
         self.fatal: str | None = None
         self._stats_at = 0.0
         self._skipped_robots = 0
+        self._surt_loading: threading.Thread | None = None  # surt's import, started with the crawl
 
     # ------------------------------------------------------------------ setup
     def _open(self) -> None:
@@ -234,7 +235,6 @@ class Engine:
 
     # ------------------------------------------------------------------- run
     def run(self) -> CrawlSummary:
-        preload_surt()  # the first record needs it; the seed's request is the time to load it
         self._open()
         with _DirLock(self.out_dir / LOCK_FILE):
             self.frontier = Frontier(self.out_dir / STATE_DB, max_query_variants=self.config.max_query_variants)
@@ -252,7 +252,9 @@ class Engine:
             self._seed()
             if self.config.ignore_robots:
                 log.warning("ignoring robots.txt (--ignore-robots): be sure the site owner agrees")
-            sink = self.sink = Sink(self.config, self.out_dir)
+            sink = self.sink = Sink(self.config, self.out_dir)  # (may import warcio: before surt's import)
+            # the first record needs surt; the seed's request is the time to load it
+            self._surt_loading = preload_surt()
             sink.recovered(refetch)
             progress = Progress(self.config.progress)
             interrupted = False
@@ -310,6 +312,7 @@ class Engine:
             return summary
 
     def _finish(self, sink, interrupted: bool) -> CrawlSummary:
+        self._surt_loading.join()  # what comes next (cdxj-indexer, the WACZ packer) imports surt's modules too
         fr = self.frontier
         if not interrupted and self._budget_spent():
             fr.skip_remaining("max_pages")
