@@ -42,7 +42,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -390,7 +390,7 @@ class Engine:
                 arrived.append(self.results.get_nowait())
             except queue.Empty:
                 break
-        results = []
+        results = deque()
         for message in arrived:
             if isinstance(message, _SlotFree):
                 self._apply(message)
@@ -400,7 +400,7 @@ class Engine:
         if results and self.fetching < self.config.concurrency:
             self._dispatch()
         while results:
-            self._apply(results.pop(0))  # popped: a page's links are freed once applied
+            self._apply(results.popleft())  # popped: a page's links are freed once applied
 
     def _commit(self) -> None:
         try:
