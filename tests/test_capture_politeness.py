@@ -56,18 +56,19 @@ def test_a_standby_is_kept_only_without_a_delay_and_handed_on_in_order():
     slots = HostSlots(concurrency=2, delay=0.0)
     a = slots["a:80"]
     a.start(0.0)
-    assert not a.takes_standby()  # a place is free: the URL starts there (or waits its turn with other hosts)
+    assert not a.takes_standby(0.0)  # a place is free: the URL starts there (or waits its turn with other hosts)
     a.start(0.0)
-    assert a.takes_standby()
+    assert a.takes_standby(0.0)
     a.standby.extend(["first", "second"])
-    assert not a.takes_standby()  # as many waiting as the host may have in flight
+    assert not a.takes_standby(0.0)  # as many waiting as the host may have in flight
     assert a.hand_on(1.0) == "first" and a.active == 2 and a.last_start == 1.0  # in the ended request's place
     a.rest(5.0)
     assert a.hand_on(4.9) is None and a.hand_on(5.0) == "second"  # nothing handed on while the host rests
+    assert not a.takes_standby(4.9) and a.takes_standby(5.0)  # nor dispatched into its standby
     assert a.hand_on(6.0) is None  # none left
     a.robots_pending = True
-    assert not a.takes_standby()
+    assert not a.takes_standby(6.0)
     b = HostSlots(concurrency=2, delay=0.25)["b:80"]
     b.standby.append("waiting")
-    assert not b.takes_standby() and b.hand_on(10.0) is None  # a delay: the next start waits for it anyway
+    assert not b.takes_standby(10.0) and b.hand_on(10.0) is None  # a delay: the next start waits for it anyway
     assert slots.get("c:80") is None and "c:80" not in slots.slots  # looking never creates a slot

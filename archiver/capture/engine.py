@@ -446,7 +446,7 @@ class Engine:
             return None
         now = self.clock()
         self._start_standby(now)
-        if self.fetching >= cfg.concurrency and not self.slots.waiting_for_standby():
+        if self.fetching >= cfg.concurrency and not self.slots.waiting_for_standby(now):
             return 0.5  # wait for a result
         if self.retries:
             self.retries.start_due(now, lambda task: self._start_again(task, now))
@@ -459,7 +459,7 @@ class Engine:
                 self.slots[host].robots_pending = False
             self.robots.forget_pending()
         blocked = self.slots.blocked(now)
-        standby = {host for host in blocked if self._takes_standby(host)}
+        standby = {host for host in blocked if self._takes_standby(host, now)}
         limit = max((cfg.concurrency - self.fetching) * 4, 16)
         batch = self.frontier.next_batch(limit, skip_hosts=blocked - standby)
         if not batch and not self.frontier.has_queued():
@@ -476,7 +476,7 @@ class Engine:
                     self._start(task, now)
                 if not self.slots[task.host].ready(now):
                     blocked.add(task.host)
-            elif not held_back and self._takes_standby(task.host) and self._robots_allow(task, now):
+            elif not held_back and self._takes_standby(task.host, now) and self._robots_allow(task, now):
                 self._reserve(task)
         if self.fetching < cfg.concurrency and len(batch) == limit:
             return 0  # more queued rows may be eligible right now
@@ -505,9 +505,9 @@ class Engine:
         self.inflight += 1
         self._send(task, now)
 
-    def _takes_standby(self, host: str) -> bool:
+    def _takes_standby(self, host: str, now: float) -> bool:
         slot = self.slots.get(host)
-        return slot is not None and slot.takes_standby()
+        return slot is not None and slot.takes_standby(now)
 
     def _reserve(self, task: Task) -> None:
         """Dispatch ``task`` into its host's standby (counted like a started URL: against

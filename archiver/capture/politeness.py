@@ -58,13 +58,13 @@ class Slot:
     def rest(self, until: float) -> None:
         self.rest_until = max(self.rest_until, until)
 
-    def takes_standby(self) -> bool:
-        """Another dispatched task may wait here: every place of the host is taken (so the
-        host's own limit, not the crawl's, is what holds it back: hosts without requests
-        keep their turn), no delay between requests, robots.txt known, and fewer waiting
-        than the host may have in flight."""
-        return (self.active >= self.concurrency and not self.delay and not self.robots_pending
-                and len(self.standby) < self.concurrency)
+    def takes_standby(self, now: float) -> bool:
+        """Another dispatched task may wait here at ``now``: every place of the host is taken
+        (so the host's own limit, not the crawl's, is what holds it back: hosts without
+        requests keep their turn), no delay between requests, no rest, robots.txt known,
+        and fewer waiting than the host may have in flight."""
+        return (self.active >= self.concurrency and not self.delay and now >= self.rest_until
+                and not self.robots_pending and len(self.standby) < self.concurrency)
 
     def hand_on(self, now: float):
         """The standby task to start at ``now`` in place of a request of this host that just
@@ -111,9 +111,9 @@ class HostSlots:
         """The host's slot if it has one (never creates one: safe from any thread)."""
         return self.slots.get(host)
 
-    def waiting_for_standby(self) -> bool:
+    def waiting_for_standby(self, now: float) -> bool:
         """Some host could hold another standby task."""
-        return any(slot.takes_standby() for slot in self.slots.values())
+        return any(slot.takes_standby(now) for slot in self.slots.values())
 
     def with_standby(self) -> list[Slot]:
         return [slot for slot in self.slots.values() if slot.standby]
