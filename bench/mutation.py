@@ -10,7 +10,8 @@ built in, runs the selected tests once to learn which test reaches which
 function, then runs, for each mutant of the functions chosen here, the tests
 that reach it. A mutant the tests do not fail on "survives". The groups are
 the rules issue 16 names: robots and scope in capture, threshold and margin
-in mapping, escaping in export, the completeness ratio in audit. Survivors
+in mapping, escaping in export, the completeness ratio in audit; and the
+crawler's politeness (per-host limits, delays, rests, standbys). Survivors
 are printed with their diff and written to ``bench/results/mutation.json``;
 tests/README.md lists the ones argued equivalent. Not part of ``make test``.
 """
@@ -29,6 +30,7 @@ import common  # noqa: E402
 GROUPS = {
     "robots": ["archiver.capture.robots.*"],
     "scope": ["archiver.capture.scope.*"],
+    "politeness": ["archiver.capture.politeness.*"],
     "mapping": ["archiver.mapping.content.x_verdict__mutmut_*",
                 "archiver.mapping.build.xǁ_Builderǁ_one_to_one__mutmut_*"],
     "escaping": ["archiver.export.nginx.x_quote__mutmut_*", "archiver.export.nginx.x_string_key__mutmut_*",

@@ -13,7 +13,7 @@ def test_a_slot_keeps_its_concurrency_and_delay():
     a.start(1.0)
     assert not a.ready(5.0)  # two in flight: full, however long ago they started
     a.finish()
-    assert a.ready(5.0)
+    assert a.ready(5.0) and a.active == 1 and a.host == "a:80"
     assert slots.blocked(1.5) == {"a:80"} and slots.blocked(2.0) == set()
 
 
@@ -24,6 +24,7 @@ def test_hosts_are_independent_and_the_nearest_free_time_is_known():
     slots["b:80"].start(1.0)
     slots["b:80"].finish()
     assert slots.next_free(1.0) == 1.0  # a is free at 2.0, b at 3.0
+    assert slots.next_free(2.0) == 1.0  # a is free at 2.0 itself: only b waits
     assert slots.next_free(5.0) is None  # nobody waits for time
     slots["c:80"].start(4.0)  # c is busy (not waiting for time, but for its answer)
     assert slots.next_free(4.5) is None
@@ -71,4 +72,20 @@ def test_a_standby_is_kept_only_without_a_delay_and_handed_on_in_order():
     b = HostSlots(concurrency=2, delay=0.25)["b:80"]
     b.standby.append("waiting")
     assert not b.takes_standby(10.0) and b.hand_on(10.0) is None  # a delay: the next start waits for it anyway
+    assert slots.get("a:80") is a
     assert slots.get("c:80") is None and "c:80" not in slots.slots  # looking never creates a slot
+
+
+def test_the_coordinator_fills_standbys_only_where_a_host_is_full_without_delay_or_rest():
+    slots = HostSlots(concurrency=1, delay=0.0)
+    assert not slots.waiting_for_standby(0.0)  # no host yet
+    a = slots["a:80"]
+    a.start(0.0)
+    assert slots.waiting_for_standby(0.0)
+    a.rest(3.0)
+    assert not slots.waiting_for_standby(2.0) and slots.waiting_for_standby(3.0)
+    a.standby.append("waiting")
+    assert not slots.waiting_for_standby(3.0)  # its standby holds as many as it may have in flight
+    slots.delay = 1.0
+    slots["b:80"].start(0.0)
+    assert not slots.waiting_for_standby(5.0)  # b keeps a delay
