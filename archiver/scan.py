@@ -39,9 +39,9 @@ class ScanRange:
     end: int | None = None  # None: to the end of the source
 
 
-def part_size(sources: list[Source]) -> int:
-    """The size to cut big files at: the collection over ``PARTS_WANTED``, within [PART_MIN, PART_MAX]."""
-    total = sum(_size(s) for s in sources)
+def part_size(total: int) -> int:
+    """The size to cut big files of a ``total``-byte collection at: the total over ``PARTS_WANTED``, within
+    [PART_MIN, PART_MAX]."""
     return min(PART_MAX, max(PART_MIN, total // PARTS_WANTED))
 
 
@@ -65,12 +65,12 @@ class ScanTask:
 def plan(sources: list[Source], part: int | None = None) -> list[ScanTask]:
     """The tasks: a ``.warc.gz`` of at least two parts cut into parts of ``part`` bytes or more, one task each;
     other files whole, consecutive ones grouped until a group holds ``part`` bytes."""
-    part = part or part_size(sources)
+    sizes = [_size(s) for s in sources]  # a WACZ member's size means opening the package: once each
+    part = part or part_size(sum(sizes))
     tasks: list[ScanTask] = []
     group: list[ScanRange] = []
     group_size = 0
-    for number, source in enumerate(shareable(sources)):
-        size = _size(source)
+    for number, (source, size) in enumerate(zip(shareable(sources), sizes)):
         points = split_points(source, size // part) if size >= 2 * part else [0]
         if len(points) == 1:
             group.append(ScanRange(number, source))
