@@ -109,8 +109,10 @@ class RecordRef:
 
 
 def warc_date(when: datetime) -> str:
-    """WARC-Date with microseconds, UTC (WARC 1.1 allows fractions)."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """WARC-Date with microseconds, UTC (WARC 1.1 allows fractions).  ``isoformat`` rather than
+    ``strftime``, which goes through the C library's locale-aware formatting: ~30 us per call
+    during a crawl against ~3 us, and every record has its date formatted twice."""
+    return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def new_record_id() -> str:
@@ -132,21 +134,44 @@ SAMPLE = 2048  # bytes of a payload, at its start and in its middle, tried at le
 STORE_RATIO = 0.95  # samples that do not shrink below this share: the payload is stored
 
 
+MEMBER_BATCH = 1 << 20  # bytes of a record gathered before they are deflated
+
+
 class _Member:
-    """Builds one gzip member (one record) into a spool, streaming."""
+    """Builds one gzip member (one record) into a spool.
+
+    The record's bytes are gathered and deflated in one zlib call when the record is
+    under ``MEMBER_BATCH`` (most are), in batches of that size above it.  Streaming every
+    piece (head, block chunks, end, flush) took four zlib calls per record or more, each
+    setting up or draining the compressor, and each releasing the GIL, which in a crawl
+    eight fetching threads wait for."""
 
     def __init__(self, spool: BinaryIO, level: int):
         self.spool = spool
         self.start = spool.tell()
-        self.comp = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 31)
+        self.level = level
+        self.comp = None  # a streaming compressor, once the record outgrows MEMBER_BATCH
+        self.pending: list[bytes] = []
+        self.pending_size = 0
 
     def write(self, data: bytes) -> None:
-        out = self.comp.compress(data)
-        if out:
-            self.spool.write(out)
+        self.pending.append(data)
+        self.pending_size += len(data)
+        if self.pending_size >= MEMBER_BATCH:
+            if self.comp is None:
+                self.comp = zlib_ng.compressobj(self.level, zlib_ng.DEFLATED, 31)
+            self.spool.write(self.comp.compress(self._take()))
+
+    def _take(self) -> bytes:
+        data = b"".join(self.pending)
+        self.pending, self.pending_size = [], 0
+        return data
 
     def finish(self) -> int:
-        self.spool.write(self.comp.flush())
+        if self.comp is None:
+            self.spool.write(zlib_ng.compress(self._take(), self.level, 31))
+        else:
+            self.spool.write(self.comp.compress(self._take()) + self.comp.flush())
         return self.spool.tell() - self.start
 
 
