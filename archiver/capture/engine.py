@@ -253,8 +253,6 @@ class Engine:
             if self.config.ignore_robots:
                 log.warning("ignoring robots.txt (--ignore-robots): be sure the site owner agrees")
             sink = self.sink = Sink(self.config, self.out_dir)  # (may import warcio: before surt's import)
-            # the first record needs surt; the seed's request is the time to load it
-            self._surt_loading = preload_surt()
             sink.recovered(refetch)
             progress = Progress(self.config.progress)
             interrupted = False
@@ -273,6 +271,9 @@ class Engine:
             ]
             for t in fetchers + recorders:
                 t.start()
+            # the first record needs surt; the seed's request is the time to load it (not sooner:
+            # the import holds the GIL for ~0.1 s, which the setup above would wait for)
+            self._surt_loading = preload_surt()
             self.budget_used = self.frontier.fetched_count()  # a resumed crawl spent part of max_pages
             progress.start(self.stats)
             try:

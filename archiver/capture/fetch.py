@@ -14,7 +14,9 @@ synchronous.
 merging settings, hooks, its Response) cost as much CPU as urllib3 itself and
 none of it is needed, since the crawler reads the recording, not the response.
 Cookies the site sets are kept in one ``http.cookiejar`` jar for the whole
-fetcher (all threads), as a browser or wget would send them back.
+fetcher (all threads), as a browser or wget would send them back.  The jar
+(with ``urllib.request``, ~13 ms of imports) is made at the first
+``Set-Cookie``: many sites never send one.
 
 urllib3 versions: these hooks are tested with urllib3 2.0.2 to 2.8.0 (the
 upper bound is pinned in pyproject.toml; ``test_capture_fetch`` checks each
@@ -76,7 +78,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import http.cookiejar
 import io
 import re
 import socket
@@ -84,7 +85,6 @@ import ssl
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -417,7 +417,7 @@ class Fetcher:
             # br only where its decoding can be capped
             "Accept-Encoding": "gzip, deflate, br" if BROTLI_BOUNDED else "gzip, deflate",
         }, extra_headers)
-        self.cookies = http.cookiejar.CookieJar()  # thread-safe: one jar for every thread
+        self.cookies = None  # an http.cookiejar.CookieJar from the first Set-Cookie on (thread-safe)
         self._no_retries = urllib3.Retry(total=False, redirect=False)
         self._local = threading.local()
         self._pools: list[OrderedDict] = []  # every thread's pools, closed by close()
@@ -491,19 +491,31 @@ class Fetcher:
             _current.recording = None
         _finish(result, rec)
         if result.recorded and result.header("set-cookie") is not None:
-            self.cookies.extract_cookies(_CookieSource(result.headers), urllib.request.Request(result.url))
+            import urllib.request  # with http.cookiejar: see the module docstring
+
+            self._cookie_jar().extract_cookies(_CookieSource(result.headers), urllib.request.Request(result.url))
         return result
 
     def _request_headers(self, url: str, extra: dict | None) -> dict[str, str]:
         """The fetcher's headers, the caller's, and the cookies the site set (when it set any)."""
         headers = _merge_headers(self.headers, extra) if extra else dict(self.headers)
-        if len(self.cookies) and not any(name.lower() == "cookie" for name in headers):
+        if self.cookies is not None and len(self.cookies) and not any(name.lower() == "cookie" for name in headers):
+            import urllib.request
+
             probe = urllib.request.Request(url)
             self.cookies.add_cookie_header(probe)
             cookie = probe.get_header("Cookie")
             if cookie:
                 headers["Cookie"] = cookie
         return headers
+
+    def _cookie_jar(self):
+        with self._lock:
+            if self.cookies is None:
+                import http.cookiejar
+
+                self.cookies = http.cookiejar.CookieJar()
+            return self.cookies
 
     @staticmethod
     def _describe(exc: BaseException, rec: Recording, url: str, waits: float) -> str:
