@@ -221,8 +221,6 @@ class FetchResult:
     response: BinaryIO | None = None
     response_length: int = 0
     head_length: int = 0
-    payload_digest: str | None = None
-    block_digest: str | None = None
     ip: str | None = None
     date: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     truncated: str | None = None
@@ -232,6 +230,44 @@ class FetchResult:
     deadline_hit: bool = False
     permanent: bool = False  # an error no retry can fix (invalid URL, unsupported scheme)
     _first: tuple | None = field(default=None, repr=False, compare=False)  # (headers, {name: first value})
+    _payload_digest: str | None = field(default=None, repr=False)
+    _block_digest: str | None = field(default=None, repr=False)
+
+    @property
+    def payload_digest(self) -> str | None:
+        """WARC-Payload-Digest: over the entity body, chunk framing removed, content coding kept."""
+        if self._payload_digest is None:
+            self._digest()
+        return self._payload_digest
+
+    @property
+    def block_digest(self) -> str | None:
+        """WARC-Block-Digest: over the message as received."""
+        if self._block_digest is None:
+            self._digest()
+        return self._block_digest
+
+    def _digest(self) -> None:
+        """Both digests in one pass, at their first use: in a crawl that is the recording
+        thread.  hashlib lets go of the GIL for every chunk it hashes, and a fetching thread
+        that lets go of it between an answer and its next request waits for a recording
+        thread to give it back (~1 ms on average beside another busy process)."""
+        if self.response is None:
+            return
+        block = hashlib.sha1()
+        for data in self.iter_raw(0, self.head_length):
+            block.update(data)
+        payload = hashlib.sha1() if self._payload_digest is None and not is_chunked(self.headers) else None
+        for data in self.iter_raw(self.head_length):
+            block.update(data)
+            if payload is not None:
+                payload.update(data)
+        self._block_digest = warc_digest(block)
+        if payload is not None:
+            self._payload_digest = warc_digest(payload)
+        elif self._payload_digest is None:  # chunked and cut: the framing was never read through
+            self.response.seek(self.head_length)
+            self._payload_digest = payload_digest_of(self.response, self.headers)
 
     @property
     def recorded(self) -> bool:
@@ -320,7 +356,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 def _message_end(result: FetchResult, payload, method: str = "GET") -> int:
     """Where the HTTP message ends inside the recording (bytes after it are not ours); a
-    chunked body's data, read on the way, goes into the ``payload`` hash."""
+    chunked body's data, read on the way, goes into the ``payload`` hash (None: not chunked)."""
     length = result.response_length
     if method == "HEAD" or result.status in (204, 304) or (result.status or 0) < 200:
         return result.head_length
@@ -349,7 +385,8 @@ def _drop_interim(rec: Recording, length: int):
 
 
 def _finish(result: FetchResult, rec: Recording) -> FetchResult:
-    """Parse the recording's head, trim bytes past the message and compute digests."""
+    """Parse the recording's head and trim bytes past the message (the digests are computed
+    at their first use, ``FetchResult._digest``)."""
     result.request = bytes(rec.sent)
     result.ip = rec.ip
     result.deadline_hit = rec.deadline_hit
@@ -368,27 +405,16 @@ def _finish(result: FetchResult, rec: Recording) -> FetchResult:
         return result
     result.status, result.reason, result.headers = status, reason, headers
     result.response, result.response_length, result.head_length = spool, rec.received_length, len(head)
-    chunked = is_chunked(headers)
-    payload = hashlib.sha1()  # over the entity body: chunk framing removed, content coding kept
+    # a chunked body is read through to find its end: its payload digest comes on the way
+    payload = hashlib.sha1() if is_chunked(headers) else None
     if result.truncated is None:
         end = _message_end(result, payload)
         if end < result.response_length:
             spool.seek(end)
             spool.truncate()
             result.response_length = end
-    block = hashlib.sha1(head)
-    for data in result.iter_raw(result.head_length):  # one pass for both digests, unless chunked
-        block.update(data)
-        if not chunked:
-            payload.update(data)
-    result.block_digest = warc_digest(block)
-    if chunked and result.truncated is None:
-        result.payload_digest = warc_digest(payload)
-    elif chunked:  # cut: the framing was never read through
-        spool.seek(result.head_length)
-        result.payload_digest = payload_digest_of(spool, headers)
-    else:
-        result.payload_digest = warc_digest(payload)
+        if payload is not None:
+            result._payload_digest = warc_digest(payload)
     result.retry_after = parse_retry_after(result.header("retry-after"))
     return result
 

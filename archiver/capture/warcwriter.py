@@ -290,8 +290,9 @@ class WarcWriter:
             length = result.response_length
             digest = payload_digest
             truncated = result.truncated
-        block_digest = result.block_digest
-        if length != result.response_length:
+        if length == result.response_length:
+            block_digest = result.block_digest
+        else:
             sha = hashlib.sha1()
             for data in result.iter_raw(0, length):
                 sha.update(data)
