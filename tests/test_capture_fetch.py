@@ -367,6 +367,9 @@ def test_urllib3_hooks_are_where_the_fetcher_expects_them():
         assert isinstance(sock._io_refs, int)
     for name in ("connect", "send", "is_closed"):
         assert hasattr(urllib3.connection.HTTPSConnection, name), name
+    assert isinstance(inspect.getattr_static(urllib3.connection.HTTPConnection, "is_connected"), property)
+    assert "is_connected" in inspect.getsource(urllib3.util.connection.is_connection_dropped)
+    assert "is_connection_dropped" in inspect.getsource(HTTPConnectionPool._get_conn)
 
 
 def test_unverified_tls_is_quiet_for_the_crawler_only(fetcher):
@@ -404,3 +407,49 @@ def test_interim_100_continue_is_not_part_of_the_record(test_server, fetcher):
     result = fetcher.fetch(test_server.url("/continue"))
     assert result.status == 200 and raw(result) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     assert result.content() == b"ok" and result.block_digest == sha1_b32(raw(result))
+
+
+def _answer_then_drop_the_next(req):
+    """Answers, keeping the connection open, and closes it at the next request without
+    answering: the server's side of a kept-alive connection closed as the client reuses it."""
+    req.send_resource(Resource(200, {"Content-Type": "text/plain"}, b"first"))
+    req.drop_next = True
+
+
+def _dropped_after_a_kept_alive_answer(req):
+    if getattr(req, "drop_next", False):
+        req.drop_next = False
+        req.close_connection = True  # nothing written: the client reads the end of the stream
+        return
+    req.send_resource(Resource(200, {"Content-Type": "text/plain"}, b"second"))
+
+
+def _never_answers_a_request(req):
+    req.close_connection = True
+
+
+def test_a_request_lost_to_a_closed_kept_alive_connection_is_sent_once_more():
+    """HTTP/1.1 lets a server close an idle connection whenever it likes; a request that went
+    out on one just closed is sent again on a new connection (once), not reported as a
+    failed attempt.  A server that closes without answering on a new connection too fails
+    as before, without a second request."""
+    routes = {"/first": _answer_then_drop_the_next, "/second": _dropped_after_a_kept_alive_answer,
+              "/never": _never_answers_a_request}
+    with TestServer(routes, defaults=False) as srv, Fetcher(user_agent="t", timeout=5) as f:
+        assert f.fetch(srv.url("/first")).content() == b"first"
+        second = f.fetch(srv.url("/second"))
+        assert (second.status, second.error, second.content()) == (200, None, b"second")
+        assert srv.count("/second") == 2
+        assert second.request.count(b"GET /second ") == 1  # the record holds the request that was answered
+
+        fresh = Fetcher(user_agent="t", timeout=5)
+        try:
+            failed = fresh.fetch(srv.url("/never"))  # a new connection: no second request
+        finally:
+            fresh.close()
+        assert failed.status is None and failed.error  # a reset or an end of stream, as the kernel has it
+        assert srv.count("/never") == 1
+        f.fetch(srv.url("/first"))
+        again = f.fetch(srv.url("/never"))  # a kept-alive connection: sent on a new one once, no more
+        assert again.status is None and again.error
+        assert srv.count("/never") == 3

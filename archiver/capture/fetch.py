@@ -34,6 +34,9 @@ hook and fails by name when urllib3 moves one).  They rely on:
   certificates is this crawler's choice (``verify_tls``: archive what the
   site serves), so these pools alone stay quiet; warnings are not silenced
   for anything else in the process;
+- ``HTTPConnection.is_connected`` (a property), which the pool's check for a
+  dropped connection (``util.connection.is_connection_dropped``) reads: ours
+  answers without a ``poll()`` for a connection used under a second ago;
 - ``HTTPConnection.response_class`` and ``http.client.HTTPResponse(sock,
   debuglevel, method, url)``: our response class replaces its ``fp`` with a
   reader that tees the socket (``socket._io_refs`` kept as
@@ -67,7 +70,12 @@ connection is dropped and ``truncated="length"``); the attempt ends at
 byte every few seconds), giving ``truncated="time"`` when some body arrived.
 Nothing is retried here: which attempts are repeated, and when, is
 ``retry.py``'s decision, so that a URL waiting to be tried again holds no
-connection and no politeness slot.
+connection and no politeness slot.  The one exception is HTTP's own: a
+request sent on a kept-alive connection the server had closed meanwhile (no
+byte came back) is sent once more on a new connection.  A connection whose
+last request is under a second old is reused without urllib3's ``poll()``
+for a dropped connection, which would hand the GIL away just before the
+request (see ``_RecordingConnectionMixin``).
 
 The URL is sent exactly as given (quotes, braces, ``%2f``-style escapes are
 neither re-quoted nor normalised); only URLs with characters that cannot
@@ -115,6 +123,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 20 * 1024 * 1024
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 POOLS_PER_THREAD = 16  # origins a fetching thread keeps a connection open to
+FRESH_CONNECTION = 1.0  # seconds after its last request that a connection is reused unchecked
 
 _current = threading.local()  # .recording: the Recording of this thread's in-flight request
 
@@ -158,20 +167,41 @@ class _TeeHTTPResponse(http.client.HTTPResponse):
 
 
 class _RecordingConnectionMixin:
+    """Tees what is sent into the thread's recording, and skips urllib3's check for a
+    dropped connection while the connection's last request is less than
+    ``FRESH_CONNECTION`` seconds old: that check is a ``poll()``, which lets go of the GIL
+    between an answer and the next request, and getting it back cost ~1 ms on average
+    beside another busy process.  A kept-alive connection the server closed anyway (the
+    check could only narrow that race) is tried once more on a new one (``Fetcher.fetch``)."""
+
     response_class = _TeeHTTPResponse
     _peer_ip: str | None = None
+    _requested_at: float | None = None  # time.monotonic() of the last request on this connection
 
     def connect(self):
         super().connect()
+        self._requested_at = None
         try:
             self._peer_ip = self.sock.getpeername()[0]
         except (OSError, AttributeError, IndexError):
             self._peer_ip = None
 
+    @property
+    def is_connected(self) -> bool:
+        if self.sock is not None and self._requested_at is not None \
+                and time.monotonic() - self._requested_at < FRESH_CONNECTION:
+            return True
+        return super().is_connected
+
     def send(self, data):
-        super().send(data)  # connects first if needed (plain HTTP connects lazily)
         recording = getattr(_current, "recording", None)
+        first = recording is not None and not recording.sent  # a request's first bytes
+        if first:
+            recording.reused = self.sock is not None and self._requested_at is not None
+        super().send(data)  # connects first if needed (plain HTTP connects lazily)
         if recording is not None and isinstance(data, (bytes, bytearray, memoryview)):
+            if first:
+                self._requested_at = time.monotonic()
             recording.ip = self._peer_ip
             recording.on_send(bytes(data))
 
@@ -473,8 +503,9 @@ class Fetcher:
         return pool
 
     def fetch(self, url: str, headers: dict | None = None, time_limit: float | None = None) -> FetchResult:
-        """One GET of ``url`` (no redirects followed, nothing retried), cut after
-        ``total_timeout`` seconds or ``time_limit``, whichever is shorter."""
+        """One GET of ``url`` (no redirects followed, nothing retried but a request lost to a
+        kept-alive connection the server had closed), cut after ``total_timeout`` seconds or
+        ``time_limit``, whichever is shorter."""
         limit = self.total_timeout if time_limit is None else max(0.0, min(self.total_timeout, time_limit))
         waits = min(self.timeout, limit)  # for a connection or the next bytes: never past the deadline
         result = FetchResult(url=url)
@@ -493,22 +524,29 @@ class Fetcher:
         else:
             result.url = target.url
         request_headers = self._request_headers(result.url, headers)
-        rec = Recording(deadline=self.clock() + limit, clock=self.clock, limit=limit)
-        _current.recording = rec
+        deadline = self.clock() + limit
         try:
-            result.date = datetime.now(timezone.utc)
-            response = pool.urlopen("GET", target.request_uri, headers=request_headers, retries=self._no_retries,
-                                    redirect=False, assert_same_host=False,
-                                    timeout=urllib3.Timeout(connect=waits, read=waits),
-                                    preload_content=False, decode_content=False, release_conn=False)
-        except _INVALID_REQUEST as exc:
-            _current.recording = None
-            result.error, result.permanent = f"invalid URL: {exc}"[:500], True
-            return _finish(result, rec)
-        except _NETWORK_ERRORS as exc:
-            _current.recording = None
-            result.error = self._describe(exc, rec, url, waits)
-            return _finish(result, rec)
+            for last_try in (False, True):
+                rec = Recording(deadline=deadline, clock=self.clock, limit=limit)
+                _current.recording = rec
+                try:
+                    result.date = datetime.now(timezone.utc)
+                    response = pool.urlopen("GET", target.request_uri, headers=request_headers,
+                                            retries=self._no_retries, redirect=False, assert_same_host=False,
+                                            timeout=urllib3.Timeout(connect=waits, read=waits),
+                                            preload_content=False, decode_content=False, release_conn=False)
+                    break
+                except _INVALID_REQUEST as exc:
+                    _current.recording = None
+                    result.error, result.permanent = f"invalid URL: {exc}"[:500], True
+                    return _finish(result, rec)
+                except _NETWORK_ERRORS as exc:
+                    _current.recording = None
+                    if not last_try and _closed_while_kept_alive(exc, rec):
+                        rec.close()
+                        continue  # urllib3 dropped that connection: the pool opens a new one
+                    result.error = self._describe(exc, rec, url, waits)
+                    return _finish(result, rec)
         finally:
             _current.target = None
         try:
@@ -581,6 +619,14 @@ class Fetcher:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _closed_while_kept_alive(exc: BaseException, rec: Recording) -> bool:
+    """The request went out on a kept-alive connection the server had closed meanwhile: not
+    a byte came back, and it was no time-out.  HTTP/1.1 lets a server close an idle
+    connection at any moment, so a client sends the request again on a new connection
+    (RFC 9112, section 9.3.1), as browsers, curl and wget do; it is not another attempt."""
+    return rec.reused and rec.received_length == 0 and not rec.deadline_hit and not isinstance(exc, _TIMEOUTS)
 
 
 def _merge_headers(headers: dict[str, str], extra: dict[str, str] | None) -> dict[str, str]:

@@ -39,6 +39,7 @@ class Recording:
         self.clock = clock
         self.limit = limit
         self.deadline_hit = False
+        self.reused = False  # sent on a connection that had carried a request before
 
     def on_send(self, data: bytes) -> None:
         self.sent += data
