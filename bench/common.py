@@ -350,8 +350,11 @@ class SlowSite:
         request's arrival to the last answer's end, and ``mean_inflight`` is
         how many requests were being answered on average in that window (a
         crawler that keeps 8 connections busy scores close to 8);
-        ``connection_gap_ms_median`` is the client's turnaround on one
-        keep-alive connection, from an answer's last byte to the next request."""
+        ``connection_gap_ms_median`` is the time on one keep-alive
+        connection from this server's last write of an answer to its handler
+        starting on the next request: the client's turnaround plus the time
+        both processes take to wake up, read and parse (bench/README.md has
+        the parts, measured on both sides)."""
         with self.lock:
             active = (self.last_end - self.first_start) if self.last_end else 0.0
             return {

@@ -386,7 +386,7 @@ def summarise(runs: dict, site_urls: set[str], args) -> tuple[list[dict], dict]:
             common.row(f"{label}: fetches / URLs in WARC", f"{m['fetches']:.0f} / {m['urls']:.0f}"),
             common.row(f"{label}: requests in flight (max / mean)", f"{m['max_inflight']} / {m['mean_inflight']:.1f}"),
             common.row(f"{label}: first request to last answer (s)", m["active_s"]),
-            common.row(f"{label}: answer -> next request on a connection (median ms)", m["gap_ms"]),
+            common.row(f"{label}: answer -> next request on a connection, at the server (median ms)", m["gap_ms"]),
             common.row(f"{label}: peak RSS (MB)", m["peak_rss_mb"]),
             common.row(f"{label}: load average before each run", " ".join(f"{x:.1f}" for x in m["load_before"])),
         ]
