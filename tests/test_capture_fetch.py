@@ -442,11 +442,8 @@ def test_a_request_lost_to_a_closed_kept_alive_connection_is_sent_once_more():
         assert srv.count("/second") == 2
         assert second.request.count(b"GET /second ") == 1  # the record holds the request that was answered
 
-        fresh = Fetcher(user_agent="t", timeout=5)
-        try:
+        with Fetcher(user_agent="t", timeout=5) as fresh:
             failed = fresh.fetch(srv.url("/never"))  # a new connection: no second request
-        finally:
-            fresh.close()
         assert failed.status is None and failed.error  # a reset or an end of stream, as the kernel has it
         assert srv.count("/never") == 1
         f.fetch(srv.url("/first"))
