@@ -74,12 +74,18 @@ class Slot:
         time, and changes nothing else."""
         if self.delay or self.robots_pending or now < self.rest_until:
             return None
+        task = self.take_standby()
+        if task is not None:
+            self.last_start = now
+        return task
+
+    def take_standby(self):
+        """The first standby task, or None; atomic, so each task is taken once whichever
+        thread (a fetching thread or the coordinator) takes it."""
         try:
-            task = self.standby.popleft()
+            return self.standby.popleft()
         except IndexError:
             return None
-        self.last_start = now
-        return task
 
 
 @dataclass
