@@ -355,3 +355,20 @@ def test_a_crawl_whose_revisits_lead_two_runs_back_packs_their_originals(tmp_pat
     # what the second run's index holds would not have been enough
     indexed = original_files(tmp_path / "run3", [tmp_path / "run2"])
     assert write_wacz(tmp_path / "run3", tmp_path / "indexed.wacz", originals=indexed).unresolved_revisits == 7
+
+
+def test_originals_of_a_moved_earlier_crawl_come_from_its_index(tmp_path):
+    """Body pointers are absolute: once the earlier crawl has moved they lead nowhere, and
+    ``--wacz`` finds the originals through ``--previous``'s index instead."""
+    pages = {f"/p{i}": conditional(html(f"unchanged page {i}", title=f"P{i}"), etag=f'"p{i}"') for i in range(3)}
+    settings = dict(delay=0, progress="none", ignore_robots=True)
+    with TestServer(pages, defaults=False) as srv:
+        srv.add("/", conditional(html("home", title="Home", links=tuple(pages)), etag='"home"'))
+        crawl(CrawlConfig(seeds=[srv.url("/")], out_dir=tmp_path / "run1", **settings))
+        (tmp_path / "run1").rename(tmp_path / "moved")
+        second = crawl(CrawlConfig(seeds=[srv.url("/")], out_dir=tmp_path / "run2", previous=tmp_path / "moved",
+                                   wacz=True, **settings))
+    assert second.revisits == 4 and not second.originals_located
+    with zipfile.ZipFile(tmp_path / "run2" / WACZ_NAME) as package:
+        packed = {Path(name).name for name in package.namelist() if name.startswith("archive/")}
+    assert {p.name for p in (tmp_path / "moved" / "warc").glob("*.warc.gz")} <= packed

@@ -32,12 +32,14 @@ def crawl(config: CrawlConfig) -> CrawlSummary:
 
 def _pack(config: CrawlConfig, summary: CrawlSummary):
     """Write ``config.out_dir/archive.wacz`` with the originals of its revisits: the WARC files
-    its body pointers lead to (also runs before ``config.previous``), and what
-    ``config.previous``'s index holds."""
+    its body pointers lead to (also runs before ``config.previous``), and, only when some
+    pointer leads nowhere (an earlier crawl moved), what ``config.previous``'s index holds:
+    reading that index means reading every revisit record of the crawl again."""
     # imported here, only for --wacz: archiver.wacz imports capture's modules (a cycle at the top) and
     # loads cdxj-indexer and the page extractor, a third of a second a crawl without it does not spend
     from archiver.jobs.originals import original_files
     from archiver.wacz import write_wacz
 
-    indexed = original_files(config.out_dir, [config.previous]) if config.previous else []
+    indexed = original_files(config.out_dir, [config.previous]) \
+        if config.previous and not summary.originals_located else []
     return write_wacz(config.out_dir, originals=[*summary.originals, *indexed])

@@ -117,6 +117,7 @@ class CrawlSummary:
     # earlier crawls' WARC files holding the payloads of this crawl's revisits, oldest first
     # (found through the body pointers, however many runs back they lead)
     originals: list[Path] = field(default_factory=list)
+    originals_located: bool = True  # every revisit's pointer leads to an existing WARC file
 
     @property
     def ok(self) -> bool:
@@ -343,13 +344,19 @@ class Engine:
             crawl_log=crawl_log,
             index=index,
             interrupted=interrupted,
-            originals=self._originals(),
+            **self._originals(),
         )
 
-    def _originals(self) -> list[Path]:
+    def _originals(self) -> dict:
+        """``originals`` and ``originals_located`` of the summary: the earlier WARC files the
+        revisits' body pointers lead to, and whether every pointer led to one that exists (a
+        moved or deleted earlier crawl: then its index is the only way to them)."""
         own = self.warc_dir.resolve()
-        files = {Path(name).resolve() for name in self.frontier.revisit_body_files()}
-        return sorted((p for p in files if p.parent != own and p.is_file()), key=lambda p: (p.stat().st_mtime, p))
+        names = self.frontier.revisit_body_files()
+        files = {Path(name).resolve() for name in names if name is not None}
+        existing = {p for p in files if p.is_file()}
+        return {"originals": sorted((p for p in existing if p.parent != own), key=lambda p: (p.stat().st_mtime, p)),
+                "originals_located": None not in names and existing == files}
 
     # ----------------------------------------------------------- coordinator
     def _budget_spent(self) -> bool:
@@ -522,21 +529,16 @@ class Engine:
         """Standby tasks whose host has a free place start here: no request of that host
         ended to hand them on (it failed, went to the retries, or was the last)."""
         for slot in self.slots.with_standby():
-            while slot.standby and self.fetching < self.config.concurrency and slot.ready(now):
-                try:
-                    task = slot.standby.popleft()
-                except IndexError:  # a fetching thread took the last one meanwhile
+            while self.fetching < self.config.concurrency and slot.ready(now):
+                task = slot.take_standby()
+                if task is None:  # none left (a fetching thread may have taken the last one)
                     break
                 self._send(task, now)
 
     def _drop_standby(self) -> None:
         """The crawl stops: standby tasks go back to the queue, uncounted."""
         for slot in self.slots.with_standby():
-            while slot.standby:
-                try:
-                    task = slot.standby.popleft()
-                except IndexError:
-                    break
+            while (task := slot.take_standby()) is not None:
                 self.budget_used -= 1
                 self.inflight -= 1
                 self.frontier.requeue(task)

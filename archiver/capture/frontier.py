@@ -290,11 +290,12 @@ class Frontier:
         self.db.execute(_FINISH, ("done" if ok else "failed", attempts,
                                   *[outcome.get(column) for column in _OUTCOME_ORDER], time.time(), task.id))
 
-    def revisit_body_files(self) -> list[str]:
+    def revisit_body_files(self) -> list[str | None]:
         """The WARC files holding the payloads of the crawl's revisit records (their body
-        pointers, carried from run to run: they may be several runs back)."""
+        pointers, carried from run to run: they may be several runs back); None among them
+        when some revisit has no pointer."""
         return [row[0] for row in self.db.execute(
-            "SELECT DISTINCT body_file FROM urls WHERE record_type='revisit' AND body_file IS NOT NULL")]
+            "SELECT DISTINCT body_file FROM urls WHERE record_type='revisit'")]
 
     def body_location(self, url: str) -> tuple[str, int] | None:
         row = self.db.execute("SELECT body_file, body_offset FROM urls WHERE key=?", (dedup_key(url),)).fetchone()
