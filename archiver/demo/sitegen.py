@@ -103,8 +103,8 @@ _ORGS = [("Evropske komisije", "the European Commission"), ("policije", "the pol
          ("sosednjih držav", "neighbouring countries"), ("Urada vlade za oskrbo in integracijo migrantov",
                                                         "the Government Office for the Support and Integration of Migrants")]
 RECURRING = [("Tedenska novinarska konferenca ministrstva", "Weekly press conference of the ministry"),
-              ("Seja Sveta za pravosodje in notranje zadeve", "Justice and Home Affairs Council meeting"),
-              ("Redna letna konferenca policije", "Annual police conference")]
+             ("Seja Sveta za pravosodje in notranje zadeve", "Justice and Home Affairs Council meeting"),
+             ("Redna letna konferenca policije", "Annual police conference")]
 _MONTHS_SL = "januar februar marec april maj junij julij avgust september oktober november december".split()
 _MONTHS_SL_GEN = ("januarja februarja marca aprila maja junija julija avgusta septembra oktobra novembra "
                   "decembra").split()
