@@ -39,8 +39,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import re
+import sys
 import threading
+import types
 from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -271,18 +274,44 @@ _REFRESH = re.compile(r"\s*(?P<delay>[\d.]*)\s*[;,]?\s*(?:url\s*=\s*)?(?P<ref>.*
 
 def preload_surt() -> threading.Thread:
     """Import surt in a daemon thread, returned started.  A crawl calls this as it starts, so
-    the import (~0.1 s: surt loads tldextract and requests) overlaps the seed's request
-    instead of holding up the first record; a ``surt_key`` call meanwhile waits on the
-    import lock.  Join it before importing, in another thread, a module that loads surt's
-    dependencies too (cdxj-indexer), so the two imports never interleave."""
-    thread = threading.Thread(target=importlib.import_module, args=("surt",), name="preload-surt", daemon=True)
+    the import overlaps the seed's request instead of holding up the first record; a
+    ``surt_key`` call meanwhile waits on the import lock.  Join it before importing, in
+    another thread, a module that loads surt's dependencies too (cdxj-indexer), so the two
+    imports never interleave."""
+    thread = threading.Thread(target=_import_surt, name="preload-surt", daemon=True)
     thread.start()
     return thread
 
 
+class _ImportedOnUse(types.ModuleType):
+    """Stands in for a module until something reads one of its names: then the module is
+    imported for real (replacing this in ``sys.modules``) and the name read from it.  Its
+    ``__spec__`` is the real one, so ``import name`` finds the module without loading it."""
+
+    def __getattr__(self, name: str):
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def _import_surt():
+    """surt, imported without tldextract.  surt's ``handyurl`` imports tldextract (which
+    imports requests) for two methods, ``getPublicSuffix`` and ``getPublicPrefix``, that
+    ``surt.surt`` never calls; loading them cost ~60 ms of CPU when a crawl starts, while
+    the seed's links wait for the first index key.  tldextract is left to be imported when
+    something uses it (``_ImportedOnUse``)."""
+    if "surt" not in sys.modules and "tldextract" not in sys.modules:
+        spec = importlib.util.find_spec("tldextract")
+        if spec is not None:
+            stand_in = _ImportedOnUse(spec.name)
+            stand_in.__spec__ = spec
+            sys.modules[spec.name] = stand_in
+    return importlib.import_module("surt")
+
+
 def surt_key(url: str) -> str:
     """The SURT a CDXJ line starts with, as cdxj-indexer computes it (the URL itself when surt cannot parse it)."""
-    import surt  # surt imports tldextract and requests, which the stages that only compare URLs never need
+    surt = _import_surt()  # not at the top: the stages that only compare URLs never need it
 
     try:
         return surt.surt(url)

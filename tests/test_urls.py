@@ -1,6 +1,9 @@
 """archiver.urls: each purpose-named URL function on the edge cases real archives hold."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from cdxj_indexer.main import CDXJIndexer
 
@@ -150,6 +153,23 @@ def test_surt_key_is_cdxj_indexers_key(url):
 
 def test_surt_key_examples():
     assert surt_key("http://www.Example.com/A?b=2&a=1") == "com,example)/a?a=1&b=2"
+
+
+def test_surt_key_loads_neither_tldextract_nor_requests_until_something_uses_them():
+    """surt imports tldextract (and requests) for methods ``surt_key`` never calls: a fresh
+    process computing a key loads neither; tldextract still works when something uses it."""
+    script = """
+import sys
+from archiver.urls import surt_key
+assert surt_key("http://www.Example.com/A?b=2&a=1") == "com,example)/a?a=1&b=2"
+assert "requests" not in sys.modules and "tldextract.tldextract" not in sys.modules
+import tldextract
+extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # the snapshot: no network
+assert extract("http://a.b.example.co.uk/").suffix == "co.uk"
+assert type(sys.modules["tldextract"]) is type(sys)  # the module itself, no longer a stand-in
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.parametrize("url, host", [
