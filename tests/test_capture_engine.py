@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -580,6 +581,69 @@ def test_requests_of_a_host_without_a_delay_hand_on_to_standby_urls(tmp_path, mo
         summary, _ = crawl_with(PolitenessLog(monkeypatch), srv, tmp_path / "crawl-bound", concurrency=2,
                                 per_host_concurrency=4, ignore_robots=True)
         assert summary.fetched == 31 and handed == []
+
+
+def test_a_thread_going_on_to_a_standby_url_tells_of_its_last_answer_once_that_request_is_out(
+        tmp_path, monkeypatch):
+    """A fetching thread that starts a standby URL sends its freed slot and its last answer
+    while that URL's request is in flight, not before it, and every answer is recorded."""
+    from archiver.capture.fetch import Fetcher
+
+    fetching = threading.local()
+    fetch = Fetcher.fetch
+
+    def noting_fetch(self, url, *args, **kwargs):
+        fetching.url = url
+        try:
+            return fetch(self, url, *args, **kwargs)
+        finally:
+            fetching.url = None
+
+    sent_during = []  # (URL handed on to, URL being fetched as the report is sent)
+    report = enginemod._AnswerReport.__call__
+
+    def noting_report(self):
+        if self.free is not None and self.free.handed_to is not None:
+            sent_during.append((self.free.handed_to.url, getattr(fetching, "url", None)))
+        report(self)
+
+    monkeypatch.setattr(Fetcher, "fetch", noting_fetch)
+    monkeypatch.setattr(enginemod._AnswerReport, "__call__", noting_report)
+    handed = noting_hand_ons(monkeypatch)
+
+    def page(req):
+        time.sleep(0.02)  # requests overlap, so URLs wait in the host's standby
+        req.send_resource(Resource(200, {"Content-Type": "text/html"}, html("p")))
+
+    pages = {f"/p{i}": page for i in range(30)}
+    with TestServer(pages, defaults=False) as srv:
+        srv.add("/", Resource(200, {"Content-Type": "text/html"}, html("hub", links=tuple(pages))))
+        summary, log = run(srv, tmp_path, concurrency=8, per_host_concurrency=3, ignore_robots=True)
+        assert summary.fetched == 31 and all(srv.count(p) == 1 for p in pages)
+    assert handed and sorted(handed_to for handed_to, _ in sent_during) == sorted(url for _, url in handed)
+    assert all(fetched == handed_to for handed_to, fetched in sent_during)
+    assert all(row["state"] == "done" and row["warc_file"] for row in log.values())
+    recorded = [url for kind, url, _ in warc_records(tmp_path) if kind in ("response", "revisit")]
+    assert sorted(recorded) == sorted(log)
+
+
+def test_an_answer_the_recorders_have_no_room_for_waits_in_its_thread_until_delivered():
+    """The report never waits inside a request: with the recorders' queue full it sends the
+    freed slot and keeps the answer; ``deliver()`` (after that request) waits for room."""
+    engine = type("Queues", (), {})()
+    engine.results, engine.recording = queue.Queue(), queue.Queue(maxsize=1)
+    engine.recording.put("an earlier answer")
+    report = enginemod._AnswerReport(engine, "slot free", "answer")
+    report()
+    assert engine.results.get_nowait() == "slot free" and report.fetched == "answer"
+    report()  # the request was resent: nothing is sent twice
+    assert engine.results.empty()
+    delivering = threading.Thread(target=report.deliver)
+    delivering.start()
+    assert engine.recording.get(timeout=30) == "an earlier answer"  # a recorder takes one...
+    assert engine.recording.get(timeout=30) == "answer"  # ...and the waiting answer goes in
+    delivering.join(30)
+    assert not delivering.is_alive() and engine.results.empty()
 
 
 def noting_hand_ons(monkeypatch) -> list[tuple[float, str]]:

@@ -450,3 +450,35 @@ def test_a_request_lost_to_a_closed_kept_alive_connection_is_sent_once_more():
         again = f.fetch(srv.url("/never"))  # a kept-alive connection: sent on a new one once, no more
         assert again.status is None and again.error
         assert srv.count("/never") == 3
+
+
+def test_on_sent_runs_once_the_request_is_out_before_its_answer():
+    """``on_sent`` runs while the request waits for its answer (this server answers only
+    after it ran), exactly once per fetch: also when no request went out at all, and when a
+    request lost to a closed kept-alive connection is sent a second time."""
+    sent = threading.Event()
+
+    def answers_after_on_sent(req):
+        if not sent.wait(timeout=10):
+            req.close_connection = True  # on_sent did not run first: the fetch fails
+            return
+        req.send_resource(Resource(200, {"Content-Type": "text/plain"}, b"answered"))
+
+    routes = {"/wait": answers_after_on_sent, "/first": _answer_then_drop_the_next,
+              "/second": _dropped_after_a_kept_alive_answer}
+    calls = []
+    with TestServer(routes, defaults=False) as srv, Fetcher(user_agent="t", timeout=5) as f:
+        waited = f.fetch(srv.url("/wait"), on_sent=lambda: (calls.append("wait"), sent.set()))
+        assert (waited.status, waited.content(), calls) == (200, b"answered", ["wait"])
+
+        f.fetch(srv.url("/first"))
+        again = f.fetch(srv.url("/second"), on_sent=lambda: calls.append("second"))
+        assert (again.status, srv.count("/second"), calls) == (200, 2, ["wait", "second"])
+
+        port = srv.port
+    refused = Fetcher(user_agent="t", timeout=5).fetch(f"http://127.0.0.1:{port}/gone",
+                                                       on_sent=lambda: calls.append("refused"))
+    assert refused.status is None and refused.error
+    invalid = f.fetch("ftp://example.org/", on_sent=lambda: calls.append("invalid"))
+    assert invalid.permanent
+    assert calls == ["wait", "second", "refused", "invalid"]

@@ -47,7 +47,8 @@ Public API::
     fetcher = Fetcher(user_agent="archiver/0.1", timeout=30, total_timeout=120,
                       max_response_bytes=100 * 2**20, extra_headers={}, verify_tls=False,
                       clock=time.monotonic)
-    result = fetcher.fetch(url, headers=None, time_limit=None)  # one attempt, no redirects followed
+    result = fetcher.fetch(url, headers=None, time_limit=None,  # one attempt, no redirects followed
+                           on_sent=None)  # called once the request is on the wire (or the attempt is over)
     result.status, result.reason, result.headers          # the answer (headers: list of pairs)
     result.request                                        # raw request bytes as sent
     result.response, result.response_length, result.head_length  # raw spool, rewound by readers
@@ -75,7 +76,10 @@ request sent on a kept-alive connection the server had closed meanwhile (no
 byte came back) is sent once more on a new connection.  A connection whose
 last request is under a second old is reused without urllib3's ``poll()``
 for a dropped connection, which would hand the GIL away just before the
-request (see ``_RecordingConnectionMixin``).
+request (see ``_RecordingConnectionMixin``).  For the same reason a caller
+may leave its bookkeeping about the previous answer to ``on_sent``: it runs
+as soon as the request has gone out, so waking other threads for that answer
+happens while the server works on this one, not between the two requests.
 
 The URL is sent exactly as given (quotes, braces, ``%2f``-style escapes are
 neither re-quoted nor normalised); only URLs with characters that cannot
@@ -125,7 +129,7 @@ RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 POOLS_PER_THREAD = 16  # origins a fetching thread keeps a connection open to
 FRESH_CONNECTION = 1.0  # seconds after its last request that a connection is reused unchecked
 
-_current = threading.local()  # .recording: the Recording of this thread's in-flight request
+_current = threading.local()  # .recording: the Recording of this thread's in-flight request; .on_sent
 
 
 # ------------------------------------------------------------------ recording transport
@@ -204,6 +208,16 @@ class _RecordingConnectionMixin:
                 self._requested_at = time.monotonic()
             recording.ip = self._peer_ip
             recording.on_send(bytes(data))
+            if first:
+                _request_sent()
+
+
+def _request_sent() -> None:
+    """Run the thread's ``on_sent`` callback, once."""
+    callback = getattr(_current, "on_sent", None)
+    if callback is not None:
+        _current.on_sent = None
+        callback()
 
 
 class _HTTPConnection(_RecordingConnectionMixin, urllib3.connection.HTTPConnection):
@@ -502,11 +516,20 @@ class Fetcher:
             pools.popitem(last=False)[1].close()
         return pool
 
-    def fetch(self, url: str, headers: dict | None = None, time_limit: float | None = None) -> FetchResult:
+    def fetch(self, url: str, headers: dict | None = None, time_limit: float | None = None,
+              on_sent: Callable[[], None] | None = None) -> FetchResult:
         """One GET of ``url`` (no redirects followed, nothing retried but a request lost to a
         kept-alive connection the server had closed), cut after ``total_timeout`` seconds or
-        ``time_limit``, whichever is shorter."""
-        limit = self.total_timeout if time_limit is None else max(0.0, min(self.total_timeout, time_limit))
+        ``time_limit``, whichever is shorter.  ``on_sent`` (which must not raise) is called
+        once: when the request is on the wire, or when the attempt ends without sending it."""
+        _current.on_sent = on_sent
+        try:
+            return self._fetch(url, headers, limit=self.total_timeout if time_limit is None
+                               else max(0.0, min(self.total_timeout, time_limit)))
+        finally:
+            _request_sent()
+
+    def _fetch(self, url: str, headers: dict | None, limit: float) -> FetchResult:
         waits = min(self.timeout, limit)  # for a connection or the next bytes: never past the deadline
         result = FetchResult(url=url)
         try:

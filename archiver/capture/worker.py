@@ -174,14 +174,15 @@ class Worker:
         self.clock = clock
         self.trusted_hosts = trusted_hosts  # the seeds' hosts: private addresses allowed there
 
-    def fetch(self, task: Task) -> Fetched | Result | Retry:
+    def fetch(self, task: Task, on_sent: Callable[[], None] | None = None) -> Fetched | Result | Retry:
         """One attempt at the task: its final answer, its final Result when there is nothing
-        to write, or a Retry."""
+        to write, or a Retry.  ``on_sent`` goes to the fetcher (``Fetcher.fetch``): it is
+        called once the request is on the wire, unless the task ends before a request."""
         if resolves_to_private(task.url, self.trusted_hosts):
             return Result(task, skipped_reason="out_of_scope")
         tries = task.tries = task.tries or Attempts(started=self.clock())
         conditional = self.sink.conditional_headers(task.url)
-        fetched = self._attempt(task.url, conditional, tries)
+        fetched = self._attempt(task.url, conditional, tries, on_sent)
         previous = None
         if conditional and fetched.status == 304:
             # unchanged since the previous crawl: its record holds the body whose links we follow
@@ -205,8 +206,10 @@ class Worker:
             return result
         return Fetched(task, answer, previous if answer is fetched else None, outcome)
 
-    def _attempt(self, url: str, headers: dict | None, tries: Attempts) -> FetchResult:
-        return self.fetcher.fetch(url, headers=headers, time_limit=self.policy.time_left(tries, self.clock()))
+    def _attempt(self, url: str, headers: dict | None, tries: Attempts,
+                 on_sent: Callable[[], None] | None = None) -> FetchResult:
+        return self.fetcher.fetch(url, headers=headers, time_limit=self.policy.time_left(tries, self.clock()),
+                                  on_sent=on_sent)
 
 
 class Recorder:
