@@ -496,8 +496,10 @@ def test_a_public_looking_name_for_a_private_address_is_not_fetched(tmp_path):
 @pytest.mark.parametrize("max_pages", [None, 5])
 def test_recorders_wait_for_the_link_budget_without_deadlock(tmp_path, monkeypatch, max_pages):
     """Parsed links waiting for the coordinator are bounded: with a budget of one link every
-    link-carrying result waits for the previous one to be applied, and the crawl still ends."""
+    link-carrying result waits for the previous one to be applied, and the crawl still ends
+    (with several recording threads, which then go on one at a time)."""
     monkeypatch.setattr(enginemod, "LINK_BUDGET", 1)
+    monkeypatch.setattr(enginemod, "RECORDING_THREADS", 3)
     waits = []
     real = enginemod.Engine._wait_for_link_budget
 
