@@ -24,6 +24,7 @@ from archiver.capture import engine as enginemod
 from archiver.capture.cdxj import build_index
 from archiver.capture.crawllog import is_live_page, read_crawl_log
 from archiver.capture.engine import Engine
+from archiver.capture.fetch import Fetcher
 from archiver.capture.politeness import Slot
 
 from servers import Resource, TestServer, conditional, gzip_bomb_bytes, html, redirect
@@ -589,8 +590,6 @@ def test_a_thread_going_on_to_a_standby_url_tells_of_its_last_answer_once_that_r
         tmp_path, monkeypatch):
     """A fetching thread that starts a standby URL sends its freed slot and its last answer
     while that URL's request is in flight, not before it, and every answer is recorded."""
-    from archiver.capture.fetch import Fetcher
-
     fetching = threading.local()
     fetch = Fetcher.fetch
 
