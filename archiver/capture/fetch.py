@@ -204,11 +204,10 @@ class _RecordingConnectionMixin:
             recording.reused = self.sock is not None and self._requested_at is not None
         super().send(data)  # connects first if needed (plain HTTP connects lazily)
         if recording is not None and isinstance(data, (bytes, bytearray, memoryview)):
-            if first:
-                self._requested_at = time.monotonic()
             recording.ip = self._peer_ip
             recording.on_send(bytes(data))
             if first:
+                self._requested_at = time.monotonic()
                 _request_sent()
 
 
